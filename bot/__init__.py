@@ -1,0 +1,1 @@
+"""Community WeChat-group assistant."""

@@ -1,0 +1,258 @@
+"""Command line: python -m bot {chat, ask, ingest, eval, bench}."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import sys
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from bot.config import Settings
+from bot.domain.knowledge import IngestReport
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse the command line and run one subcommand; errors are printed in Chinese, not as tracebacks."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        print(f"配置错误：{_validation_message(exc)}", file=sys.stderr)
+        return 2
+    try:
+        result: int = args.func(settings, args)
+        return result
+    except KeyboardInterrupt:
+        return 130
+    except UserFacingError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+
+
+class UserFacingError(Exception):
+    """An error whose message is meant for the person at the terminal."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="社区微信群智能助手")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    chat = sub.add_parser("chat", help="在终端里和助手对话（先自动增量导入知识库）")
+    chat.set_defaults(func=cmd_chat)
+
+    ask = sub.add_parser("ask", help="问一个问题，输出 JSON")
+    ask.add_argument("question")
+    ask.add_argument("--group", default="terminal")
+    ask.add_argument("--user", default="resident")
+    ask.set_defaults(func=cmd_ask)
+
+    ingest = sub.add_parser("ingest", help="增量导入知识库文件")
+    ingest.add_argument("--kb", type=Path, default=None, help="知识库目录（默认 BOT_KNOWLEDGE_DIR）")
+    ingest.set_defaults(func=cmd_ingest)
+
+    evaluate = sub.add_parser("eval", help="在临时索引上评测知识库，最后一行输出 JSON")
+    evaluate.add_argument("--kb", type=Path, default=None)
+    evaluate.add_argument("--queries", type=Path, required=True)
+    evaluate.add_argument("--show-misses", action="store_true", help="列出处理错误的查询")
+    evaluate.add_argument("--sweep", action="store_true", help="扫描融合权重和拒答阈值（用于调参）")
+    evaluate.set_defaults(func=cmd_eval)
+
+    bench = sub.add_parser("bench", help="性能基准：导入吞吐、查询延迟、冷启动、内存峰值")
+    bench.add_argument("--chunks", type=int, default=2000, help="合成知识库的最少块数")
+    bench.add_argument("--queries", type=Path, default=Path("eval/dev_queries.jsonl"))
+    bench.set_defaults(func=cmd_bench)
+    return parser
+
+
+# ---------------------------------------------------------------- commands
+
+
+def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
+    """Incrementally ingest the knowledge directory and print a summary."""
+    from bot.app import build_knowledge
+
+    knowledge = build_knowledge(settings)
+    report = _run_ingest(knowledge.ingestor, args.kb or settings.knowledge_dir)
+    print(format_report(report))
+    return 1 if report.failures else 0
+
+
+def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
+    """Answer one question and print it as JSON."""
+    from bot.app import build_knowledge
+
+    knowledge = build_knowledge(settings)
+    answer = _answer_or_explain(knowledge.answering, args.question)
+    print(
+        json.dumps(
+            {
+                "answer": answer.text,
+                "answered": answer.answered,
+                "reason": answer.reason,
+                "score": answer.score,
+                "sources": [{"id": h.entry_id, "title": h.title, "section": h.section} for h in answer.hits[:1]]
+                if answer.answered
+                else [],
+                "latency_ms": answer.latency_ms,
+            },
+            ensure_ascii=False,
+        )
+    )
+    return 0
+
+
+def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
+    """An interactive conversation in the terminal, as one resident in one group."""
+    from bot.app import build_knowledge
+
+    knowledge = build_knowledge(settings)
+    print("正在检查知识库……", flush=True)
+    report = _run_ingest(knowledge.ingestor, settings.knowledge_dir)
+    print(format_report(report), flush=True)
+    knowledge.retriever.reload()
+    print("您好，我是社区小助手。请输入您的问题（输入“退出”或按 Ctrl-D 结束）。", flush=True)
+    while True:
+        try:
+            line = input("居民> ")
+        except EOFError:
+            print()
+            return 0
+        if line.strip() in {"退出", "exit", "quit"}:
+            return 0
+        if not line.strip():
+            continue
+        answer = knowledge.answering.answer(line)
+        print(f"小助手> {answer.text}\n", flush=True)
+
+
+def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
+    """Build a private temporary index from --kb, run every query through the answering path, print metrics."""
+    from bot.app import build_knowledge
+    from bot.services.evaluation import QueryFileError, load_queries, misses, score_answers
+
+    kb = args.kb or settings.knowledge_dir
+    try:
+        queries = load_queries(args.queries)
+    except (OSError, QueryFileError) as exc:
+        raise UserFacingError(f"无法读取查询文件：{exc}") from None
+    with tempfile.TemporaryDirectory(prefix="bot-eval-") as tmp:
+        knowledge = build_knowledge(settings, persist_dir=Path(tmp) / "chroma")
+        report = _run_ingest(knowledge.ingestor, kb)
+        print(format_report(report), file=sys.stderr)
+        knowledge.retriever.reload()
+        if args.sweep:
+            _sweep(settings, knowledge, queries)
+        knowledge.answering.answer(queries[0].query)  # warm-up, so latency figures are steady-state
+        answers = [knowledge.answering.answer(q.query) for q in queries]
+        metrics = score_answers(queries, answers, threshold=knowledge.answering.threshold)
+        if args.show_misses:
+            for line in misses(queries, answers):
+                print(line)
+    print(metrics.to_json())
+    return 0
+
+
+def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
+    """Run the benchmark and print its figures."""
+    from bot.benchmark import run_benchmark
+
+    figures = run_benchmark(settings, min_chunks=args.chunks, queries_path=args.queries)
+    print(json.dumps(figures, ensure_ascii=False))
+    return 0
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def _run_ingest(ingestor: object, root: Path) -> IngestReport:
+    from tqdm import tqdm
+
+    from bot.rag.ingestion import KnowledgeIngestor
+
+    assert isinstance(ingestor, KnowledgeIngestor)
+    if not root.is_dir():
+        raise UserFacingError(f"知识库目录不存在：{root}")
+    bar: tqdm[None] | None = None
+
+    def progress(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc="嵌入", unit="块", file=sys.stderr, disable=None)
+        bar.update(done - bar.n)
+
+    try:
+        return ingestor.ingest(root, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _answer_or_explain(answering: object, question: str) -> object:
+    from bot.rag.retriever import IndexNotReadyError
+    from bot.services.answering import AnsweringService
+
+    assert isinstance(answering, AnsweringService)
+    try:
+        return answering.answer(question)
+    except IndexNotReadyError as exc:
+        raise UserFacingError(str(exc)) from None
+
+
+def format_report(report: IngestReport) -> str:
+    """A short Chinese summary of an ingest run, one line per failed file."""
+    lines = [
+        f"知识库导入：文件 {report.files_total} 个（新增 {len(report.files_added)}，更新 {len(report.files_updated)}，"
+        f"未变跳过 {len(report.files_unchanged)}，删除 {len(report.files_removed)}，失败 {len(report.failures)}）；"
+        f"索引共 {report.chunks_total} 块，本次嵌入 {report.chunks_embedded} 块，用时 {report.seconds:.1f} 秒"
+        + ("；嵌入模型已更换，已全部重建" if report.rebuilt else "")
+    ]
+    lines += [f"  失败：{f.file} —— {f.reason}" for f in report.failures]
+    if report.failures:
+        lines.append("  失败的文件保留上一次成功导入的版本（如有），修正后重新导入即可。")
+    return "\n".join(lines)
+
+
+def _sweep(settings: Settings, knowledge: object, queries: list[object]) -> None:
+    from bot.app import KnowledgeServices
+    from bot.rag.retriever import FusionWeights, HybridRetriever
+    from bot.services.answering import AnsweringService
+    from bot.services.evaluation import LabelledQuery, score_answers
+
+    assert isinstance(knowledge, KnowledgeServices)
+    labelled = [q for q in queries if isinstance(q, LabelledQuery)]
+    print("dense_weight threshold hit@1 hit@3 mrr correct wrong refused", file=sys.stderr)
+    for step in range(0, 11):
+        weight = step / 10
+        retriever = HybridRetriever(
+            knowledge.index,
+            knowledge.embeddings,
+            embedding_id=settings.embedding_id,
+            weights=FusionWeights(dense=weight, dense_candidates=settings.dense_candidates),
+            cache_dir=settings.data_dir / "cache",
+        )
+        raw = [AnsweringService(retriever, threshold=0.0, top_k=settings.top_k).answer(q.query) for q in labelled]
+        for t in range(20, 80, 2):
+            threshold = t / 100
+            decided = [
+                dataclasses.replace(a, answered=a.answered and a.score >= threshold) for a in raw
+            ]
+            m = score_answers(labelled, decided, threshold=threshold)
+            print(
+                f"{weight:.1f} {threshold:.2f} {m.hit_at_1:.3f} {m.hit_at_3:.3f} {m.mrr:.3f} "
+                f"{m.correct_rate:.3f} {m.wrong_answer_rate:.3f} {m.refused_rate:.3f}",
+                file=sys.stderr,
+            )
+
+
+def _validation_message(exc: ValidationError) -> str:
+    return "；".join(f"{'.'.join(str(p) for p in e['loc']) or '设置'}: {e['msg']}" for e in exc.errors())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

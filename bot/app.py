@@ -1,0 +1,64 @@
+"""Composition root: the only place that builds concrete objects from Settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from langchain_core.embeddings import Embeddings
+
+from bot.config import Settings
+from bot.rag.embeddings import make_embeddings
+from bot.rag.index import KnowledgeIndex
+from bot.rag.ingestion import KnowledgeIngestor
+from bot.rag.retriever import FusionWeights, HybridRetriever
+from bot.services.answering import AnsweringService
+
+
+@dataclass(frozen=True, slots=True)
+class KnowledgeServices:
+    """The knowledge side of the assistant, wired."""
+
+    settings: Settings
+    embeddings: Embeddings
+    index: KnowledgeIndex
+    ingestor: KnowledgeIngestor
+    retriever: HybridRetriever
+    answering: AnsweringService
+
+
+def chroma_client(settings: Settings, persist_dir: Path | None = None) -> Any:
+    """An embedded (persistent) Chroma client, or an HTTP client for a Chroma server; telemetry off."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.vector_store == "server" and persist_dir is None:
+        return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
+    path = persist_dir or settings.chroma_dir
+    path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+
+def build_knowledge(
+    settings: Settings,
+    *,
+    embeddings: Embeddings | None = None,
+    persist_dir: Path | None = None,
+) -> KnowledgeServices:
+    """Wire embeddings, index, ingestion, retrieval and answering; persist_dir gives a private embedded index."""
+    embeddings = embeddings or make_embeddings(settings)
+    index = KnowledgeIndex(chroma_client(settings, persist_dir), settings.collection_name)
+    ingestor = KnowledgeIngestor(
+        index, embeddings, embedding_id=settings.embedding_id, chunk_max_chars=settings.chunk_max_chars
+    )
+    retriever = HybridRetriever(
+        index,
+        embeddings,
+        embedding_id=settings.embedding_id,
+        weights=FusionWeights(dense=settings.dense_weight, dense_candidates=settings.dense_candidates),
+        cache_dir=settings.data_dir / "cache",
+    )
+    answering = AnsweringService(retriever, threshold=settings.answer_threshold, top_k=settings.top_k)
+    return KnowledgeServices(settings, embeddings, index, ingestor, retriever, answering)

@@ -1,0 +1,65 @@
+"""The one settings class: every tunable of the assistant, read from the environment (prefix BOT_) or a .env file."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+EmbeddingBackend = Literal["use-m3", "sentence-transformers"]
+VectorStoreMode = Literal["embedded", "server"]
+
+
+class Settings(BaseSettings):
+    """Validated configuration; built once in the composition root and passed down explicitly."""
+
+    model_config = SettingsConfigDict(env_prefix="BOT_", env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    environment: Literal["development", "production"] = "development"
+
+    # Knowledge base and local state
+    knowledge_dir: Path = Path("knowledge")
+    data_dir: Path = Path("data")
+
+    # Embeddings: the bundled USE-multilingual model (numpy only) by default, or a local sentence-transformers model
+    embedding_backend: EmbeddingBackend = "use-m3"
+    embedding_model: str = ""
+    embedding_device: str = "cpu"
+    embedding_batch_size: int = Field(default=64, ge=1, le=4096)
+
+    # Vector store: embedded Chroma in data_dir/chroma, or a Chroma server
+    vector_store: VectorStoreMode = "embedded"
+    chroma_host: str = "127.0.0.1"
+    chroma_port: int = Field(default=8000, ge=1, le=65535)
+    collection_name: str = Field(default="knowledge", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_-]{1,40}[a-zA-Z0-9]$")
+
+    # Chunking
+    chunk_max_chars: int = Field(default=220, ge=40, le=2000)
+
+    # Hybrid retrieval (weights tuned on the development set, see README)
+    dense_weight: float = Field(default=0.5, ge=0.0, le=1.0)
+    dense_candidates: int = Field(default=40, ge=1, le=500)
+    top_k: int = Field(default=5, ge=1, le=50)
+
+    # Answering: below this fused confidence the assistant says it does not know (calibrated on the dev set)
+    answer_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _check_embedding_model(self) -> Settings:
+        if self.embedding_backend == "sentence-transformers" and not self.embedding_model:
+            raise ValueError("BOT_EMBEDDING_MODEL 必须指向本地 sentence-transformers 模型目录")
+        return self
+
+    @property
+    def chroma_dir(self) -> Path:
+        """Where embedded Chroma keeps its files."""
+        return self.data_dir / "chroma"
+
+    @property
+    def embedding_id(self) -> str:
+        """A stable name of the embedding model; an index built with another model is rebuilt."""
+        if self.embedding_backend == "use-m3":
+            return "use-m3"
+        return f"st:{Path(self.embedding_model).name or self.embedding_model}"

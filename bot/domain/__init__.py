@@ -1,0 +1,1 @@
+"""Plain domain values, no I/O."""

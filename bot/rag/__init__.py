@@ -1,0 +1,1 @@
+"""Retrieval: loaders, chunking, embeddings, index, hybrid retriever, ingestion."""

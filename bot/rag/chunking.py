@@ -1,0 +1,79 @@
+"""Chinese-aware chunking: FAQ entries question by question; guides by heading, then by sentence, within a size bound."""
+
+from __future__ import annotations
+
+import re
+
+from bot.domain.knowledge import Chunk, EntryKind, KnowledgeEntry
+
+_SENTENCE_END = re.compile(r"(?<=[。！？；!?;])|\n")
+_CLAUSE_END = re.compile(r"(?<=[，、,：:])")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Split Chinese text after 。！？； (and line breaks), keeping the punctuation."""
+    return [part.strip() for part in _SENTENCE_END.split(text) if part and part.strip()]
+
+
+def pack_sentences(text: str, max_chars: int) -> list[str]:
+    """Greedily pack whole sentences into pieces of at most max_chars; only an over-long sentence is cut, at commas."""
+    pieces: list[str] = []
+    current = ""
+    for sentence in split_sentences(text):
+        for part in _bounded(sentence, max_chars):
+            if current and len(current) + len(part) > max_chars:
+                pieces.append(current)
+                current = ""
+            current += part
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+def _bounded(sentence: str, max_chars: int) -> list[str]:
+    if len(sentence) <= max_chars:
+        return [sentence]
+    parts: list[str] = []
+    current = ""
+    for clause in (c for c in _CLAUSE_END.split(sentence) if c):
+        while len(clause) > max_chars:
+            if current:
+                parts.append(current)
+                current = ""
+            parts.append(clause[:max_chars])
+            clause = clause[max_chars:]
+        if current and len(current) + len(clause) > max_chars:
+            parts.append(current)
+            current = ""
+        current += clause
+    if current:
+        parts.append(current)
+    return parts
+
+
+def chunk_entry(entry: KnowledgeEntry, max_chars: int) -> list[Chunk]:
+    """Turn one entry into indexable chunks; every chunk keeps what a citation needs."""
+    common = {
+        "entry_id": entry.id,
+        "kind": entry.kind,
+        "title": entry.title,
+        "source": entry.source,
+        "updated": entry.updated,
+        "category": entry.category,
+        "file": entry.file,
+        "community": entry.community,
+    }
+    if entry.kind is EntryKind.FAQ:
+        return [
+            Chunk(chunk_id=f"{entry.id}#q{n}", section=entry.title, text=question, content=entry.answer, **common)
+            for n, question in enumerate(entry.questions)
+        ]
+    chunks: list[Chunk] = []
+    for s, section in enumerate(entry.sections):
+        label = section.heading or entry.title
+        for c, piece in enumerate(pack_sentences(section.text, max_chars)):
+            heading = f"{entry.title} {section.heading}".strip()
+            chunks.append(
+                Chunk(chunk_id=f"{entry.id}#s{s}c{c}", section=label, text=f"{heading}：{piece}", content=piece, **common)
+            )
+    return chunks

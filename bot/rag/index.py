@@ -1,0 +1,226 @@
+"""The knowledge index in Chroma, written blue/green: a new generation is filled completely, then one pointer flips.
+
+Readers always see a whole generation; a crash or error while ingesting leaves the previous generation serving.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from bot.domain.knowledge import Chunk, EntryKind
+from bot.rag.lexical import Lexicon
+
+_BATCH = 1000
+_POINTER_SUFFIX = "-pointer"
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedFile:
+    """What the index holds for one knowledge file."""
+
+    file: str
+    file_hash: str
+    entry_ids: frozenset[str]
+    chunk_count: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoredChunk:
+    """A chunk as stored, with its vector (for copying unchanged files into the next generation)."""
+
+    chunk: Chunk
+    file_hash: str
+    vector: Sequence[float]
+
+
+@dataclass(frozen=True, slots=True)
+class IndexSnapshot:
+    """Everything retrieval needs from one generation, read once."""
+
+    generation: str
+    embedding_id: str
+    lexicon: Lexicon
+    chunks: tuple[Chunk, ...]
+
+
+class KnowledgeIndex:
+    """Generations of the knowledge collection in one Chroma client, and the pointer naming the live one."""
+
+    def __init__(self, client: Any, name: str) -> None:
+        self._client = client
+        self._name = name
+        self._pointer_name = name + _POINTER_SUFFIX
+
+    # ------------------------------------------------------------ reading
+
+    def pointer(self) -> dict[str, Any]:
+        """The live generation's name, embedding model and lexicon ({} before the first ingest)."""
+        try:
+            collection = self._client.get_collection(self._pointer_name, embedding_function=None)
+        except Exception:  # chromadb raises different types for a missing collection across modes
+            return {}
+        return dict(collection.metadata or {})
+
+    def _live(self) -> Any | None:
+        generation = self.pointer().get("generation")
+        if not generation:
+            return None
+        return self._client.get_collection(generation, embedding_function=None)
+
+    def files(self) -> dict[str, IndexedFile]:
+        """Per-file records of the live generation."""
+        records: dict[str, tuple[str, set[str], int]] = {}
+        for chunk, file_hash, _ in self._iter_stored(include_vectors=False):
+            _, entry_ids, count = records.setdefault(chunk.file, (file_hash, set(), 0))
+            entry_ids.add(chunk.entry_id)
+            records[chunk.file] = (file_hash, entry_ids, count + 1)
+        return {
+            file: IndexedFile(file, file_hash, frozenset(ids), count)
+            for file, (file_hash, ids, count) in records.items()
+        }
+
+    def snapshot(self) -> IndexSnapshot:
+        """All chunks of the live generation with the settings it was built with."""
+        pointer = self.pointer()
+        chunks = tuple(chunk for chunk, _, _ in self._iter_stored(include_vectors=False))
+        return IndexSnapshot(
+            generation=str(pointer.get("generation", "")),
+            embedding_id=str(pointer.get("embedding", "")),
+            lexicon=Lexicon.from_json(json.loads(str(pointer.get("lexicon", "{}")))),
+            chunks=chunks,
+        )
+
+    def stored_chunks(self, files: set[str]) -> list[StoredChunk]:
+        """Chunks (with vectors) of the given files in the live generation."""
+        return [
+            StoredChunk(chunk, file_hash, vector)
+            for chunk, file_hash, vector in self._iter_stored(include_vectors=True)
+            if chunk.file in files
+        ]
+
+    def _iter_stored(self, include_vectors: bool) -> Iterator[tuple[Chunk, str, Sequence[float]]]:
+        collection = self._live()
+        if collection is None:
+            return
+        include = ["documents", "metadatas", *(["embeddings"] if include_vectors else [])]
+        total = collection.count()
+        for offset in range(0, total, _BATCH):
+            page = collection.get(include=include, limit=_BATCH, offset=offset)
+            vectors = page.get("embeddings") if include_vectors else None
+            for i, chunk_id in enumerate(page["ids"]):
+                meta = page["metadatas"][i]
+                vector: Sequence[float] = vectors[i] if vectors is not None else ()
+                yield _chunk_from(chunk_id, page["documents"][i], meta), str(meta.get("file_hash", "")), vector
+
+    def query(self, vector: Sequence[float], limit: int) -> list[tuple[str, float]]:
+        """Nearest chunks to a unit query vector: (chunk id, cosine similarity), best first."""
+        collection = self._live()
+        if collection is None:
+            return []
+        result = collection.query(query_embeddings=[list(vector)], n_results=limit, include=["distances"])
+        return [(cid, 1.0 - float(d)) for cid, d in zip(result["ids"][0], result["distances"][0], strict=True)]
+
+    # ------------------------------------------------------------ writing
+
+    def write_generation(
+        self,
+        chunks: Sequence[StoredChunk],
+        *,
+        embedding_id: str,
+        lexicon: Lexicon,
+    ) -> str:
+        """Write a complete new generation, verify it, flip the pointer, then drop older generations."""
+        previous = self.pointer()
+        number = int(previous.get("number", 0)) + 1
+        generation = f"{self._name}-g{number}"
+        self._drop(generation)  # a leftover from a run that died before its flip
+        collection = self._client.create_collection(
+            generation, embedding_function=None, metadata={"hnsw:space": "cosine"}
+        )
+        for start in range(0, len(chunks), _BATCH):
+            batch = chunks[start : start + _BATCH]
+            collection.add(
+                ids=[s.chunk.chunk_id for s in batch],
+                embeddings=np.asarray([s.vector for s in batch], dtype=np.float32),
+                documents=[s.chunk.text for s in batch],
+                metadatas=[_metadata_of(s.chunk, s.file_hash) for s in batch],
+            )
+        if collection.count() != len(chunks):
+            self._drop(generation)
+            raise RuntimeError(f"新索引写入不完整：应有 {len(chunks)} 块，实际 {collection.count()} 块")
+        self.set_pointer(generation=generation, number=number, embedding_id=embedding_id, lexicon=lexicon)
+        # The previous generation stays one round, so a process still reading it finishes its query.
+        self._drop_stale(keep={generation, str(previous.get("generation", ""))})
+        return generation
+
+    def set_pointer(self, *, generation: str, number: int, embedding_id: str, lexicon: Lexicon) -> None:
+        """Atomically name the live generation (and store the settings retrieval needs with it)."""
+        metadata = {
+            "generation": generation,
+            "number": number,
+            "embedding": embedding_id,
+            "lexicon": json.dumps(lexicon.to_json(), ensure_ascii=False),
+        }
+        pointer = self._client.get_or_create_collection(self._pointer_name, embedding_function=None)
+        pointer.modify(metadata=metadata)
+
+    def update_lexicon(self, lexicon: Lexicon) -> None:
+        """Store a changed lexicon with the live generation (no re-embedding needed)."""
+        pointer = self.pointer()
+        self.set_pointer(
+            generation=str(pointer["generation"]),
+            number=int(pointer["number"]),
+            embedding_id=str(pointer["embedding"]),
+            lexicon=lexicon,
+        )
+
+    def _drop(self, name: str) -> None:
+        try:
+            self._client.delete_collection(name)
+        except Exception:  # missing already: nothing to drop
+            return
+
+    def _drop_stale(self, keep: set[str]) -> None:
+        prefix = self._name + "-g"
+        for collection in self._client.list_collections():
+            name = collection if isinstance(collection, str) else collection.name
+            if name.startswith(prefix) and name not in keep:
+                self._drop(name)
+
+
+def _metadata_of(chunk: Chunk, file_hash: str) -> dict[str, str]:
+    return {
+        "entry_id": chunk.entry_id,
+        "kind": chunk.kind.value,
+        "title": chunk.title,
+        "section": chunk.section,
+        "source": chunk.source,
+        "updated": chunk.updated,
+        "category": chunk.category,
+        "file": chunk.file,
+        "content": chunk.content,
+        "community": chunk.community,
+        "file_hash": file_hash,
+    }
+
+
+def _chunk_from(chunk_id: str, text: str, meta: dict[str, Any]) -> Chunk:
+    return Chunk(
+        chunk_id=chunk_id,
+        entry_id=str(meta["entry_id"]),
+        kind=EntryKind(str(meta["kind"])),
+        title=str(meta.get("title", "")),
+        section=str(meta.get("section", "")),
+        source=str(meta.get("source", "")),
+        updated=str(meta.get("updated", "")),
+        category=str(meta.get("category", "")),
+        file=str(meta.get("file", "")),
+        text=text,
+        content=str(meta.get("content", "")),
+        community=str(meta.get("community", "")),
+    )
