@@ -1,0 +1,53 @@
+"""Shared fixtures: the real default embedding model (loaded once) and settings pointing at a private data dir."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from langchain_core.embeddings import Embeddings
+
+from bot.config import Settings
+from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+class CountingEmbeddings(Embeddings):
+    """Wraps real embeddings and counts the texts embedded (to prove skipped work is really skipped)."""
+
+    def __init__(self, inner: Embeddings) -> None:
+        self.inner = inner
+        self.embedded = 0
+        self.fail_after: int | None = None
+
+    def embed_documents(self, texts: list[str]) -> list[list[float]]:
+        """Embed, counting; raise once fail_after texts have been embedded (simulates a crash mid-ingest)."""
+        if self.fail_after is not None and self.embedded + len(texts) > self.fail_after:
+            raise RuntimeError("simulated failure while embedding")
+        self.embedded += len(texts)
+        return self.inner.embed_documents(texts)
+
+    def embed_query(self, text: str) -> list[float]:
+        """Embed one query (not counted)."""
+        return self.inner.embed_query(text)
+
+
+@pytest.fixture(scope="session")
+def use_embeddings() -> UniversalSentenceEncoderEmbeddings:
+    """The bundled default model, loaded once per test session."""
+    return UniversalSentenceEncoderEmbeddings()
+
+
+@pytest.fixture
+def counting_embeddings(use_embeddings: UniversalSentenceEncoderEmbeddings) -> CountingEmbeddings:
+    """The default model behind a counter."""
+    return CountingEmbeddings(use_embeddings)
+
+
+@pytest.fixture
+def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
+    """Settings with a private data dir and no .env influence."""
+    monkeypatch.chdir(tmp_path)
+    yield Settings(data_dir=tmp_path / "data", knowledge_dir=tmp_path / "kb", _env_file=None)  # type: ignore[call-arg]
