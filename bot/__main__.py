@@ -9,11 +9,18 @@ import sys
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import ValidationError
 
 from bot.config import Settings
 from bot.domain.knowledge import IngestReport
+
+if TYPE_CHECKING:
+    from bot.app import KnowledgeServices
+    from bot.rag.ingestion import KnowledgeIngestor
+    from bot.services.answering import Answer, AnsweringService
+    from bot.services.evaluation import LabelledQuery
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -170,12 +177,9 @@ def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
 # ---------------------------------------------------------------- helpers
 
 
-def _run_ingest(ingestor: object, root: Path) -> IngestReport:
+def _run_ingest(ingestor: KnowledgeIngestor, root: Path) -> IngestReport:
     from tqdm import tqdm
 
-    from bot.rag.ingestion import KnowledgeIngestor
-
-    assert isinstance(ingestor, KnowledgeIngestor)
     if not root.is_dir():
         raise UserFacingError(f"知识库目录不存在：{root}")
     bar: tqdm[None] | None = None
@@ -193,11 +197,9 @@ def _run_ingest(ingestor: object, root: Path) -> IngestReport:
             bar.close()
 
 
-def _answer_or_explain(answering: object, question: str) -> object:
+def _answer_or_explain(answering: AnsweringService, question: str) -> Answer:
     from bot.rag.retriever import IndexNotReadyError
-    from bot.services.answering import AnsweringService
 
-    assert isinstance(answering, AnsweringService)
     try:
         return answering.answer(question)
     except IndexNotReadyError as exc:
@@ -218,14 +220,11 @@ def format_report(report: IngestReport) -> str:
     return "\n".join(lines)
 
 
-def _sweep(settings: Settings, knowledge: object, queries: list[object]) -> None:
-    from bot.app import KnowledgeServices
+def _sweep(settings: Settings, knowledge: KnowledgeServices, labelled: Sequence[LabelledQuery]) -> None:
     from bot.rag.retriever import FusionWeights, HybridRetriever
     from bot.services.answering import AnsweringService
-    from bot.services.evaluation import LabelledQuery, score_answers
+    from bot.services.evaluation import score_answers
 
-    assert isinstance(knowledge, KnowledgeServices)
-    labelled = [q for q in queries if isinstance(q, LabelledQuery)]
     print("dense_weight threshold hit@1 hit@3 mrr correct wrong refused", file=sys.stderr)
     for step in range(0, 11):
         weight = step / 10
@@ -239,9 +238,7 @@ def _sweep(settings: Settings, knowledge: object, queries: list[object]) -> None
         raw = [AnsweringService(retriever, threshold=0.0, top_k=settings.top_k).answer(q.query) for q in labelled]
         for t in range(20, 80, 2):
             threshold = t / 100
-            decided = [
-                dataclasses.replace(a, answered=a.answered and a.score >= threshold) for a in raw
-            ]
+            decided = [dataclasses.replace(a, answered=a.answered and a.score >= threshold) for a in raw]
             m = score_answers(labelled, decided, threshold=threshold)
             print(
                 f"{weight:.1f} {threshold:.2f} {m.hit_at_1:.3f} {m.hit_at_3:.3f} {m.mrr:.3f} "

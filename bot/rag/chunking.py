@@ -1,4 +1,4 @@
-"""Chinese-aware chunking: FAQ entries question by question; guides by heading, then by sentence, within a size bound."""
+"""Chinese-aware chunking: FAQs question by question; guides by heading, then by sentence, within a size bound."""
 
 from __future__ import annotations
 
@@ -53,27 +53,28 @@ def _bounded(sentence: str, max_chars: int) -> list[str]:
 
 def chunk_entry(entry: KnowledgeEntry, max_chars: int) -> list[Chunk]:
     """Turn one entry into indexable chunks; every chunk keeps what a citation needs."""
-    common = {
-        "entry_id": entry.id,
-        "kind": entry.kind,
-        "title": entry.title,
-        "source": entry.source,
-        "updated": entry.updated,
-        "category": entry.category,
-        "file": entry.file,
-        "community": entry.community,
-    }
+
+    def chunk(chunk_id: str, section: str, text: str, content: str) -> Chunk:
+        return Chunk(
+            chunk_id=chunk_id,
+            entry_id=entry.id,
+            kind=entry.kind,
+            title=entry.title,
+            section=section,
+            source=entry.source,
+            updated=entry.updated,
+            category=entry.category,
+            file=entry.file,
+            text=text,
+            content=content,
+            community=entry.community,
+        )
+
     if entry.kind is EntryKind.FAQ:
-        return [
-            Chunk(chunk_id=f"{entry.id}#q{n}", section=entry.title, text=question, content=entry.answer, **common)
-            for n, question in enumerate(entry.questions)
-        ]
+        return [chunk(f"{entry.id}#q{n}", entry.title, q, entry.answer) for n, q in enumerate(entry.questions)]
     chunks: list[Chunk] = []
     for s, section in enumerate(entry.sections):
-        label = section.heading or entry.title
+        heading = f"{entry.title} {section.heading}".strip()
         for c, piece in enumerate(pack_sentences(section.text, max_chars)):
-            heading = f"{entry.title} {section.heading}".strip()
-            chunks.append(
-                Chunk(chunk_id=f"{entry.id}#s{s}c{c}", section=label, text=f"{heading}：{piece}", content=piece, **common)
-            )
+            chunks.append(chunk(f"{entry.id}#s{s}c{c}", section.heading or entry.title, f"{heading}：{piece}", piece))
     return chunks

@@ -20,11 +20,13 @@ class ArrayEmbeddings(Embeddings):
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Embed passages in batches."""
-        return self.embed_array(texts).tolist()
+        vectors: list[list[float]] = self.embed_array(texts).tolist()
+        return vectors
 
     def embed_query(self, text: str) -> list[float]:
         """Embed one query."""
-        return self.embed_array([text])[0].tolist()
+        vector: list[float] = self.embed_array([text])[0].tolist()
+        return vector
 
     def embed_array(self, texts: list[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
         """Embed texts to an (n, d) float32 array of unit vectors."""
@@ -54,9 +56,7 @@ class SentenceTransformerEmbeddings(ArrayEmbeddings):
         try:
             from sentence_transformers import SentenceTransformer
         except ImportError as exc:
-            raise RuntimeError(
-                "未安装 sentence-transformers：请执行 pip install '.[sentence-transformers]'"
-            ) from exc
+            raise RuntimeError("未安装 sentence-transformers：请执行 pip install '.[sentence-transformers]'") from exc
         self._model = SentenceTransformer(model_path, device=device, local_files_only=True)
         self._batch_size = batch_size
 
@@ -84,4 +84,5 @@ def _normalised(vectors: np.ndarray[Any, np.dtype[Any]]) -> np.ndarray[Any, np.d
     vectors = np.asarray(vectors, dtype=np.float32)
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return vectors / norms
+    unit: np.ndarray[Any, np.dtype[np.float32]] = (vectors / norms).astype(np.float32)
+    return unit

@@ -19,11 +19,9 @@ SYNONYMS_FILE = "_synonyms.txt"
 
 # Words that carry no topic in residents' questions; removing them keeps "你好" and "请问" from matching anything.
 STOPWORDS = frozenset(
-    "的 了 吗 呢 吧 啊 呀 哦 哈 嘛 么 呐 哇 嗯 是 在 有 和 与 及 或 就 都 也 还 又 再 很 太 最 更 要 会 能 可以 可 想 请 请问 "
-    "我 我们 你 你们 您 他 她 它 他们 咱 咱们 俺 家 这 那 这个 那个 这些 那些 哪 哪个 什么 啥 怎么 怎样 怎么样 如何 为什么 "
-    "多少 几 一下 一个 个 些 给 把 被 让 从 到 去 来 对 向 跟 不 没 没有 好 就是 但是 因为 所以 如果 现在 今天 时候 一些 "
-    "知道 问 问问 问下 麻烦 谢谢 你好 您好 大家 各位 小助手 助手 社区 下 里 上 中 得 着 过 地 之 其 等 呗 啦 咋 咋办 "
-    "办 弄 搞 整 行 行不行 能不能 可不可以 是不是 有没有 需不需要 要不要 的话 一般 应该 需要 说 看 看看".split()
+    line.strip()
+    for line in (Path(__file__).parent / "resources" / "stopwords.txt").read_text(encoding="utf-8").splitlines()
+    if line.strip() and not line.startswith("#")
 )
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
 _TOKEN_OK = re.compile(r"[\w\u4e00-\u9fff]")
@@ -117,7 +115,9 @@ class ChineseAnalyzer:
         out = [w for w in words if w.strip() and w not in STOPWORDS and _TOKEN_OK.search(w)]
         if self._bigrams:
             for run in _CJK_RUN.findall(text):
-                out.extend(_BIGRAM_MARK + run[i : i + 2] for i in range(len(run) - 1) if run[i : i + 2] not in STOPWORDS)
+                out.extend(
+                    _BIGRAM_MARK + run[i : i + 2] for i in range(len(run) - 1) if run[i : i + 2] not in STOPWORDS
+                )
         return out
 
 
@@ -159,4 +159,5 @@ class BM25Index:
             scores[ids] += weight * idf * counts * (self._k1 + 1) / (counts + self._norm[ids])
         if total_idf <= 0:
             return scores
-        return np.minimum(scores / (total_idf * (self._k1 + 1) / (1 + self._k1)), 1.0)
+        normalised: np.ndarray[Any, np.dtype[np.float32]] = np.minimum(scores / total_idf, 1.0).astype(np.float32)
+        return normalised

@@ -255,7 +255,7 @@ def _read_docx(data: bytes, relative: str) -> list[KnowledgeEntry]:
         for row in table.rows:
             blocks.append(("", " ".join(dict.fromkeys(c.text.strip() for c in row.cells if c.text.strip()))))
     sections: list[Section] = []
-    heading, lines = "", []
+    heading, lines = "", list[str]()
     for style, text in blocks:
         text = text.strip()
         if not text:
@@ -284,11 +284,13 @@ def _read_pdf(data: bytes, relative: str) -> list[KnowledgeEntry]:
         if reader.is_encrypted:
             raise KnowledgeFileError("PDF 已加密，请提供未加密的版本")
         pages = [(number, page.extract_text() or "") for number, page in enumerate(reader.pages, start=1)]
-        title = _clean((reader.metadata or {}).get("/Title"))
+        title = _clean(reader.metadata.get("/Title") if reader.metadata else None)
     except KnowledgeFileError:
         raise
     except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
-        raise KnowledgeFileError(f"不是有效的 PDF 文件，可能已损坏：{_first_line(str(exc)) or type(exc).__name__}") from None
+        raise KnowledgeFileError(
+            f"不是有效的 PDF 文件，可能已损坏：{_first_line(str(exc)) or type(exc).__name__}"
+        ) from None
     sections = [Section(f"第{number}页", _join_pdf_lines(text)) for number, text in pages if text.strip()]
     if not sections:
         raise KnowledgeFileError("PDF 里没有可提取的文字（可能是扫描件），请提供文字版")

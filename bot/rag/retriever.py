@@ -67,7 +67,8 @@ class HybridRetriever:
             raise IndexNotReadyError("知识库索引还没有建立，请先运行：python -m bot ingest")
         if snapshot.embedding_id != self._embedding_id:
             raise IndexNotReadyError(
-                f"索引是用 {snapshot.embedding_id} 建立的，当前设置为 {self._embedding_id}；请重新运行 python -m bot ingest"
+                f"索引是用 {snapshot.embedding_id} 建立的，当前设置为 {self._embedding_id}；"
+                "请重新运行 python -m bot ingest"
             )
         loaded = _Loaded(snapshot, lambda s: ChineseAnalyzer(s.lexicon, cache_dir=self._cache_dir))
         with self._lock:

@@ -68,9 +68,7 @@ def load_queries(path: Path) -> list[LabelledQuery]:
     return queries
 
 
-def score_answers(
-    queries: Sequence[LabelledQuery], answers: Sequence[Answer], *, threshold: float
-) -> EvalMetrics:
+def score_answers(queries: Sequence[LabelledQuery], answers: Sequence[Answer], *, threshold: float) -> EvalMetrics:
     """Hit@k and MRR over answerable queries; correct/wrong/refused over all, from the answering decision."""
     answerable = [(q, a) for q, a in zip(queries, answers, strict=True) if q.expected_id is not None]
     ranks = [_rank(q.expected_id, a) for q, a in answerable]

@@ -57,7 +57,10 @@ def test_ingest_and_retrieve_through_a_chroma_server(
     tmp_path: Path, chroma_server: int, counting_embeddings: CountingEmbeddings
 ) -> None:
     settings = Settings(
-        data_dir=tmp_path / "data", vector_store="server", chroma_port=chroma_server, _env_file=None  # type: ignore[call-arg]
+        data_dir=tmp_path / "data",
+        vector_store="server",
+        chroma_port=chroma_server,
+        _env_file=None,  # type: ignore[call-arg]
     )
     kb = small_knowledge_base(tmp_path / "kb")
     knowledge = build_knowledge(settings, embeddings=counting_embeddings)

@@ -7,7 +7,13 @@ from bot.rag.chunking import chunk_entry, pack_sentences, split_sentences
 
 
 def test_split_sentences_on_chinese_punctuation() -> None:
-    assert split_sentences("第一句。第二句！第三句？第四句；尾巴") == ["第一句。", "第二句！", "第三句？", "第四句；", "尾巴"]
+    assert split_sentences("第一句。第二句！第三句？第四句；尾巴") == [
+        "第一句。",
+        "第二句！",
+        "第三句？",
+        "第四句；",
+        "尾巴",
+    ]
 
 
 def test_pack_keeps_sentences_whole_within_bound() -> None:
@@ -26,8 +32,15 @@ def test_overlong_sentence_is_cut_at_commas_then_hard() -> None:
 
 def test_faq_is_indexed_question_by_question() -> None:
     entry = KnowledgeEntry(
-        id="faq-1", kind=EntryKind.FAQ, title="问", category="c", source="s", updated="2026-01-01", file="f.csv",
-        questions=("问", "另一个问法", "第三个问法"), answer="答案",
+        id="faq-1",
+        kind=EntryKind.FAQ,
+        title="问",
+        category="c",
+        source="s",
+        updated="2026-01-01",
+        file="f.csv",
+        questions=("问", "另一个问法", "第三个问法"),
+        answer="答案",
     )
     chunks = chunk_entry(entry, 100)
     assert [c.chunk_id for c in chunks] == ["faq-1#q0", "faq-1#q1", "faq-1#q2"]
@@ -37,8 +50,14 @@ def test_faq_is_indexed_question_by_question() -> None:
 
 def test_guide_chunks_carry_title_section_and_source() -> None:
     entry = KnowledgeEntry(
-        id="guide-1", kind=EntryKind.GUIDE, title="指南", category="c", source="民政局", updated="2026-01-01",
-        file="g.md", sections=(Section("办理材料", "身份证。户口本。"), Section("地点", "综合窗口。")),
+        id="guide-1",
+        kind=EntryKind.GUIDE,
+        title="指南",
+        category="c",
+        source="民政局",
+        updated="2026-01-01",
+        file="g.md",
+        sections=(Section("办理材料", "身份证。户口本。"), Section("地点", "综合窗口。")),
     )
     chunks = chunk_entry(entry, 100)
     assert [(c.section, c.content) for c in chunks] == [("办理材料", "身份证。户口本。"), ("地点", "综合窗口。")]

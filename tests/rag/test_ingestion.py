@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from bot.app import build_knowledge
@@ -40,7 +38,10 @@ def test_changed_file_is_reembedded_alone_and_deleted_file_leaves_the_index(
     knowledge.ingestor.ingest(kb)
     counting_embeddings.embedded = 0
 
-    rows = [*FIRE_ROWS, ["faq-t-fire-03", "家里着火怎么办？", "着火了咋整|起火了怎么办", "立即拨打119。", "消防", "测试", ""]]
+    rows = [
+        *FIRE_ROWS,
+        ["faq-t-fire-03", "家里着火怎么办？", "着火了咋整|起火了怎么办", "立即拨打119。", "消防", "测试", ""],
+    ]
     write_faq_csv(kb / "faq" / "fire.csv", rows)
     (kb / "docs" / "library.txt").unlink()
     report = knowledge.ingestor.ingest(kb)
@@ -61,7 +62,9 @@ def test_broken_files_are_reported_and_the_rest_completes(
     kb = small_knowledge_base(settings.knowledge_dir)
     (kb / "faq" / "empty.csv").write_bytes(b"")
     (kb / "docs" / "corrupt.pdf").write_bytes(b"%PDF-1.7 broken")
-    (kb / "faq" / "gbk.csv").write_bytes("id,question,similar_questions,answer,category,source\nx,问,,答,c,s\n".encode("gbk"))
+    (kb / "faq" / "gbk.csv").write_bytes(
+        "id,question,similar_questions,answer,category,source\nx,问,,答,c,s\n".encode("gbk")
+    )
     write_faq_csv(kb / "faq" / "zz_dup.csv", [["faq-t-fire-01", "重复编号的问题", "", "答", "c", "s", ""]])
     report = _knowledge(settings, counting_embeddings).ingestor.ingest(kb)
     reasons = {f.file: f.reason for f in report.failures}
@@ -72,9 +75,7 @@ def test_broken_files_are_reported_and_the_rest_completes(
     assert len(report.files_added) == 4 and report.chunks_total == 16
 
 
-def test_a_broken_edit_keeps_the_last_good_version(
-    settings: Settings, counting_embeddings: CountingEmbeddings
-) -> None:
+def test_a_broken_edit_keeps_the_last_good_version(settings: Settings, counting_embeddings: CountingEmbeddings) -> None:
     kb = small_knowledge_base(settings.knowledge_dir)
     knowledge = _knowledge(settings, counting_embeddings)
     knowledge.ingestor.ingest(kb)
@@ -94,7 +95,10 @@ def test_a_crash_mid_ingest_leaves_the_previous_index_whole(
     knowledge.ingestor.ingest(kb)
     before = knowledge.index.snapshot()
 
-    extra = [[f"faq-t-many-{i:03d}", f"第{i}个问题是什么？", f"问法{i}|说法{i}", f"答案{i}。", "c", "s", ""] for i in range(200)]
+    extra = [
+        [f"faq-t-many-{i:03d}", f"第{i}个问题是什么？", f"问法{i}|说法{i}", f"答案{i}。", "c", "s", ""]
+        for i in range(200)
+    ]
     write_faq_csv(kb / "faq" / "many.csv", extra)
     counting_embeddings.fail_after = counting_embeddings.embedded + 100
     with pytest.raises(RuntimeError, match="simulated failure"):

@@ -47,9 +47,19 @@ def test_csv_with_bom_is_accepted(tmp_path: Path) -> None:
 
 
 def test_markdown_guide_sections_and_front_matter(tmp_path: Path) -> None:
-    path = write_guide(tmp_path / "g.md", "guide-x", "高龄津贴申领指南", {"补贴标准": "每月100元。", "办理材料": "**身份证**、户口本。"})
+    path = write_guide(
+        tmp_path / "g.md",
+        "guide-x",
+        "高龄津贴申领指南",
+        {"补贴标准": "每月100元。", "办理材料": "**身份证**、户口本。"},
+    )
     (entry,) = _load(path)
-    assert (entry.id, entry.kind, entry.title, entry.updated) == ("guide-x", EntryKind.GUIDE, "高龄津贴申领指南", "2026-10-01")
+    assert (entry.id, entry.kind, entry.title, entry.updated) == (
+        "guide-x",
+        EntryKind.GUIDE,
+        "高龄津贴申领指南",
+        "2026-10-01",
+    )
     assert [s.heading for s in entry.sections] == ["补贴标准", "办理材料"]
     assert entry.sections[1].text == "身份证、户口本。"
 
@@ -95,7 +105,11 @@ def test_txt_document_title_from_first_line(tmp_path: Path) -> None:
         ("bad.md", "---\nid: [unclosed\n---\n正文".encode(), "front matter 不是合法的 YAML"),
         ("nofields.md", "---\nid: g-1\ntitle: 标题\n---\n正文".encode(), "缺少字段：category、source、updated"),
         ("header.csv", "id,question,answer\nfaq-1,问,答\n".encode(), "缺少列：similar_questions、category、source"),
-        ("dup.csv", (",".join(FAQ_HEADER) + "\nfaq-1,问一,,答一,c,s,\nfaq-1,问二,,答二,c,s,\n").encode(), "在第 2 行和第 3 行重复"),
+        (
+            "dup.csv",
+            (",".join(FAQ_HEADER) + "\nfaq-1,问一,,答一,c,s,\nfaq-1,问二,,答二,c,s,\n").encode(),
+            "在第 2 行和第 3 行重复",
+        ),
         ("noanswer.csv", (",".join(FAQ_HEADER) + "\nfaq-1,问一,,,c,s,\n").encode(), "第 2 行的 answer 为空"),
         ("onlyheader.csv", (",".join(FAQ_HEADER) + "\n").encode(), "只有表头"),
     ],

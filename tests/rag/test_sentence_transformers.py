@@ -39,9 +39,33 @@ def test_settings_select_a_local_sentence_transformers_model(
 
     kb = tmp_path / "kb"
     rows = [
-        ["faq-en-1", "Who replaces an expired fire extinguisher in the hallway?", "extinguisher out of date|hallway extinguisher broken", "Call property management.", "fire", "test", ""],
-        ["faq-en-2", "When does the community canteen serve lunch?", "canteen opening hours|lunch time at the canteen", "Lunch is 11:00-13:00.", "canteen", "test", ""],
-        ["faq-en-3", "How do I get a library card?", "library card application|borrow books", "Bring your ID card.", "library", "test", ""],
+        [
+            "faq-en-1",
+            "Who replaces an expired fire extinguisher in the hallway?",
+            "extinguisher out of date|hallway extinguisher broken",
+            "Call property management.",
+            "fire",
+            "test",
+            "",
+        ],
+        [
+            "faq-en-2",
+            "When does the community canteen serve lunch?",
+            "canteen opening hours|lunch time at the canteen",
+            "Lunch is 11:00-13:00.",
+            "canteen",
+            "test",
+            "",
+        ],
+        [
+            "faq-en-3",
+            "How do I get a library card?",
+            "library card application|borrow books",
+            "Bring your ID card.",
+            "library",
+            "test",
+            "",
+        ],
     ]
     write_faq_csv(kb / "faq.csv", rows)
     knowledge = build_knowledge(settings, embeddings=embeddings)

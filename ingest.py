@@ -1,0 +1,8 @@
+"""Ingest the knowledge base: a thin wrapper over `python -m bot ingest`."""
+
+import sys
+
+from bot.__main__ import main
+
+if __name__ == "__main__":
+    sys.exit(main(["ingest", *sys.argv[1:]]))
