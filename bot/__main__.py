@@ -224,6 +224,7 @@ def _sweep(settings: Settings, knowledge: KnowledgeServices, labelled: Sequence[
     from bot.rag.retriever import FusionWeights, HybridRetriever
     from bot.services.answering import AnsweringService
     from bot.services.evaluation import score_answers
+    from bot.services.scope import RegionScope
 
     print("dense_weight threshold hit@1 hit@3 mrr correct wrong refused", file=sys.stderr)
     for step in range(0, 11):
@@ -235,7 +236,8 @@ def _sweep(settings: Settings, knowledge: KnowledgeServices, labelled: Sequence[
             weights=FusionWeights(dense=weight, dense_candidates=settings.dense_candidates),
             cache_dir=settings.data_dir / "cache",
         )
-        raw = [AnsweringService(retriever, threshold=0.0, top_k=settings.top_k).answer(q.query) for q in labelled]
+        service = AnsweringService(retriever, threshold=0.0, scope=RegionScope(settings.home_region_names))
+        raw = [service.answer(q.query) for q in labelled]
         for t in range(20, 80, 2):
             threshold = t / 100
             decided = [dataclasses.replace(a, answered=a.answered and a.score >= threshold) for a in raw]

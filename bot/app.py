@@ -14,6 +14,7 @@ from bot.rag.index import KnowledgeIndex
 from bot.rag.ingestion import KnowledgeIngestor
 from bot.rag.retriever import FusionWeights, HybridRetriever
 from bot.services.answering import AnsweringService
+from bot.services.scope import RegionScope
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,5 +61,10 @@ def build_knowledge(
         weights=FusionWeights(dense=settings.dense_weight, dense_candidates=settings.dense_candidates),
         cache_dir=settings.data_dir / "cache",
     )
-    answering = AnsweringService(retriever, threshold=settings.answer_threshold, top_k=settings.top_k)
+    answering = AnsweringService(
+        retriever,
+        threshold=settings.answer_threshold,
+        scope=RegionScope(settings.home_region_names),
+        top_k=settings.top_k,
+    )
     return KnowledgeServices(settings, embeddings, index, ingestor, retriever, answering)

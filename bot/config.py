@@ -44,13 +44,20 @@ class Settings(BaseSettings):
     top_k: int = Field(default=5, ge=1, le=50)
 
     # Answering: below this fused confidence the assistant says it does not know (calibrated on the dev set)
-    answer_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
+    answer_threshold: float = Field(default=0.5, ge=0.0, le=2.0)
+    # The community's own province/city/district names, comma-separated: questions naming them are not "elsewhere"
+    home_regions: str = ""
 
     @model_validator(mode="after")
     def _check_embedding_model(self) -> Settings:
         if self.embedding_backend == "sentence-transformers" and not self.embedding_model:
             raise ValueError("BOT_EMBEDDING_MODEL 必须指向本地 sentence-transformers 模型目录")
         return self
+
+    @property
+    def home_region_names(self) -> list[str]:
+        """home_regions split into names."""
+        return [name.strip() for name in self.home_regions.replace("，", ",").split(",") if name.strip()]
 
     @property
     def chroma_dir(self) -> Path:

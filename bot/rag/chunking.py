@@ -71,7 +71,9 @@ def chunk_entry(entry: KnowledgeEntry, max_chars: int) -> list[Chunk]:
         )
 
     if entry.kind is EntryKind.FAQ:
-        return [chunk(f"{entry.id}#q{n}", entry.title, q, entry.answer) for n, q in enumerate(entry.questions)]
+        # One chunk per phrasing, plus the question with its answer so details only the answer holds still match.
+        phrasings = [chunk(f"{entry.id}#q{n}", entry.title, q, entry.answer) for n, q in enumerate(entry.questions)]
+        return [*phrasings, chunk(f"{entry.id}#a", entry.title, f"{entry.title} {entry.answer}", entry.answer)]
     chunks: list[Chunk] = []
     for s, section in enumerate(entry.sections):
         heading = f"{entry.title} {section.heading}".strip()

@@ -117,13 +117,19 @@ class KnowledgeIndex:
                 vector: Sequence[float] = vectors[i] if vectors is not None else ()
                 yield _chunk_from(chunk_id, page["documents"][i], meta), str(meta.get("file_hash", "")), vector
 
-    def query(self, vector: Sequence[float], limit: int) -> list[tuple[str, float]]:
-        """Nearest chunks to a unit query vector: (chunk id, cosine similarity), best first."""
+    def query(self, vectors: Sequence[Sequence[float]], limit: int) -> dict[str, float]:
+        """Nearest chunks to any of the unit query vectors: chunk id -> best cosine similarity."""
         collection = self._live()
-        if collection is None:
-            return []
-        result = collection.query(query_embeddings=[list(vector)], n_results=limit, include=["distances"])
-        return [(cid, 1.0 - float(d)) for cid, d in zip(result["ids"][0], result["distances"][0], strict=True)]
+        if collection is None or not vectors:
+            return {}
+        result = collection.query(
+            query_embeddings=[list(v) for v in vectors], n_results=limit, include=["distances"]
+        )
+        best: dict[str, float] = {}
+        for ids, distances in zip(result["ids"], result["distances"], strict=True):
+            for chunk_id, distance in zip(ids, distances, strict=True):
+                best[chunk_id] = max(best.get(chunk_id, -1.0), 1.0 - float(distance))
+        return best
 
     # ------------------------------------------------------------ writing
 

@@ -7,9 +7,11 @@ from dataclasses import dataclass, field
 
 from bot.domain.knowledge import EntryKind, RetrievalHit
 from bot.rag.retriever import HybridRetriever
+from bot.services.scope import RegionScope
 
 REFUSAL_TEXT = "抱歉，这个问题我现在还答不上来，请直接联系社区工作人员咨询。"
 EMPTY_TEXT = "请用文字把您的问题说一说，我来帮您查。"
+OTHER_REGION_TEXT = "我只了解本社区的政策和服务，{region}的情况请咨询当地社区或拨打当地 12345 热线。"
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,9 +35,12 @@ class Answer:
 class AnsweringService:
     """Extractive answers with a source line; refuses below the calibrated confidence threshold."""
 
-    def __init__(self, retriever: HybridRetriever, *, threshold: float, top_k: int = 5) -> None:
+    def __init__(
+        self, retriever: HybridRetriever, *, threshold: float, scope: RegionScope, top_k: int = 5
+    ) -> None:
         self._retriever = retriever
         self._threshold = threshold
+        self._scope = scope
         self._top_k = top_k
 
     @property
@@ -51,8 +56,12 @@ class AnsweringService:
             return Answer(question, False, "empty", EMPTY_TEXT, 0.0, [], _ms(started))
         hits = self._retriever.retrieve(text, top_k=self._top_k)
         top = hits[0] if hits else None
+        score = top.score if top else 0.0
+        region = self._scope.other_region(text)
+        if region is not None:
+            reply = OTHER_REGION_TEXT.format(region=region)
+            return Answer(question, False, "other_region", reply, score, hits, _ms(started))
         if top is None or top.score < self._threshold:
-            score = top.score if top else 0.0
             return Answer(question, False, "low_confidence", REFUSAL_TEXT, score, hits, _ms(started))
         return Answer(question, True, "matched", compose_extractive(top), top.score, hits, _ms(started))
 

@@ -43,9 +43,9 @@ def test_faq_is_indexed_question_by_question() -> None:
         answer="答案",
     )
     chunks = chunk_entry(entry, 100)
-    assert [c.chunk_id for c in chunks] == ["faq-1#q0", "faq-1#q1", "faq-1#q2"]
+    assert [c.chunk_id for c in chunks] == ["faq-1#q0", "faq-1#q1", "faq-1#q2", "faq-1#a"]
     assert {c.entry_id for c in chunks} == {"faq-1"} and {c.content for c in chunks} == {"答案"}
-    assert [c.text for c in chunks] == ["问", "另一个问法", "第三个问法"]
+    assert [c.text for c in chunks] == ["问", "另一个问法", "第三个问法", "问 答案"]
 
 
 def test_guide_chunks_carry_title_section_and_source() -> None:

@@ -70,7 +70,7 @@ def test_settings_select_a_local_sentence_transformers_model(
     write_faq_csv(kb / "faq.csv", rows)
     knowledge = build_knowledge(settings, embeddings=embeddings)
     report = knowledge.ingestor.ingest(kb)
-    assert report.chunks_total == 9 and not report.failures
+    assert report.chunks_total == 12 and not report.failures
     knowledge.retriever.reload()
     hits = knowledge.retriever.retrieve("my extinguisher is too old, who swaps it")
     assert hits[0].entry_id == "faq-en-1" and hits[0].dense_score > 0.5
