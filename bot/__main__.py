@@ -122,7 +122,7 @@ def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
     print("正在检查知识库……", flush=True)
     report = _run_ingest(knowledge.ingestor, settings.knowledge_dir)
     print(format_report(report), flush=True)
-    knowledge.retriever.reload()
+    knowledge.answering.prepare()
     print("您好，我是社区小助手。请输入您的问题（输入“退出”或按 Ctrl-D 结束）。", flush=True)
     while True:
         try:
@@ -152,7 +152,7 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
         knowledge = build_knowledge(settings, persist_dir=Path(tmp) / "chroma")
         report = _run_ingest(knowledge.ingestor, kb)
         print(format_report(report), file=sys.stderr)
-        knowledge.retriever.reload()
+        knowledge.answering.prepare()
         if args.sweep:
             _sweep(settings, knowledge, queries)
         knowledge.answering.answer(queries[0].query)  # warm-up, so latency figures are steady-state
@@ -201,6 +201,7 @@ def _answer_or_explain(answering: AnsweringService, question: str) -> Answer:
     from bot.rag.retriever import IndexNotReadyError
 
     try:
+        answering.prepare()
         return answering.answer(question)
     except IndexNotReadyError as exc:
         raise UserFacingError(str(exc)) from None

@@ -95,7 +95,11 @@ class HybridRetriever:
                 f"索引是用 {snapshot.embedding_id} 建立的，当前设置为 {self._embedding_id}；"
                 "请重新运行 python -m bot ingest"
             )
+        # Loading the embedding model and building the lexical index take a second each: overlap them.
+        warm_up = threading.Thread(target=embed_array, args=(self._embeddings, ["预热"]), daemon=True)
+        warm_up.start()
         loaded = _Loaded(snapshot, lambda s: ChineseAnalyzer(s.lexicon, cache_dir=self._cache_dir))
+        warm_up.join()
         with self._lock:
             self._loaded = loaded
 

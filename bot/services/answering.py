@@ -48,6 +48,10 @@ class AnsweringService:
         """The confidence below which the assistant does not answer."""
         return self._threshold
 
+    def prepare(self) -> None:
+        """Load the index and models now rather than on the first question."""
+        self._retriever.reload()
+
     def answer(self, question: str) -> Answer:
         """Answer one question (the same path serves chat, ask and eval)."""
         started = time.perf_counter()

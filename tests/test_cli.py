@@ -1,0 +1,98 @@
+"""The command line as a user runs it: real processes, real index, Chinese messages, JSON where promised."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support.knowledge_files import small_knowledge_base
+
+EVAL_KEYS = {"n", "hit_at_1", "hit_at_3", "mrr", "correct_rate", "wrong_answer_rate", "refused_rate", "p50_ms", "p95_ms"}
+
+
+def _run(tmp_path: Path, *args: str, stdin: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "BOT_DATA_DIR": str(tmp_path / "data"), "BOT_KNOWLEDGE_DIR": str(tmp_path / "kb")}
+    environment.update(env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=environment,
+        timeout=120,
+    )
+
+
+@pytest.fixture
+def kb(tmp_path: Path) -> Path:
+    return small_knowledge_base(tmp_path / "kb")
+
+
+def test_ingest_prints_a_summary_and_fails_on_broken_files(tmp_path: Path, kb: Path) -> None:
+    first = _run(tmp_path, "ingest")
+    assert first.returncode == 0, first.stderr
+    assert "文件 4 个（新增 4" in first.stdout and "本次嵌入 20 块" in first.stdout
+
+    (kb / "faq" / "broken.xlsx").write_bytes(b"not a workbook")
+    second = _run(tmp_path, "ingest")
+    assert second.returncode == 1
+    assert "未变跳过 4" in second.stdout and "本次嵌入 0 块" in second.stdout
+    assert "失败：faq/broken.xlsx —— 不是有效的 Excel" in second.stdout
+    assert "Traceback" not in second.stderr
+
+
+def test_ask_prints_json_with_sources(tmp_path: Path, kb: Path) -> None:
+    assert _run(tmp_path, "ingest").returncode == 0
+    result = _run(tmp_path, "ask", "楼道里的灭火器过期了该找谁")
+    answer = json.loads(result.stdout)
+    assert set(answer) == {"answer", "answered", "reason", "score", "sources", "latency_ms"}
+    assert answer["answered"] is True and answer["sources"][0]["id"] == "faq-t-fire-01"
+    assert "物业" in answer["answer"] and "来源：测试" in answer["answer"]
+
+
+def test_ask_before_ingest_explains_what_to_do(tmp_path: Path, kb: Path) -> None:
+    result = _run(tmp_path, "ask", "食堂几点开饭")
+    assert result.returncode == 1 and "请先运行：python -m bot ingest" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_chat_answers_in_the_terminal(tmp_path: Path, kb: Path) -> None:
+    result = _run(tmp_path, "chat", stdin="电瓶车能推回家充电吗\n北京的高龄津贴多少钱\n退出\n")
+    assert result.returncode == 0, result.stderr
+    assert "不能。电动自行车禁止进楼道" in result.stdout
+    assert "我只了解本社区的政策和服务，北京的情况" in result.stdout
+
+
+def test_eval_uses_a_private_index_and_prints_json_last(tmp_path: Path, kb: Path) -> None:
+    queries = tmp_path / "queries.jsonl"
+    rows = [
+        {"query": "楼道灭火器坏了谁来换", "expected_id": "faq-t-fire-01"},
+        {"query": "食堂中午几点开饭", "expected_id": "faq-t-canteen-01"},
+        {"query": "高龄津贴要带什么材料", "expected_id": "guide-t-elderly"},
+        {"query": "明天股票会涨吗", "expected_id": None},
+    ]
+    queries.write_text("\n".join(json.dumps(r, ensure_ascii=False) for r in rows), encoding="utf-8")
+    result = _run(tmp_path, "eval", "--kb", str(kb), "--queries", str(queries))
+    assert result.returncode == 0, result.stderr
+    metrics = json.loads(result.stdout.strip().splitlines()[-1])
+    assert EVAL_KEYS <= set(metrics) and metrics["n"] == 4
+    assert metrics["hit_at_1"] == 1.0 and metrics["wrong_answer_rate"] == 0.0
+    assert not (tmp_path / "data" / "chroma").exists()
+
+
+def test_eval_rejects_a_malformed_query_file(tmp_path: Path, kb: Path) -> None:
+    queries = tmp_path / "bad.jsonl"
+    queries.write_text('{"query": "问题", "expected_id": "x"}\n{broken\n', encoding="utf-8")
+    result = _run(tmp_path, "eval", "--kb", str(kb), "--queries", str(queries))
+    assert result.returncode == 1 and "第 2 行不是合法的 JSON" in result.stderr
+
+
+def test_invalid_setting_is_reported_in_chinese(tmp_path: Path, kb: Path) -> None:
+    result = _run(tmp_path, "ask", "你好", env={"BOT_EMBEDDING_BACKEND": "sentence-transformers"})
+    assert result.returncode == 2 and "配置错误" in result.stderr and "BOT_EMBEDDING_MODEL" in result.stderr
