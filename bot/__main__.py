@@ -222,7 +222,8 @@ def format_report(report: IngestReport) -> str:
 
 
 def _sweep(settings: Settings, knowledge: KnowledgeServices, labelled: Sequence[LabelledQuery]) -> None:
-    from bot.rag.retriever import FusionWeights, HybridRetriever
+    from bot.app import fusion_weights
+    from bot.rag.retriever import HybridRetriever
     from bot.services.answering import AnsweringService
     from bot.services.evaluation import score_answers
     from bot.services.scope import RegionScope
@@ -234,12 +235,12 @@ def _sweep(settings: Settings, knowledge: KnowledgeServices, labelled: Sequence[
             knowledge.index,
             knowledge.embeddings,
             embedding_id=settings.embedding_id,
-            weights=FusionWeights(dense=weight, dense_candidates=settings.dense_candidates),
+            weights=dataclasses.replace(fusion_weights(settings), dense=weight),
             cache_dir=settings.data_dir / "cache",
         )
         service = AnsweringService(retriever, threshold=0.0, scope=RegionScope(settings.home_region_names))
         raw = [service.answer(q.query) for q in labelled]
-        for t in range(20, 80, 2):
+        for t in range(20, 130, 2):
             threshold = t / 100
             decided = [dataclasses.replace(a, answered=a.answered and a.score >= threshold) for a in raw]
             m = score_answers(labelled, decided, threshold=threshold)

@@ -42,6 +42,16 @@ def chroma_client(settings: Settings, persist_dir: Path | None = None) -> Any:
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
 
 
+def fusion_weights(settings: Settings) -> FusionWeights:
+    """The retrieval fusion settings."""
+    return FusionWeights(
+        dense=settings.dense_weight,
+        second_chunk=settings.second_chunk_weight,
+        overview_bonus=settings.overview_bonus,
+        dense_candidates=settings.dense_candidates,
+    )
+
+
 def build_knowledge(
     settings: Settings,
     *,
@@ -58,7 +68,7 @@ def build_knowledge(
         index,
         embeddings,
         embedding_id=settings.embedding_id,
-        weights=FusionWeights(dense=settings.dense_weight, dense_candidates=settings.dense_candidates),
+        weights=fusion_weights(settings),
         cache_dir=settings.data_dir / "cache",
     )
     answering = AnsweringService(

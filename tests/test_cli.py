@@ -12,10 +12,22 @@ import pytest
 
 from tests.support.knowledge_files import small_knowledge_base
 
-EVAL_KEYS = {"n", "hit_at_1", "hit_at_3", "mrr", "correct_rate", "wrong_answer_rate", "refused_rate", "p50_ms", "p95_ms"}
+EVAL_KEYS = {
+    "n",
+    "hit_at_1",
+    "hit_at_3",
+    "mrr",
+    "correct_rate",
+    "wrong_answer_rate",
+    "refused_rate",
+    "p50_ms",
+    "p95_ms",
+}
 
 
-def _run(tmp_path: Path, *args: str, stdin: str = "", env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+def _run(
+    tmp_path: Path, *args: str, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, "BOT_DATA_DIR": str(tmp_path / "data"), "BOT_KNOWLEDGE_DIR": str(tmp_path / "kb")}
     environment.update(env or {})
     return subprocess.run(

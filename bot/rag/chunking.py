@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from bot.domain.knowledge import Chunk, EntryKind, KnowledgeEntry
 
@@ -74,9 +75,20 @@ def chunk_entry(entry: KnowledgeEntry, max_chars: int) -> list[Chunk]:
         # One chunk per phrasing, plus the question with its answer so details only the answer holds still match.
         phrasings = [chunk(f"{entry.id}#q{n}", entry.title, q, entry.answer) for n, q in enumerate(entry.questions)]
         return [*phrasings, chunk(f"{entry.id}#a", entry.title, f"{entry.title} {entry.answer}", entry.answer)]
-    chunks: list[Chunk] = []
+    chunks = [_overview(entry, max_chars, chunk)]
     for s, section in enumerate(entry.sections):
         heading = f"{entry.title} {section.heading}".strip()
         for c, piece in enumerate(pack_sentences(section.text, max_chars)):
             chunks.append(chunk(f"{entry.id}#s{s}c{c}", section.heading or entry.title, f"{heading}：{piece}", piece))
     return chunks
+
+
+OVERVIEW_SECTION = "概述"
+
+
+def _overview(entry: KnowledgeEntry, max_chars: int, make: Callable[[str, str, str, str], Chunk]) -> Chunk:
+    """A table-of-contents chunk: title, opening text and headings, for questions about the document as a whole."""
+    headings = [s.heading for s in entry.sections if s.heading]
+    opening = pack_sentences(entry.sections[0].text, max_chars)[0] if entry.sections else ""
+    contents = f"包括：{'、'.join(headings)}。" if headings else ""
+    return make(f"{entry.id}#overview", OVERVIEW_SECTION, f"{entry.title}：{contents}", opening + contents)

@@ -122,9 +122,7 @@ class KnowledgeIndex:
         collection = self._live()
         if collection is None or not vectors:
             return {}
-        result = collection.query(
-            query_embeddings=[list(v) for v in vectors], n_results=limit, include=["distances"]
-        )
+        result = collection.query(query_embeddings=[list(v) for v in vectors], n_results=limit, include=["distances"])
         best: dict[str, float] = {}
         for ids, distances in zip(result["ids"], result["distances"], strict=True):
             for chunk_id, distance in zip(ids, distances, strict=True):

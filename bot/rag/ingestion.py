@@ -18,7 +18,7 @@ from bot.rag.lexical import Lexicon, title_terms
 from bot.rag.loaders import KnowledgeFileError, iter_knowledge_files, load_knowledge_file
 
 # Bump when parsing or chunking changes what a file turns into, so every file is re-read once.
-PIPELINE_VERSION = "2"
+PIPELINE_VERSION = "4"
 EMBED_BATCH = 64
 
 ProgressCallback = Callable[[int, int], None]

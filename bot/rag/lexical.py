@@ -23,6 +23,7 @@ STOPWORDS = frozenset(
     for line in (Path(__file__).parent / "resources" / "stopwords.txt").read_text(encoding="utf-8").splitlines()
     if line.strip() and not line.startswith("#")
 )
+_STOP_CHARS = frozenset(w for w in STOPWORDS if len(w) == 1)
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
 _TOKEN_OK = re.compile(r"[\w\u4e00-\u9fff]")
 _BIGRAM_MARK = "§"
@@ -114,10 +115,11 @@ class ChineseAnalyzer:
         words = [self._synonyms.get(w, w) for w in self._tokenizer.cut_for_search(text)]
         out = [w for w in words if w.strip() and w not in STOPWORDS and _TOKEN_OK.search(w)]
         if self._bigrams:
+            # Character bigrams catch typos and unsegmented terms (干电赤 ~ 干电池); a bigram with a stopword
+            # character in it (贴多, 话有, 的书) only adds noise.
             for run in _CJK_RUN.findall(text):
-                out.extend(
-                    _BIGRAM_MARK + run[i : i + 2] for i in range(len(run) - 1) if run[i : i + 2] not in STOPWORDS
-                )
+                grams = (run[i : i + 2] for i in range(len(run) - 1))
+                out.extend(_BIGRAM_MARK + g for g in grams if not (set(g) & _STOP_CHARS))
         return out
 
 

@@ -12,21 +12,27 @@ from typing import Any
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
-from bot.domain.knowledge import Chunk, EntryKind, RetrievalHit
+from bot.domain.knowledge import Chunk, RetrievalHit
+from bot.rag.chunking import OVERVIEW_SECTION
 from bot.rag.embeddings import embed_array
 from bot.rag.index import IndexSnapshot, KnowledgeIndex
 from bot.rag.lexical import BM25Index, ChineseAnalyzer, normalise_text
 
 _QUERY_PART_SPLIT = re.compile(r"[。！？!?；;，,、\s]+")
+_OVERVIEW_CUES = tuple(
+    line.strip()
+    for line in (Path(__file__).parent / "resources" / "overview_cues.txt").read_text(encoding="utf-8").splitlines()
+    if line.strip() and not line.startswith("#")
+)
 
 
 @dataclass(frozen=True, slots=True)
 class FusionWeights:
-    """How dense and lexical evidence combine; every figure here was tuned on the development set (README)."""
+    """How dense and lexical evidence combine (tuned on the development set; the defaults live in Settings)."""
 
-    dense: float = 0.4
-    entry_lexical: float = 0.7
-    second_chunk: float = 0.15
+    dense: float
+    second_chunk: float
+    overview_bonus: float
     dense_candidates: int = 40
     lexical_candidates: int = 40
     max_query_parts: int = 6
@@ -51,18 +57,17 @@ class _Loaded:
         self.position = {chunk.chunk_id: i for i, chunk in enumerate(self.chunks)}
         self.analyzer = analyzer_factory(snapshot)
         tokens = [self.analyzer.tokens(chunk.text) for chunk in self.chunks]
-        self.chunk_bm25 = BM25Index(tokens)
-        # A FAQ entry is also scored as one document (all its phrasings and its answer): words a resident uses
-        # are often spread over several phrasings.
-        faq_entries = sorted({c.entry_id for c in self.chunks if c.kind is EntryKind.FAQ})
-        entry_number = {entry_id: n for n, entry_id in enumerate(faq_entries)}
-        entry_tokens: list[list[str]] = [[] for _ in faq_entries]
+        # Lexical evidence is scored per entry (a FAQ's phrasings and answer, a guide's sections together): the
+        # words a resident uses are often spread over several chunks of the right entry. Dense evidence then
+        # picks the chunk.
+        entry_ids = sorted({c.entry_id for c in self.chunks})
+        entry_number = {entry_id: n for n, entry_id in enumerate(entry_ids)}
+        entry_tokens: list[list[str]] = [[] for _ in entry_ids]
         for chunk, chunk_tokens in zip(self.chunks, tokens, strict=True):
-            if chunk.entry_id in entry_number:
-                entry_tokens[entry_number[chunk.entry_id]].extend(chunk_tokens)
+            entry_tokens[entry_number[chunk.entry_id]].extend(chunk_tokens)
         self.entry_bm25 = BM25Index(entry_tokens)
-        self.is_faq = np.array([c.entry_id in entry_number for c in self.chunks], dtype=bool)
-        self.entry_of = np.array([entry_number.get(c.entry_id, 0) for c in self.chunks], dtype=np.int32)
+        self.entry_of = np.array([entry_number[c.entry_id] for c in self.chunks], dtype=np.int32)
+        self.is_overview = np.array([c.section == OVERVIEW_SECTION for c in self.chunks], dtype=bool)
 
 
 class HybridRetriever:
@@ -119,6 +124,8 @@ class HybridRetriever:
         vectors = embed_array(self._embeddings, query_parts(text, w.max_query_parts))
         dense = self._index.query(vectors.tolist(), min(w.dense_candidates, len(loaded.chunks)))
         lexical = self._lexical(loaded, loaded.analyzer.tokens(text))
+        # "有没有完整的指南", "电话列表": the resident wants a whole guide or list, not one item of it.
+        wants_overview = any(cue in text for cue in _OVERVIEW_CUES)
 
         candidates = {loaded.position[cid] for cid in dense if cid in loaded.position}
         candidates.update(int(i) for i in np.argsort(-lexical)[: w.lexical_candidates] if lexical[i] > 0)
@@ -128,6 +135,8 @@ class HybridRetriever:
         for i in candidates:
             d = dense.get(loaded.chunks[i].chunk_id, dense_floor)
             fused = w.dense * d + (1 - w.dense) * float(lexical[i])
+            if wants_overview and loaded.is_overview[i]:
+                fused += w.overview_bonus
             per_entry.setdefault(loaded.chunks[i].entry_id, []).append((fused, i, d))
 
         hits: list[RetrievalHit] = []
@@ -141,13 +150,9 @@ class HybridRetriever:
         return hits[:top_k]
 
     def _lexical(self, loaded: _Loaded, tokens: list[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
-        chunk_scores = loaded.chunk_bm25.scores(tokens)
-        entry_scores = loaded.entry_bm25.scores(tokens)[loaded.entry_of] if loaded.entry_bm25.size else chunk_scores
-        a = self._weights.entry_lexical
-        mixed: np.ndarray[Any, np.dtype[np.float32]] = np.where(
-            loaded.is_faq, a * entry_scores + (1 - a) * chunk_scores, chunk_scores
-        ).astype(np.float32)
-        return mixed
+        """Each chunk's lexical score: the BM25 score of its whole entry."""
+        per_chunk: np.ndarray[Any, np.dtype[np.float32]] = loaded.entry_bm25.scores(tokens)[loaded.entry_of]
+        return per_chunk
 
 
 def _hit(chunk: Chunk, score: float, dense: float, lexical: float) -> RetrievalHit:

@@ -35,9 +35,7 @@ class Answer:
 class AnsweringService:
     """Extractive answers with a source line; refuses below the calibrated confidence threshold."""
 
-    def __init__(
-        self, retriever: HybridRetriever, *, threshold: float, scope: RegionScope, top_k: int = 5
-    ) -> None:
+    def __init__(self, retriever: HybridRetriever, *, threshold: float, scope: RegionScope, top_k: int = 5) -> None:
         self._retriever = retriever
         self._threshold = threshold
         self._scope = scope

@@ -24,7 +24,9 @@ class RegionScope:
             if name not in home
         ]
         names.sort(key=len, reverse=True)
-        self._pattern = re.compile("(" + "|".join(map(re.escape, names)) + ")(?:市|省|区|县|自治区)?") if names else None
+        self._pattern = (
+            re.compile("(" + "|".join(map(re.escape, names)) + ")(?:市|省|区|县|自治区)?") if names else None
+        )
 
     def other_region(self, text: str) -> str | None:
         """The other place a question asks about, or None."""
