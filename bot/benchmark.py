@@ -34,8 +34,8 @@ def synthesize_knowledge_base(source: Path, target: Path, copies: int) -> None:
             out = target / f"c{k}" / rel
             out.parent.mkdir(parents=True, exist_ok=True)
             text = path.read_text(encoding="utf-8").replace("幸福里", name)
-            text = _FAQ_ID.sub(lambda m, k=k: f"{m.group(1)}-c{k},", text)
-            text = _GUIDE_ID.sub(lambda m, k=k: f"id: {m.group(1)}-c{k}", text)
+            text = _FAQ_ID.sub(rf"\1-c{k},", text)
+            text = _GUIDE_ID.sub(rf"id: \1-c{k}", text)
             out.write_text(text, encoding="utf-8")
         for helper in ("_terms.txt", "_synonyms.txt"):
             if (source / helper).exists():
@@ -74,6 +74,7 @@ def run_benchmark(settings: Settings, *, min_chunks: int, queries_path: Path) ->
     return {
         "chunks": report.chunks_total,
         "files": report.files_total,
+        "failed_files": len(report.failures),
         "ingest_seconds": round(ingest_seconds, 2),
         "ingest_chunks_per_s": round(report.chunks_embedded / ingest_seconds, 1),
         "reingest_unchanged_seconds": round(reingest_seconds, 2),

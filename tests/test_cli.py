@@ -49,7 +49,7 @@ def kb(tmp_path: Path) -> Path:
 def test_ingest_prints_a_summary_and_fails_on_broken_files(tmp_path: Path, kb: Path) -> None:
     first = _run(tmp_path, "ingest")
     assert first.returncode == 0, first.stderr
-    assert "文件 4 个（新增 4" in first.stdout and "本次嵌入 20 块" in first.stdout
+    assert "文件 4 个（新增 4" in first.stdout and "本次嵌入 22 块" in first.stdout
 
     (kb / "faq" / "broken.xlsx").write_bytes(b"not a workbook")
     second = _run(tmp_path, "ingest")

@@ -59,7 +59,9 @@ def test_guide_chunks_carry_title_section_and_source() -> None:
         file="g.md",
         sections=(Section("办理材料", "身份证。户口本。"), Section("地点", "综合窗口。")),
     )
-    chunks = chunk_entry(entry, 100)
-    assert [(c.section, c.content) for c in chunks] == [("办理材料", "身份证。户口本。"), ("地点", "综合窗口。")]
-    assert chunks[0].text == "指南 办理材料：身份证。户口本。"
-    assert all(c.source == "民政局" and c.title == "指南" and c.entry_id == "guide-1" for c in chunks)
+    overview, *sections = chunk_entry(entry, 100)
+    assert [(c.section, c.content) for c in sections] == [("办理材料", "身份证。户口本。"), ("地点", "综合窗口。")]
+    assert sections[0].text == "指南 办理材料：身份证。户口本。"
+    assert (overview.chunk_id, overview.section) == ("guide-1#overview", "概述")
+    assert overview.text == "指南：包括：办理材料、地点。"
+    assert all(c.source == "民政局" and c.title == "指南" and c.entry_id == "guide-1" for c in [overview, *sections])

@@ -22,12 +22,12 @@ def test_first_run_indexes_everything_second_run_embeds_nothing(
     knowledge = _knowledge(settings, counting_embeddings)
     first = knowledge.ingestor.ingest(kb)
     assert first.files_total == 4 and len(first.files_added) == 4 and not first.failures
-    # 2 FAQ x (3 phrasings + answer) in csv and in xlsx, 2 guide sections, 2 txt paragraphs
-    assert first.chunks_total == first.chunks_embedded == counting_embeddings.embedded == 20
+    # 2 FAQ x (3 phrasings + answer) in csv and in xlsx; guide and txt: an overview + 2 sections each
+    assert first.chunks_total == first.chunks_embedded == counting_embeddings.embedded == 22
 
     second = _knowledge(settings, counting_embeddings).ingestor.ingest(kb)
-    assert second.chunks_embedded == 0 and counting_embeddings.embedded == 20
-    assert len(second.files_unchanged) == 4 and not second.changed and second.chunks_total == 20
+    assert second.chunks_embedded == 0 and counting_embeddings.embedded == 22
+    assert len(second.files_unchanged) == 4 and not second.changed and second.chunks_total == 22
 
 
 def test_changed_file_is_reembedded_alone_and_deleted_file_leaves_the_index(
@@ -47,7 +47,7 @@ def test_changed_file_is_reembedded_alone_and_deleted_file_leaves_the_index(
     report = knowledge.ingestor.ingest(kb)
     assert report.files_updated == ["faq/fire.csv"] and report.files_removed == ["docs/library.txt"]
     assert counting_embeddings.embedded == report.chunks_embedded == 12
-    assert report.chunks_total == 20 - 8 + 12 - 2
+    assert report.chunks_total == 22 - 8 + 12 - 3
 
     snapshot = knowledge.index.snapshot()
     ids = {c.entry_id for c in snapshot.chunks}
@@ -72,7 +72,7 @@ def test_broken_files_are_reported_and_the_rest_completes(
     assert reasons["faq/empty.csv"] == "文件是空的"
     assert "GBK" in reasons["faq/gbk.csv"]
     assert "faq-t-fire-01" in reasons["faq/zz_dup.csv"] and "faq/fire.csv" in reasons["faq/zz_dup.csv"]
-    assert len(report.files_added) == 4 and report.chunks_total == 20
+    assert len(report.files_added) == 4 and report.chunks_total == 22
 
 
 def test_a_broken_edit_keeps_the_last_good_version(settings: Settings, counting_embeddings: CountingEmbeddings) -> None:
@@ -109,7 +109,7 @@ def test_a_crash_mid_ingest_leaves_the_previous_index_whole(
 
     counting_embeddings.fail_after = None
     report = knowledge.ingestor.ingest(kb)
-    assert report.files_added == ["faq/many.csv"] and report.chunks_total == 20 + 800
+    assert report.files_added == ["faq/many.csv"] and report.chunks_total == 22 + 800
 
 
 def test_changing_the_embedding_model_rebuilds_everything(
@@ -122,7 +122,7 @@ def test_changing_the_embedding_model_rebuilds_everything(
         generation=index.pointer()["generation"], number=1, embedding_id="some-older-model", lexicon=Lexicon()
     )
     report = build_knowledge(settings, embeddings=counting_embeddings).ingestor.ingest(kb)
-    assert report.rebuilt and report.chunks_embedded == 20
+    assert report.rebuilt and report.chunks_embedded == 22
 
 
 def test_lexicon_edit_is_picked_up_without_reembedding(
