@@ -46,7 +46,7 @@ class Settings(BaseSettings):
     top_k: int = Field(default=5, ge=1, le=50)
 
     # Answering: below this fused confidence the assistant says it does not know (calibrated on the dev set)
-    answer_threshold: float = Field(default=0.5, ge=0.0, le=2.0)
+    answer_threshold: float = Field(default=0.8, ge=0.0, le=2.0)
     # The community's own province/city/district names, comma-separated: questions naming them are not "elsewhere"
     home_regions: str = ""
 

@@ -108,3 +108,13 @@ def test_eval_rejects_a_malformed_query_file(tmp_path: Path, kb: Path) -> None:
 def test_invalid_setting_is_reported_in_chinese(tmp_path: Path, kb: Path) -> None:
     result = _run(tmp_path, "ask", "你好", env={"BOT_EMBEDDING_BACKEND": "sentence-transformers"})
     assert result.returncode == 2 and "配置错误" in result.stderr and "BOT_EMBEDDING_MODEL" in result.stderr
+
+
+def test_ingest_script_at_the_repository_root(tmp_path: Path, kb: Path) -> None:
+    script = Path(__file__).resolve().parent.parent / "ingest.py"
+    environment = {**os.environ, "BOT_DATA_DIR": str(tmp_path / "data"), "BOT_KNOWLEDGE_DIR": str(kb)}
+    result = subprocess.run(
+        [sys.executable, str(script)], capture_output=True, text=True, cwd=tmp_path, env=environment, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert "新增 4" in result.stdout

@@ -1,0 +1,67 @@
+"""The bundled knowledge base and the evaluation sets: consistent with each other, and meeting the targets."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.app import build_knowledge
+from bot.config import Settings
+from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
+from bot.rag.loaders import iter_knowledge_files, load_knowledge_file
+from bot.services.evaluation import load_queries, score_answers
+from tests.conftest import REPO
+
+KNOWLEDGE = REPO / "knowledge"
+
+
+def _entry_ids() -> set[str]:
+    return {
+        entry.id
+        for path in iter_knowledge_files(KNOWLEDGE)
+        for entry in load_knowledge_file(path, path.relative_to(KNOWLEDGE).as_posix())
+    }
+
+
+def test_starter_knowledge_base_is_complete() -> None:
+    entries = [
+        entry
+        for path in iter_knowledge_files(KNOWLEDGE)
+        for entry in load_knowledge_file(path, path.relative_to(KNOWLEDGE).as_posix())
+    ]
+    faqs = [e for e in entries if e.kind.value == "faq"]
+    guides = [e for e in entries if e.kind.value == "guide"]
+    assert len(faqs) >= 80 and all(len(e.questions) >= 3 for e in faqs)
+    assert len(guides) >= 12
+    assert len({e.id for e in entries}) == len(entries)
+
+
+@pytest.mark.parametrize("name", ["dev_queries.jsonl", "heldout_queries.jsonl"])
+def test_evaluation_sets_point_at_real_entries(name: str) -> None:
+    queries = load_queries(REPO / "eval" / name)
+    known = _entry_ids()
+    assert {q.expected_id for q in queries if q.expected_id} <= known
+    assert len({q.query for q in queries}) == len(queries)
+
+
+def test_development_set_size() -> None:
+    queries = load_queries(REPO / "eval" / "dev_queries.jsonl")
+    assert sum(q.expected_id is not None for q in queries) >= 200
+    assert sum(q.expected_id is None for q in queries) >= 50
+
+
+def test_development_set_meets_the_retrieval_targets(
+    tmp_path: Path, use_embeddings: UniversalSentenceEncoderEmbeddings
+) -> None:
+    settings = Settings(data_dir=tmp_path / "data", _env_file=None)  # type: ignore[call-arg]
+    knowledge = build_knowledge(settings, embeddings=use_embeddings)
+    report = knowledge.ingestor.ingest(KNOWLEDGE)
+    assert not report.failures
+    knowledge.answering.prepare()
+    queries = load_queries(REPO / "eval" / "dev_queries.jsonl")
+    metrics = score_answers(
+        queries, [knowledge.answering.answer(q.query) for q in queries], threshold=settings.answer_threshold
+    )
+    assert metrics.hit_at_1 >= 0.92
+    assert metrics.wrong_answer_rate <= 0.05
