@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING
 from pydantic import ValidationError
 
 from bot.config import Settings
+from bot.domain.errors import AssistantError
 from bot.domain.knowledge import IngestReport
 
 if TYPE_CHECKING:
     from bot.app import KnowledgeServices
     from bot.rag.ingestion import KnowledgeIngestor
-    from bot.services.answering import Answer, AnsweringService
     from bot.services.evaluation import LabelledQuery
 
 
@@ -37,13 +37,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return result
     except KeyboardInterrupt:
         return 130
-    except UserFacingError as exc:
+    except AssistantError as exc:
         print(str(exc), file=sys.stderr)
         return 1
-
-
-class UserFacingError(Exception):
-    """An error whose message is meant for the person at the terminal."""
+    except Exception as exc:  # last resort: a short Chinese message on screen, the traceback in the log file
+        log_file = _log_exception(settings)
+        print(f"运行出错：{exc}（详细信息已写入 {log_file}）", file=sys.stderr)
+        return 1
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -95,7 +95,8 @@ def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
     from bot.app import build_knowledge
 
     knowledge = build_knowledge(settings)
-    answer = _answer_or_explain(knowledge.answering, args.question)
+    knowledge.answering.prepare()
+    answer = knowledge.answering.answer(args.question)
     print(
         json.dumps(
             {
@@ -141,13 +142,15 @@ def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
 def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
     """Build a private temporary index from --kb, run every query through the answering path, print metrics."""
     from bot.app import build_knowledge
-    from bot.services.evaluation import QueryFileError, load_queries, misses, score_answers
+    from bot.services.evaluation import load_queries, misses, score_answers
 
     kb = args.kb or settings.knowledge_dir
     try:
         queries = load_queries(args.queries)
-    except (OSError, QueryFileError) as exc:
-        raise UserFacingError(f"无法读取查询文件：{exc}") from None
+    except FileNotFoundError:
+        raise AssistantError(f"查询文件不存在：{args.queries}") from None
+    except (OSError, UnicodeDecodeError):
+        raise AssistantError(f"无法读取查询文件（应为 UTF-8 编码的 JSONL）：{args.queries}") from None
     with tempfile.TemporaryDirectory(prefix="bot-eval-") as tmp:
         knowledge = build_knowledge(settings, persist_dir=Path(tmp) / "chroma")
         report = _run_ingest(knowledge.ingestor, kb)
@@ -180,8 +183,6 @@ def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
 def _run_ingest(ingestor: KnowledgeIngestor, root: Path) -> IngestReport:
     from tqdm import tqdm
 
-    if not root.is_dir():
-        raise UserFacingError(f"知识库目录不存在：{root}")
     bar: tqdm[None] | None = None
 
     def progress(done: int, total: int) -> None:
@@ -195,16 +196,6 @@ def _run_ingest(ingestor: KnowledgeIngestor, root: Path) -> IngestReport:
     finally:
         if bar is not None:
             bar.close()
-
-
-def _answer_or_explain(answering: AnsweringService, question: str) -> Answer:
-    from bot.rag.retriever import IndexNotReadyError
-
-    try:
-        answering.prepare()
-        return answering.answer(question)
-    except IndexNotReadyError as exc:
-        raise UserFacingError(str(exc)) from None
 
 
 def format_report(report: IngestReport) -> str:
@@ -249,6 +240,22 @@ def _sweep(settings: Settings, knowledge: KnowledgeServices, labelled: Sequence[
                 f"{m.correct_rate:.3f} {m.wrong_answer_rate:.3f} {m.refused_rate:.3f}",
                 file=sys.stderr,
             )
+
+
+def _log_exception(settings: Settings) -> Path:
+    """Append the current exception's traceback to data/logs/bot.log and return that path."""
+    import logging
+
+    log_file = settings.data_dir / "logs" / "bot.log"
+    log_file.parent.mkdir(parents=True, exist_ok=True)
+    logger = logging.getLogger("bot.cli")
+    handler = logging.FileHandler(log_file, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
+    logger.addHandler(handler)
+    logger.exception("command failed")
+    handler.close()
+    logger.removeHandler(handler)
+    return log_file
 
 
 def _validation_message(exc: ValidationError) -> str:

@@ -9,12 +9,17 @@ from typing import Any
 from langchain_core.embeddings import Embeddings
 
 from bot.config import Settings
+from bot.domain.errors import AssistantError
 from bot.rag.embeddings import make_embeddings
 from bot.rag.index import KnowledgeIndex
 from bot.rag.ingestion import KnowledgeIngestor
 from bot.rag.retriever import FusionWeights, HybridRetriever
 from bot.services.answering import AnsweringService
 from bot.services.scope import RegionScope
+
+
+class ServiceUnavailableError(AssistantError):
+    """A service the assistant depends on cannot be reached; the message says which, in Chinese."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,7 +41,12 @@ def chroma_client(settings: Settings, persist_dir: Path | None = None) -> Any:
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     if settings.vector_store == "server" and persist_dir is None:
-        return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
+        try:
+            return chromadb.HttpClient(host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings)
+        except ValueError as exc:
+            raise ServiceUnavailableError(
+                f"连不上 Chroma 向量库服务 {settings.chroma_host}:{settings.chroma_port}，请确认它已启动"
+            ) from exc
     path = persist_dir or settings.chroma_dir
     path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings)

@@ -118,3 +118,12 @@ def test_ingest_script_at_the_repository_root(tmp_path: Path, kb: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert "新增 4" in result.stdout
+
+
+def test_unreachable_chroma_server_and_missing_directory_are_explained(tmp_path: Path, kb: Path) -> None:
+    server = _run(tmp_path, "ask", "你好", env={"BOT_VECTOR_STORE": "server", "BOT_CHROMA_PORT": "1"})
+    assert server.returncode == 1 and "连不上 Chroma 向量库服务 127.0.0.1:1" in server.stderr
+    missing = _run(tmp_path, "ingest", "--kb", str(tmp_path / "nowhere"))
+    assert missing.returncode == 1 and "知识库目录不存在" in missing.stderr
+    for result in (server, missing):
+        assert "Traceback" not in result.stderr

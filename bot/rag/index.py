@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from chromadb.errors import NotFoundError
 
 from bot.domain.knowledge import Chunk, EntryKind
 from bot.rag.lexical import Lexicon
@@ -62,7 +63,7 @@ class KnowledgeIndex:
         """The live generation's name, embedding model and lexicon ({} before the first ingest)."""
         try:
             collection = self._client.get_collection(self._pointer_name, embedding_function=None)
-        except Exception:  # chromadb raises different types for a missing collection across modes
+        except NotFoundError:
             return {}
         return dict(collection.metadata or {})
 
@@ -186,7 +187,7 @@ class KnowledgeIndex:
     def _drop(self, name: str) -> None:
         try:
             self._client.delete_collection(name)
-        except Exception:  # missing already: nothing to drop
+        except NotFoundError:
             return
 
     def _drop_stale(self, keep: set[str]) -> None:

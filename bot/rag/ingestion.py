@@ -10,6 +10,7 @@ from pathlib import Path
 
 from langchain_core.embeddings import Embeddings
 
+from bot.domain.errors import AssistantError
 from bot.domain.knowledge import Chunk, EntryKind, FileFailure, IngestReport, KnowledgeEntry
 from bot.rag.chunking import chunk_entry
 from bot.rag.embeddings import embed_array
@@ -52,7 +53,7 @@ class KnowledgeIngestor:
         started = time.perf_counter()
         report = IngestReport()
         if not root.is_dir():
-            raise FileNotFoundError(f"知识库目录不存在：{root}")
+            raise AssistantError(f"知识库目录不存在：{root}")
         on_disk = {path.relative_to(root).as_posix(): path for path in iter_knowledge_files(root)}
         report.files_total = len(on_disk)
         hashes = {rel: self._hash(path) for rel, path in on_disk.items()}

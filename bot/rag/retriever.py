@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 from langchain_core.embeddings import Embeddings
 
+from bot.domain.errors import AssistantError
 from bot.domain.knowledge import Chunk, RetrievalHit
 from bot.rag.chunking import OVERVIEW_SECTION
 from bot.rag.embeddings import embed_array
@@ -38,7 +39,7 @@ class FusionWeights:
     max_query_parts: int = 6
 
 
-class IndexNotReadyError(RuntimeError):
+class IndexNotReadyError(AssistantError):
     """The knowledge index has not been built yet."""
 
 

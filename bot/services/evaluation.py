@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.domain.errors import AssistantError
 from bot.services.answering import Answer
 
 
@@ -43,7 +44,7 @@ class EvalMetrics:
         return json.dumps(asdict(self), ensure_ascii=False)
 
 
-class QueryFileError(ValueError):
+class QueryFileError(AssistantError):
     """The query file is malformed; the message names the line."""
 
 
