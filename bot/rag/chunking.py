@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from bot.domain.knowledge import Chunk, EntryKind, KnowledgeEntry
 
@@ -18,38 +18,29 @@ def split_sentences(text: str) -> list[str]:
 
 def pack_sentences(text: str, max_chars: int) -> list[str]:
     """Greedily pack whole sentences into pieces of at most max_chars; only an over-long sentence is cut, at commas."""
-    pieces: list[str] = []
-    current = ""
-    for sentence in split_sentences(text):
-        for part in _bounded(sentence, max_chars):
-            if current and len(current) + len(part) > max_chars:
-                pieces.append(current)
-                current = ""
-            current += part
-    if current:
-        pieces.append(current)
-    return pieces
+    return _pack((part for sentence in split_sentences(text) for part in _bounded(sentence, max_chars)), max_chars)
 
 
 def _bounded(sentence: str, max_chars: int) -> list[str]:
+    """A sentence as pieces within the bound: whole if it fits, else packed clauses (an over-long clause cut hard)."""
     if len(sentence) <= max_chars:
         return [sentence]
-    parts: list[str] = []
+    clauses = (c[i : i + max_chars] for c in _CLAUSE_END.split(sentence) if c for i in range(0, len(c), max_chars))
+    return _pack(clauses, max_chars)
+
+
+def _pack(units: Iterable[str], max_chars: int) -> list[str]:
+    """Join consecutive units while the result stays within max_chars."""
+    pieces: list[str] = []
     current = ""
-    for clause in (c for c in _CLAUSE_END.split(sentence) if c):
-        while len(clause) > max_chars:
-            if current:
-                parts.append(current)
-                current = ""
-            parts.append(clause[:max_chars])
-            clause = clause[max_chars:]
-        if current and len(current) + len(clause) > max_chars:
-            parts.append(current)
+    for unit in units:
+        if current and len(current) + len(unit) > max_chars:
+            pieces.append(current)
             current = ""
-        current += clause
+        current += unit
     if current:
-        parts.append(current)
-    return parts
+        pieces.append(current)
+    return pieces
 
 
 def chunk_entry(entry: KnowledgeEntry, max_chars: int) -> list[Chunk]:
