@@ -7,15 +7,18 @@ import dataclasses
 import json
 import sys
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from pydantic import ValidationError
 
 from bot.config import Settings
+from bot.domain.conversation import Reply
 from bot.domain.errors import AssistantError
 from bot.domain.knowledge import IngestReport
+
+T = TypeVar("T")
 
 if TYPE_CHECKING:
     from bot.app import KnowledgeServices
@@ -55,8 +58,8 @@ def _parser() -> argparse.ArgumentParser:
 
     ask = sub.add_parser("ask", help="问一个问题，输出 JSON")
     ask.add_argument("question")
-    ask.add_argument("--group", default="terminal")
-    ask.add_argument("--user", default="resident")
+    ask.add_argument("--group", default="terminal", help="群 id（追问上下文按 群+居民 区分）")
+    ask.add_argument("--user", default="resident", help="居民 id")
     ask.set_defaults(func=cmd_ask)
 
     ingest = sub.add_parser("ingest", help="增量导入知识库文件")
@@ -66,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate = sub.add_parser("eval", help="在临时索引上评测知识库，最后一行输出 JSON")
     evaluate.add_argument("--kb", type=Path, default=None)
     evaluate.add_argument("--queries", type=Path, required=True)
+    evaluate.add_argument("--conversations", type=Path, default=None, help="两轮对话评测集（追问）")
     evaluate.add_argument("--show-misses", action="store_true", help="列出处理错误的查询")
     evaluate.add_argument("--sweep", action="store_true", help="扫描融合权重和拒答阈值（用于调参）")
     evaluate.set_defaults(func=cmd_eval)
@@ -91,39 +95,41 @@ def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
-    """Answer one question and print it as JSON."""
+    """Answer one question as a resident of a group would get it, printed as JSON."""
     from bot.app import build_knowledge
+    from bot.domain.conversation import Question
 
     knowledge = build_knowledge(settings)
-    knowledge.answering.prepare()
-    answer = knowledge.answering.answer(args.question)
-    print(
-        json.dumps(
-            {
-                "answer": answer.text,
-                "answered": answer.answered,
-                "reason": answer.reason,
-                "score": answer.score,
-                "sources": [{"id": h.entry_id, "title": h.title, "section": h.section} for h in answer.hits[:1]]
-                if answer.answered
-                else [],
-                "latency_ms": answer.latency_ms,
-            },
-            ensure_ascii=False,
-        )
-    )
+    knowledge.assistant.prepare()
+    reply = knowledge.assistant.reply(Question(args.question, group_id=args.group, user_id=args.user))
+    print(json.dumps(reply_json(reply), ensure_ascii=False))
     return 0
+
+
+def reply_json(reply: Reply) -> dict[str, object]:
+    """The JSON form of a reply: answer, answered, reason, score, sources, latency_ms (and the answer mode)."""
+    sources = [s for answer in reply.answers if answer.answered for s in answer.sources]
+    return {
+        "answer": reply.text,
+        "answered": reply.answered,
+        "reason": reply.reason,
+        "score": reply.score,
+        "sources": [{"id": s.entry_id, "title": s.title, "section": s.section} for s in sources],
+        "latency_ms": reply.latency_ms,
+        "mode": reply.primary.mode if reply.primary else "none",
+    }
 
 
 def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
     """An interactive conversation in the terminal, as one resident in one group."""
     from bot.app import build_knowledge
+    from bot.domain.conversation import Question
 
     knowledge = build_knowledge(settings)
     print("正在检查知识库……", flush=True)
     report = _run_ingest(knowledge.ingestor, settings.knowledge_dir)
     print(format_report(report), flush=True)
-    knowledge.answering.prepare()
+    knowledge.assistant.prepare()
     print("您好，我是社区小助手。请输入您的问题（输入“退出”或按 Ctrl-D 结束）。", flush=True)
     while True:
         try:
@@ -135,37 +141,62 @@ def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
             return 0
         if not line.strip():
             continue
-        answer = knowledge.answering.answer(line)
-        print(f"小助手> {answer.text}\n", flush=True)
+        reply = knowledge.assistant.reply(Question(line, group_id="terminal", user_id="resident"))
+        print(f"小助手> {reply.text}\n", flush=True)
 
 
 def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
-    """Build a private temporary index from --kb, run every query through the answering path, print metrics."""
+    """Build a private temporary index from --kb, run every query through the reply path, print metrics."""
     from bot.app import build_knowledge
-    from bot.services.evaluation import load_queries, misses, score_answers
+    from bot.domain.conversation import Question
+    from bot.services.evaluation import (
+        load_conversations,
+        load_queries,
+        misses,
+        score_conversations,
+        score_replies,
+    )
 
     kb = args.kb or settings.knowledge_dir
-    try:
-        queries = load_queries(args.queries)
-    except FileNotFoundError:
-        raise AssistantError(f"查询文件不存在：{args.queries}") from None
-    except (OSError, UnicodeDecodeError):
-        raise AssistantError(f"无法读取查询文件（应为 UTF-8 编码的 JSONL）：{args.queries}") from None
+    queries = _read_labelled(load_queries, args.queries)
+    conversations = _read_labelled(load_conversations, args.conversations) if args.conversations else []
     with tempfile.TemporaryDirectory(prefix="bot-eval-") as tmp:
         knowledge = build_knowledge(settings, persist_dir=Path(tmp) / "chroma")
         report = _run_ingest(knowledge.ingestor, kb)
         print(format_report(report), file=sys.stderr)
-        knowledge.answering.prepare()
+        knowledge.assistant.prepare()
         if args.sweep:
             _sweep(settings, knowledge, queries)
-        knowledge.answering.answer(queries[0].query)  # warm-up, so latency figures are steady-state
-        answers = [knowledge.answering.answer(q.query) for q in queries]
-        metrics = score_answers(queries, answers, threshold=knowledge.answering.threshold)
+        assistant = knowledge.assistant
+        assistant.reply(Question(queries[0].query, "eval", "warm-up"))  # latency figures are steady-state
+        # Every query comes from a different resident, so no follow-up context carries over between them.
+        replies = [assistant.reply(Question(q.query, "eval", f"q{n}")) for n, q in enumerate(queries)]
+        metrics = score_replies(queries, replies, threshold=knowledge.answering.threshold)
+        last_replies = []
+        for n, conversation in enumerate(conversations):
+            for turn in conversation.turns:
+                reply = assistant.reply(Question(turn.query, "eval", f"c{n}"))
+            last_replies.append(reply)
         if args.show_misses:
-            for line in misses(queries, answers):
+            for line in misses(queries, replies):
                 print(line)
-    print(metrics.to_json())
+            for conversation, reply in zip(conversations, last_replies, strict=True):
+                for line in misses(conversation.turns[-1:], [reply]):
+                    print(f"[对话 {conversation.kind}] {conversation.turns[0].query} → {line}")
+    figures: dict[str, object] = json.loads(metrics.to_json())
+    if conversations:
+        figures.update(score_conversations(conversations, last_replies))
+    print(json.dumps(figures, ensure_ascii=False))
     return 0
+
+
+def _read_labelled(loader: Callable[[Path], list[T]], path: Path) -> list[T]:
+    try:
+        return loader(path)
+    except FileNotFoundError:
+        raise AssistantError(f"文件不存在：{path}") from None
+    except (OSError, UnicodeDecodeError):
+        raise AssistantError(f"无法读取（应为 UTF-8 编码的 JSONL）：{path}") from None
 
 
 def cmd_bench(settings: Settings, args: argparse.Namespace) -> int:
@@ -213,10 +244,11 @@ def format_report(report: IngestReport) -> str:
 
 
 def _sweep(settings: Settings, knowledge: KnowledgeServices, labelled: Sequence[LabelledQuery]) -> None:
+    """Print metrics over a grid of dense weights and refusal thresholds (tuning aid, stderr)."""
     from bot.app import fusion_weights
     from bot.rag.retriever import HybridRetriever
     from bot.services.answering import AnsweringService
-    from bot.services.evaluation import score_answers
+    from bot.services.evaluation import score_replies
     from bot.services.scope import RegionScope
 
     print("dense_weight threshold hit@1 hit@3 mrr correct wrong refused", file=sys.stderr)
@@ -233,8 +265,8 @@ def _sweep(settings: Settings, knowledge: KnowledgeServices, labelled: Sequence[
         raw = [service.answer(q.query) for q in labelled]
         for t in range(20, 130, 2):
             threshold = t / 100
-            decided = [dataclasses.replace(a, answered=a.answered and a.score >= threshold) for a in raw]
-            m = score_answers(labelled, decided, threshold=threshold)
+            decided = [Reply(a.text, a.answered and a.score >= threshold, a.reason, (a,), a.latency_ms) for a in raw]
+            m = score_replies(labelled, decided, threshold=threshold)
             print(
                 f"{weight:.1f} {threshold:.2f} {m.hit_at_1:.3f} {m.hit_at_3:.3f} {m.mrr:.3f} "
                 f"{m.correct_rate:.3f} {m.wrong_answer_rate:.3f} {m.refused_rate:.3f}",

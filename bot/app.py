@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -10,11 +11,17 @@ from langchain_core.embeddings import Embeddings
 
 from bot.config import Settings
 from bot.domain.errors import AssistantError
+from bot.ports import Clock, SystemClock
 from bot.rag.embeddings import make_embeddings
+from bot.rag.generation import GroundedAnswerWriter, make_chat_model
 from bot.rag.index import KnowledgeIndex
 from bot.rag.ingestion import KnowledgeIngestor
+from bot.rag.prompts import PromptLibrary
 from bot.rag.retriever import FusionWeights, HybridRetriever
 from bot.services.answering import AnsweringService
+from bot.services.assistant import ResidentAssistant
+from bot.services.conversation import ConversationMemory
+from bot.services.safety import JsonlFlaggedMessageLog, SensitiveWords
 from bot.services.scope import RegionScope
 
 
@@ -24,7 +31,7 @@ class ServiceUnavailableError(AssistantError):
 
 @dataclass(frozen=True, slots=True)
 class KnowledgeServices:
-    """The knowledge side of the assistant, wired."""
+    """The assistant's knowledge side and the resident-facing assistant, wired."""
 
     settings: Settings
     embeddings: Embeddings
@@ -32,6 +39,7 @@ class KnowledgeServices:
     ingestor: KnowledgeIngestor
     retriever: HybridRetriever
     answering: AnsweringService
+    assistant: ResidentAssistant
 
 
 def chroma_client(settings: Settings, persist_dir: Path | None = None) -> Any:
@@ -62,13 +70,29 @@ def fusion_weights(settings: Settings) -> FusionWeights:
     )
 
 
+def answer_writer(settings: Settings) -> GroundedAnswerWriter | None:
+    """The LLM answer writer when a chat endpoint is configured, else None (extractive answers)."""
+    if not settings.llm_enabled:
+        return None
+    model = make_chat_model(
+        base_url=settings.llm_base_url,
+        model=settings.llm_model,
+        api_key=settings.llm_api_key.get_secret_value() or "not-needed",
+        timeout_s=settings.llm_timeout_s,
+        max_tokens=settings.llm_max_tokens,
+    )
+    return GroundedAnswerWriter(model, PromptLibrary(settings.prompts_dir), timeout_s=settings.llm_timeout_s)
+
+
 def build_knowledge(
     settings: Settings,
     *,
     embeddings: Embeddings | None = None,
     persist_dir: Path | None = None,
+    clock: Clock | None = None,
 ) -> KnowledgeServices:
-    """Wire embeddings, index, ingestion, retrieval and answering; persist_dir gives a private embedded index."""
+    """Wire everything; persist_dir gives a private embedded index (evaluation, benchmark)."""
+    clock = clock or SystemClock()
     embeddings = embeddings or make_embeddings(settings)
     index = KnowledgeIndex(chroma_client(settings, persist_dir), settings.collection_name)
     ingestor = KnowledgeIngestor(
@@ -85,6 +109,17 @@ def build_knowledge(
         retriever,
         threshold=settings.answer_threshold,
         scope=RegionScope(settings.home_region_names),
+        writer=answer_writer(settings),
         top_k=settings.top_k,
+        max_reply_chars=settings.max_reply_chars,
     )
-    return KnowledgeServices(settings, embeddings, index, ingestor, retriever, answering)
+    assistant = ResidentAssistant(
+        answering,
+        ConversationMemory(clock, ttl=timedelta(minutes=settings.followup_minutes)),
+        SensitiveWords.from_directory(settings.knowledge_dir),
+        JsonlFlaggedMessageLog(settings.data_dir / "flagged_messages.jsonl"),
+        clock,
+        max_question_chars=settings.max_question_chars,
+        followup_threshold=settings.followup_threshold,
+    )
+    return KnowledgeServices(settings, embeddings, index, ingestor, retriever, answering, assistant)

@@ -5,9 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+_PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "sk-xxx", "your-api-key", "placeholder", "none", "test"}
 EmbeddingBackend = Literal["use-m3", "sentence-transformers"]
 VectorStoreMode = Literal["embedded", "server"]
 
@@ -49,12 +50,36 @@ class Settings(BaseSettings):
     answer_threshold: float = Field(default=0.8, ge=0.0, le=2.0)
     # The community's own province/city/district names, comma-separated: questions naming them are not "elsewhere"
     home_regions: str = ""
+    max_reply_chars: int = Field(default=300, ge=60, le=2000)
+    max_question_chars: int = Field(default=500, ge=20, le=5000)
+    followup_minutes: float = Field(default=5.0, gt=0, le=120)
+    # A follow-up is answered only from its topic's entries, so it needs less confidence (calibrated on
+    # eval/followups.jsonl)
+    followup_threshold: float = Field(default=0.65, ge=0.0, le=2.0)
+
+    # LLM mode: any OpenAI-compatible chat endpoint (DeepSeek, Qwen/DashScope, vLLM, Ollama). Empty: extractive only.
+    llm_base_url: str = ""
+    llm_model: str = ""
+    llm_api_key: SecretStr = SecretStr("")
+    llm_timeout_s: float = Field(default=8.0, gt=0, le=120)
+    llm_max_tokens: int = Field(default=400, ge=16, le=4096)
+    prompts_dir: Path = Path("prompts")
 
     @model_validator(mode="after")
-    def _check_embedding_model(self) -> Settings:
+    def _check_consistency(self) -> Settings:
         if self.embedding_backend == "sentence-transformers" and not self.embedding_model:
             raise ValueError("BOT_EMBEDDING_MODEL 必须指向本地 sentence-transformers 模型目录")
+        if self.llm_base_url and not self.llm_model:
+            raise ValueError("设置了 BOT_LLM_BASE_URL 就必须同时设置 BOT_LLM_MODEL")
+        key = self.llm_api_key.get_secret_value()
+        if self.environment == "production" and self.llm_base_url and key.lower() in _PLACEHOLDER_SECRETS:
+            raise ValueError("生产环境不能使用占位的 BOT_LLM_API_KEY，请填写真实密钥")
         return self
+
+    @property
+    def llm_enabled(self) -> bool:
+        """Whether answers are written by the configured chat model (else extractive only)."""
+        return bool(self.llm_base_url)
 
     @property
     def home_region_names(self) -> list[str]:

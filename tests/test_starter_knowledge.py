@@ -10,7 +10,8 @@ from bot.app import build_knowledge
 from bot.config import Settings
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
 from bot.rag.loaders import iter_knowledge_files, load_knowledge_file
-from bot.services.evaluation import load_queries, score_answers
+from bot.domain.conversation import Question
+from bot.services.evaluation import load_queries, score_replies
 from tests.conftest import REPO
 
 KNOWLEDGE = REPO / "knowledge"
@@ -58,10 +59,9 @@ def test_development_set_meets_the_retrieval_targets(
     knowledge = build_knowledge(settings, embeddings=use_embeddings)
     report = knowledge.ingestor.ingest(KNOWLEDGE)
     assert not report.failures
-    knowledge.answering.prepare()
+    knowledge.assistant.prepare()
     queries = load_queries(REPO / "eval" / "dev_queries.jsonl")
-    metrics = score_answers(
-        queries, [knowledge.answering.answer(q.query) for q in queries], threshold=settings.answer_threshold
-    )
+    replies = [knowledge.assistant.reply(Question(q.query, "eval", f"q{n}")) for n, q in enumerate(queries)]
+    metrics = score_replies(queries, replies, threshold=settings.answer_threshold)
     assert metrics.hit_at_1 >= 0.92
     assert metrics.wrong_answer_rate <= 0.05

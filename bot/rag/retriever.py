@@ -69,6 +69,8 @@ class _Loaded:
         self.entry_bm25 = BM25Index(entry_tokens)
         self.entry_of = np.array([entry_number[c.entry_id] for c in self.chunks], dtype=np.int32)
         self.is_overview = np.array([c.section == OVERVIEW_SECTION for c in self.chunks], dtype=bool)
+        self.entries = {c.entry_id: c for c in self.chunks}
+        self.terms = sorted(snapshot.lexicon.terms, key=len, reverse=True)
 
 
 class HybridRetriever:
@@ -115,16 +117,28 @@ class HybridRetriever:
         assert self._loaded is not None
         return self._loaded
 
-    def retrieve(self, question: str, top_k: int = 5) -> list[RetrievalHit]:
-        """The top_k entries for a question, best first, each with its best-matching chunk and scores."""
+    def retrieve(
+        self, question: str, top_k: int = 5, within: frozenset[str] | None = None, context: str = ""
+    ) -> list[RetrievalHit]:
+        """The top_k entries for a question, best first, with their scores.
+
+        For a follow-up, `within` limits the search to the previous topic's entries and `context` names that topic:
+        it steers the dense side, while the lexical side scores the resident's own words, so that a follow-up about
+        something the knowledge base lacks ("有清真菜吗" after 社区食堂) is not answered on the topic's strength.
+        """
         loaded = self._current()
         text = normalise_text(question)
         if not text or not loaded.chunks:
             return []
         w = self._weights
-        vectors = embed_array(self._embeddings, query_parts(text, w.max_query_parts))
+        parts = query_parts(text, w.max_query_parts)
+        context = normalise_text(context)
+        if context:
+            parts.insert(0, f"{context} {text}")
+        vectors = embed_array(self._embeddings, parts)
         dense = self._index.query(vectors.tolist(), min(w.dense_candidates, len(loaded.chunks)))
-        lexical = self._lexical(loaded, loaded.analyzer.tokens(text))
+        tokens = loaded.analyzer.tokens(text) or loaded.analyzer.tokens(f"{context} {text}")
+        lexical = self._lexical(loaded, tokens)
         # "有没有完整的指南", "电话列表": the resident wants a whole guide or list, not one item of it.
         wants_overview = any(cue in text for cue in _OVERVIEW_CUES)
 
@@ -132,6 +146,8 @@ class HybridRetriever:
         candidates.update(int(i) for i in np.argsort(-lexical)[: w.lexical_candidates] if lexical[i] > 0)
         # A chunk outside the dense candidates scores no better than the weakest dense candidate.
         dense_floor = min(dense.values()) if dense else 0.0
+        if within is not None:
+            candidates = {i for i in candidates if loaded.chunks[i].entry_id in within}
         per_entry: dict[str, list[tuple[float, int, float]]] = {}
         for i in candidates:
             d = dense.get(loaded.chunks[i].chunk_id, dense_floor)
@@ -149,6 +165,36 @@ class HybridRetriever:
             hits.append(_hit(loaded.chunks[i], best + w.second_chunk * second, d, float(lexical[i])))
         hits.sort(key=lambda hit: hit.score, reverse=True)
         return hits[:top_k]
+
+    def family(self, entry_id: str) -> frozenset[str]:
+        """Entries on the same subject: the same FAQ table or guide file, or the same category."""
+        loaded = self._current()
+        anchor = loaded.entries.get(entry_id)
+        if anchor is None:
+            return frozenset()
+        return frozenset(
+            c.entry_id
+            for c in loaded.entries.values()
+            if c.file == anchor.file or (anchor.category and c.category == anchor.category)
+        )
+
+    def topic_terms(self, entry_id: str) -> str:
+        """The domain words naming an entry's subject ("高龄津贴", "社区食堂 送餐上门"), for follow-up questions."""
+        loaded = self._current()
+        anchor = loaded.entries.get(entry_id)
+        if anchor is None:
+            return ""
+        title = normalise_text(anchor.title)
+        chosen: list[str] = []
+        for term in loaded.terms:
+            if term in title and not any(term in longer for longer in chosen):
+                chosen.append(term)
+        return " ".join(chosen)
+
+    def mentions_domain_term(self, text: str) -> bool:
+        """Whether text names any subject the knowledge base knows (a term, a synonym, a guide title word)."""
+        normalised = normalise_text(text)
+        return any(term in normalised for term in self._current().terms)
 
     def _lexical(self, loaded: _Loaded, tokens: list[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
         """Each chunk's lexical score: the BM25 score of its whole entry."""

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.domain.conversation import Reply
 from bot.domain.errors import AssistantError
-from bot.services.answering import Answer
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,20 +69,20 @@ def load_queries(path: Path) -> list[LabelledQuery]:
     return queries
 
 
-def score_answers(queries: Sequence[LabelledQuery], answers: Sequence[Answer], *, threshold: float) -> EvalMetrics:
-    """Hit@k and MRR over answerable queries; correct/wrong/refused over all, from the answering decision."""
-    answerable = [(q, a) for q, a in zip(queries, answers, strict=True) if q.expected_id is not None]
-    ranks = [_rank(q.expected_id, a) for q, a in answerable]
+def score_replies(queries: Sequence[LabelledQuery], replies: Sequence[Reply], *, threshold: float) -> EvalMetrics:
+    """Hit@k and MRR over answerable queries; correct/wrong/refused over all, from the real reply decision."""
+    answerable = [(q, r) for q, r in zip(queries, replies, strict=True) if q.expected_id is not None]
+    ranks = [_rank(q.expected_id, r) for q, r in answerable]
     correct = wrong = refused = 0
-    for q, a in zip(queries, answers, strict=True):
-        if not a.answered:
+    for q, r in zip(queries, replies, strict=True):
+        if not r.answered:
             refused += 1
             correct += q.expected_id is None
-        elif a.top is not None and a.top.entry_id == q.expected_id:
+        elif handled_right(q.expected_id, r):
             correct += 1
         else:
             wrong += 1
-    latencies = np.array([a.latency_ms for a in answers], dtype=np.float64)
+    latencies = np.array([r.latency_ms for r in replies], dtype=np.float64)
     n, n_ans = len(queries), len(answerable)
     return EvalMetrics(
         n=n,
@@ -100,22 +100,76 @@ def score_answers(queries: Sequence[LabelledQuery], answers: Sequence[Answer], *
     )
 
 
-def misses(queries: Iterable[LabelledQuery], answers: Iterable[Answer]) -> list[str]:
+def handled_right(expected_id: str | None, reply: Reply) -> bool:
+    """Answered with the expected entry, or not answered when nothing should be."""
+    if not reply.answered:
+        return expected_id is None
+    top = reply.primary.top if reply.primary else None
+    return top is not None and top.entry_id == expected_id
+
+
+def misses(queries: Iterable[LabelledQuery], replies: Iterable[Reply]) -> list[str]:
     """One line per query handled wrongly, for reading what to fix in the knowledge base."""
     lines = []
-    for q, a in zip(queries, answers, strict=True):
-        got = a.top.entry_id if a.answered and a.top else "（拒答）"
-        ok = (not a.answered and q.expected_id is None) or (a.answered and a.top and a.top.entry_id == q.expected_id)
-        if not ok:
-            lines.append(f"{a.score:.3f}  期望 {q.expected_id or '（拒答）'}  得到 {got}  ← {q.query}")
+    for q, r in zip(queries, replies, strict=True):
+        if handled_right(q.expected_id, r):
+            continue
+        top = r.primary.top if r.primary else None
+        got = top.entry_id if r.answered and top else f"（未答：{r.reason}）"
+        lines.append(f"{r.score:.3f}  期望 {q.expected_id or '（拒答）'}  得到 {got}  ← {q.query}")
     return lines
 
 
-def _rank(expected: str | None, answer: Answer) -> int:
-    for position, hit in enumerate(answer.hits, start=1):
+def _rank(expected: str | None, reply: Reply) -> int:
+    hits = reply.primary.hits if reply.primary else []
+    for position, hit in enumerate(hits, start=1):
         if hit.entry_id == expected:
             return position
     return 0
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """A labelled two-turn conversation: only the last turn is scored."""
+
+    turns: tuple[LabelledQuery, ...]
+    kind: str = ""
+
+
+def load_conversations(path: Path) -> list[Conversation]:
+    """Read a JSONL file of {"turns": [{"query", "expected_id"}, …], "kind": "…"}."""
+    conversations: list[Conversation] = []
+    for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            turns = tuple(LabelledQuery(t["query"], t["expected_id"]) for t in row["turns"])
+        except (json.JSONDecodeError, KeyError, TypeError):
+            raise QueryFileError(
+                f"{path.name} 第 {number} 行不是合法的对话（需要 turns: [{{query, expected_id}}]）"
+            ) from None
+        if len(turns) < 2:
+            raise QueryFileError(f"{path.name} 第 {number} 行的对话少于两轮")
+        conversations.append(Conversation(turns, str(row.get("kind", ""))))
+    return conversations
+
+
+def score_conversations(conversations: Sequence[Conversation], last_replies: Sequence[Reply]) -> dict[str, object]:
+    """Share of conversations whose last turn was handled right, overall and per kind."""
+    right = [handled_right(c.turns[-1].expected_id, r) for c, r in zip(conversations, last_replies, strict=True)]
+    by_kind = {
+        kind: _ratio(
+            sum(ok for c, ok in zip(conversations, right, strict=True) if c.kind == kind),
+            sum(c.kind == kind for c in conversations),
+        )
+        for kind in sorted({c.kind for c in conversations if c.kind})
+    }
+    return {
+        "conversations": len(conversations),
+        "followup_correct_rate": _ratio(sum(right), len(right)),
+        "followup_by_kind": by_kind,
+    }
 
 
 def _ratio(part: float, whole: int) -> float:

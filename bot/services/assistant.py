@@ -1,0 +1,175 @@
+"""The assistant's reply to a resident's message: guards, small talk, follow-ups, several questions, safety."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+import time
+from dataclasses import dataclass
+
+from bot.domain.conversation import Question, Reply
+from bot.domain.privacy import mask_personal_data
+from bot.ports import Clock
+from bot.services.answering import REFUSAL_TEXT, Answer, AnsweringService
+from bot.services.conversation import ConversationMemory, Topic
+from bot.services.safety import (
+    FlaggedMessageLog,
+    SensitiveWords,
+    clean_text,
+    has_content,
+    looks_like_injection,
+    small_talk,
+)
+
+log = logging.getLogger(__name__)
+
+TOO_LONG_TEXT = "您的消息太长了，请用一两句话说说想问什么（{limit}字以内），我来帮您查。"
+SENSITIVE_TEXT = "您的消息里有不适宜的内容，我不能回答，已转给社区工作人员。"
+INJECTION_TEXT = "我只能根据社区的资料回答政策和服务方面的问题，不能改变规则，也不能替别人发通知。"
+OUTPUT_BLOCKED_TEXT = "这个问题我不方便直接回答，已经转给社区工作人员，他们会尽快回复您。"
+
+# "那…", "这个…", "…呢" lean on what was said before; "还有", "另外", "顺便" open a new question instead.
+_FOLLOW_UP_START = ("那", "这个", "它", "他", "她")
+_SHORT_FOLLOW_UP = 8
+_PART_SPLIT = re.compile(r"(?<=[？?])|\n+|(?:还有|另外|顺便问一下|再问一下|再问下)[，,：:]?")
+_QUESTION_MARK = re.compile(r"[？?]|吗|呢|怎么|咋|哪|几|多少|什么|啥|谁|能不能|可不可以|是不是|有没有")
+
+
+@dataclass(frozen=True, slots=True)
+class _PartResult:
+    text: str
+    answer: Answer
+
+
+class ResidentAssistant:
+    """Turns one resident message into one reply; the same path serves WeChat, the terminal, `ask` and eval."""
+
+    def __init__(
+        self,
+        answering: AnsweringService,
+        memory: ConversationMemory,
+        sensitive_words: SensitiveWords,
+        flagged: FlaggedMessageLog,
+        clock: Clock,
+        *,
+        max_question_chars: int,
+        followup_threshold: float,
+    ) -> None:
+        self._answering = answering
+        self._memory = memory
+        self._sensitive = sensitive_words
+        self._flagged = flagged
+        self._clock = clock
+        self._max_chars = max_question_chars
+        self._followup_threshold = followup_threshold
+
+    def prepare(self) -> None:
+        """Load the index and models now rather than on the first message."""
+        self._answering.prepare()
+
+    def reply(self, question: Question) -> Reply:
+        """The reply to one message (never raises for bad input)."""
+        started = time.perf_counter()
+        reply = self._reply(question)
+        final = self._screen_output(question, reply)
+        latency = round((time.perf_counter() - started) * 1000, 2)
+        return dataclasses.replace(final, latency_ms=latency)
+
+    def _reply(self, question: Question) -> Reply:
+        text = clean_text(question.text)
+        if len(text) > self._max_chars:
+            return Reply(TOO_LONG_TEXT.format(limit=self._max_chars), False, "too_long")
+        chat = small_talk(text)
+        if chat is not None:
+            return Reply(chat.reply, False, f"small_talk:{chat.kind}")
+        words = self._sensitive.find(text)
+        if words:
+            self._flag(question, text, "sensitive:" + "、".join(words))
+            return Reply(SENSITIVE_TEXT, False, "sensitive_input")
+        if looks_like_injection(text):
+            self._flag(question, text, "injection")
+            return Reply(INJECTION_TEXT, False, "injection")
+
+        several = self._several(question, text)
+        if several is not None:
+            return several
+        answer = self._answer_in_context(question, text)
+        return Reply(answer.text, answer.answered, answer.reason, (answer,))
+
+    def _answer_in_context(self, question: Question, text: str) -> Answer:
+        """Answer on its own, or against the resident's previous topic when the message is a follow-up."""
+        topic = self._memory.recall(question.group_id, question.user_id)
+        standalone = self._answering.answer(text)
+        answer = standalone
+        if topic is not None:
+            leans = self._leans_on_context(text)
+            names_nothing = not self._answering.retriever.mentions_domain_term(text)
+            if leans or names_nothing or not standalone.answered:
+                contextual = self._answering.answer(
+                    text, within=topic.family, context=topic.terms, threshold=self._followup_threshold
+                )
+                if contextual.answered or leans or not standalone.answered:
+                    answer = contextual
+        self._remember(question, answer, topic)
+        return answer
+
+    def _several(self, question: Question, text: str) -> Reply | None:
+        """Answer each question of a message that asks about several subjects; None if it is really one question.
+
+        Only parts that name a subject count as separate questions ("高龄津贴怎么领？另外灭火器过期找谁？"); a part
+        like "要带什么材料？" is answered as a follow-up of the part before it.
+        """
+        parts = [p.strip(" ，,。") for p in _PART_SPLIT.split(text) if p and has_content(p)]
+        retriever = self._answering.retriever
+        named = [p for p in parts if _QUESTION_MARK.search(p) and len(p) >= 4 and retriever.mentions_domain_term(p)]
+        if len(named) < 2:
+            return None
+        before = self._memory.recall(question.group_id, question.user_id)
+        results = [_PartResult(p, self._answer_in_context(question, p)) for p in parts if _QUESTION_MARK.search(p)]
+        if len({r.answer.top.entry_id for r in results if r.answer.answered and r.answer.top}) < 2:
+            self._memory.restore(question.group_id, question.user_id, before)
+            return None
+        lines = []
+        for number, result in enumerate(results, start=1):
+            body = result.answer.text if result.answer.answered else REFUSAL_TEXT
+            lines.append(f"{number}. 关于“{_short(result.text)}”：{body}")
+        return Reply("\n".join(lines), True, "several_questions", tuple(r.answer for r in results))
+
+    @staticmethod
+    def _leans_on_context(text: str) -> bool:
+        """ "那…", "…呢", "要收钱不": a message that only makes sense after the previous one."""
+        stripped = text.strip(" ？?。！!")
+        return stripped.startswith(_FOLLOW_UP_START) or stripped.endswith("呢") or len(stripped) <= _SHORT_FOLLOW_UP
+
+    def _remember(self, question: Question, answer: Answer, previous: Topic | None) -> None:
+        if not answer.answered or answer.top is None:
+            return
+        retriever = self._answering.retriever
+        entry_id = answer.top.entry_id
+        same_topic = previous is not None and entry_id in previous.family
+        terms = previous.terms if same_topic and previous is not None else retriever.topic_terms(entry_id)
+        family = previous.family if same_topic and previous is not None else retriever.family(entry_id)
+        self._memory.remember(question.group_id, question.user_id, entry_id=entry_id, family=family, terms=terms)
+
+    def _screen_output(self, question: Question, reply: Reply) -> Reply:
+        words = self._sensitive.find(reply.text)
+        if not words:
+            return reply
+        self._flag(question, reply.text, "sensitive_output:" + "、".join(words))
+        return Reply(OUTPUT_BLOCKED_TEXT, False, "output_blocked", reply.answers)
+
+    def _flag(self, question: Question, text: str, reason: str) -> None:
+        masked = mask_personal_data(text)
+        log.warning("flagged message in %s from %s: %s", question.group_id, question.user_id, reason)
+        self._flagged.record(
+            group_id=question.group_id,
+            user_id=question.user_id,
+            text=masked,
+            reason=reason,
+            at=question.at or self._clock.now(),
+        )
+
+
+def _short(text: str, limit: int = 16) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
