@@ -8,9 +8,9 @@ import pytest
 
 from bot.app import build_knowledge
 from bot.config import Settings
+from bot.domain.conversation import Question
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
 from bot.rag.loaders import iter_knowledge_files, load_knowledge_file
-from bot.domain.conversation import Question
 from bot.services.evaluation import load_queries, score_replies
 from tests.conftest import REPO
 

@@ -28,10 +28,12 @@ TOO_LONG_TEXT = "您的消息太长了，请用一两句话说说想问什么（
 SENSITIVE_TEXT = "您的消息里有不适宜的内容，我不能回答，已转给社区工作人员。"
 INJECTION_TEXT = "我只能根据社区的资料回答政策和服务方面的问题，不能改变规则，也不能替别人发通知。"
 OUTPUT_BLOCKED_TEXT = "这个问题我不方便直接回答，已经转给社区工作人员，他们会尽快回复您。"
+NEEDS_TOPIC_TEXT = "请问您问的是哪项事情？比如“高龄津贴要带什么材料”，把事情说全我好帮您查。"
 
 # "那…", "这个…", "…呢" lean on what was said before; "还有", "另外", "顺便" open a new question instead.
 _FOLLOW_UP_START = ("那", "这个", "它", "他", "她")
 _SHORT_FOLLOW_UP = 8
+_SHORT_REFERENCE = 15
 _PART_SPLIT = re.compile(r"(?<=[？?])|\n+|(?:还有|另外|顺便问一下|再问一下|再问下)[，,：:]?")
 _QUESTION_MARK = re.compile(r"[？?]|吗|呢|怎么|咋|哪|几|多少|什么|啥|谁|能不能|可不可以|是不是|有没有")
 
@@ -100,11 +102,14 @@ class ResidentAssistant:
     def _answer_in_context(self, question: Question, text: str) -> Answer:
         """Answer on its own, or against the resident's previous topic when the message is a follow-up."""
         topic = self._memory.recall(question.group_id, question.user_id)
+        names_nothing = not self._answering.retriever.mentions_domain_term(text)
         standalone = self._answering.answer(text)
+        if topic is None and names_nothing and _refers_back(text) and len(text) <= _SHORT_REFERENCE:
+            # "那需要带什么材料？" with nothing before it: ask which matter, rather than guess one.
+            return dataclasses.replace(standalone, answered=False, reason="needs_topic", text=NEEDS_TOPIC_TEXT)
         answer = standalone
         if topic is not None:
-            leans = self._leans_on_context(text)
-            names_nothing = not self._answering.retriever.mentions_domain_term(text)
+            leans = _refers_back(text) or len(text.strip(" ？?。！!")) <= _SHORT_FOLLOW_UP
             if leans or names_nothing or not standalone.answered:
                 contextual = self._answering.answer(
                     text, within=topic.family, context=topic.terms, threshold=self._followup_threshold
@@ -136,12 +141,6 @@ class ResidentAssistant:
             lines.append(f"{number}. 关于“{_short(result.text)}”：{body}")
         return Reply("\n".join(lines), True, "several_questions", tuple(r.answer for r in results))
 
-    @staticmethod
-    def _leans_on_context(text: str) -> bool:
-        """ "那…", "…呢", "要收钱不": a message that only makes sense after the previous one."""
-        stripped = text.strip(" ？?。！!")
-        return stripped.startswith(_FOLLOW_UP_START) or stripped.endswith("呢") or len(stripped) <= _SHORT_FOLLOW_UP
-
     def _remember(self, question: Question, answer: Answer, previous: Topic | None) -> None:
         if not answer.answered or answer.top is None:
             return
@@ -171,5 +170,13 @@ class ResidentAssistant:
         )
 
 
+def _refers_back(text: str) -> bool:
+    """ "那…", "这个…", "…呢": a message that only makes sense after a previous one."""
+    stripped = text.strip(" ？?。！!")
+    # "那个…" opens many spoken sentences as a filler, not as a reference back.
+    return (stripped.startswith(_FOLLOW_UP_START) and not stripped.startswith("那个")) or stripped.endswith("呢")
+
+
 def _short(text: str, limit: int = 16) -> str:
+    text = text.strip(" ？?。！!")
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -65,15 +65,16 @@ class JsonlFlaggedMessageLog:
 
 # ---------------------------------------------------------------- input limits
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffd\ufeff\u200b-\u200f\u2028-\u202e\u2060-\u206f]")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ufffd\u2028\u2029]")
+_INVISIBLE = re.compile(r"[\ufeff\u200b-\u200f\u202a-\u202e\u2060-\u206f]")
 _HAS_CONTENT = re.compile(r"[0-9A-Za-z\u3400-\u9fff]")
 
 
 def clean_text(text: str) -> str:
     """Drop control characters, replacement characters and zero-width marks; collapse spaces."""
-    text = _CONTROL.sub(" ", text)
+    text = _CONTROL.sub(" ", _INVISIBLE.sub("", text))
     text = "".join(ch for ch in text if unicodedata.category(ch) not in {"Co", "Cs", "Cn"})
-    return re.sub(r"[ \t\u3000]+", " ", text).strip()
+    return re.sub(r"[^\S\n]+", " ", text).strip()
 
 
 def has_content(text: str) -> bool:
@@ -88,7 +89,7 @@ _INJECTION = re.compile(
     r"|(你现在是|你现在扮演|假装你是|扮演一个|你的新身份)"
     r"|(系统提示|system\s*prompt|prompt|越狱|jailbreak|developer\s*mode)"
     r"|(以管理员|作为管理员|管理员身份|管理员权限)"
-    r"|((帮我|给我|替我|直接)?(发|群发|推送|发布)(一条|一个|条)?(通知|公告)(给|到)?(所有|全部|每个)?(群|居民|人))",
+    r"|群发|(给|向|到)(所有|全部|每个|各个|各)(群|居民|住户|人)|(发|推送|发布)(一条|一个|个|条)(通知|公告)",
     re.IGNORECASE,
 )
 
