@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 import tempfile
@@ -71,7 +70,7 @@ def _parser() -> argparse.ArgumentParser:
     evaluate.add_argument("--queries", type=Path, required=True)
     evaluate.add_argument("--conversations", type=Path, default=None, help="两轮对话评测集（追问）")
     evaluate.add_argument("--show-misses", action="store_true", help="列出处理错误的查询")
-    evaluate.add_argument("--sweep", action="store_true", help="扫描融合权重和拒答阈值（用于调参）")
+    evaluate.add_argument("--sweep", action="store_true", help="扫描置信度的领先权重和拒答阈值（用于校准）")
     evaluate.set_defaults(func=cmd_eval)
 
     bench = sub.add_parser("bench", help="性能基准：导入吞吐、查询延迟、冷启动、内存峰值")
@@ -245,30 +244,23 @@ def format_report(report: IngestReport) -> str:
 
 def _sweep(settings: Settings, knowledge: KnowledgeServices, labelled: Sequence[LabelledQuery]) -> None:
     """Print metrics over a grid of dense weights and refusal thresholds (tuning aid, stderr)."""
-    from bot.app import fusion_weights
-    from bot.rag.retriever import HybridRetriever
     from bot.services.answering import AnsweringService
     from bot.services.evaluation import score_replies
     from bot.services.scope import RegionScope
 
-    print("dense_weight threshold hit@1 hit@3 mrr correct wrong refused", file=sys.stderr)
-    for step in range(0, 11):
-        weight = step / 10
-        retriever = HybridRetriever(
-            knowledge.index,
-            knowledge.embeddings,
-            embedding_id=settings.embedding_id,
-            weights=dataclasses.replace(fusion_weights(settings), dense=weight),
-            cache_dir=settings.data_dir / "cache",
+    print("margin_weight threshold hit@1 hit@3 mrr correct wrong refused", file=sys.stderr)
+    retriever = knowledge.retriever
+    for margin_weight in (0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0):
+        service = AnsweringService(
+            retriever, threshold=0.0, scope=RegionScope(settings.home_region_names), margin_weight=margin_weight
         )
-        service = AnsweringService(retriever, threshold=0.0, scope=RegionScope(settings.home_region_names))
         raw = [service.answer(q.query) for q in labelled]
-        for t in range(20, 130, 2):
+        for t in range(40, 301, 5):
             threshold = t / 100
             decided = [Reply(a.text, a.answered and a.score >= threshold, a.reason, (a,), a.latency_ms) for a in raw]
             m = score_replies(labelled, decided, threshold=threshold)
             print(
-                f"{weight:.1f} {threshold:.2f} {m.hit_at_1:.3f} {m.hit_at_3:.3f} {m.mrr:.3f} "
+                f"{margin_weight:.1f} {threshold:.2f} {m.hit_at_1:.3f} {m.hit_at_3:.3f} {m.mrr:.3f} "
                 f"{m.correct_rate:.3f} {m.wrong_answer_rate:.3f} {m.refused_rate:.3f}",
                 file=sys.stderr,
             )

@@ -110,6 +110,7 @@ def build_knowledge(
         threshold=settings.answer_threshold,
         scope=RegionScope(settings.home_region_names),
         writer=answer_writer(settings),
+        margin_weight=settings.margin_weight,
         top_k=settings.top_k,
         max_reply_chars=settings.max_reply_chars,
     )

@@ -46,8 +46,10 @@ class Settings(BaseSettings):
     dense_candidates: int = Field(default=40, ge=1, le=500)
     top_k: int = Field(default=5, ge=1, le=50)
 
-    # Answering: below this fused confidence the assistant says it does not know (calibrated on the dev set)
-    answer_threshold: float = Field(default=0.8, ge=0.0, le=2.0)
+    # Answering: confidence = best score + margin_weight x its lead over the runner-up; below the threshold the
+    # assistant says it does not know (both calibrated on the development set, see README)
+    margin_weight: float = Field(default=4.0, ge=0.0, le=20.0)
+    answer_threshold: float = Field(default=1.3, ge=0.0, le=20.0)
     # The community's own province/city/district names, comma-separated: questions naming them are not "elsewhere"
     home_regions: str = ""
     max_reply_chars: int = Field(default=300, ge=60, le=2000)
@@ -55,7 +57,7 @@ class Settings(BaseSettings):
     followup_minutes: float = Field(default=5.0, gt=0, le=120)
     # A follow-up is answered only from its topic's entries, so it needs less confidence (calibrated on
     # eval/followups.jsonl)
-    followup_threshold: float = Field(default=0.65, ge=0.0, le=2.0)
+    followup_threshold: float = Field(default=1.0, ge=0.0, le=20.0)
 
     # LLM mode: any OpenAI-compatible chat endpoint (DeepSeek, Qwen/DashScope, vLLM, Ollama). Empty: extractive only.
     llm_base_url: str = ""

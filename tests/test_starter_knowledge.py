@@ -11,7 +11,7 @@ from bot.config import Settings
 from bot.domain.conversation import Question
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
 from bot.rag.loaders import iter_knowledge_files, load_knowledge_file
-from bot.services.evaluation import load_queries, score_replies
+from bot.services.evaluation import load_conversations, load_queries, score_conversations, score_replies
 from tests.conftest import REPO
 
 KNOWLEDGE = REPO / "knowledge"
@@ -64,4 +64,13 @@ def test_development_set_meets_the_retrieval_targets(
     replies = [knowledge.assistant.reply(Question(q.query, "eval", f"q{n}")) for n, q in enumerate(queries)]
     metrics = score_replies(queries, replies, threshold=settings.answer_threshold)
     assert metrics.hit_at_1 >= 0.92
-    assert metrics.wrong_answer_rate <= 0.05
+    assert metrics.wrong_answer_rate <= 0.03
+
+    conversations = load_conversations(REPO / "eval" / "followups.jsonl")
+    last = []
+    for n, conversation in enumerate(conversations):
+        for turn in conversation.turns:
+            reply = knowledge.assistant.reply(Question(turn.query, "eval", f"c{n}"))
+        last.append(reply)
+    assert len(conversations) >= 30
+    assert score_conversations(conversations, last)["followup_correct_rate"] >= 0.85

@@ -23,6 +23,14 @@ STOPWORDS = frozenset(
     for line in (Path(__file__).parent / "resources" / "stopwords.txt").read_text(encoding="utf-8").splitlines()
     if line.strip() and not line.startswith("#")
 )
+# Interrogatives fold to one form ("在哪" = "哪里") without counting as subjects of the knowledge base.
+QUESTION_WORDS = {
+    variant: words[0]
+    for line in (Path(__file__).parent / "resources" / "question_words.txt").read_text(encoding="utf-8").splitlines()
+    if line.strip() and not line.startswith("#")
+    for words in [line.split()]
+    for variant in words[1:]
+}
 _STOP_CHARS = frozenset(w for w in STOPWORDS if len(w) == 1)
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
 _TOKEN_OK = re.compile(r"[\w\u4e00-\u9fff]")
@@ -104,9 +112,9 @@ class ChineseAnalyzer:
         if cache_dir is not None:
             cache_dir.mkdir(parents=True, exist_ok=True)
             self._tokenizer.tmp_dir = str(cache_dir)
-        for term in lexicon.terms:
+        for term in (*lexicon.terms, *QUESTION_WORDS, *QUESTION_WORDS.values()):
             self._tokenizer.add_word(term)
-        self._synonyms = lexicon.synonyms
+        self._synonyms = {**QUESTION_WORDS, **lexicon.synonyms}
         self._bigrams = bigrams
 
     def tokens(self, text: str) -> list[str]:
