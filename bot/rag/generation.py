@@ -6,13 +6,13 @@ import concurrent.futures
 import logging
 import re
 from dataclasses import dataclass
-from typing import Any
-
-from langchain_core.language_models.chat_models import BaseChatModel
-from langchain_core.messages import HumanMessage, SystemMessage
+from typing import TYPE_CHECKING, Any
 
 from bot.domain.knowledge import RetrievalHit
 from bot.rag.prompts import PromptLibrary
+
+if TYPE_CHECKING:  # LangChain's chat-model stack costs ~0.4 s to import; only LLM mode needs it
+    from langchain_core.language_models.chat_models import BaseChatModel
 
 log = logging.getLogger(__name__)
 
@@ -41,6 +41,8 @@ class GroundedAnswerWriter:
 
     def write(self, question: str, hits: list[RetrievalHit]) -> WrittenAnswer | None:
         """A checked answer, a refusal ("not in the material"), or None on error, timeout or missing citations."""
+        from langchain_core.messages import HumanMessage, SystemMessage
+
         if not hits:
             return None
         materials = "\n\n".join(

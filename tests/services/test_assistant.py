@@ -161,3 +161,24 @@ def test_a_reply_containing_a_listed_word_is_never_sent(
     services.ingestor.ingest(kb)
     reply = ask(services, "棋牌室晚上开到几点", user="out")
     assert reply.reason == "output_blocked" and not reply.answered and "赌博" not in reply.text
+
+
+def test_long_answers_end_on_a_whole_sentence_and_point_to_the_source(
+    tmp_path: Path, use_embeddings: UniversalSentenceEncoderEmbeddings
+) -> None:
+    kb = tmp_path / "kb"
+    (kb / "faq").mkdir(parents=True)
+    sentences = "".join(f"第{n}条，社区居民办理这项业务时需要注意的事项写在这里。" for n in range(1, 16))
+    (kb / "faq" / "long.csv").write_text(
+        "id,question,similar_questions,answer,category,source,updated\n"
+        f"faq-long-1,办理居住证明要注意什么？,开居住证明注意事项|居住证明有啥要注意的,{sentences},社区事务,测试,2026-10-01\n",
+        encoding="utf-8",
+    )
+    settings = Settings(data_dir=tmp_path / "data", knowledge_dir=kb, max_reply_chars=120, _env_file=None)  # type: ignore[call-arg]
+    services = build_knowledge(settings, embeddings=use_embeddings)
+    services.ingestor.ingest(kb)
+    reply = ask(services, "办理居住证明要注意什么", user="long")
+    body, source = reply.text.rsplit("\n", 1)
+    assert reply.answered and len(body) <= 120
+    assert body.endswith("。……详见《办理居住证明要注意什么？》")
+    assert source == "（来源：测试，2026-10-01 更新）"
