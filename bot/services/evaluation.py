@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -50,23 +51,31 @@ class QueryFileError(AssistantError):
 
 def load_queries(path: Path) -> list[LabelledQuery]:
     """Read a JSONL query file: {"query": "...", "expected_id": "<id>" | null}."""
-    queries: list[LabelledQuery] = []
+    queries = [_labelled(row, f"{path.name} 第 {number} 行") for number, row in _jsonl_rows(path)]
+    if not queries:
+        raise QueryFileError(f"{path.name} 里没有查询")
+    return queries
+
+
+def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:
+    """(line number, parsed JSON) for every non-blank line."""
     for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            row = json.loads(line)
+            yield number, json.loads(line)
         except json.JSONDecodeError as exc:
             raise QueryFileError(f"{path.name} 第 {number} 行不是合法的 JSON：{exc.msg}") from None
-        if not isinstance(row, dict) or not isinstance(row.get("query"), str) or "expected_id" not in row:
-            raise QueryFileError(f"{path.name} 第 {number} 行缺少 query 或 expected_id")
-        expected = row["expected_id"]
-        if expected is not None and not isinstance(expected, str):
-            raise QueryFileError(f"{path.name} 第 {number} 行的 expected_id 应为字符串或 null")
-        queries.append(LabelledQuery(row["query"], expected, str(row.get("style", ""))))
-    if not queries:
-        raise QueryFileError(f"{path.name} 里没有查询")
-    return queries
+
+
+def _labelled(row: Any, where: str) -> LabelledQuery:
+    """One {"query", "expected_id"} object, validated."""
+    if not isinstance(row, dict) or not isinstance(row.get("query"), str) or "expected_id" not in row:
+        raise QueryFileError(f"{where}缺少 query 或 expected_id")
+    expected = row["expected_id"]
+    if expected is not None and not isinstance(expected, str):
+        raise QueryFileError(f"{where}的 expected_id 应为字符串或 null")
+    return LabelledQuery(row["query"], expected, str(row.get("style", "")))
 
 
 def score_replies(queries: Sequence[LabelledQuery], replies: Sequence[Reply], *, threshold: float) -> EvalMetrics:
@@ -139,19 +148,12 @@ class Conversation:
 def load_conversations(path: Path) -> list[Conversation]:
     """Read a JSONL file of {"turns": [{"query", "expected_id"}, …], "kind": "…"}."""
     conversations: list[Conversation] = []
-    for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            turns = tuple(LabelledQuery(t["query"], t["expected_id"]) for t in row["turns"])
-        except (json.JSONDecodeError, KeyError, TypeError):
-            raise QueryFileError(
-                f"{path.name} 第 {number} 行不是合法的对话（需要 turns: [{{query, expected_id}}]）"
-            ) from None
-        if len(turns) < 2:
-            raise QueryFileError(f"{path.name} 第 {number} 行的对话少于两轮")
-        conversations.append(Conversation(turns, str(row.get("kind", ""))))
+    for number, row in _jsonl_rows(path):
+        where = f"{path.name} 第 {number} 行"
+        turns = row.get("turns") if isinstance(row, dict) else None
+        if not isinstance(turns, list) or len(turns) < 2:
+            raise QueryFileError(f"{where}应有 turns，且至少两轮")
+        conversations.append(Conversation(tuple(_labelled(t, where) for t in turns), str(row.get("kind", ""))))
     return conversations
 
 
