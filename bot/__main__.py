@@ -160,7 +160,7 @@ def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
     queries = _read_labelled(load_queries, args.queries)
     conversations = _read_labelled(load_conversations, args.conversations) if args.conversations else []
     with tempfile.TemporaryDirectory(prefix="bot-eval-") as tmp:
-        knowledge = build_knowledge(settings, persist_dir=Path(tmp) / "chroma")
+        knowledge = build_knowledge(settings, state_dir=Path(tmp))
         report = _run_ingest(knowledge.ingestor, kb)
         print(format_report(report), file=sys.stderr)
         knowledge.assistant.prepare()

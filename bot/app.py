@@ -23,6 +23,8 @@ from bot.services.assistant import ResidentAssistant
 from bot.services.conversation import ConversationMemory
 from bot.services.safety import JsonlFlaggedMessageLog, SensitiveWords
 from bot.services.scope import RegionScope
+from bot.storage.engine import make_engine, session_factory, upgrade
+from bot.storage.turns import SqlTurnLog
 
 
 class ServiceUnavailableError(AssistantError):
@@ -88,13 +90,17 @@ def build_knowledge(
     settings: Settings,
     *,
     embeddings: Embeddings | None = None,
-    persist_dir: Path | None = None,
+    state_dir: Path | None = None,
     clock: Clock | None = None,
 ) -> KnowledgeServices:
-    """Wire everything; persist_dir gives a private embedded index (evaluation, benchmark)."""
+    """Wire everything; state_dir gives a private embedded index and database (evaluation, benchmark)."""
     clock = clock or SystemClock()
     embeddings = embeddings or make_embeddings(settings)
-    index = KnowledgeIndex(chroma_client(settings, persist_dir), settings.collection_name)
+    index = KnowledgeIndex(
+        chroma_client(settings, state_dir / "chroma" if state_dir else None), settings.collection_name
+    )
+    engine = make_engine(f"sqlite:///{state_dir / 'assistant.db'}" if state_dir else settings.database)
+    upgrade(engine)
     ingestor = KnowledgeIngestor(
         index, embeddings, embedding_id=settings.embedding_id, chunk_max_chars=settings.chunk_max_chars
     )
@@ -119,6 +125,7 @@ def build_knowledge(
         ConversationMemory(clock, ttl=timedelta(minutes=settings.followup_minutes)),
         SensitiveWords.from_directory(settings.knowledge_dir),
         JsonlFlaggedMessageLog(settings.data_dir / "flagged_messages.jsonl"),
+        SqlTurnLog(session_factory(engine)),
         clock,
         max_question_chars=settings.max_question_chars,
         followup_threshold=settings.followup_threshold,

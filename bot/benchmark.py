@@ -49,7 +49,7 @@ def run_benchmark(settings: Settings, *, min_chunks: int, queries_path: Path) ->
     with tempfile.TemporaryDirectory(prefix="bot-bench-") as tmp:
         root = Path(tmp)
         bench_settings = settings.model_copy(update={"data_dir": root / "data", "vector_store": "embedded"})
-        probe = build_knowledge(bench_settings, persist_dir=root / "probe")
+        probe = build_knowledge(bench_settings, state_dir=root / "probe")
         base_chunks = probe.ingestor.ingest(settings.knowledge_dir).chunks_total
         copies = max(1, -(-min_chunks // max(base_chunks, 1)))
         synthesize_knowledge_base(settings.knowledge_dir, root / "kb", copies)

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     embedding_device: str = "cpu"
     embedding_batch_size: int = Field(default=64, ge=1, le=4096)
 
+    # Database: a SQLite file in data_dir by default; PostgreSQL by URL (postgresql+psycopg://user@host/db)
+    database_url: str = ""
+
     # Vector store: embedded Chroma in data_dir/chroma, or a Chroma server
     vector_store: VectorStoreMode = "embedded"
     chroma_host: str = "127.0.0.1"
@@ -87,6 +90,11 @@ class Settings(BaseSettings):
     def home_region_names(self) -> list[str]:
         """home_regions split into names."""
         return [name.strip() for name in self.home_regions.replace("，", ",").split(",") if name.strip()]
+
+    @property
+    def database(self) -> str:
+        """The database URL in use."""
+        return self.database_url or f"sqlite:///{self.data_dir / 'assistant.db'}"
 
     @property
     def chroma_dir(self) -> Path:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Protocol
+
+from bot.domain.conversation import ConversationTurn
 
 
 class Clock(Protocol):
@@ -11,6 +14,16 @@ class Clock(Protocol):
 
     def now(self) -> datetime:
         """Timezone-aware now."""
+
+
+class TurnLog(Protocol):
+    """Where every handled message is recorded."""
+
+    def record(self, turn: ConversationTurn) -> None:
+        """Store one turn."""
+
+    def recent(self, limit: int) -> Sequence[ConversationTurn]:
+        """The newest turns, newest first."""
 
 
 class SystemClock:

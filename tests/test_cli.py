@@ -127,3 +127,17 @@ def test_unreachable_chroma_server_and_missing_directory_are_explained(tmp_path:
     assert missing.returncode == 1 and "知识库目录不存在" in missing.stderr
     for result in (server, missing):
         assert "Traceback" not in result.stderr
+
+
+def test_every_handled_message_is_recorded_masked(tmp_path: Path, kb: Path) -> None:
+    import sqlite3
+
+    assert _run(tmp_path, "ingest").returncode == 0
+    assert _run(tmp_path, "ask", "我电话13812345678，食堂几点开饭", "--group", "g9", "--user", "wxid_9").returncode == 0
+    with sqlite3.connect(tmp_path / "data" / "assistant.db") as db:
+        rows = db.execute("select group_id, user_id, question, answered, sources from conversation_turns").fetchall()
+    assert len(rows) == 1
+    group, user, question, answered, sources = rows[0]
+    assert (group, user, answered) == ("g9", "wxid_9", 1)
+    assert "13812345678" not in question and "138****5678" in question
+    assert json.loads(sources) == ["faq-t-canteen-01"]

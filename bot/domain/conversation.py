@@ -18,6 +18,25 @@ class Question:
     group_id: str
     user_id: str
     at: datetime | None = None
+    channel: str = "terminal"
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationTurn:
+    """The record of one handled message, masked, as staff and the dashboard see it."""
+
+    at: datetime
+    channel: str
+    group_id: str
+    user_id: str
+    question: str
+    reply: str
+    answered: bool
+    reason: str
+    score: float
+    sources: tuple[str, ...]
+    mode: str
+    latency_ms: float
 
 
 @dataclass(frozen=True, slots=True)

@@ -8,9 +8,9 @@ import re
 import time
 from dataclasses import dataclass
 
-from bot.domain.conversation import Question, Reply
+from bot.domain.conversation import ConversationTurn, Question, Reply
 from bot.domain.privacy import mask_personal_data
-from bot.ports import Clock
+from bot.ports import Clock, TurnLog
 from bot.services.answering import REFUSAL_TEXT, Answer, AnsweringService
 from bot.services.conversation import ConversationMemory, Topic
 from bot.services.safety import (
@@ -53,6 +53,7 @@ class ResidentAssistant:
         memory: ConversationMemory,
         sensitive_words: SensitiveWords,
         flagged: FlaggedMessageLog,
+        turns: TurnLog,
         clock: Clock,
         *,
         max_question_chars: int,
@@ -62,6 +63,7 @@ class ResidentAssistant:
         self._memory = memory
         self._sensitive = sensitive_words
         self._flagged = flagged
+        self._turns = turns
         self._clock = clock
         self._max_chars = max_question_chars
         self._followup_threshold = followup_threshold
@@ -75,8 +77,30 @@ class ResidentAssistant:
         started = time.perf_counter()
         reply = self._reply(question)
         final = self._screen_output(question, reply)
-        latency = round((time.perf_counter() - started) * 1000, 2)
-        return dataclasses.replace(final, latency_ms=latency)
+        final = dataclasses.replace(final, latency_ms=round((time.perf_counter() - started) * 1000, 2))
+        self._record(question, final)
+        return final
+
+    def _record(self, question: Question, reply: Reply) -> None:
+        """Keep the turn (masked) for staff; a storage failure is logged and never blocks the reply."""
+        turn = ConversationTurn(
+            at=question.at or self._clock.now(),
+            channel=question.channel,
+            group_id=question.group_id,
+            user_id=question.user_id,
+            question=mask_personal_data(clean_text(question.text))[: self._max_chars * 2],
+            reply=mask_personal_data(reply.text),
+            answered=reply.answered,
+            reason=reply.reason,
+            score=reply.score,
+            sources=tuple(s.entry_id for a in reply.answers if a.answered for s in a.sources),
+            mode=reply.primary.mode if reply.primary else "none",
+            latency_ms=reply.latency_ms,
+        )
+        try:
+            self._turns.record(turn)
+        except Exception:  # the resident still gets the reply; staff see the error in the log
+            log.exception("could not record the conversation turn of %s in %s", question.user_id, question.group_id)
 
     def _reply(self, question: Question) -> Reply:
         text = clean_text(question.text)

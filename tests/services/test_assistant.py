@@ -182,3 +182,18 @@ def test_long_answers_end_on_a_whole_sentence_and_point_to_the_source(
     assert reply.answered and len(body) <= 120
     assert body.endswith("。……详见《办理居住证明要注意什么？》")
     assert source == "（来源：测试，2026-10-01 更新）"
+
+
+def test_a_storage_failure_never_blocks_the_reply(
+    knowledge: KnowledgeServices, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class BrokenLog:
+        def record(self, turn: object) -> None:
+            raise OSError("disk full")
+
+        def recent(self, limit: int) -> list[object]:
+            return []
+
+    monkeypatch.setattr(knowledge.assistant, "_turns", BrokenLog())
+    reply = ask(knowledge, "灭火器过期了找谁换", user="broken-db")
+    assert reply.answered and reply.primary is not None and reply.primary.top is not None
