@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Protocol
 
 from bot.domain.conversation import ConversationTurn
+from bot.domain.messages import OutboundMessage
 
 
 class Clock(Protocol):
@@ -24,6 +25,13 @@ class TurnLog(Protocol):
 
     def recent(self, limit: int) -> Sequence[ConversationTurn]:
         """The newest turns, newest first."""
+
+
+class ChatGateway(Protocol):
+    """Sends messages on one platform account (WeChat through wechaty, the terminal …)."""
+
+    async def send(self, message: OutboundMessage) -> None:
+        """Deliver one message; raise on failure (the outbox retries)."""
 
 
 class SystemClock:

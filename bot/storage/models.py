@@ -53,3 +53,45 @@ class ConversationTurnRow(Base):
     sources: Mapped[list[str]] = mapped_column(JSON)
     mode: Mapped[str] = mapped_column(String(16))
     latency_ms: Mapped[float] = mapped_column(Float)
+
+
+class GroupConfigRow(Base):
+    """How the assistant behaves in one group, as staff set it."""
+
+    __tablename__ = "group_configs"
+
+    group_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(256))
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    keywords: Mapped[list[str]] = mapped_column(JSON)
+    community: Mapped[str] = mapped_column(String(128))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class ProcessedMessageRow(Base):
+    """A platform message id already handled (duplicate deliveries are answered once)."""
+
+    __tablename__ = "processed_messages"
+
+    message_id: Mapped[str] = mapped_column(String(191), primary_key=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+
+
+class OutboxRow(Base):
+    """A message waiting to be sent, sent, or finally failed (never silently dropped)."""
+
+    __tablename__ = "outbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    group_id: Mapped[str] = mapped_column(String(128))
+    user_id: Mapped[str] = mapped_column(String(128))
+    mention_ids: Mapped[list[str]] = mapped_column(JSON)
+    text: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    attempts: Mapped[int] = mapped_column(Integer)
+    not_before: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    last_error: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)

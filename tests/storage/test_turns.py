@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 
 from bot.domain.conversation import ConversationTurn
-from bot.storage.engine import make_engine, session_factory, upgrade
+from bot.storage.engine import head_revision, make_engine, session_factory, upgrade
 from bot.storage.turns import SqlTurnLog
 
 
@@ -42,5 +42,5 @@ def test_turns_round_trip_newest_first(database_url: str) -> None:
     assert turns[0].at.tzinfo is not None
     with engine.connect() as connection:
         assert connection.execute(sa.text("select count(*) from conversation_turns")).scalar() == 3
-        assert connection.execute(sa.text("select version_num from alembic_version")).scalar() == "0001"
+        assert connection.execute(sa.text("select version_num from alembic_version")).scalar() == head_revision()
     engine.dispose()

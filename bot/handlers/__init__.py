@@ -1,0 +1,1 @@
+"""Thin handlers between channels and services: the ordered routing of inbound messages."""

@@ -1,0 +1,118 @@
+"""Routing of inbound chat messages: an explicit, ordered set of rules before the assistant is asked."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from bot.domain.conversation import Question
+from bot.domain.messages import InboundMessage, MessageKind, OutboundMessage, strip_mentions
+from bot.handlers.ratelimit import SlidingWindowLimiter
+from bot.ports import Clock
+from bot.services.assistant import ResidentAssistant
+from bot.storage.channel import SqlGroupConfigs, SqlOutbox
+
+log = logging.getLogger(__name__)
+
+NON_TEXT_HINT = "我现在只看得懂文字，请用文字描述您的问题，我来帮您查。"
+RATE_LIMITED_TEXT = "您发得太快了，请过一分钟再问，我会一条条回复。"
+
+
+@dataclass(frozen=True, slots=True)
+class Handling:
+    """What the router did with one message: an outcome name and the replies it queued."""
+
+    outcome: str
+    replies: list[OutboundMessage] = field(default_factory=list)
+
+
+@dataclass(frozen=True, slots=True)
+class RateLimits:
+    """Messages the assistant answers per resident and per group in one window."""
+
+    per_resident: int = 6
+    per_group: int = 30
+    window: timedelta = timedelta(minutes=1)
+
+
+class MessageRouter:
+    """Rules, in order: not ourselves or another bot; not a duplicate; an enabled group; addressed to us (private,
+    @-mention, keyword); text (or a hint); within rate limits; then the assistant's reply goes to the outbox."""
+
+    def __init__(
+        self,
+        assistant: ResidentAssistant,
+        groups: SqlGroupConfigs,
+        outbox: SqlOutbox,
+        clock: Clock,
+        *,
+        bot_names: Iterable[str],
+        other_bot_ids: Iterable[str] = (),
+        limits: RateLimits | None = None,
+    ) -> None:
+        self._assistant = assistant
+        self._groups = groups
+        self._outbox = outbox
+        self._clock = clock
+        self._bot_names = tuple(n for n in bot_names if n)
+        self._other_bots = frozenset(other_bot_ids)
+        limits = limits or RateLimits()
+        self._per_resident = SlidingWindowLimiter(limits.per_resident, limits.window)
+        self._per_group = SlidingWindowLimiter(limits.per_group, limits.window)
+        self._warned: SlidingWindowLimiter = SlidingWindowLimiter(1, limits.window)
+
+    def handle(self, message: InboundMessage) -> Handling:
+        """Decide, answer and queue; every path returns an outcome, none raises for bad input."""
+        now = self._clock.now()
+        if message.from_self or message.sender_id in self._other_bots:
+            return Handling("ignored_bot")
+        if self._outbox.seen(message.message_id):
+            return Handling("duplicate")
+        keywords: tuple[str, ...] = ()
+        if not message.is_private:
+            config = self._groups.get_or_register(
+                group_id=message.group_id, channel=message.channel, name=message.group_name, now=now
+            )
+            if not config.enabled:
+                return Handling("group_disabled")
+            keywords = config.keywords
+
+        text, addressed = self._addressed_text(message, keywords)
+        if not addressed:
+            return Handling("not_addressed")
+        if message.kind is not MessageKind.TEXT:
+            return self._queue(message, NON_TEXT_HINT, "non_text_hint")
+
+        resident_key = f"{message.group_id}|{message.sender_id}"
+        if not (self._per_resident.allow(resident_key, now) and self._per_group.allow(message.group_id, now)):
+            if self._warned.allow(resident_key, now):
+                return self._queue(message, RATE_LIMITED_TEXT, "rate_limited")
+            self._outbox.complete(message.message_id, [], now=now)
+            return Handling("rate_limited_silent")
+
+        question = Question(text, message.group_id or "private", message.sender_id, message.at, message.channel)
+        reply = self._assistant.reply(question)
+        return self._queue(message, reply.text, "answered" if reply.answered else f"replied:{reply.reason}")
+
+    def _addressed_text(self, message: InboundMessage, keywords: tuple[str, ...]) -> tuple[str, bool]:
+        text, typed_mention = strip_mentions(message.text, self._bot_names)
+        if message.is_private or message.mentions_self or typed_mention:
+            return text, True
+        for keyword in sorted(keywords, key=len, reverse=True):
+            if text.startswith(keyword):
+                return text[len(keyword) :].lstrip(" ：:，,"), True
+        return text, False
+
+    def _queue(self, message: InboundMessage, text: str, outcome: str) -> Handling:
+        reply = OutboundMessage(
+            channel=message.channel,
+            text=text,
+            group_id=message.group_id,
+            user_id=message.sender_id if message.is_private else "",
+            mention_ids=() if message.is_private else (message.sender_id,),
+        )
+        if not self._outbox.complete(message.message_id, [reply], now=self._clock.now()):
+            return Handling("duplicate")
+        return Handling(outcome, [reply])

@@ -1,0 +1,175 @@
+"""Repositories the channel runtime needs: group configuration, processed message ids and the outbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.domain.messages import OutboundMessage
+from bot.storage.models import GroupConfigRow, OutboxRow, ProcessedMessageRow
+
+QUEUED, SENT, FAILED = "queued", "sent", "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class GroupConfig:
+    """Whether and how the assistant answers in one group."""
+
+    group_id: str
+    channel: str
+    name: str
+    enabled: bool
+    keywords: tuple[str, ...]
+    community: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedMessage:
+    """An outbox entry due for sending."""
+
+    id: int
+    message: OutboundMessage
+    attempts: int
+
+
+class SqlGroupConfigs:
+    """Group configuration; a group seen for the first time is registered with the defaults."""
+
+    def __init__(self, sessions: sessionmaker[Session], *, enabled_by_default: bool, keywords: tuple[str, ...]) -> None:
+        self._sessions = sessions
+        self._enabled_by_default = enabled_by_default
+        self._keywords = keywords
+
+    def get_or_register(self, *, group_id: str, channel: str, name: str, now: datetime) -> GroupConfig:
+        """The group's configuration, registering it (and keeping its name current) on first sight."""
+        with self._sessions.begin() as session:
+            row = session.get(GroupConfigRow, group_id)
+            if row is None:
+                row = GroupConfigRow(
+                    group_id=group_id,
+                    channel=channel,
+                    name=name,
+                    enabled=self._enabled_by_default,
+                    keywords=list(self._keywords),
+                    community="",
+                    updated_at=now,
+                )
+                session.add(row)
+            elif name and row.name != name:
+                row.name, row.updated_at = name, now
+            return _config(row)
+
+    def set_enabled(self, group_id: str, enabled: bool, *, now: datetime) -> None:
+        """Staff switch the assistant on or off in a group."""
+        with self._sessions.begin() as session:
+            row = session.get(GroupConfigRow, group_id)
+            if row is None:
+                raise KeyError(group_id)
+            row.enabled, row.updated_at = enabled, now
+
+    def set_keywords(self, group_id: str, keywords: tuple[str, ...], *, now: datetime) -> None:
+        """Staff set the keyword prefixes that trigger the assistant in a group (empty: @-mention only)."""
+        with self._sessions.begin() as session:
+            row = session.get(GroupConfigRow, group_id)
+            if row is None:
+                raise KeyError(group_id)
+            row.keywords, row.updated_at = list(keywords), now
+
+
+def _config(row: GroupConfigRow) -> GroupConfig:
+    return GroupConfig(row.group_id, row.channel, row.name, row.enabled, tuple(row.keywords), row.community)
+
+
+class SqlOutbox:
+    """Messages to send, with the processed-message ledger written in the same transaction."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def seen(self, message_id: str) -> bool:
+        """Whether this platform message was already handled."""
+        with self._sessions() as session:
+            return session.get(ProcessedMessageRow, message_id) is not None
+
+    def complete(self, message_id: str, replies: list[OutboundMessage], *, now: datetime) -> bool:
+        """Mark a message handled and queue its replies atomically; False if another delivery got there first."""
+        try:
+            with self._sessions.begin() as session:
+                session.add(ProcessedMessageRow(message_id=message_id, at=now))
+                for reply in replies:
+                    session.add(_queued(reply, now))
+        except IntegrityError:
+            return False
+        return True
+
+    def enqueue(self, message: OutboundMessage, *, now: datetime) -> None:
+        """Queue a message that answers no inbound message (notices, staff answers)."""
+        with self._sessions.begin() as session:
+            session.add(_queued(message, now))
+
+    def due(self, *, now: datetime, limit: int) -> list[QueuedMessage]:
+        """Queued messages whose time has come, oldest first."""
+        with self._sessions() as session:
+            rows = session.scalars(
+                select(OutboxRow)
+                .where(OutboxRow.status == QUEUED, OutboxRow.not_before <= now)
+                .order_by(OutboxRow.not_before, OutboxRow.id)
+                .limit(limit)
+            )
+            return [
+                QueuedMessage(
+                    row.id,
+                    OutboundMessage(row.channel, row.text, row.group_id, row.user_id, tuple(row.mention_ids)),
+                    row.attempts,
+                )
+                for row in rows
+            ]
+
+    def mark_sent(self, entry_id: int, *, now: datetime) -> None:
+        """The message left the bot."""
+        with self._sessions.begin() as session:
+            row = session.get_one(OutboxRow, entry_id)
+            row.status, row.sent_at, row.attempts = SENT, now, row.attempts + 1
+
+    def mark_failed_attempt(self, entry_id: int, error: str, *, retry_at: datetime | None) -> None:
+        """A send failed: retry at retry_at, or give up for good (None) keeping the error for staff."""
+        with self._sessions.begin() as session:
+            row = session.get_one(OutboxRow, entry_id)
+            row.attempts += 1
+            row.last_error = error[:2000]
+            if retry_at is None:
+                row.status = FAILED
+            else:
+                row.not_before = retry_at
+
+    def counts(self) -> dict[str, int]:
+        """Number of entries per status."""
+        with self._sessions() as session:
+            rows = session.execute(select(OutboxRow.status, func.count()).group_by(OutboxRow.status))
+            return {status: count for status, count in rows}
+
+    def forget_processed_before(self, cutoff: datetime) -> int:
+        """Drop ledger entries older than cutoff (platforms redeliver within minutes, not weeks)."""
+        with self._sessions.begin() as session:
+            result = session.execute(delete(ProcessedMessageRow).where(ProcessedMessageRow.at < cutoff))
+            return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _queued(message: OutboundMessage, now: datetime) -> OutboxRow:
+    return OutboxRow(
+        channel=message.channel,
+        group_id=message.group_id,
+        user_id=message.user_id,
+        mention_ids=list(message.mention_ids),
+        text=message.text,
+        status=QUEUED,
+        attempts=0,
+        not_before=now,
+        last_error="",
+        created_at=now,
+        sent_at=None,
+    )

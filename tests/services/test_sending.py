@@ -1,0 +1,86 @@
+"""The outbox sender: spaced with jitter, retried with backoff, failures recorded, nothing sent twice."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from pathlib import Path
+
+from bot.domain.messages import OutboundMessage
+from bot.services.sending import OutboxSender, SendingPolicy
+from bot.storage.channel import SqlOutbox
+from bot.storage.engine import make_engine, session_factory, upgrade
+from tests.support.clock import FakeClock
+
+
+class RecordingGateway:
+    """Stands in for WeChat: records what was sent, fails the first `failures` sends."""
+
+    def __init__(self, failures: int = 0) -> None:
+        self.sent: list[OutboundMessage] = []
+        self.failures = failures
+
+    async def send(self, message: OutboundMessage) -> None:
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("gateway down")
+        self.sent.append(message)
+
+
+class VirtualTime:
+    """A monotonic clock that only moves when the sender sleeps."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.sleeps: list[float] = []
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def _outbox(tmp_path: Path) -> SqlOutbox:
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    upgrade(engine)
+    return SqlOutbox(session_factory(engine))
+
+
+def test_a_burst_is_spread_not_dropped(tmp_path: Path) -> None:
+    outbox, clock, virtual = _outbox(tmp_path), FakeClock(), VirtualTime()
+    for n in range(5):
+        outbox.enqueue(OutboundMessage("wechat", f"答复{n}", group_id="room"), now=clock.now())
+    gateway = RecordingGateway()
+    policy = SendingPolicy(interval_s=1.5, jitter_s=1.0)
+    sender = OutboxSender(
+        outbox, gateway, clock, policy, sleep=virtual.sleep, monotonic=virtual.monotonic, rng=random.Random(7)
+    )
+    assert asyncio.run(sender.send_due()) == 5
+    assert [m.text for m in gateway.sent] == [f"答复{n}" for n in range(5)]
+    assert len(virtual.sleeps) == 4 and all(1.5 <= s <= 2.5 for s in virtual.sleeps)
+    assert len(set(virtual.sleeps)) > 1  # jittered
+    assert asyncio.run(sender.send_due()) == 0 and len(gateway.sent) == 5
+
+
+def test_failures_are_retried_with_backoff_then_recorded(tmp_path: Path) -> None:
+    outbox, clock, virtual = _outbox(tmp_path), FakeClock(), VirtualTime()
+    outbox.enqueue(OutboundMessage("wechat", "会成功", group_id="room"), now=clock.now())
+    gateway = RecordingGateway(failures=2)
+    policy = SendingPolicy(interval_s=0.0, jitter_s=0.0, max_attempts=3, backoff_s=10)
+    sender = OutboxSender(outbox, gateway, clock, policy, sleep=virtual.sleep, monotonic=virtual.monotonic)
+    assert asyncio.run(sender.send_due()) == 0
+    clock.advance(seconds=9)
+    assert asyncio.run(sender.send_due()) == 0  # backoff 10 s not over
+    clock.advance(seconds=1)
+    assert asyncio.run(sender.send_due()) == 0  # second failure, next backoff 20 s
+    clock.advance(seconds=20)
+    assert asyncio.run(sender.send_due()) == 1 and gateway.sent[0].text == "会成功"
+
+    outbox.enqueue(OutboundMessage("wechat", "一直失败", group_id="room"), now=clock.now())
+    gateway.failures = 100
+    for _ in range(3):
+        asyncio.run(sender.send_due())
+        clock.advance(hours=1)
+    assert outbox.counts() == {"sent": 1, "failed": 1}
