@@ -20,7 +20,7 @@ from bot.domain.knowledge import IngestReport
 T = TypeVar("T")
 
 if TYPE_CHECKING:
-    from bot.app import KnowledgeServices
+    from bot.app import AssistantServices
     from bot.rag.ingestion import KnowledgeIngestor
     from bot.services.evaluation import LabelledQuery
 
@@ -120,15 +120,21 @@ def reply_json(reply: Reply) -> dict[str, object]:
 
 
 def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
-    """An interactive conversation in the terminal, as one resident in one group."""
-    from bot.app import build_knowledge
-    from bot.domain.conversation import Question
+    """An interactive conversation in the terminal: a private chat through the router and outbox, like WeChat."""
+    from bot.app import build_channel_runtime, build_knowledge
+    from bot.channels.terminal import TerminalChannel, TerminalGateway
+    from bot.services.sending import SendingPolicy
 
     knowledge = build_knowledge(settings)
     print("正在检查知识库……", flush=True)
     report = _run_ingest(knowledge.ingestor, settings.knowledge_dir)
     print(format_report(report), flush=True)
     knowledge.assistant.prepare()
+    # The terminal is no WeChat account to protect: no spacing between messages.
+    runtime = build_channel_runtime(
+        knowledge, TerminalGateway(lambda text: print(text, flush=True)), policy=SendingPolicy(0, 0)
+    )
+    channel = TerminalChannel(runtime.router.handle, runtime.sender.send_due, knowledge.clock)
     print("您好，我是社区小助手。请输入您的问题（输入“退出”或按 Ctrl-D 结束）。", flush=True)
     while True:
         try:
@@ -138,10 +144,8 @@ def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
             return 0
         if line.strip() in {"退出", "exit", "quit"}:
             return 0
-        if not line.strip():
-            continue
-        reply = knowledge.assistant.reply(Question(line, group_id="terminal", user_id="resident"))
-        print(f"小助手> {reply.text}\n", flush=True)
+        if line.strip():
+            channel.say(line)
 
 
 def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:
@@ -242,7 +246,7 @@ def format_report(report: IngestReport) -> str:
     return "\n".join(lines)
 
 
-def _sweep(settings: Settings, knowledge: KnowledgeServices, labelled: Sequence[LabelledQuery]) -> None:
+def _sweep(settings: Settings, knowledge: AssistantServices, labelled: Sequence[LabelledQuery]) -> None:
     """Print metrics over a grid of dense weights and refusal thresholds (tuning aid, stderr)."""
     from bot.services.answering import AnsweringService
     from bot.services.evaluation import score_replies

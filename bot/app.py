@@ -8,10 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.embeddings import Embeddings
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
 from bot.domain.errors import AssistantError
-from bot.ports import Clock, SystemClock
+from bot.handlers.router import MessageRouter, RateLimits
+from bot.ports import ChatGateway, Clock, SystemClock
 from bot.rag.embeddings import make_embeddings
 from bot.rag.generation import GroundedAnswerWriter, make_chat_model
 from bot.rag.index import KnowledgeIndex
@@ -23,6 +25,8 @@ from bot.services.assistant import ResidentAssistant
 from bot.services.conversation import ConversationMemory
 from bot.services.safety import JsonlFlaggedMessageLog, SensitiveWords
 from bot.services.scope import RegionScope
+from bot.services.sending import OutboxSender, SendingPolicy
+from bot.storage.channel import SqlGroupConfigs, SqlOutbox
 from bot.storage.engine import make_engine, session_factory, upgrade
 from bot.storage.turns import SqlTurnLog
 
@@ -32,7 +36,7 @@ class ServiceUnavailableError(AssistantError):
 
 
 @dataclass(frozen=True, slots=True)
-class KnowledgeServices:
+class AssistantServices:
     """The assistant's knowledge side and the resident-facing assistant, wired."""
 
     settings: Settings
@@ -42,6 +46,8 @@ class KnowledgeServices:
     retriever: HybridRetriever
     answering: AnsweringService
     assistant: ResidentAssistant
+    clock: Clock
+    sessions: sessionmaker[Session]
 
 
 def chroma_client(settings: Settings, persist_dir: Path | None = None) -> Any:
@@ -92,7 +98,7 @@ def build_knowledge(
     embeddings: Embeddings | None = None,
     state_dir: Path | None = None,
     clock: Clock | None = None,
-) -> KnowledgeServices:
+) -> AssistantServices:
     """Wire everything; state_dir gives a private embedded index and database (evaluation, benchmark)."""
     clock = clock or SystemClock()
     embeddings = embeddings or make_embeddings(settings)
@@ -101,6 +107,7 @@ def build_knowledge(
     )
     engine = make_engine(f"sqlite:///{state_dir / 'assistant.db'}" if state_dir else settings.database)
     upgrade(engine)
+    sessions = session_factory(engine)
     ingestor = KnowledgeIngestor(
         index, embeddings, embedding_id=settings.embedding_id, chunk_max_chars=settings.chunk_max_chars
     )
@@ -125,9 +132,46 @@ def build_knowledge(
         ConversationMemory(clock, ttl=timedelta(minutes=settings.followup_minutes)),
         SensitiveWords.from_directory(settings.knowledge_dir),
         JsonlFlaggedMessageLog(settings.data_dir / "flagged_messages.jsonl"),
-        SqlTurnLog(session_factory(engine)),
+        SqlTurnLog(sessions),
         clock,
         max_question_chars=settings.max_question_chars,
         followup_threshold=settings.followup_threshold,
     )
-    return KnowledgeServices(settings, embeddings, index, ingestor, retriever, answering, assistant)
+    return AssistantServices(settings, embeddings, index, ingestor, retriever, answering, assistant, clock, sessions)
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelRuntime:
+    """What a chat channel needs: the router for inbound messages and the sender draining the outbox."""
+
+    router: MessageRouter
+    outbox: SqlOutbox
+    groups: SqlGroupConfigs
+    sender: OutboxSender
+
+
+def build_channel_runtime(
+    services: AssistantServices, gateway: ChatGateway, *, policy: SendingPolicy | None = None
+) -> ChannelRuntime:
+    """Wire the router, outbox and sender for one channel account."""
+    settings = services.settings
+    groups = SqlGroupConfigs(
+        services.sessions,
+        enabled_by_default=settings.groups_enabled_by_default,
+        keywords=settings.split_list(settings.keyword_prefixes),
+    )
+    outbox = SqlOutbox(services.sessions)
+    router = MessageRouter(
+        services.assistant,
+        groups,
+        outbox,
+        services.clock,
+        bot_names=settings.split_list(settings.bot_names),
+        limits=RateLimits(settings.rate_per_resident_per_minute, settings.rate_per_group_per_minute),
+    )
+    policy = policy or SendingPolicy(
+        interval_s=settings.send_interval_s,
+        jitter_s=settings.send_jitter_s,
+        max_attempts=settings.send_max_attempts,
+    )
+    return ChannelRuntime(router, outbox, groups, OutboxSender(outbox, gateway, services.clock, policy))

@@ -62,6 +62,16 @@ class Settings(BaseSettings):
     # eval/followups.jsonl)
     followup_threshold: float = Field(default=1.0, ge=0.0, le=20.0)
 
+    # Chat channels: names residents @-mention, keyword prefixes, new groups' default, flood limits, gentle sending
+    bot_names: str = "社区小助手"
+    keyword_prefixes: str = "小助手,#问"
+    groups_enabled_by_default: bool = True
+    rate_per_resident_per_minute: int = Field(default=6, ge=1, le=1000)
+    rate_per_group_per_minute: int = Field(default=30, ge=1, le=10000)
+    send_interval_s: float = Field(default=1.5, ge=0.0, le=60.0)
+    send_jitter_s: float = Field(default=1.0, ge=0.0, le=60.0)
+    send_max_attempts: int = Field(default=5, ge=1, le=50)
+
     # LLM mode: any OpenAI-compatible chat endpoint (DeepSeek, Qwen/DashScope, vLLM, Ollama). Empty: extractive only.
     llm_base_url: str = ""
     llm_model: str = ""
@@ -89,7 +99,12 @@ class Settings(BaseSettings):
     @property
     def home_region_names(self) -> list[str]:
         """home_regions split into names."""
-        return [name.strip() for name in self.home_regions.replace("，", ",").split(",") if name.strip()]
+        return list(self.split_list(self.home_regions))
+
+    @staticmethod
+    def split_list(value: str) -> tuple[str, ...]:
+        """A comma-separated setting as a tuple (full-width commas accepted)."""
+        return tuple(part.strip() for part in value.replace("，", ",").split(",") if part.strip())
 
     @property
     def database(self) -> str:

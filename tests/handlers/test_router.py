@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import KnowledgeServices, build_knowledge
+from bot.app import AssistantServices, build_knowledge
 from bot.config import Settings
 from bot.domain.messages import InboundMessage, MessageKind, strip_mentions
 from bot.handlers.router import NON_TEXT_HINT, RATE_LIMITED_TEXT, MessageRouter, RateLimits
@@ -23,7 +23,7 @@ _ids = itertools.count()
 @pytest.fixture(scope="module")
 def knowledge(
     tmp_path_factory: pytest.TempPathFactory, use_embeddings: UniversalSentenceEncoderEmbeddings
-) -> KnowledgeServices:
+) -> AssistantServices:
     data = tmp_path_factory.mktemp("data")
     settings = Settings(data_dir=data, knowledge_dir=REPO / "knowledge", _env_file=None)  # type: ignore[call-arg]
     services = build_knowledge(settings, embeddings=use_embeddings)
@@ -33,7 +33,7 @@ def knowledge(
 
 
 @pytest.fixture
-def parts(tmp_path: Path, knowledge: KnowledgeServices) -> tuple[MessageRouter, SqlGroupConfigs, SqlOutbox]:
+def parts(tmp_path: Path, knowledge: AssistantServices) -> tuple[MessageRouter, SqlGroupConfigs, SqlOutbox]:
     engine = make_engine(f"sqlite:///{tmp_path / 'runtime.db'}")
     upgrade(engine)
     sessions = session_factory(engine)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import KnowledgeServices, build_knowledge
+from bot.app import AssistantServices, build_knowledge
 from bot.config import Settings
 from bot.domain.conversation import Question, Reply
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
@@ -23,7 +23,7 @@ def clock() -> FakeClock:
 @pytest.fixture(scope="module")
 def knowledge(
     tmp_path_factory: pytest.TempPathFactory, use_embeddings: UniversalSentenceEncoderEmbeddings, clock: FakeClock
-) -> KnowledgeServices:
+) -> AssistantServices:
     """The starter knowledge base, once for the module (the reply path only reads it)."""
     data = tmp_path_factory.mktemp("data")
     settings = Settings(data_dir=data, knowledge_dir=REPO / "knowledge", _env_file=None)  # type: ignore[call-arg]
@@ -33,7 +33,7 @@ def knowledge(
     return services
 
 
-def ask(knowledge: KnowledgeServices, text: str, group: str = "g1", user: str = "u1") -> Reply:
+def ask(knowledge: AssistantServices, text: str, group: str = "g1", user: str = "u1") -> Reply:
     return knowledge.assistant.reply(Question(text, group_id=group, user_id=user))
 
 
@@ -54,14 +54,14 @@ def _top(reply: Reply) -> str | None:
     ],
 )
 def test_small_talk_gets_a_short_friendly_reply_never_a_knowledge_hit(
-    knowledge: KnowledgeServices, text: str, kind: str
+    knowledge: AssistantServices, text: str, kind: str
 ) -> None:
     reply = ask(knowledge, text, user=f"smalltalk-{kind}")
     assert reply.reason == f"small_talk:{kind}" and not reply.answered and reply.answers == ()
     assert len(reply.text) <= 40 and "来源" not in reply.text
 
 
-def test_answer_is_plain_text_with_essentials_and_a_source_line(knowledge: KnowledgeServices) -> None:
+def test_answer_is_plain_text_with_essentials_and_a_source_line(knowledge: AssistantServices) -> None:
     reply = ask(knowledge, "灭火器过期了找谁换", user="plain")
     assert reply.answered and _top(reply) == "faq-fire-03"
     body, source = reply.text.rsplit("\n", 1)
@@ -71,13 +71,13 @@ def test_answer_is_plain_text_with_essentials_and_a_source_line(knowledge: Knowl
         assert markdown not in reply.text
 
 
-def test_guide_answers_name_the_guide_and_section(knowledge: KnowledgeServices) -> None:
+def test_guide_answers_name_the_guide_and_section(knowledge: AssistantServices) -> None:
     reply = ask(knowledge, "厨余垃圾连着塑料袋一起扔进绿桶行不行", user="guide")
     if reply.answered and _top(reply) == "guide-garbage-sorting":
         assert "《垃圾分类投放指南》" in reply.text
 
 
-def test_out_of_scope_questions_are_refused_and_said_to_be_passed_on(knowledge: KnowledgeServices) -> None:
+def test_out_of_scope_questions_are_refused_and_said_to_be_passed_on(knowledge: AssistantServices) -> None:
     for text in ("明天股票会涨吗", "护照在哪里办", "北京的高龄津贴多少钱"):
         reply = ask(knowledge, text, user="refuse")
         assert not reply.answered
@@ -85,7 +85,7 @@ def test_out_of_scope_questions_are_refused_and_said_to_be_passed_on(knowledge: 
 
 
 def test_follow_up_resolves_against_the_previous_topic_then_expires(
-    knowledge: KnowledgeServices, clock: FakeClock
+    knowledge: AssistantServices, clock: FakeClock
 ) -> None:
     assert _top(ask(knowledge, "高龄津贴每个月能领多少钱", user="f1")) == "faq-elderly-02"
     assert _top(ask(knowledge, "那需要带什么材料？", user="f1")) == "faq-elderly-03"
@@ -96,18 +96,18 @@ def test_follow_up_resolves_against_the_previous_topic_then_expires(
     assert ask(knowledge, "那需要带什么材料？", user="f1").reason == "needs_topic"
 
 
-def test_follow_up_context_is_per_group(knowledge: KnowledgeServices) -> None:
+def test_follow_up_context_is_per_group(knowledge: AssistantServices) -> None:
     assert _top(ask(knowledge, "食堂送餐上门怎么申请", group="g-a", user="same")) == "faq-canteen-05"
     assert _top(ask(knowledge, "高龄津贴每个月能领多少钱", group="g-b", user="same")) == "faq-elderly-02"
     assert _top(ask(knowledge, "那送一次多少钱", group="g-a", user="same")) == "faq-canteen-05"
 
 
-def test_a_new_question_is_not_hijacked_by_the_previous_topic(knowledge: KnowledgeServices) -> None:
+def test_a_new_question_is_not_hijacked_by_the_previous_topic(knowledge: AssistantServices) -> None:
     ask(knowledge, "居住证在哪里办，多久能拿到证？", user="switch")
     assert _top(ask(knowledge, "楼上漏水渗到我家天花板了怎么办", user="switch")) == "faq-property-06"
 
 
-def test_several_questions_in_one_message_are_each_answered_or_refused(knowledge: KnowledgeServices) -> None:
+def test_several_questions_in_one_message_are_each_answered_or_refused(knowledge: AssistantServices) -> None:
     reply = ask(knowledge, "高龄津贴每个月能领多少钱？另外楼道里的灭火器过期了找谁换？护照在哪里办？", user="multi")
     assert reply.reason == "several_questions" and reply.answered
     lines = reply.text.split("\n")
@@ -126,17 +126,17 @@ def test_several_questions_in_one_message_are_each_answered_or_refused(knowledge
         ("高" * 600, "too_long"),
     ],
 )
-def test_bad_input_gets_a_short_clear_reply(knowledge: KnowledgeServices, text: str, reason: str) -> None:
+def test_bad_input_gets_a_short_clear_reply(knowledge: AssistantServices, text: str, reason: str) -> None:
     reply = ask(knowledge, text, user="bad-input")
     assert reply.reason == reason and not reply.answered and len(reply.text) < 60
 
 
-def test_mixed_scripts_and_garbage_around_a_question_still_work(knowledge: KnowledgeServices) -> None:
+def test_mixed_scripts_and_garbage_around_a_question_still_work(knowledge: AssistantServices) -> None:
     reply = ask(knowledge, "\x00请问 Library 图书馆\u200b 几点开门?? abc", user="mixed")
     assert _top(reply) == "faq-library-01"
 
 
-def test_sensitive_input_is_not_answered_and_recorded_masked(knowledge: KnowledgeServices) -> None:
+def test_sensitive_input_is_not_answered_and_recorded_masked(knowledge: AssistantServices) -> None:
     reply = ask(knowledge, "我电话13812345678，小区里有人组织赌 博，高龄津贴多少钱", user="sensitive")
     assert not reply.answered and reply.reason == "sensitive_input" and "赌" not in reply.text
     log = knowledge.settings.data_dir / "flagged_messages.jsonl"
@@ -185,7 +185,7 @@ def test_long_answers_end_on_a_whole_sentence_and_point_to_the_source(
 
 
 def test_a_storage_failure_never_blocks_the_reply(
-    knowledge: KnowledgeServices, monkeypatch: pytest.MonkeyPatch
+    knowledge: AssistantServices, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     class BrokenLog:
         def record(self, turn: object) -> None:

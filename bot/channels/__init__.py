@@ -1,0 +1,1 @@
+"""Channels: one module per platform, converting at the edge to the core's plain messages."""
