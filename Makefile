@@ -6,7 +6,7 @@ BIN    := $(VENV)/bin
 .PHONY: run test lint ingest eval bench clean
 
 run: $(VENV)/.installed
-	$(BIN)/python -m bot chat
+	$(BIN)/python -m bot run
 
 test: $(VENV)/.installed-test
 	$(BIN)/ruff check bot tests ingest.py

@@ -52,6 +52,9 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description="社区微信群智能助手")
     sub = parser.add_subparsers(dest="command", required=True)
 
+    run = sub.add_parser("run", help="运行助手：设置了 BOT_WECHATY_ENDPOINT 时接入微信，否则在终端对话")
+    run.set_defaults(func=cmd_run)
+
     chat = sub.add_parser("chat", help="在终端里和助手对话（先自动增量导入知识库）")
     chat.set_defaults(func=cmd_chat)
 
@@ -117,6 +120,42 @@ def reply_json(reply: Reply) -> dict[str, object]:
         "latency_ms": reply.latency_ms,
         "mode": reply.primary.mode if reply.primary else "none",
     }
+
+
+def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    """The product: WeChat when a puppet service is configured, otherwise the terminal channel."""
+    if not settings.wechaty_endpoint:
+        return cmd_chat(settings, args)
+    import asyncio
+    import logging
+    import signal
+
+    from bot.app import build_knowledge
+    from bot.runtime import WechatRuntime
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    knowledge = build_knowledge(settings)
+    print(format_report(_run_ingest(knowledge.ingestor, settings.knowledge_dir)), flush=True)
+    knowledge.assistant.prepare()
+
+    async def serve() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        runtime = WechatRuntime(
+            knowledge,
+            endpoint=settings.wechaty_endpoint,
+            token=settings.wechaty_token.get_secret_value(),
+            login_timeout_s=settings.wechaty_login_timeout_s,
+        )
+        serving = asyncio.create_task(runtime.run(stop))
+        await asyncio.sleep(0)
+        for sig in (signal.SIGINT, signal.SIGTERM):  # after wechaty installed its own handlers
+            loop.add_signal_handler(sig, stop.set)
+        print(f"正在连接微信服务 {settings.wechaty_endpoint}（登录后开始回复），按 Ctrl-C 停止。", flush=True)
+        await serving
+
+    asyncio.run(serve())
+    return 0
 
 
 def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:

@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     # eval/followups.jsonl)
     followup_threshold: float = Field(default=1.0, ge=0.0, le=20.0)
 
+    # WeChat through a Wechaty puppet service (personal WeChat or WeCom puppets); empty: the terminal channel
+    wechaty_endpoint: str = ""
+    wechaty_token: SecretStr = SecretStr("")
+    wechaty_login_timeout_s: float = Field(default=30.0, gt=0, le=600)
+
     # Chat channels: names residents @-mention, keyword prefixes, new groups' default, flood limits, gentle sending
     bot_names: str = "社区小助手"
     keyword_prefixes: str = "小助手,#问"

@@ -133,7 +133,10 @@ class ResidentAssistant:
             return dataclasses.replace(standalone, answered=False, reason="needs_topic", text=NEEDS_TOPIC_TEXT)
         answer = standalone
         if topic is not None:
-            leans = _refers_back(text) or len(text.strip(" ？?。！!")) <= _SHORT_FOLLOW_UP
+            # "那…呢" leans on the topic; so does a short message naming no subject ("要收钱不"). A short message
+            # naming a subject ("社区食堂几点开饭") is a new question.
+            short = len(text.strip(" ？?。！!")) <= _SHORT_FOLLOW_UP
+            leans = _refers_back(text) or (short and names_nothing)
             if leans or names_nothing or not standalone.answered:
                 contextual = self._answering.answer(
                     text, within=topic.family, context=topic.terms, threshold=self._followup_threshold

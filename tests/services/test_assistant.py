@@ -107,6 +107,11 @@ def test_a_new_question_is_not_hijacked_by_the_previous_topic(knowledge: Assista
     assert _top(ask(knowledge, "楼上漏水渗到我家天花板了怎么办", user="switch")) == "faq-property-06"
 
 
+def test_a_short_question_naming_another_subject_is_not_a_follow_up(knowledge: AssistantServices) -> None:
+    assert _top(ask(knowledge, "灭火器过期了找谁换", user="short-switch")) == "faq-fire-03"
+    assert _top(ask(knowledge, "社区食堂几点开饭", user="short-switch")) == "faq-canteen-01"
+
+
 def test_several_questions_in_one_message_are_each_answered_or_refused(knowledge: AssistantServices) -> None:
     reply = ask(knowledge, "高龄津贴每个月能领多少钱？另外楼道里的灭火器过期了找谁换？护照在哪里办？", user="multi")
     assert reply.reason == "several_questions" and reply.answered

@@ -1,0 +1,173 @@
+"""WeChat through a Wechaty puppet service (gRPC): the only module that imports wechaty.
+
+python-wechaty 0.10.7 needs three things to import on Python 3.11 with today's libraries (see the project notes):
+pyee<9 (pinned), urllib3.get_host (removed in urllib3 2; shimmed here) and a hashable PuppetOptions (patched here,
+and a fresh PuppetOptions is always passed so the shared default is never used).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from bot.domain.errors import AssistantError
+from bot.domain.messages import InboundMessage, MessageKind, OutboundMessage
+
+log = logging.getLogger(__name__)
+
+WECHAT = "wechat"
+_KINDS = {
+    "MESSAGE_TYPE_TEXT": MessageKind.TEXT,
+    "MESSAGE_TYPE_IMAGE": MessageKind.IMAGE,
+    "MESSAGE_TYPE_AUDIO": MessageKind.VOICE,
+    "MESSAGE_TYPE_VIDEO": MessageKind.VIDEO,
+    "MESSAGE_TYPE_ATTACHMENT": MessageKind.FILE,
+    "MESSAGE_TYPE_URL": MessageKind.LINK,
+    "MESSAGE_TYPE_MINI_PROGRAM": MessageKind.LINK,
+    "MESSAGE_TYPE_EMOTICON": MessageKind.EMOTICON,
+    "MESSAGE_TYPE_TRANSFER": MessageKind.RED_PACKET,
+    "MESSAGE_TYPE_RED_ENVELOPE": MessageKind.RED_PACKET,
+    "MESSAGE_TYPE_RECALLED": MessageKind.SYSTEM,
+    "MESSAGE_TYPE_CONTACT": MessageKind.OTHER,
+    "MESSAGE_TYPE_LOCATION": MessageKind.OTHER,
+    "MESSAGE_TYPE_CHAT_HISTORY": MessageKind.OTHER,
+}
+
+
+class WechatyChannelError(AssistantError):
+    """The WeChat connection could not be made or was refused (wrong token, no gateway)."""
+
+
+def import_wechaty() -> Any:
+    """Import wechaty with the compatibility shims applied (once)."""
+    import urllib3
+    import urllib3.util
+
+    if not hasattr(urllib3, "get_host"):
+
+        def get_host(url: str) -> tuple[str, str | None, int | None]:
+            parsed = urllib3.util.parse_url(url)
+            return parsed.scheme or "http", parsed.host, parsed.port
+
+        urllib3.get_host = get_host  # type: ignore[attr-defined]
+    import wechaty_puppet.schemas.puppet as puppet_schemas
+
+    puppet_schemas.PuppetOptions.__hash__ = object.__hash__
+    import wechaty
+
+    return wechaty
+
+
+class WechatyChannel:
+    """One WeChat account: receives messages (converted at the edge) and sends replies (a ChatGateway)."""
+
+    def __init__(
+        self,
+        *,
+        endpoint: str,
+        token: str,
+        on_message: Callable[[InboundMessage], Awaitable[None]],
+        login_timeout_s: float = 30.0,
+    ) -> None:
+        self._endpoint = endpoint
+        self._token = token
+        self._on_message = on_message
+        self._login_timeout_s = login_timeout_s
+        self._bot: Any = None
+        self._task: asyncio.Task[Any] | None = None
+        self._logged_in = asyncio.Event()
+
+    async def start(self) -> None:
+        """Connect and wait for the account to log in; a clear error after the login timeout."""
+        wechaty = import_wechaty()
+        from wechaty_puppet import PuppetOptions
+
+        # Contact/Room/Tag objects are cached in process-wide pools bound to the previous bot instance.
+        for cls in (wechaty.Contact, wechaty.Room, wechaty.Tag):
+            cls._pool = {}
+        options = wechaty.WechatyOptions(
+            puppet="wechaty-puppet-service",
+            puppet_options=PuppetOptions(end_point=self._endpoint, token=self._token),
+        )
+        self._bot = wechaty.Wechaty(options)
+        self._logged_in.clear()
+        self._bot.on("login", self._login)
+        self._bot.on("message", self._message)
+        self._task = asyncio.create_task(self._bot.start())
+        login = asyncio.create_task(self._logged_in.wait())
+        done, _ = await asyncio.wait({login, self._task}, timeout=self._login_timeout_s, return_when="FIRST_COMPLETED")
+        if login not in done:
+            login.cancel()
+            await self.stop()
+            raise WechatyChannelError(
+                f"微信没有在 {self._login_timeout_s:.0f} 秒内登录（服务 {self._endpoint}）：请检查 token 是否正确、"
+                "puppet 服务是否在运行"
+            )
+
+    async def stop(self) -> None:
+        """Disconnect cleanly, without the library's 60-second restart pause."""
+        task, self._task = self._task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        if self._bot is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._bot.stop(), timeout=10)
+
+    @property
+    def connected(self) -> bool:
+        """Whether the event stream is still running."""
+        return self._task is not None and not self._task.done() and self._logged_in.is_set()
+
+    async def send(self, message: OutboundMessage) -> None:
+        """Send a reply: in a group @-mentioning the asker, or privately."""
+        if self._bot is None:
+            raise WechatyChannelError("微信未连接")
+        if message.group_id:
+            room = self._bot.Room.load(message.group_id)
+            await room.say(message.text, mention_ids=list(message.mention_ids) or None)
+        else:
+            contact = self._bot.Contact.load(message.user_id)
+            await contact.say(message.text)
+
+    async def _login(self, contact: Any) -> None:
+        log.info("WeChat account %s logged in", contact.contact_id)
+        self._logged_in.set()
+
+    async def _message(self, message: Any) -> None:
+        try:
+            inbound = await self._convert(message)
+        except Exception:  # a malformed payload must not stop the event stream
+            log.exception("could not read WeChat message %s", getattr(message, "message_id", "?"))
+            return
+        await self._on_message(inbound)
+
+    async def _convert(self, message: Any) -> InboundMessage:
+        """Resolve every lazy lookup once, here at the edge."""
+        talker = message.talker()
+        room = message.room()
+        kind = _KINDS.get(getattr(message.type(), "name", ""), MessageKind.OTHER)
+        mentions_self = bool(room is not None and await message.mention_self())
+        text = ""
+        if kind is MessageKind.TEXT:
+            text = await message.mention_text() if room is not None else message.text()
+        sent_at = message.date()
+        at = sent_at if isinstance(sent_at, datetime) else datetime.now(UTC)
+        return InboundMessage(
+            message_id=str(message.message_id),
+            channel=WECHAT,
+            sender_id=talker.contact_id if talker is not None else "",
+            sender_name=(talker.name if talker is not None else "") or "",
+            text=text or "",
+            kind=kind,
+            at=at if at.tzinfo else at.replace(tzinfo=UTC),
+            group_id=room.room_id if room is not None else "",
+            group_name=(await room.topic()) if room is not None else "",
+            mentions_self=mentions_self,
+            from_self=bool(message.is_self()),
+        )

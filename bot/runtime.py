@@ -1,0 +1,74 @@
+"""Running the assistant on a chat account: inbound messages through the router, the outbox drained gently."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from bot.app import AssistantServices, ChannelRuntime, build_channel_runtime
+from bot.channels.wechaty import WechatyChannel, WechatyChannelError
+from bot.domain.messages import InboundMessage
+
+log = logging.getLogger(__name__)
+
+
+class WechatRuntime:
+    """One WeChat account end to end; reconnects with backoff when the event stream drops."""
+
+    def __init__(self, services: AssistantServices, *, endpoint: str, token: str, login_timeout_s: float) -> None:
+        self._services = services
+        self.channel = WechatyChannel(
+            endpoint=endpoint, token=token, on_message=self._on_message, login_timeout_s=login_timeout_s
+        )
+        self.runtime: ChannelRuntime = build_channel_runtime(services, self.channel)
+        self._wake = asyncio.Event()
+
+    async def _on_message(self, message: InboundMessage) -> None:
+        loop = asyncio.get_running_loop()
+        handling = await loop.run_in_executor(None, self.runtime.router.handle, message)
+        log.info("message %s in %s: %s", message.message_id, message.group_id or "private", handling.outcome)
+        if handling.replies:
+            self._wake.set()
+
+    async def run(self, stop: asyncio.Event, *, poll_s: float = 0.5, max_backoff_s: float = 60.0) -> None:
+        """Connect (failing clearly if the first login fails), then serve until stop is set."""
+        await self.channel.start()
+        sender = asyncio.create_task(self._send_loop(stop, poll_s))
+        backoff = 1.0
+        try:
+            while not stop.is_set():
+                if self.channel.connected:
+                    backoff = 1.0
+                    await _wait(stop, 1.0)
+                    continue
+                log.warning("WeChat connection lost; reconnecting in %.0f s", backoff)
+                await self.channel.stop()
+                if await _wait(stop, backoff):
+                    break
+                try:
+                    await self.channel.start()
+                except WechatyChannelError as exc:
+                    log.warning("reconnect failed: %s", exc)
+                    backoff = min(backoff * 2, max_backoff_s)
+        finally:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sender
+            await self.channel.stop()
+
+    async def _send_loop(self, stop: asyncio.Event, poll_s: float) -> None:
+        while not stop.is_set():
+            await self.runtime.sender.send_due()
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=poll_s)
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> bool:
+    """Sleep up to seconds; True if stop was set meanwhile."""
+    try:
+        await asyncio.wait_for(stop.wait(), timeout=seconds)
+    except TimeoutError:
+        return False
+    return True

@@ -1,0 +1,139 @@
+"""End to end over the real Wechaty protocol: the Node puppet-service gateway serving the mock puppet on loopback,
+the real python-wechaty client, router, assistant, outbox and sender."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from bot.app import AssistantServices, build_knowledge
+from bot.config import Settings
+from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
+from bot.runtime import WechatRuntime
+from tests.conftest import REPO
+from tests.support.gateway import TOKEN, Gateway, running_gateway
+
+pytestmark = pytest.mark.slow
+ROOM, OTHER_ROOM = "room-3@chatroom", "room-5@chatroom"
+
+
+@pytest.fixture(scope="module")
+def gateway() -> Iterator[Gateway]:
+    with running_gateway() as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def services(
+    tmp_path_factory: pytest.TempPathFactory, use_embeddings: UniversalSentenceEncoderEmbeddings
+) -> AssistantServices:
+    settings = Settings(
+        data_dir=tmp_path_factory.mktemp("data"),
+        knowledge_dir=REPO / "knowledge",
+        send_interval_s=0.05,
+        send_jitter_s=0.0,
+        rate_per_resident_per_minute=4,
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    built = build_knowledge(settings, embeddings=use_embeddings)
+    built.ingestor.ingest(settings.knowledge_dir)
+    built.assistant.prepare()
+    return built
+
+
+@pytest.fixture(scope="module")
+def bot(gateway: Gateway, services: AssistantServices) -> Iterator[WechatRuntime]:
+    """The runtime in its own event loop thread, connected to the gateway."""
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+    runtime = WechatRuntime(services, endpoint=gateway.endpoint, token=TOKEN, login_timeout_s=30)
+    runtime.runtime.groups.get_or_register(
+        group_id=OTHER_ROOM, channel="wechat", name="5号楼", now=services.clock.now()
+    )
+    runtime.runtime.groups.set_enabled(OTHER_ROOM, False, now=services.clock.now())
+    thread = threading.Thread(target=loop.run_until_complete, args=(runtime.run(stop, poll_s=0.1),), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 40
+    while not runtime.channel.connected:
+        assert time.monotonic() < deadline, "the bot did not log in"
+        time.sleep(0.1)
+    yield runtime
+    loop.call_soon_threadsafe(stop.set)
+    thread.join(timeout=30)
+
+
+def _new_sent(gateway: Gateway, before: int, count: int = 1) -> list[dict[str, object]]:
+    return gateway.wait_for_sent(before + count)[before:]
+
+
+def test_a_mentioned_question_gets_the_grounded_answer_mentioning_the_asker(
+    gateway: Gateway, bot: WechatRuntime, services: AssistantServices
+) -> None:
+    before = len(gateway.sent())
+    gateway.say("wxid_li", "@社区小助手\u2005灭火器过期了找谁换", room=ROOM, mentions=("bot",))
+    (reply,) = _new_sent(gateway, before)
+    assert reply["conversationId"] == ROOM and reply["mentionIdList"] == ["wxid_li"]
+    expected = services.answering.answer("灭火器过期了找谁换").text
+    assert str(reply["text"]).endswith(expected) and str(reply["text"]).startswith("@李阿姨")
+
+
+def test_unmentioned_chatter_and_a_disabled_group_are_ignored(gateway: Gateway, bot: WechatRuntime) -> None:
+    before = len(gateway.sent())
+    gateway.say("wxid_wang", "今天天气真好，灭火器过期了找谁换", room=ROOM)
+    gateway.say("wxid_wang", "@社区小助手 灭火器过期了找谁换", room=OTHER_ROOM, mentions=("bot",))
+    gateway.say("wxid_li", "@社区小助手 社区食堂几点开饭", room=ROOM, mentions=("bot",))  # a marker after them
+    (reply,) = _new_sent(gateway, before)
+    assert "早餐" in str(reply["text"]) or "食堂" in str(reply["text"])
+    time.sleep(0.5)
+    assert len(gateway.sent()) == before + 1
+
+
+def test_private_chat_gets_a_plain_reply(gateway: Gateway, bot: WechatRuntime) -> None:
+    before = len(gateway.sent())
+    gateway.say("wxid_wang", "社区图书馆几点开门")
+    (reply,) = _new_sent(gateway, before)
+    assert reply["conversationId"] == "wxid_wang" and reply["mentionIdList"] == []
+    assert "图书馆" in str(reply["text"])
+
+
+def test_a_duplicate_delivery_is_answered_once(gateway: Gateway, bot: WechatRuntime) -> None:
+    before = len(gateway.sent())
+    gateway.say("wxid_li", "@社区小助手 居住证在哪里办", room=ROOM, mentions=("bot",))
+    _new_sent(gateway, before)
+    message_id = next(m["id"] for m in reversed(gateway.received()) if "居住证在哪里办" in str(m["text"]))
+    gateway.redeliver(str(message_id))
+    gateway.say("wxid_li", "@社区小助手 谢谢", room=ROOM, mentions=("bot",))  # a marker after the duplicate
+    (thanks,) = _new_sent(gateway, before + 1)
+    assert "不客气" in str(thanks["text"])
+    time.sleep(0.3)
+    assert len(gateway.sent()) == before + 2
+
+
+def test_a_flood_is_rate_limited(gateway: Gateway, bot: WechatRuntime) -> None:
+    before = len(gateway.sent())
+    for n in range(8):
+        gateway.say("wxid_zhao", f"@社区小助手 垃圾几点可以扔{n}", room=ROOM, mentions=("bot",))
+    replies = _new_sent(gateway, before, 5)
+    time.sleep(1.0)
+    replies = gateway.sent()[before:]
+    assert len(replies) == 5  # 4 answers and one "too fast" notice; the rest dropped
+    assert sum("您发得太快了" in str(r["text"]) for r in replies) == 1
+
+
+def test_a_wrong_token_fails_with_a_clear_error(gateway: Gateway, services: AssistantServices, tmp_path: Path) -> None:
+    from bot.channels.wechaty import WechatyChannel, WechatyChannelError
+
+    async def attempt() -> None:
+        async def ignore(_: object) -> None:
+            return None
+
+        channel = WechatyChannel(endpoint=gateway.endpoint, token="wrong-token", on_message=ignore, login_timeout_s=5)
+        await channel.start()
+
+    with pytest.raises(WechatyChannelError, match="没有在 5 秒内登录"):
+        asyncio.run(attempt())

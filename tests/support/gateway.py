@@ -1,0 +1,117 @@
+"""The Node Wechaty puppet-service gateway (serving the mock puppet) as a test fixture helper."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+GATEWAY_DIR = Path(__file__).parent / "wechaty_gateway"
+TOKEN = "insecure_test_token_0"
+
+
+def free_port() -> int:
+    """A free loopback port."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def install_gateway() -> None:
+    """`npm ci` from the lockfile, once (node_modules is not committed)."""
+    if (GATEWAY_DIR / "node_modules" / "wechaty-puppet-service").is_dir():
+        return
+    npm = shutil.which("npm")
+    if npm is None:
+        raise RuntimeError("npm is needed for the Wechaty gateway tests")
+    subprocess.run(
+        [npm, "ci", "--no-audit", "--no-fund"], cwd=GATEWAY_DIR, check=True, timeout=600, capture_output=True
+    )
+
+
+@dataclass
+class Gateway:
+    """A running gateway: its gRPC endpoint and the control API."""
+
+    endpoint: str
+    control: str
+
+    def say(self, sender: str, text: str, *, room: str | None = None, mentions: tuple[str, ...] = ()) -> None:
+        """A resident speaks (in a room, or privately to the bot)."""
+        self._post("/say", {"from": sender, "text": text, "room": room, "mentions": list(mentions)})
+
+    def redeliver(self, message_id: str) -> None:
+        """Emit an already delivered message again."""
+        self._post("/redeliver", {"id": message_id})
+
+    def sent(self) -> list[dict[str, Any]]:
+        """Everything the bot sent."""
+        return list(self._get("/sent"))
+
+    def received(self) -> list[dict[str, Any]]:
+        """Everything residents sent."""
+        return list(self._get("/received"))
+
+    def wait_for_sent(self, count: int, timeout: float = 20.0) -> list[dict[str, Any]]:
+        """Wait until the bot has sent at least count messages."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            sent = self.sent()
+            if len(sent) >= count:
+                return sent
+            time.sleep(0.1)
+        raise AssertionError(f"the bot sent {len(self.sent())} messages, expected {count}")
+
+    def _post(self, path: str, payload: dict[str, Any]) -> None:
+        request = urllib.request.Request(self.control + path, data=json.dumps(payload).encode(), method="POST")
+        urllib.request.urlopen(request, timeout=10).read()
+
+    def _get(self, path: str) -> Any:
+        return json.loads(urllib.request.urlopen(self.control + path, timeout=10).read())
+
+
+@contextmanager
+def running_gateway() -> Iterator[Gateway]:
+    """Start the gateway on free ports; stop it afterwards."""
+    install_gateway()
+    port, control = free_port(), free_port()
+    node = shutil.which("node") or "node"
+    process = subprocess.Popen(
+        [node, "gateway.mjs"],
+        cwd=GATEWAY_DIR,
+        env={
+            "PATH": str(Path(node).parent),
+            "GATEWAY_PORT": str(port),
+            "CONTROL_PORT": str(control),
+            "GATEWAY_TOKEN": TOKEN,
+            "WECHATY_PUPPET_SERVICE_NO_TLS_INSECURE_SERVER": "true",
+        },
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    gateway = Gateway(endpoint=f"127.0.0.1:{port}", control=f"http://127.0.0.1:{control}")
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                gateway.sent()
+                break
+            except OSError:
+                if process.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError("the Wechaty gateway did not start") from None
+                time.sleep(0.2)
+        yield gateway
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()

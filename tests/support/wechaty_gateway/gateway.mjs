@@ -1,0 +1,86 @@
+// A real Wechaty puppet-service gateway for the test suite: it serves the mock puppet over gRPC on loopback,
+// and a small HTTP control API lets pytest make residents speak and read what the bot sent.
+//   GATEWAY_PORT, GATEWAY_TOKEN, CONTROL_PORT  (environment)
+//   POST /say   {"from": "wxid_li", "text": "...", "room": "room-3@chatroom" | null, "mentions": ["bot"]}
+//   GET  /sent  -> [{"conversationId", "text", "mentionIdList"}]  (every text the bot sent)
+//   GET  /received -> [{"id", "talkerId", "text"}]  (every message the residents sent)
+//   POST /redeliver {"id": "..."}  -> emits that message event again (a duplicate delivery)
+//   POST /reset -> clears /sent
+import http from 'node:http'
+import { PuppetMock, mock } from 'wechaty-puppet-mock'
+import { PuppetServer } from 'wechaty-puppet-service'
+
+const port = Number(process.env.GATEWAY_PORT)
+const controlPort = Number(process.env.CONTROL_PORT)
+const token = process.env.GATEWAY_TOKEN
+
+const mocker = new mock.Mocker()
+mocker.use(m => {
+  const bot = m.createContact({ id: 'bot', name: '社区小助手' })
+  const li = m.createContact({ id: 'wxid_li', name: '李阿姨' })
+  const wang = m.createContact({ id: 'wxid_wang', name: '王师傅' })
+  const zhao = m.createContact({ id: 'wxid_zhao', name: '赵老师' })
+  m.createRoom({ id: 'room-3@chatroom', topic: '幸福里3号楼群', memberIdList: [bot.id, li.id, wang.id, zhao.id], ownerId: li.id })
+  m.createRoom({ id: 'room-5@chatroom', topic: '幸福里5号楼群', memberIdList: [bot.id, li.id, wang.id], ownerId: wang.id })
+  m.login(bot)
+  return () => {}  // the mock calls each environment's cleanup on stop; it must be a function
+})
+
+const puppet = new PuppetMock({ mocker })
+const sent = []
+const sendText = puppet.messageSendText.bind(puppet)
+puppet.messageSendText = async (conversationId, text, mentionIdList) => {
+  sent.push({ conversationId, text, mentionIdList: mentionIdList || [] })
+  return sendText(conversationId, text)
+}
+
+const received = []
+puppet.on('message', ({ messageId }) => {
+  const payload = mocker.messagePayload(messageId)
+  if (payload.talkerId !== 'bot') received.push({ id: messageId, talkerId: payload.talkerId, text: payload.text })
+})
+
+const server = new PuppetServer({ endpoint: `127.0.0.1:${port}`, puppet, token, tls: { disable: true } })
+await server.start()
+
+const body = req => new Promise(resolve => {
+  let data = ''
+  req.on('data', chunk => { data += chunk })
+  req.on('end', () => resolve(data ? JSON.parse(data) : {}))
+})
+
+http.createServer(async (req, res) => {
+  try {
+    if (req.method === 'POST' && req.url === '/say') {
+      const { from, text, room, mentions } = await body(req)
+      const speaker = mocker.ContactMock.load(from)
+      const mentioned = (mentions || []).map(id => mocker.ContactMock.load(id))
+      const where = room ? mocker.RoomMock.load(room) : mocker.ContactMock.load('bot')
+      speaker.say(text, mentioned).to(where)
+      res.end('{"ok":true}')
+    } else if (req.method === 'GET' && req.url === '/sent') {
+      res.setHeader('Content-Type', 'application/json')
+      res.end(JSON.stringify(sent))
+    } else if (req.method === 'GET' && req.url === '/received') {
+      res.setHeader('Content-Type', 'application/json')
+      res.end(JSON.stringify(received))
+    } else if (req.method === 'POST' && req.url === '/redeliver') {
+      const { id } = await body(req)
+      puppet.emit('message', { messageId: id })
+      res.end('{"ok":true}')
+    } else if (req.method === 'POST' && req.url === '/reset') {
+      sent.length = 0
+      res.end('{"ok":true}')
+    } else {
+      res.statusCode = 404
+      res.end('{}')
+    }
+  } catch (error) {
+    res.statusCode = 500
+    res.end(JSON.stringify({ error: String(error) }))
+  }
+}).listen(controlPort, '127.0.0.1', () => console.log('gateway ready'))
+
+const stop = async () => { await server.stop(); process.exit(0) }
+process.on('SIGTERM', stop)
+process.on('SIGINT', stop)
