@@ -15,13 +15,16 @@ const controlPort = Number(process.env.CONTROL_PORT)
 const token = process.env.GATEWAY_TOKEN
 
 const mocker = new mock.Mocker()
+// The environment runs again each time a client (re)starts the puppet, so it must be idempotent.
+const contact = (m, id, name) => m.cacheContactPayload.has(id) ? m.ContactMock.load(id) : m.createContact({ id, name })
+const room = (m, payload) => m.cacheRoomPayload.has(payload.id) ? m.RoomMock.load(payload.id) : m.createRoom(payload)
 mocker.use(m => {
-  const bot = m.createContact({ id: 'bot', name: '社区小助手' })
-  const li = m.createContact({ id: 'wxid_li', name: '李阿姨' })
-  const wang = m.createContact({ id: 'wxid_wang', name: '王师傅' })
-  const zhao = m.createContact({ id: 'wxid_zhao', name: '赵老师' })
-  m.createRoom({ id: 'room-3@chatroom', topic: '幸福里3号楼群', memberIdList: [bot.id, li.id, wang.id, zhao.id], ownerId: li.id })
-  m.createRoom({ id: 'room-5@chatroom', topic: '幸福里5号楼群', memberIdList: [bot.id, li.id, wang.id], ownerId: wang.id })
+  const bot = contact(m, 'bot', '社区小助手')
+  const li = contact(m, 'wxid_li', '李阿姨')
+  const wang = contact(m, 'wxid_wang', '王师傅')
+  const zhao = contact(m, 'wxid_zhao', '赵老师')
+  room(m, { id: 'room-3@chatroom', topic: '幸福里3号楼群', memberIdList: [bot.id, li.id, wang.id, zhao.id], ownerId: li.id })
+  room(m, { id: 'room-5@chatroom', topic: '幸福里5号楼群', memberIdList: [bot.id, li.id, wang.id], ownerId: wang.id })
   m.login(bot)
   return () => {}  // the mock calls each environment's cleanup on stop; it must be a function
 })

@@ -1,0 +1,96 @@
+"""A restart loses nothing: replies queued when the process is killed go out after it restarts, and messages it
+already handled are not answered again (a real `python -m bot run` process, killed with SIGKILL)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+from tests.support.gateway import TOKEN, Gateway, running_gateway
+
+pytestmark = pytest.mark.slow
+ROOM = "room-3@chatroom"
+
+
+@pytest.fixture(scope="module")
+def gateway() -> Iterator[Gateway]:
+    with running_gateway() as running:
+        yield running
+
+
+def _start(tmp_path: Path, gateway: Gateway, interval_s: float) -> subprocess.Popen[bytes]:
+    env = {
+        **os.environ,
+        "BOT_DATA_DIR": str(tmp_path / "data"),
+        "BOT_KNOWLEDGE_DIR": str(REPO / "knowledge"),
+        "BOT_WECHATY_ENDPOINT": gateway.endpoint,
+        "BOT_WECHATY_TOKEN": TOKEN,
+        "BOT_SEND_INTERVAL_S": str(interval_s),
+        "BOT_SEND_JITTER_S": "0",
+    }
+    log = (tmp_path / f"bot-{time.monotonic_ns()}.log").open("wb")
+    return subprocess.Popen([sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env, stdout=log, stderr=log)
+
+
+def _outbox(tmp_path: Path) -> dict[str, int]:
+    with sqlite3.connect(tmp_path / "data" / "assistant.db") as db:
+        return dict(db.execute("select status, count(*) from outbox group by status").fetchall())
+
+
+def _wait(condition: object, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if condition():  # type: ignore[operator]
+                return
+        except (sqlite3.Error, OSError):  # not up yet
+            pass
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+def _logged_in(gateway: Gateway, marker: str) -> bool:
+    gateway.say("wxid_wang", f"@社区小助手 你好{marker}", room=ROOM, mentions=("bot",))
+    time.sleep(0.5)
+    return any("@王师傅" in str(m["text"]) for m in gateway.sent())
+
+
+def test_queued_replies_survive_a_kill_and_handled_messages_are_not_answered_again(
+    tmp_path: Path, gateway: Gateway
+) -> None:
+    first = _start(tmp_path, gateway, interval_s=30.0)  # slow sending: replies pile up in the outbox
+    try:
+        _wait(lambda: _logged_in(gateway, "1"), 90, "the first process to answer")
+        questions = ["灭火器过期了找谁换", "社区食堂几点开饭", "社区图书馆几点开门"]
+        for question in questions:
+            gateway.say("wxid_li", f"@社区小助手 {question}", room=ROOM, mentions=("bot",))
+        _wait(lambda: _outbox(tmp_path).get("queued", 0) >= 3, 30, "three queued replies")
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+    finally:
+        if first.poll() is None:
+            first.kill()
+    assert not any("@李阿姨" in str(m["text"]) for m in gateway.sent())
+    handled = [m["id"] for m in gateway.received() if any(q in str(m["text"]) for q in questions)]
+
+    second = _start(tmp_path, gateway, interval_s=0.05)
+    try:
+        _wait(lambda: sum("@李阿姨" in str(m["text"]) for m in gateway.sent()) >= 3, 90, "the queued replies")
+        for message_id in handled:
+            gateway.redeliver(str(message_id))
+        time.sleep(2)
+        replies_to_li = [m for m in gateway.sent() if "@李阿姨" in str(m["text"])]
+        assert len(replies_to_li) == 3
+        assert _outbox(tmp_path).get("queued", 0) == 0
+    finally:
+        second.terminate()
+        second.wait(timeout=30)
