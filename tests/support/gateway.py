@@ -44,9 +44,10 @@ class Gateway:
     endpoint: str
     control: str
 
-    def say(self, sender: str, text: str, *, room: str | None = None, mentions: tuple[str, ...] = ()) -> None:
-        """A resident speaks (in a room, or privately to the bot)."""
-        self._post("/say", {"from": sender, "text": text, "room": room, "mentions": list(mentions)})
+    def say(self, sender: str, text: str, *, room: str | None = None, mentions: tuple[str, ...] = ()) -> float:
+        """A resident speaks (in a room, or privately to the bot); the gateway's timestamp in ms."""
+        answer = self._post("/say", {"from": sender, "text": text, "room": room, "mentions": list(mentions)})
+        return float(answer.get("at", 0))
 
     def redeliver(self, message_id: str) -> None:
         """Emit an already delivered message again."""
@@ -70,9 +71,9 @@ class Gateway:
             time.sleep(0.1)
         raise AssertionError(f"the bot sent {len(self.sent())} messages, expected {count}")
 
-    def _post(self, path: str, payload: dict[str, Any]) -> None:
+    def _post(self, path: str, payload: dict[str, Any]) -> Any:
         request = urllib.request.Request(self.control + path, data=json.dumps(payload).encode(), method="POST")
-        urllib.request.urlopen(request, timeout=10).read()
+        return json.loads(urllib.request.urlopen(request, timeout=10).read() or b"{}")
 
     def _get(self, path: str) -> Any:
         return json.loads(urllib.request.urlopen(self.control + path, timeout=10).read())

@@ -2,7 +2,7 @@
 // and a small HTTP control API lets pytest make residents speak and read what the bot sent.
 //   GATEWAY_PORT, GATEWAY_TOKEN, CONTROL_PORT  (environment)
 //   POST /say   {"from": "wxid_li", "text": "...", "room": "room-3@chatroom" | null, "mentions": ["bot"]}
-//   GET  /sent  -> [{"conversationId", "text", "mentionIdList"}]  (every text the bot sent)
+//   GET  /sent  -> [{"conversationId", "text", "mentionIdList", "at"}]  (every text the bot sent, ms timestamps)
 //   GET  /received -> [{"id", "talkerId", "text"}]  (every message the residents sent)
 //   POST /redeliver {"id": "..."}  -> emits that message event again (a duplicate delivery)
 //   POST /reset -> clears /sent
@@ -33,7 +33,7 @@ const puppet = new PuppetMock({ mocker })
 const sent = []
 const sendText = puppet.messageSendText.bind(puppet)
 puppet.messageSendText = async (conversationId, text, mentionIdList) => {
-  sent.push({ conversationId, text, mentionIdList: mentionIdList || [] })
+  sent.push({ conversationId, text, mentionIdList: mentionIdList || [], at: Date.now() })
   return sendText(conversationId, text)
 }
 
@@ -59,8 +59,9 @@ http.createServer(async (req, res) => {
       const speaker = mocker.ContactMock.load(from)
       const mentioned = (mentions || []).map(id => mocker.ContactMock.load(id))
       const where = room ? mocker.RoomMock.load(room) : mocker.ContactMock.load('bot')
+      const at = Date.now()
       speaker.say(text, mentioned).to(where)
-      res.end('{"ok":true}')
+      res.end(JSON.stringify({ ok: true, at }))
     } else if (req.method === 'GET' && req.url === '/sent') {
       res.setHeader('Content-Type', 'application/json')
       res.end(JSON.stringify(sent))
