@@ -9,7 +9,7 @@ run: $(VENV)/.installed
 	$(BIN)/python -m bot run
 
 test: $(VENV)/.installed-test
-	$(BIN)/ruff check bot tests ingest.py
+	$(BIN)/ruff check bot tests benchmarks ingest.py
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
