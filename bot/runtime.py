@@ -31,16 +31,18 @@ class WechatRuntime:
         if handling.replies:
             self._wake.set()
 
-    async def run(self, stop: asyncio.Event, *, poll_s: float = 0.5, max_backoff_s: float = 60.0) -> None:
+    async def run(
+        self, stop: asyncio.Event, *, poll_s: float = 0.5, health_s: float = 5.0, max_backoff_s: float = 60.0
+    ) -> None:
         """Connect (failing clearly if the first login fails), then serve until stop is set."""
         await self.channel.start()
         sender = asyncio.create_task(self._send_loop(stop, poll_s))
         backoff = 1.0
         try:
             while not stop.is_set():
-                if self.channel.connected:
+                if await self.channel.alive():
                     backoff = 1.0
-                    await _wait(stop, 1.0)
+                    await _wait(stop, health_s)
                     continue
                 log.warning("WeChat connection lost; reconnecting in %.0f s", backoff)
                 await self.channel.stop()

@@ -121,8 +121,18 @@ class WechatyChannel:
 
     @property
     def connected(self) -> bool:
-        """Whether the event stream is still running."""
+        """Whether the account logged in and the client has not given up."""
         return self._task is not None and not self._task.done() and self._logged_in.is_set()
+
+    async def alive(self, timeout_s: float = 5.0) -> bool:
+        """Ask the puppet service for a ding: when the stream dies, wechaty only logs it and sleeps a minute."""
+        if not self.connected:
+            return False
+        try:
+            await asyncio.wait_for(self._bot.puppet.ding("health"), timeout=timeout_s)
+        except Exception:  # any transport error means the connection is gone
+            return False
+        return True
 
     async def send(self, message: OutboundMessage) -> None:
         """Send a reply: in a group @-mentioning the asker, or privately."""

@@ -94,3 +94,37 @@ def test_queued_replies_survive_a_kill_and_handled_messages_are_not_answered_aga
     finally:
         second.terminate()
         second.wait(timeout=30)
+
+
+def test_a_dropped_connection_is_restored_with_backoff(tmp_path: Path) -> None:
+    import asyncio
+    import threading
+
+    from bot.app import build_knowledge
+    from bot.config import Settings
+    from bot.runtime import WechatRuntime
+    from tests.support.gateway import free_port
+
+    port, control = free_port(), free_port()
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        knowledge_dir=REPO / "knowledge",
+        send_interval_s=0.05,
+        send_jitter_s=0.0,
+        _env_file=None,
+    )  # type: ignore[call-arg]
+    services = build_knowledge(settings)
+    services.ingestor.ingest(settings.knowledge_dir)
+    loop, stop = asyncio.new_event_loop(), asyncio.Event()
+    with running_gateway(port=port, control=control) as gateway:
+        runtime = WechatRuntime(services, endpoint=gateway.endpoint, token=TOKEN, login_timeout_s=30)
+        thread = threading.Thread(
+            target=loop.run_until_complete, args=(runtime.run(stop, poll_s=0.1, health_s=0.5),), daemon=True
+        )
+        thread.start()
+        _wait(lambda: runtime.channel.connected, 40, "login")
+    # The gateway is gone; a new one comes up on the same port.
+    with running_gateway(port=port, control=control) as gateway:
+        _wait(lambda: _logged_in(gateway, "again"), 60, "the runtime to reconnect and answer")
+    loop.call_soon_threadsafe(stop.set)
+    thread.join(timeout=30)

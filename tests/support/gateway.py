@@ -80,10 +80,10 @@ class Gateway:
 
 
 @contextmanager
-def running_gateway() -> Iterator[Gateway]:
-    """Start the gateway on free ports; stop it afterwards."""
+def running_gateway(port: int | None = None, control: int | None = None) -> Iterator[Gateway]:
+    """Start the gateway (on free ports unless given); stop it afterwards."""
     install_gateway()
-    port, control = free_port(), free_port()
+    port, control = port or free_port(), control or free_port()
     node = shutil.which("node") or "node"
     process = subprocess.Popen(
         [node, "gateway.mjs"],
