@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 
 from sqlalchemy import select
@@ -9,6 +10,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.domain.conversation import ConversationTurn
 from bot.storage.models import ConversationTurnRow
+
+_FIELDS = [field.name for field in dataclasses.fields(ConversationTurn)]
 
 
 class SqlTurnLog:
@@ -19,46 +22,16 @@ class SqlTurnLog:
 
     def record(self, turn: ConversationTurn) -> None:
         """Store one turn."""
+        values = {name: getattr(turn, name) for name in _FIELDS}
         with self._sessions.begin() as session:
-            session.add(
-                ConversationTurnRow(
-                    at=turn.at,
-                    channel=turn.channel,
-                    group_id=turn.group_id,
-                    user_id=turn.user_id,
-                    question=turn.question,
-                    reply=turn.reply,
-                    answered=turn.answered,
-                    reason=turn.reason,
-                    score=turn.score,
-                    sources=list(turn.sources),
-                    mode=turn.mode,
-                    latency_ms=turn.latency_ms,
-                )
-            )
+            session.add(ConversationTurnRow(**{**values, "sources": list(turn.sources)}))
 
     def recent(self, limit: int) -> Sequence[ConversationTurn]:
         """The newest turns, newest first."""
         with self._sessions() as session:
-            rows = session.scalars(
-                select(ConversationTurnRow)
-                .order_by(ConversationTurnRow.at.desc(), ConversationTurnRow.id.desc())
-                .limit(limit)
-            )
+            newest_first = (ConversationTurnRow.at.desc(), ConversationTurnRow.id.desc())
+            rows = session.scalars(select(ConversationTurnRow).order_by(*newest_first).limit(limit))
             return [
-                ConversationTurn(
-                    at=row.at,
-                    channel=row.channel,
-                    group_id=row.group_id,
-                    user_id=row.user_id,
-                    question=row.question,
-                    reply=row.reply,
-                    answered=row.answered,
-                    reason=row.reason,
-                    score=row.score,
-                    sources=tuple(row.sources),
-                    mode=row.mode,
-                    latency_ms=row.latency_ms,
-                )
+                ConversationTurn(**{**{name: getattr(row, name) for name in _FIELDS}, "sources": tuple(row.sources)})
                 for row in rows
             ]
