@@ -130,13 +130,10 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     import logging
     import signal
 
-    from bot.app import build_knowledge
     from bot.runtime import WechatRuntime
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    knowledge = build_knowledge(settings)
-    print(format_report(_run_ingest(knowledge.ingestor, settings.knowledge_dir)), flush=True)
-    knowledge.assistant.prepare()
+    knowledge = _ready_services(settings)
 
     async def serve() -> None:
         stop = asyncio.Event()
@@ -160,15 +157,11 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
 def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
     """An interactive conversation in the terminal: a private chat through the router and outbox, like WeChat."""
-    from bot.app import build_channel_runtime, build_knowledge
+    from bot.app import build_channel_runtime
     from bot.channels.terminal import TerminalChannel, TerminalGateway
     from bot.services.sending import SendingPolicy
 
-    knowledge = build_knowledge(settings)
-    print("正在检查知识库……", flush=True)
-    report = _run_ingest(knowledge.ingestor, settings.knowledge_dir)
-    print(format_report(report), flush=True)
-    knowledge.assistant.prepare()
+    knowledge = _ready_services(settings)
     # The terminal is no WeChat account to protect: no spacing between messages.
     runtime = build_channel_runtime(
         knowledge, TerminalGateway(lambda text: print(text, flush=True)), policy=SendingPolicy(0, 0)
@@ -185,6 +178,17 @@ def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
             return 0
         if line.strip():
             channel.say(line)
+
+
+def _ready_services(settings: Settings) -> AssistantServices:
+    """Everything wired, the knowledge base ingested (incrementally) and the models loaded."""
+    from bot.app import build_knowledge
+
+    knowledge = build_knowledge(settings)
+    print("正在检查知识库……", flush=True)
+    print(format_report(_run_ingest(knowledge.ingestor, settings.knowledge_dir)), flush=True)
+    knowledge.assistant.prepare()
+    return knowledge
 
 
 def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:

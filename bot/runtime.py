@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from datetime import timedelta
 
 from bot.app import AssistantServices, ChannelRuntime, build_channel_runtime
 from bot.channels.wechaty import WechatyChannel, WechatyChannelError
 from bot.domain.messages import InboundMessage
 
 log = logging.getLogger(__name__)
+LEDGER_RETENTION = timedelta(days=7)
 
 
 class WechatRuntime:
@@ -35,6 +37,8 @@ class WechatRuntime:
         self, stop: asyncio.Event, *, poll_s: float = 0.5, health_s: float = 5.0, max_backoff_s: float = 60.0
     ) -> None:
         """Connect (failing clearly if the first login fails), then serve until stop is set."""
+        # Platforms redeliver within minutes; a week of message ids is plenty to answer each once.
+        self.runtime.outbox.forget_processed_before(self._services.clock.now() - LEDGER_RETENTION)
         await self.channel.start()
         sender = asyncio.create_task(self._send_loop(stop, poll_s))
         backoff = 1.0
