@@ -167,6 +167,7 @@ def build_channel_runtime(
         outbox,
         services.clock,
         bot_names=settings.split_list(settings.bot_names),
+        other_bot_ids=settings.split_list(settings.other_bot_ids),
         limits=RateLimits(settings.rate_per_resident_per_minute, settings.rate_per_group_per_minute),
     )
     policy = policy or SendingPolicy(

@@ -69,6 +69,8 @@ class Settings(BaseSettings):
 
     # Chat channels: names residents @-mention, keyword prefixes, new groups' default, flood limits, gentle sending
     bot_names: str = "社区小助手"
+    # WeChat ids of other bots in the groups (never answered, so two bots cannot talk to each other forever)
+    other_bot_ids: str = ""
     keyword_prefixes: str = "小助手,#问"
     groups_enabled_by_default: bool = True
     rate_per_resident_per_minute: int = Field(default=6, ge=1, le=1000)
