@@ -23,12 +23,14 @@ from bot.rag.retriever import FusionWeights, HybridRetriever
 from bot.services.answering import AnsweringService
 from bot.services.assistant import ResidentAssistant
 from bot.services.conversation import ConversationMemory
+from bot.services.escalation import EscalationService
 from bot.services.safety import JsonlFlaggedMessageLog, SensitiveWords
 from bot.services.scope import RegionScope
 from bot.services.sending import OutboxSender, SendingPolicy
 from bot.storage.channel import SqlGroupConfigs, SqlOutbox
 from bot.storage.engine import make_engine, session_factory, upgrade
 from bot.storage.turns import SqlTurnLog
+from bot.storage.unanswered import SqlUnansweredQuestions
 
 
 class ServiceUnavailableError(AssistantError):
@@ -147,6 +149,7 @@ class ChannelRuntime:
     router: MessageRouter
     outbox: SqlOutbox
     groups: SqlGroupConfigs
+    escalation: EscalationService
     sender: OutboxSender
 
 
@@ -161,6 +164,9 @@ def build_channel_runtime(
         keywords=settings.split_list(settings.keyword_prefixes),
     )
     outbox = SqlOutbox(services.sessions)
+    escalation = EscalationService(
+        SqlUnansweredQuestions(services.sessions), outbox, services.clock, staff_group_id=settings.staff_group_id
+    )
     router = MessageRouter(
         services.assistant,
         groups,
@@ -169,10 +175,11 @@ def build_channel_runtime(
         bot_names=settings.split_list(settings.bot_names),
         other_bot_ids=settings.split_list(settings.other_bot_ids),
         limits=RateLimits(settings.rate_per_resident_per_minute, settings.rate_per_group_per_minute),
+        escalation=escalation,
     )
     policy = policy or SendingPolicy(
         interval_s=settings.send_interval_s,
         jitter_s=settings.send_jitter_s,
         max_attempts=settings.send_max_attempts,
     )
-    return ChannelRuntime(router, outbox, groups, OutboxSender(outbox, gateway, services.clock, policy))
+    return ChannelRuntime(router, outbox, groups, escalation, OutboxSender(outbox, gateway, services.clock, policy))

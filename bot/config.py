@@ -69,6 +69,8 @@ class Settings(BaseSettings):
 
     # Chat channels: names residents @-mention, keyword prefixes, new groups' default, flood limits, gentle sending
     bot_names: str = "社区小助手"
+    # The staff WeChat group: new unanswered questions are posted there; "#12 答：…" answers one
+    staff_group_id: str = ""
     # WeChat ids of other bots in the groups (never answered, so two bots cannot talk to each other forever)
     other_bot_ids: str = ""
     keyword_prefixes: str = "小助手,#问"

@@ -12,12 +12,16 @@ from bot.domain.messages import InboundMessage, MessageKind, OutboundMessage, st
 from bot.handlers.ratelimit import SlidingWindowLimiter
 from bot.ports import Clock
 from bot.services.assistant import ResidentAssistant
+from bot.services.escalation import HANDOFF_TEXT, EscalationService, parse_staff_answer, wants_a_person
 from bot.storage.channel import SqlGroupConfigs, SqlOutbox
+from bot.storage.unanswered import QuestionNotOpenError
 
 log = logging.getLogger(__name__)
 
 NON_TEXT_HINT = "我现在只看得懂文字，请用文字描述您的问题，我来帮您查。"
 RATE_LIMITED_TEXT = "您发得太快了，请过一分钟再问，我会一条条回复。"
+# Replies that promise the question was passed to staff: they put it in the unanswered queue.
+ESCALATED_REASONS = frozenset({"low_confidence", "llm_no_answer", "output_blocked"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +55,7 @@ class MessageRouter:
         bot_names: Iterable[str],
         other_bot_ids: Iterable[str] = (),
         limits: RateLimits | None = None,
+        escalation: EscalationService | None = None,
     ) -> None:
         self._assistant = assistant
         self._groups = groups
@@ -58,6 +63,7 @@ class MessageRouter:
         self._clock = clock
         self._bot_names = tuple(n for n in bot_names if n)
         self._other_bots = frozenset(other_bot_ids)
+        self._escalation = escalation
         limits = limits or RateLimits()
         self._per_resident = SlidingWindowLimiter(limits.per_resident, limits.window)
         self._per_group = SlidingWindowLimiter(limits.per_group, limits.window)
@@ -70,6 +76,8 @@ class MessageRouter:
             return Handling("ignored_bot")
         if self._outbox.seen(message.message_id):
             return Handling("duplicate")
+        if self._escalation is not None and self._escalation.is_staff_group(message.group_id):
+            return self._staff_message(message)
         keywords: tuple[str, ...] = ()
         if not message.is_private:
             config = self._groups.get_or_register(
@@ -93,8 +101,28 @@ class MessageRouter:
             return Handling("rate_limited_silent")
 
         question = Question(text, message.group_id or "private", message.sender_id, message.at, message.channel)
+        if self._escalation is not None and wants_a_person(text):
+            self._escalation.escalate(question, reason="handoff", urgent=True)
+            return self._queue(message, HANDOFF_TEXT, "handed_off")
         reply = self._assistant.reply(question)
+        if self._escalation is not None and reply.reason in ESCALATED_REASONS:
+            candidates = tuple(h.entry_id for h in (reply.primary.hits if reply.primary else [])[:3])
+            self._escalation.escalate(question, reason=reply.reason, candidates=candidates)
         return self._queue(message, reply.text, "answered" if reply.answered else f"replied:{reply.reason}")
+
+    def _staff_message(self, message: InboundMessage) -> Handling:
+        """In the staff group only "#12 答：…" means something: the answer goes to the residents who asked."""
+        assert self._escalation is not None
+        parsed = parse_staff_answer(strip_mentions(message.text, self._bot_names)[0])
+        if message.kind is not MessageKind.TEXT or parsed is None:
+            return Handling("staff_chatter")
+        number, answer = parsed
+        try:
+            answered = self._escalation.answer(number, answer, by=message.sender_name or message.sender_id)
+        except QuestionNotOpenError:
+            return self._queue(message, f"没有找到待答的 #{number}（可能已经答过了）。", "staff_unknown_number")
+        count = len({(a.group_id, a.user_id) for a in answered.askers})
+        return self._queue(message, f"已把 #{number} 的答复发给 {count} 位居民。", "staff_answered")
 
     def _addressed_text(self, message: InboundMessage, keywords: tuple[str, ...]) -> tuple[str, bool]:
         text, typed_mention = strip_mentions(message.text, self._bot_names)

@@ -101,7 +101,7 @@ class SqlOutbox:
             with self._sessions.begin() as session:
                 session.add(ProcessedMessageRow(message_id=message_id, at=now))
                 for reply in replies:
-                    session.add(_queued(reply, now))
+                    session.add(queued_row(reply, now))
         except IntegrityError:
             return False
         return True
@@ -109,7 +109,7 @@ class SqlOutbox:
     def enqueue(self, message: OutboundMessage, *, now: datetime) -> None:
         """Queue a message that answers no inbound message (notices, staff answers)."""
         with self._sessions.begin() as session:
-            session.add(_queued(message, now))
+            session.add(queued_row(message, now))
 
     def due(self, *, now: datetime, limit: int) -> list[QueuedMessage]:
         """Queued messages whose time has come, oldest first."""
@@ -159,7 +159,8 @@ class SqlOutbox:
             return int(getattr(result, "rowcount", 0) or 0)
 
 
-def _queued(message: OutboundMessage, now: datetime) -> OutboxRow:
+def queued_row(message: OutboundMessage, now: datetime) -> OutboxRow:
+    """A new outbox row for message (also used by repositories that queue replies in their own transaction)."""
     return OutboxRow(
         channel=message.channel,
         group_id=message.group_id,

@@ -1,0 +1,123 @@
+"""Handing questions to a person: the unanswered queue, the staff group, and answers back to the askers."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime
+from difflib import SequenceMatcher
+
+from bot.domain.conversation import Question
+from bot.domain.escalation import Asker, UnansweredQuestion
+from bot.domain.messages import OutboundMessage
+from bot.domain.privacy import mask_personal_data
+from bot.ports import Clock
+from bot.storage.channel import SqlOutbox
+from bot.storage.unanswered import QuestionNotOpenError, SqlUnansweredQuestions
+
+HANDOFF_TEXT = "好的，已通知社区工作人员，请稍候，他们会在这里回复您。"
+_HANDOFF = re.compile(r"转人工|人工客服|人工服务|找工作人员|找个人|真人|找社区的人|要人工")
+_STAFF_ANSWER = re.compile(r"^\s*[#＃](\d+)\s*答\s*[:：]?\s*([^:：\s].*)$", re.DOTALL)
+_SAME_QUESTION = 0.8
+
+
+def wants_a_person(text: str) -> bool:
+    """Whether a resident asks for a person ("转人工", "找工作人员")."""
+    return bool(_HANDOFF.search(text))
+
+
+def parse_staff_answer(text: str) -> tuple[int, str] | None:
+    """'#12 答：…' → (12, '…')."""
+    match = _STAFF_ANSWER.match(text)
+    if match is None or not match.group(2).strip():
+        return None
+    return int(match.group(1)), match.group(2).strip()
+
+
+class EscalationService:
+    """Keeps the unanswered queue: near-duplicates join, staff are told, answers go back to every asker."""
+
+    def __init__(
+        self,
+        questions: SqlUnansweredQuestions,
+        queue: SqlOutbox,
+        clock: Clock,
+        *,
+        staff_group_id: str = "",
+        staff_channel: str = "wechat",
+    ) -> None:
+        self._questions = questions
+        self._queue = queue
+        self._clock = clock
+        self._staff_group_id = staff_group_id
+        self._staff_channel = staff_channel
+
+    def escalate(
+        self, question: Question, *, reason: str, candidates: tuple[str, ...] = (), urgent: bool = False
+    ) -> UnansweredQuestion:
+        """Put a question in the queue (masked), joining an open near-duplicate; tell the staff group."""
+        now = question.at or self._clock.now()
+        text = mask_personal_data(question.text.strip())
+        asker = Asker(question.channel, question.group_id, question.user_id, text, now)
+        same = self._open_near_duplicate(text)
+        if same is not None:
+            joined = self._questions.join(same.id, asker, urgent=urgent)
+            if urgent and not same.urgent:
+                self._notify(joined, now)
+            return joined
+        created = self._questions.create(
+            question=text, asker=asker, urgent=urgent, reason=reason, candidates=candidates, now=now
+        )
+        self._notify(created, now)
+        return created
+
+    def answer(self, number: int, answer: str, *, by: str) -> UnansweredQuestion:
+        """Staff answer question #number: every asker gets it in their group, @-mentioned, through the outbox."""
+        question = self._questions.get(number)
+        if question is None:
+            raise QuestionNotOpenError(number)
+        replies = [
+            OutboundMessage(
+                channel=asker.channel,
+                text=f"关于您问的“{_short(asker.text)}”，社区工作人员答复：{answer}",
+                group_id="" if asker.group_id == "private" else asker.group_id,
+                user_id=asker.user_id if asker.group_id == "private" else "",
+                mention_ids=() if asker.group_id == "private" else (asker.user_id,),
+            )
+            for asker in question.askers
+        ]
+        return self._questions.answer(number, answer=answer, by=by, now=self._clock.now(), replies=replies)
+
+    def is_staff_group(self, group_id: str) -> bool:
+        """Whether messages in this group come from staff."""
+        return bool(self._staff_group_id) and group_id == self._staff_group_id
+
+    def _open_near_duplicate(self, text: str) -> UnansweredQuestion | None:
+        key = _comparable(text)
+        best: tuple[float, UnansweredQuestion | None] = (0.0, None)
+        for open_question in self._questions.open_questions():
+            ratio = SequenceMatcher(None, key, _comparable(open_question.question)).ratio()
+            if ratio > best[0]:
+                best = (ratio, open_question)
+        return best[1] if best[0] >= _SAME_QUESTION else None
+
+    def _notify(self, question: UnansweredQuestion, now: datetime) -> None:
+        if not self._staff_group_id:
+            return
+        first = question.askers[0]
+        where = "私聊" if first.group_id == "private" else f"群 {first.group_id}"
+        flag = "【急】居民要求人工" if question.urgent else "【待答】"
+        text = (
+            f"#{question.id} {flag}{where}的居民问：{question.question}\n"
+            f"回复“#{question.id} 答：……”即可把答复发给提问的居民。"
+        )
+        self._queue.enqueue(OutboundMessage(self._staff_channel, text, group_id=self._staff_group_id), now=now)
+
+
+def _comparable(text: str) -> str:
+    return re.sub(r"[\W_]+", "", unicodedata.normalize("NFKC", text).lower())
+
+
+def _short(text: str, limit: int = 20) -> str:
+    text = text.strip(" ？?。！!")
+    return text if len(text) <= limit else text[: limit - 1] + "…"

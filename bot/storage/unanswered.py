@@ -1,0 +1,121 @@
+"""Repository of unanswered questions; answering one queues the replies in the same transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.domain.escalation import Asker, QuestionStatus, UnansweredQuestion
+from bot.domain.messages import OutboundMessage
+from bot.storage.channel import queued_row
+from bot.storage.models import UnansweredAskerRow, UnansweredQuestionRow
+
+
+class QuestionNotOpenError(LookupError):
+    """No open question has that number."""
+
+
+class SqlUnansweredQuestions:
+    """Unanswered questions and their askers."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def create(
+        self, *, question: str, asker: Asker, urgent: bool, reason: str, candidates: Sequence[str], now: datetime
+    ) -> UnansweredQuestion:
+        """A new open question with its first asker."""
+        with self._sessions.begin() as session:
+            row = UnansweredQuestionRow(
+                question=question,
+                status=QuestionStatus.OPEN.value,
+                urgent=urgent,
+                reason=reason,
+                candidates=list(candidates),
+                created_at=now,
+                answer="",
+                answered_by="",
+                answered_at=None,
+            )
+            session.add(row)
+            session.flush()
+            session.add(_asker_row(row.id, asker))
+            return _question(session, row)
+
+    def join(self, question_id: int, asker: Asker, *, urgent: bool) -> UnansweredQuestion:
+        """Another resident asks the same open question (an urgent request makes it urgent)."""
+        with self._sessions.begin() as session:
+            row = session.get(UnansweredQuestionRow, question_id)
+            if row is None or row.status != QuestionStatus.OPEN.value:
+                raise QuestionNotOpenError(question_id)
+            row.urgent = row.urgent or urgent
+            session.add(_asker_row(question_id, asker))
+            return _question(session, row)
+
+    def open_questions(self) -> list[UnansweredQuestion]:
+        """Every open question, urgent first, then oldest first."""
+        with self._sessions() as session:
+            rows = session.scalars(
+                select(UnansweredQuestionRow)
+                .where(UnansweredQuestionRow.status == QuestionStatus.OPEN.value)
+                .order_by(UnansweredQuestionRow.urgent.desc(), UnansweredQuestionRow.created_at)
+            ).all()
+            return [_question(session, row) for row in rows]
+
+    def get(self, question_id: int) -> UnansweredQuestion | None:
+        """One question by its number."""
+        with self._sessions() as session:
+            row = session.get(UnansweredQuestionRow, question_id)
+            return _question(session, row) if row is not None else None
+
+    def answer(
+        self,
+        question_id: int,
+        *,
+        answer: str,
+        by: str,
+        now: datetime,
+        replies: Sequence[OutboundMessage],
+    ) -> UnansweredQuestion:
+        """Mark an open question answered and queue the replies to its askers, atomically."""
+        with self._sessions.begin() as session:
+            row = session.get(UnansweredQuestionRow, question_id, with_for_update=True)
+            if row is None or row.status != QuestionStatus.OPEN.value:
+                raise QuestionNotOpenError(question_id)
+            row.status, row.answer, row.answered_by, row.answered_at = QuestionStatus.ANSWERED.value, answer, by, now
+            for reply in replies:
+                session.add(queued_row(reply, now))
+            return _question(session, row)
+
+
+def _asker_row(question_id: int, asker: Asker) -> UnansweredAskerRow:
+    return UnansweredAskerRow(
+        question_id=question_id,
+        channel=asker.channel,
+        group_id=asker.group_id,
+        user_id=asker.user_id,
+        text=asker.text,
+        asked_at=asker.asked_at,
+    )
+
+
+def _question(session: Session, row: UnansweredQuestionRow) -> UnansweredQuestion:
+    askers = session.scalars(
+        select(UnansweredAskerRow).where(UnansweredAskerRow.question_id == row.id).order_by(UnansweredAskerRow.id)
+    ).all()
+    return UnansweredQuestion(
+        id=row.id,
+        question=row.question,
+        status=QuestionStatus(row.status),
+        urgent=row.urgent,
+        reason=row.reason,
+        candidates=tuple(row.candidates),
+        created_at=row.created_at,
+        askers=tuple(Asker(a.channel, a.group_id, a.user_id, a.text, a.asked_at) for a in askers),
+        answer=row.answer,
+        answered_by=row.answered_by,
+        answered_at=row.answered_at,
+    )

@@ -1,0 +1,96 @@
+"""The unanswered-question loop in chat: refused questions reach the staff group, "#n 答：…" reaches every asker."""
+
+from __future__ import annotations
+
+import itertools
+from pathlib import Path
+
+import pytest
+
+from bot.app import AssistantServices, ChannelRuntime, build_channel_runtime, build_knowledge
+from bot.config import Settings
+from bot.domain.messages import InboundMessage, MessageKind, OutboundMessage
+from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
+from bot.services.escalation import parse_staff_answer, wants_a_person
+from tests.conftest import REPO
+
+STAFF = "staff@chatroom"
+_ids = itertools.count()
+
+
+class NoGateway:
+    async def send(self, message: OutboundMessage) -> None:
+        raise AssertionError("nothing is sent in these tests")
+
+
+@pytest.fixture
+def runtime(tmp_path: Path, use_embeddings: UniversalSentenceEncoderEmbeddings) -> ChannelRuntime:
+    settings = Settings(data_dir=tmp_path, knowledge_dir=REPO / "knowledge", staff_group_id=STAFF, _env_file=None)  # type: ignore[call-arg]
+    services: AssistantServices = build_knowledge(settings, embeddings=use_embeddings)
+    services.ingestor.ingest(settings.knowledge_dir)
+    return build_channel_runtime(services, NoGateway())
+
+
+def say(runtime: ChannelRuntime, text: str, *, sender: str, group: str, name: str = "居民") -> list[OutboundMessage]:
+    message = InboundMessage(
+        message_id=f"e{next(_ids)}",
+        channel="wechat",
+        sender_id=sender,
+        sender_name=name,
+        text=text,
+        kind=MessageKind.TEXT,
+        at=runtime.router._clock.now(),
+        group_id=group,
+        group_name=group,
+        mentions_self=True,
+    )
+    return runtime.router.handle(message).replies
+
+
+def _staff_notices(runtime: ChannelRuntime) -> list[str]:
+    due = runtime.outbox.due(now=runtime.router._clock.now(), limit=100)
+    return [q.message.text for q in due if q.message.group_id == STAFF]
+
+
+def test_refused_questions_reach_staff_and_the_answer_reaches_every_asker(runtime: ChannelRuntime) -> None:
+    (refusal,) = say(runtime, "小区里能不能养鸽子", sender="wxid_li", group="room-3@chatroom")
+    assert "转给社区工作人员" in refusal.text
+    say(runtime, "小区里能不能养鸽子啊", sender="wxid_wang", group="room-5@chatroom")  # joins the same question
+    (notice,) = _staff_notices(runtime)
+    assert notice.startswith("#1 【待答】") and "养鸽子" in notice and "#1 答：" in notice
+
+    (ack,) = say(
+        runtime, "#1 答：小区不允许养鸽子，已有的请尽快处理。", sender="wxid_staff", group=STAFF, name="张主任"
+    )
+    assert ack.group_id == STAFF and ack.text == "已把 #1 的答复发给 2 位居民。"
+    due = runtime.outbox.due(now=runtime.router._clock.now(), limit=100)
+    answers = [q.message for q in due if q.message.text.startswith("关于您问的")]
+    assert {(m.group_id, m.mention_ids) for m in answers} == {
+        ("room-3@chatroom", ("wxid_li",)),
+        ("room-5@chatroom", ("wxid_wang",)),
+    }
+    assert all("小区不允许养鸽子" in m.text for m in answers)
+    (again,) = say(runtime, "#1 答：再答一次", sender="wxid_staff", group=STAFF)
+    assert "没有找到待答的 #1" in again.text
+
+
+def test_asking_for_a_person_is_urgent(runtime: ChannelRuntime) -> None:
+    (reply,) = say(runtime, "转人工", sender="wxid_zhao", group="room-3@chatroom")
+    assert "已通知社区工作人员" in reply.text
+    (notice,) = _staff_notices(runtime)
+    assert "【急】" in notice
+    (question,) = runtime.escalation._questions.open_questions()
+    assert question.urgent and question.reason == "handoff"
+
+
+def test_staff_chatter_and_answered_questions_are_not_escalated(runtime: ChannelRuntime) -> None:
+    assert say(runtime, "今天大家辛苦了", sender="wxid_staff", group=STAFF) == []
+    say(runtime, "灭火器过期了找谁换", sender="wxid_li", group="room-3@chatroom")
+    assert _staff_notices(runtime) == []
+
+
+def test_parsing() -> None:
+    assert parse_staff_answer("#12 答：可以。") == (12, "可以。")
+    assert parse_staff_answer("＃3答:明天上午") == (3, "明天上午")
+    assert parse_staff_answer("#12 答：") is None and parse_staff_answer("12 答：x") is None
+    assert wants_a_person("我要转人工") and wants_a_person("找工作人员") and not wants_a_person("工作时间")
