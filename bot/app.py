@@ -24,6 +24,7 @@ from bot.services.answering import AnsweringService
 from bot.services.assistant import ResidentAssistant
 from bot.services.conversation import ConversationMemory
 from bot.services.escalation import EscalationService
+from bot.services.faq_book import FaqBook
 from bot.services.safety import JsonlFlaggedMessageLog, SensitiveWords
 from bot.services.scope import RegionScope
 from bot.services.sending import OutboxSender, SendingPolicy
@@ -167,6 +168,12 @@ def build_channel_runtime(
     escalation = EscalationService(
         SqlUnansweredQuestions(services.sessions), outbox, services.clock, staff_group_id=settings.staff_group_id
     )
+
+    def reindex() -> None:
+        services.ingestor.ingest(settings.knowledge_dir)
+        services.assistant.prepare()
+
+    faq_book = FaqBook(settings.knowledge_dir, services.clock, reindex)
     router = MessageRouter(
         services.assistant,
         groups,
@@ -176,6 +183,7 @@ def build_channel_runtime(
         other_bot_ids=settings.split_list(settings.other_bot_ids),
         limits=RateLimits(settings.rate_per_resident_per_minute, settings.rate_per_group_per_minute),
         escalation=escalation,
+        faq_book=faq_book,
     )
     policy = policy or SendingPolicy(
         interval_s=settings.send_interval_s,

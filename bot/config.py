@@ -71,6 +71,7 @@ class Settings(BaseSettings):
     bot_names: str = "社区小助手"
     # The staff WeChat group: new unanswered questions are posted there; "#12 答：…" answers one
     staff_group_id: str = ""
+    unanswered_remind_minutes: float = Field(default=60.0, gt=0, le=10080)
     # WeChat ids of other bots in the groups (never answered, so two bots cannot talk to each other forever)
     other_bot_ids: str = ""
     keyword_prefixes: str = "小助手,#问"

@@ -42,8 +42,14 @@ class WechatRuntime:
         await self.channel.start()
         sender = asyncio.create_task(self._send_loop(stop, poll_s))
         backoff = 1.0
+        loop = asyncio.get_running_loop()
+        remind_every = timedelta(minutes=self._services.settings.unanswered_remind_minutes)
+        next_reminder = loop.time() + remind_every.total_seconds()
         try:
             while not stop.is_set():
+                if loop.time() >= next_reminder:
+                    next_reminder = loop.time() + remind_every.total_seconds()
+                    await loop.run_in_executor(None, self._remind, remind_every)
                 if await self.channel.alive():
                     backoff = 1.0
                     await _wait(stop, health_s)
@@ -62,6 +68,11 @@ class WechatRuntime:
             with contextlib.suppress(asyncio.CancelledError):
                 await sender
             await self.channel.stop()
+
+    def _remind(self, older_than: timedelta) -> None:
+        """Re-notify staff of questions open longer than older_than (and wake the sender)."""
+        if self.runtime.escalation.renotify_overdue(older_than=older_than):
+            self._wake.set()
 
     async def _send_loop(self, stop: asyncio.Event, poll_s: float) -> None:
         while not stop.is_set():

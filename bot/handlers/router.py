@@ -12,7 +12,14 @@ from bot.domain.messages import InboundMessage, MessageKind, OutboundMessage, st
 from bot.handlers.ratelimit import SlidingWindowLimiter
 from bot.ports import Clock
 from bot.services.assistant import ResidentAssistant
-from bot.services.escalation import HANDOFF_TEXT, EscalationService, parse_staff_answer, wants_a_person
+from bot.services.escalation import (
+    HANDOFF_TEXT,
+    EscalationService,
+    parse_staff_answer,
+    parse_staff_to_knowledge,
+    wants_a_person,
+)
+from bot.services.faq_book import FaqBook, NotAnsweredError
 from bot.storage.channel import SqlGroupConfigs, SqlOutbox
 from bot.storage.unanswered import QuestionNotOpenError
 
@@ -56,6 +63,7 @@ class MessageRouter:
         other_bot_ids: Iterable[str] = (),
         limits: RateLimits | None = None,
         escalation: EscalationService | None = None,
+        faq_book: FaqBook | None = None,
     ) -> None:
         self._assistant = assistant
         self._groups = groups
@@ -64,6 +72,7 @@ class MessageRouter:
         self._bot_names = tuple(n for n in bot_names if n)
         self._other_bots = frozenset(other_bot_ids)
         self._escalation = escalation
+        self._faq_book = faq_book
         limits = limits or RateLimits()
         self._per_resident = SlidingWindowLimiter(limits.per_resident, limits.window)
         self._per_group = SlidingWindowLimiter(limits.per_group, limits.window)
@@ -113,8 +122,22 @@ class MessageRouter:
     def _staff_message(self, message: InboundMessage) -> Handling:
         """In the staff group only "#12 答：…" means something: the answer goes to the residents who asked."""
         assert self._escalation is not None
-        parsed = parse_staff_answer(strip_mentions(message.text, self._bot_names)[0])
-        if message.kind is not MessageKind.TEXT or parsed is None:
+        text = strip_mentions(message.text, self._bot_names)[0]
+        if message.kind is not MessageKind.TEXT:
+            return Handling("staff_chatter")
+        to_knowledge = parse_staff_to_knowledge(text)
+        if to_knowledge is not None and self._faq_book is not None:
+            question = self._escalation.get(to_knowledge)
+            try:
+                if question is None:
+                    raise NotAnsweredError(f"没有 #{to_knowledge}")
+                entry_id = self._faq_book.add(question)
+            except NotAnsweredError as exc:
+                return self._queue(message, f"没能加入知识库：{exc}。", "staff_faq_refused")
+            reply = f"已把 #{to_knowledge} 加入知识库（{entry_id}），以后居民再问会自动回答。"
+            return self._queue(message, reply, "staff_faq_added")
+        parsed = parse_staff_answer(text)
+        if parsed is None:
             return Handling("staff_chatter")
         number, answer = parsed
         try:

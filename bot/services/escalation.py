@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from datetime import datetime
+from datetime import datetime, timedelta
 from difflib import SequenceMatcher
 
 from bot.domain.conversation import Question
@@ -17,6 +17,7 @@ from bot.storage.unanswered import QuestionNotOpenError, SqlUnansweredQuestions
 
 HANDOFF_TEXT = "好的，已通知社区工作人员，请稍候，他们会在这里回复您。"
 _HANDOFF = re.compile(r"转人工|人工客服|人工服务|找工作人员|找个人|真人|找社区的人|要人工")
+_STAFF_TO_KNOWLEDGE = re.compile(r"^\s*[#＃](\d+)\s*(?:入库|加入知识库|存入知识库)\s*$")
 _STAFF_ANSWER = re.compile(r"^\s*[#＃](\d+)\s*答\s*[:：]?\s*([^:：\s].*)$", re.DOTALL)
 _SAME_QUESTION = 0.8
 
@@ -24,6 +25,12 @@ _SAME_QUESTION = 0.8
 def wants_a_person(text: str) -> bool:
     """Whether a resident asks for a person ("转人工", "找工作人员")."""
     return bool(_HANDOFF.search(text))
+
+
+def parse_staff_to_knowledge(text: str) -> int | None:
+    """'#12 入库' → 12: add the answered question to the knowledge base."""
+    match = _STAFF_TO_KNOWLEDGE.match(text)
+    return int(match.group(1)) if match else None
 
 
 def parse_staff_answer(text: str) -> tuple[int, str] | None:
@@ -88,6 +95,18 @@ class EscalationService:
         ]
         return self._questions.answer(number, answer=answer, by=by, now=self._clock.now(), replies=replies)
 
+    def get(self, number: int) -> UnansweredQuestion | None:
+        """Question #number, open or answered."""
+        return self._questions.get(number)
+
+    def renotify_overdue(self, *, older_than: timedelta) -> list[UnansweredQuestion]:
+        """Remind the staff group of open questions waiting longer than older_than (each once per period)."""
+        now = self._clock.now()
+        overdue = self._questions.due_for_reminder(now=now, older_than=older_than)
+        for question in overdue:
+            self._notify(question, now, reminder=True)
+        return overdue
+
     def is_staff_group(self, group_id: str) -> bool:
         """Whether messages in this group come from staff."""
         return bool(self._staff_group_id) and group_id == self._staff_group_id
@@ -101,15 +120,17 @@ class EscalationService:
                 best = (ratio, open_question)
         return best[1] if best[0] >= _SAME_QUESTION else None
 
-    def _notify(self, question: UnansweredQuestion, now: datetime) -> None:
+    def _notify(self, question: UnansweredQuestion, now: datetime, *, reminder: bool = False) -> None:
         if not self._staff_group_id:
             return
         first = question.askers[0]
         where = "私聊" if first.group_id == "private" else f"群 {first.group_id}"
         flag = "【急】居民要求人工" if question.urgent else "【待答】"
+        if reminder:
+            flag = f"【超时未答，{len(question.askers)}人在等】" + flag
         text = (
             f"#{question.id} {flag}{where}的居民问：{question.question}\n"
-            f"回复“#{question.id} 答：……”即可把答复发给提问的居民。"
+            f"回复“#{question.id} 答：……”即可把答复发给提问的居民；答复后回复“#{question.id} 入库”可加入知识库。"
         )
         self._queue.enqueue(OutboundMessage(self._staff_channel, text, group_id=self._staff_group_id), now=now)
 

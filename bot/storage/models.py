@@ -112,6 +112,7 @@ class UnansweredQuestionRow(Base):
     answer: Mapped[str] = mapped_column(Text)
     answered_by: Mapped[str] = mapped_column(String(128))
     answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    reminded_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class UnansweredAskerRow(Base):

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
@@ -39,6 +39,7 @@ class SqlUnansweredQuestions:
                 answer="",
                 answered_by="",
                 answered_at=None,
+                reminded_at=None,
             )
             session.add(row)
             session.flush()
@@ -63,6 +64,21 @@ class SqlUnansweredQuestions:
                 .where(UnansweredQuestionRow.status == QuestionStatus.OPEN.value)
                 .order_by(UnansweredQuestionRow.urgent.desc(), UnansweredQuestionRow.created_at)
             ).all()
+            return [_question(session, row) for row in rows]
+
+    def due_for_reminder(self, *, now: datetime, older_than: timedelta) -> list[UnansweredQuestion]:
+        """Open questions created (or last reminded) more than older_than ago; marks them reminded now."""
+        cutoff = now - older_than
+        with self._sessions.begin() as session:
+            rows = session.scalars(
+                select(UnansweredQuestionRow).where(
+                    UnansweredQuestionRow.status == QuestionStatus.OPEN.value,
+                    UnansweredQuestionRow.created_at <= cutoff,
+                    (UnansweredQuestionRow.reminded_at.is_(None)) | (UnansweredQuestionRow.reminded_at <= cutoff),
+                )
+            ).all()
+            for row in rows:
+                row.reminded_at = now
             return [_question(session, row) for row in rows]
 
     def get(self, question_id: int) -> UnansweredQuestion | None:

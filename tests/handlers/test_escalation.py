@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import shutil
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ from bot.domain.messages import InboundMessage, MessageKind, OutboundMessage
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
 from bot.services.escalation import parse_staff_answer, wants_a_person
 from tests.conftest import REPO
+from tests.support.clock import FakeClock
 
 STAFF = "staff@chatroom"
 _ids = itertools.count()
@@ -25,8 +27,10 @@ class NoGateway:
 
 @pytest.fixture
 def runtime(tmp_path: Path, use_embeddings: UniversalSentenceEncoderEmbeddings) -> ChannelRuntime:
-    settings = Settings(data_dir=tmp_path, knowledge_dir=REPO / "knowledge", staff_group_id=STAFF, _env_file=None)  # type: ignore[call-arg]
-    services: AssistantServices = build_knowledge(settings, embeddings=use_embeddings)
+    kb = tmp_path / "kb"
+    shutil.copytree(REPO / "knowledge", kb)  # staff answers are written into the knowledge base
+    settings = Settings(data_dir=tmp_path / "data", knowledge_dir=kb, staff_group_id=STAFF, _env_file=None)  # type: ignore[call-arg]
+    services: AssistantServices = build_knowledge(settings, embeddings=use_embeddings, clock=FakeClock())
     services.ingestor.ingest(settings.knowledge_dir)
     return build_channel_runtime(services, NoGateway())
 
@@ -94,3 +98,31 @@ def test_parsing() -> None:
     assert parse_staff_answer("＃3答:明天上午") == (3, "明天上午")
     assert parse_staff_answer("#12 答：") is None and parse_staff_answer("12 答：x") is None
     assert wants_a_person("我要转人工") and wants_a_person("找工作人员") and not wants_a_person("工作时间")
+
+
+def test_an_answer_becomes_a_faq_entry_and_the_next_asker_gets_it(runtime: ChannelRuntime, tmp_path: Path) -> None:
+    say(runtime, "小区里能不能养鸽子", sender="wxid_li", group="room-3@chatroom")
+    say(runtime, "请问小区里能不能养鸽子", sender="wxid_wang", group="room-5@chatroom")
+    (refused,) = say(runtime, "#1 入库", sender="wxid_staff", group=STAFF)
+    assert "没能加入知识库" in refused.text
+    say(runtime, "#1 答：小区不允许养鸽子，已有的请尽快处理。", sender="wxid_staff", group=STAFF, name="张主任")
+    (added,) = say(runtime, "#1 入库", sender="wxid_staff", group=STAFF)
+    assert added.text.startswith("已把 #1 加入知识库（faq-staff-1）")
+    text = (tmp_path / "kb" / "faq" / "staff-answers.csv").read_text(encoding="utf-8")
+    assert "faq-staff-1,小区里能不能养鸽子,请问小区里能不能养鸽子,小区不允许养鸽子" in text
+    assert "社区工作人员答复（张主任）" in text
+    (answer,) = say(runtime, "小区能养鸽子不", sender="wxid_zhao", group="room-3@chatroom")
+    assert "小区不允许养鸽子" in answer.text and "社区工作人员答复（张主任）" in answer.text
+
+
+def test_overdue_questions_are_re_notified_once_per_period(runtime: ChannelRuntime) -> None:
+    from datetime import timedelta
+
+    say(runtime, "小区里能不能养鸽子", sender="wxid_li", group="room-3@chatroom")
+    clock = runtime.router._clock
+    assert runtime.escalation.renotify_overdue(older_than=timedelta(hours=1)) == []
+    clock.advance(minutes=61)  # type: ignore[attr-defined]
+    (reminded,) = runtime.escalation.renotify_overdue(older_than=timedelta(hours=1))
+    assert reminded.id == 1
+    assert any("【超时未答，1人在等】" in notice for notice in _staff_notices(runtime))
+    assert runtime.escalation.renotify_overdue(older_than=timedelta(hours=1)) == []

@@ -29,6 +29,7 @@ def upgrade() -> None:
         sa.Column("answer", sa.Text(), nullable=False),
         sa.Column("answered_by", sa.String(128), nullable=False),
         sa.Column("answered_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("reminded_at", sa.DateTime(timezone=True), nullable=True),
     )
     op.create_index("ix_unanswered_questions_status", "unanswered_questions", ["status"])
     op.create_index("ix_unanswered_questions_created_at", "unanswered_questions", ["created_at"])
