@@ -14,7 +14,7 @@ from bot.config import Settings
 from bot.domain.errors import AssistantError
 from bot.handlers.router import MessageRouter, RateLimits
 from bot.ports import ChatGateway, Clock, SystemClock
-from bot.rag.embeddings import make_embeddings
+from bot.rag.embeddings import embed_array, make_embeddings
 from bot.rag.generation import GroundedAnswerWriter, make_chat_model
 from bot.rag.index import KnowledgeIndex
 from bot.rag.ingestion import KnowledgeIngestor
@@ -166,7 +166,11 @@ def build_channel_runtime(
     )
     outbox = SqlOutbox(services.sessions)
     escalation = EscalationService(
-        SqlUnansweredQuestions(services.sessions), outbox, services.clock, staff_group_id=settings.staff_group_id
+        SqlUnansweredQuestions(services.sessions),
+        outbox,
+        services.clock,
+        embed=lambda texts: embed_array(services.embeddings, texts),
+        staff_group_id=settings.staff_group_id,
     )
 
     def reindex() -> None:

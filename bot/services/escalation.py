@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
-import unicodedata
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from difflib import SequenceMatcher
+from typing import Any
+
+import numpy as np
 
 from bot.domain.conversation import Question
 from bot.domain.escalation import Asker, UnansweredQuestion
@@ -19,7 +21,10 @@ HANDOFF_TEXT = "好的，已通知社区工作人员，请稍候，他们会在�
 _HANDOFF = re.compile(r"转人工|人工客服|人工服务|找工作人员|找个人|真人|找社区的人|要人工")
 _STAFF_TO_KNOWLEDGE = re.compile(r"^\s*[#＃](\d+)\s*(?:入库|加入知识库|存入知识库)\s*$")
 _STAFF_ANSWER = re.compile(r"^\s*[#＃](\d+)\s*答\s*[:：]?\s*([^:：\s].*)$", re.DOTALL)
-_SAME_QUESTION = 0.8
+# Cosine similarity of sentence embeddings above which two residents ask the same thing. Measured with the default
+# model: paraphrases ("小区里能不能养鸽子" / "小区能养鸽子不") 0.92-0.95; different matters that share most words
+# ("…养鸽子" / "…养狗", "护照在哪里办" / "驾照在哪里办") 0.70-0.78.
+SAME_QUESTION = 0.88
 
 
 def wants_a_person(text: str) -> bool:
@@ -50,10 +55,12 @@ class EscalationService:
         queue: SqlOutbox,
         clock: Clock,
         *,
+        embed: Callable[[list[str]], np.ndarray[Any, np.dtype[np.float32]]],
         staff_group_id: str = "",
         staff_channel: str = "wechat",
     ) -> None:
         self._questions = questions
+        self._embed = embed
         self._queue = queue
         self._clock = clock
         self._staff_group_id = staff_group_id
@@ -112,13 +119,13 @@ class EscalationService:
         return bool(self._staff_group_id) and group_id == self._staff_group_id
 
     def _open_near_duplicate(self, text: str) -> UnansweredQuestion | None:
-        key = _comparable(text)
-        best: tuple[float, UnansweredQuestion | None] = (0.0, None)
-        for open_question in self._questions.open_questions():
-            ratio = SequenceMatcher(None, key, _comparable(open_question.question)).ratio()
-            if ratio > best[0]:
-                best = (ratio, open_question)
-        return best[1] if best[0] >= _SAME_QUESTION else None
+        candidates = self._questions.open_questions()
+        if not candidates:
+            return None
+        vectors = self._embed([text, *(q.question for q in candidates)])
+        similarity = vectors[1:] @ vectors[0]
+        best = int(np.argmax(similarity))
+        return candidates[best] if float(similarity[best]) >= SAME_QUESTION else None
 
     def _notify(self, question: UnansweredQuestion, now: datetime, *, reminder: bool = False) -> None:
         if not self._staff_group_id:
@@ -133,10 +140,6 @@ class EscalationService:
             f"回复“#{question.id} 答：……”即可把答复发给提问的居民；答复后回复“#{question.id} 入库”可加入知识库。"
         )
         self._queue.enqueue(OutboundMessage(self._staff_channel, text, group_id=self._staff_group_id), now=now)
-
-
-def _comparable(text: str) -> str:
-    return re.sub(r"[\W_]+", "", unicodedata.normalize("NFKC", text).lower())
 
 
 def _short(text: str, limit: int = 20) -> str:

@@ -102,16 +102,17 @@ def test_parsing() -> None:
 
 def test_an_answer_becomes_a_faq_entry_and_the_next_asker_gets_it(runtime: ChannelRuntime, tmp_path: Path) -> None:
     say(runtime, "小区里能不能养鸽子", sender="wxid_li", group="room-3@chatroom")
-    say(runtime, "请问小区里能不能养鸽子", sender="wxid_wang", group="room-5@chatroom")
+    say(runtime, "小区能养鸽子不", sender="wxid_wang", group="room-5@chatroom")
+    say(runtime, "小区里能不能养狗", sender="wxid_zhao", group="room-5@chatroom")  # another matter: #2
     (refused,) = say(runtime, "#1 入库", sender="wxid_staff", group=STAFF)
     assert "没能加入知识库" in refused.text
     say(runtime, "#1 答：小区不允许养鸽子，已有的请尽快处理。", sender="wxid_staff", group=STAFF, name="张主任")
     (added,) = say(runtime, "#1 入库", sender="wxid_staff", group=STAFF)
     assert added.text.startswith("已把 #1 加入知识库（faq-staff-1）")
     text = (tmp_path / "kb" / "faq" / "staff-answers.csv").read_text(encoding="utf-8")
-    assert "faq-staff-1,小区里能不能养鸽子,请问小区里能不能养鸽子,小区不允许养鸽子" in text
+    assert "faq-staff-1,小区里能不能养鸽子,小区能养鸽子不,小区不允许养鸽子" in text
     assert "社区工作人员答复（张主任）" in text
-    (answer,) = say(runtime, "小区能养鸽子不", sender="wxid_zhao", group="room-3@chatroom")
+    (answer,) = say(runtime, "小区里可以养鸽子吗", sender="wxid_sun", group="room-3@chatroom")
     assert "小区不允许养鸽子" in answer.text and "社区工作人员答复（张主任）" in answer.text
 
 
