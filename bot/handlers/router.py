@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
-from bot.domain.conversation import Question
+from bot.domain.conversation import Question, Reply
 from bot.domain.messages import InboundMessage, MessageKind, OutboundMessage, strip_mentions
 from bot.handlers.ratelimit import SlidingWindowLimiter
 from bot.ports import Clock
@@ -114,10 +115,21 @@ class MessageRouter:
             self._escalation.escalate(question, reason="handoff", urgent=True)
             return self._queue(message, HANDOFF_TEXT, "handed_off")
         reply = self._assistant.reply(question)
-        if self._escalation is not None and reply.reason in ESCALATED_REASONS:
-            candidates = tuple(h.entry_id for h in (reply.primary.hits if reply.primary else [])[:3])
-            self._escalation.escalate(question, reason=reply.reason, candidates=candidates)
+        if self._escalation is not None:
+            self._escalate_refusals(question, reply)
         return self._queue(message, reply.text, "answered" if reply.answered else f"replied:{reply.reason}")
+
+    def _escalate_refusals(self, question: Question, reply: Reply) -> None:
+        """Every part the reply told the resident was passed to staff goes into the unanswered queue."""
+        assert self._escalation is not None
+        if reply.reason == "output_blocked":
+            self._escalation.escalate(question, reason=reply.reason)
+            return
+        for answer in reply.answers:
+            if not answer.answered and answer.reason in ESCALATED_REASONS:
+                part = dataclasses.replace(question, text=answer.question)
+                candidates = tuple(hit.entry_id for hit in answer.hits[:3])
+                self._escalation.escalate(part, reason=answer.reason, candidates=candidates)
 
     def _staff_message(self, message: InboundMessage) -> Handling:
         """In the staff group only "#12 答：…" means something: the answer goes to the residents who asked."""

@@ -127,3 +127,15 @@ def test_overdue_questions_are_re_notified_once_per_period(runtime: ChannelRunti
     assert reminded.id == 1
     assert any("【超时未答，1人在等】" in notice for notice in _staff_notices(runtime))
     assert runtime.escalation.renotify_overdue(older_than=timedelta(hours=1)) == []
+
+
+def test_each_refused_part_of_a_several_question_message_is_escalated(runtime: ChannelRuntime) -> None:
+    (reply,) = say(
+        runtime,
+        "高龄津贴每个月能领多少钱？另外楼道里的灭火器过期了找谁换？小区里能不能养鸽子？",
+        sender="wxid_li",
+        group="room-3@chatroom",
+    )
+    assert "3. 关于“小区里能不能养鸽子”：这个问题我暂时答不上来" in reply.text
+    (question,) = runtime.escalation._questions.open_questions()
+    assert question.question == "小区里能不能养鸽子？"
