@@ -7,6 +7,7 @@ import json
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -63,6 +64,16 @@ def _parser() -> argparse.ArgumentParser:
     ask.add_argument("--group", default="terminal", help="群 id（追问上下文按 群+居民 区分）")
     ask.add_argument("--user", default="resident", help="居民 id")
     ask.set_defaults(func=cmd_ask)
+
+    questions = sub.add_parser("questions", help="列出待工作人员回答的问题")
+    questions.set_defaults(func=cmd_questions)
+
+    answer = sub.add_parser("answer", help="回答一个待答问题：答复经发件箱发给每位提问的居民")
+    answer.add_argument("number", type=int, help="问题编号（#12 就填 12）")
+    answer.add_argument("text", help="答复内容")
+    answer.add_argument("--by", default="工作人员", help="答复人")
+    answer.add_argument("--faq", action="store_true", help="同时加入知识库（写入 faq/staff-answers.csv 并重新导入）")
+    answer.set_defaults(func=cmd_answer)
 
     ingest = sub.add_parser("ingest", help="增量导入知识库文件")
     ingest.add_argument("--kb", type=Path, default=None, help="知识库目录（默认 BOT_KNOWLEDGE_DIR）")
@@ -189,6 +200,51 @@ def _ready_services(settings: Settings) -> AssistantServices:
     print(format_report(_run_ingest(knowledge.ingestor, settings.knowledge_dir)), flush=True)
     knowledge.assistant.prepare()
     return knowledge
+
+
+def cmd_questions(settings: Settings, args: argparse.Namespace) -> int:
+    """List the open unanswered questions, urgent first."""
+    from bot.app import build_knowledge
+    from bot.storage.unanswered import SqlUnansweredQuestions
+
+    knowledge = build_knowledge(settings)
+    open_questions = SqlUnansweredQuestions(knowledge.sessions).open_questions()
+    if not open_questions:
+        print("没有待答的问题。")
+    for question in open_questions:
+        waited = knowledge.clock.now() - question.created_at
+        flag = "【急】" if question.urgent else ""
+        print(f"#{question.id} {flag}{question.question}（{len(question.askers)} 人问过，已等 {_duration(waited)}）")
+    return 0
+
+
+def cmd_answer(settings: Settings, args: argparse.Namespace) -> int:
+    """Answer question #n from the terminal: queued for every asker; optionally added to the knowledge base."""
+    from bot.app import build_channel_runtime, build_knowledge
+    from bot.channels.terminal import TerminalGateway
+    from bot.services.faq_book import NotAnsweredError
+    from bot.storage.unanswered import QuestionNotOpenError
+
+    knowledge = build_knowledge(settings)
+    # The running assistant's sender delivers the queued answers; this process only queues them.
+    runtime = build_channel_runtime(knowledge, TerminalGateway())
+    try:
+        answered = runtime.escalation.answer(args.number, args.text, by=args.by)
+    except QuestionNotOpenError:
+        raise AssistantError(f"没有找到待答的 #{args.number}（可能已经答过了）") from None
+    print(f"已把 #{args.number} 的答复排入发件箱，发给 {len(answered.askers)} 位居民。")
+    if args.faq:
+        try:
+            entry_id = runtime.faq_book.add(answered)
+        except NotAnsweredError as exc:
+            raise AssistantError(str(exc)) from None
+        print(f"已加入知识库：{entry_id}")
+    return 0
+
+
+def _duration(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    return f"{minutes // 60} 小时 {minutes % 60} 分钟" if minutes >= 60 else f"{minutes} 分钟"
 
 
 def cmd_eval(settings: Settings, args: argparse.Namespace) -> int:

@@ -151,6 +151,7 @@ class ChannelRuntime:
     outbox: SqlOutbox
     groups: SqlGroupConfigs
     escalation: EscalationService
+    faq_book: FaqBook
     sender: OutboxSender
 
 
@@ -194,4 +195,5 @@ def build_channel_runtime(
         jitter_s=settings.send_jitter_s,
         max_attempts=settings.send_max_attempts,
     )
-    return ChannelRuntime(router, outbox, groups, escalation, OutboxSender(outbox, gateway, services.clock, policy))
+    sender = OutboxSender(outbox, gateway, services.clock, policy)
+    return ChannelRuntime(router, outbox, groups, escalation, faq_book, sender)

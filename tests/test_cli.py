@@ -141,3 +141,29 @@ def test_every_handled_message_is_recorded_masked(tmp_path: Path, kb: Path) -> N
     assert (group, user, answered) == ("g9", "wxid_9", 1)
     assert "13812345678" not in question and "138****5678" in question
     assert json.loads(sources) == ["faq-t-canteen-01"]
+
+
+def test_staff_can_list_and_answer_questions_from_the_terminal(tmp_path: Path, kb: Path) -> None:
+    from bot.app import build_knowledge
+    from bot.config import Settings
+    from bot.domain.conversation import Question
+    from bot.storage.channel import SqlOutbox
+
+    assert _run(tmp_path, "questions").stdout.strip() == "没有待答的问题。"
+    settings = Settings(data_dir=tmp_path / "data", knowledge_dir=kb, _env_file=None)  # type: ignore[call-arg]
+    from bot.app import build_channel_runtime
+    from bot.channels.terminal import TerminalGateway
+
+    runtime = build_channel_runtime(build_knowledge(settings), TerminalGateway())
+    runtime.escalation.escalate(Question("小区里能不能养鸽子", "room-3", "wxid_li"), reason="low_confidence")
+
+    listed = _run(tmp_path, "questions")
+    assert listed.stdout.startswith("#1 小区里能不能养鸽子（1 人问过，已等 0 分钟）")
+    answered = _run(tmp_path, "answer", "1", "小区不允许养鸽子。", "--by", "张主任", "--faq")
+    assert answered.returncode == 0, answered.stderr
+    assert "发给 1 位居民" in answered.stdout and "已加入知识库：faq-staff-1" in answered.stdout
+    due = SqlOutbox(runtime.outbox._sessions).due(now=runtime.router._clock.now(), limit=10)
+    assert [q.message.mention_ids for q in due] == [("wxid_li",)]
+    assert (kb / "faq" / "staff-answers.csv").is_file()
+    again = _run(tmp_path, "answer", "1", "再答")
+    assert again.returncode == 1 and "没有找到待答的 #1" in again.stderr
