@@ -8,11 +8,9 @@ It starts the Node Wechaty gateway serving the mock puppet on loopback (npm ci o
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -24,7 +22,7 @@ import numpy as np  # noqa: E402
 from bot.app import build_knowledge  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.runtime import WechatRuntime  # noqa: E402
-from tests.support.gateway import TOKEN, running_gateway  # noqa: E402
+from tests.support.gateway import TOKEN, Gateway, running_gateway, serving_in_thread  # noqa: E402
 
 QUESTIONS = [
     "灭火器过期了找谁换",
@@ -58,38 +56,9 @@ def main() -> None:
         services = build_knowledge(settings)
         services.ingestor.ingest(settings.knowledge_dir)
         services.assistant.prepare()
-        loop, stop = asyncio.new_event_loop(), asyncio.Event()
         runtime = WechatRuntime(services, endpoint=gateway.endpoint, token=TOKEN, login_timeout_s=60)
-        thread = threading.Thread(target=loop.run_until_complete, args=(runtime.run(stop, poll_s=0.05),), daemon=True)
-        thread.start()
-        while not runtime.channel.connected:
-            time.sleep(0.1)
-        gateway.say("wxid_li", "@社区小助手 你好", room="room-3@chatroom", mentions=("bot",))
-        gateway.wait_for_sent(1)
-        before = len(gateway.sent())
-
-        total = int(args.rate * args.seconds)
-        offered: list[float] = []
-        started = time.perf_counter()
-        for n in range(total):
-            target = started + n / args.rate
-            delay = target - time.perf_counter()
-            if delay > 0:
-                time.sleep(delay)
-            offered.append(
-                gateway.say(
-                    RESIDENTS[n % 3],
-                    f"@社区小助手 {QUESTIONS[n % len(QUESTIONS)]}",
-                    room="room-3@chatroom",
-                    mentions=("bot",),
-                )
-            )
-        sent = gateway.wait_for_sent(before + total, timeout=120)[before:]
-        elapsed = (max(float(m["at"]) for m in sent) - offered[0]) / 1000
-        # Replies leave in arrival order (one outbox, oldest first): the n-th reply answers the n-th message.
-        latencies = [float(m["at"]) - at for m, at in zip(sent, offered, strict=True)]
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(timeout=30)
+        with serving_in_thread(runtime, poll_s=0.05):
+            latencies, total, elapsed = _measure(gateway, args.rate, args.seconds)
     print(
         json.dumps(
             {
@@ -103,6 +72,27 @@ def main() -> None:
             ensure_ascii=False,
         )
     )
+
+
+def _measure(gateway: Gateway, rate: float, seconds: float) -> tuple[list[float], int, float]:
+    """Offer `rate` messages a second for `seconds`; latencies (ms), messages, and seconds until the last reply."""
+    gateway.say("wxid_li", "@社区小助手 你好", room="room-3@chatroom", mentions=("bot",))
+    gateway.wait_for_sent(1)
+    before = len(gateway.sent())
+    total = int(rate * seconds)
+    offered: list[float] = []
+    started = time.perf_counter()
+    for n in range(total):
+        delay = started + n / rate - time.perf_counter()
+        if delay > 0:
+            time.sleep(delay)
+        question = f"@社区小助手 {QUESTIONS[n % len(QUESTIONS)]}"
+        offered.append(gateway.say(RESIDENTS[n % 3], question, room="room-3@chatroom", mentions=("bot",)))
+    sent = gateway.wait_for_sent(before + total, timeout=120)[before:]
+    elapsed = (max(float(m["at"]) for m in sent) - offered[0]) / 1000
+    # Replies leave in arrival order (one outbox, oldest first): the n-th reply answers the n-th message.
+    latencies = [float(m["at"]) - at for m, at in zip(sent, offered, strict=True)]
+    return latencies, total, elapsed
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from bot.app import AssistantServices, ChannelRuntime, build_channel_runtime
@@ -25,10 +26,13 @@ class WechatRuntime:
         )
         self.runtime: ChannelRuntime = build_channel_runtime(services, self.channel)
         self._wake = asyncio.Event()
+        # One handler thread: answering is CPU-bound (more threads only contend for the GIL and the BLAS threads)
+        # and SQLite takes one writer at a time (concurrent handlers queued behind its lock, stalling replies).
+        self._handler_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="router")
 
     async def _on_message(self, message: InboundMessage) -> None:
         loop = asyncio.get_running_loop()
-        handling = await loop.run_in_executor(None, self.runtime.router.handle, message)
+        handling = await loop.run_in_executor(self._handler_thread, self.runtime.router.handle, message)
         log.info("message %s in %s: %s", message.message_id, message.group_id or "private", handling.outcome)
         if handling.replies:
             self._wake.set()

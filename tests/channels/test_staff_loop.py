@@ -3,9 +3,6 @@ answer reaches the resident @-mentioned in their own room."""
 
 from __future__ import annotations
 
-import asyncio
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +13,7 @@ from bot.config import Settings
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
 from bot.runtime import WechatRuntime
 from tests.conftest import REPO
-from tests.support.gateway import TOKEN, Gateway, running_gateway
+from tests.support.gateway import TOKEN, Gateway, running_gateway, serving_in_thread
 
 pytestmark = pytest.mark.slow
 RESIDENTS_ROOM, STAFF_ROOM = "room-3@chatroom", "room-5@chatroom"
@@ -42,15 +39,8 @@ def test_staff_answer_in_the_staff_room_reaches_the_resident(
     services = build_knowledge(settings, embeddings=use_embeddings)
     services.ingestor.ingest(settings.knowledge_dir)
     services.assistant.prepare()
-    loop, stop = asyncio.new_event_loop(), asyncio.Event()
     runtime = WechatRuntime(services, endpoint=gateway.endpoint, token=TOKEN, login_timeout_s=30)
-    thread = threading.Thread(target=loop.run_until_complete, args=(runtime.run(stop, poll_s=0.1),), daemon=True)
-    thread.start()
-    try:
-        deadline = time.monotonic() + 40
-        while not runtime.channel.connected:
-            assert time.monotonic() < deadline
-            time.sleep(0.1)
+    with serving_in_thread(runtime, poll_s=0.1):
         gateway.say("wxid_li", "@社区小助手 小区里能不能养鸽子", room=RESIDENTS_ROOM, mentions=("bot",))
         first_two = gateway.wait_for_sent(2)
         refusal = next(m for m in first_two if m["conversationId"] == RESIDENTS_ROOM)
@@ -64,6 +54,3 @@ def test_staff_answer_in_the_staff_room_reaches_the_resident(
         ack = next(m for m in sent[2:] if m["conversationId"] == STAFF_ROOM)
         assert answer["mentionIdList"] == ["wxid_li"] and "小区不允许养鸽子" in str(answer["text"])
         assert "已把 #1 的答复发给 1 位居民" in str(ack["text"])
-    finally:
-        loop.call_soon_threadsafe(stop.set)
-        thread.join(timeout=30)

@@ -4,7 +4,6 @@ the real python-wechaty client, router, assistant, outbox and sender."""
 from __future__ import annotations
 
 import asyncio
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +15,7 @@ from bot.config import Settings
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
 from bot.runtime import WechatRuntime
 from tests.conftest import REPO
-from tests.support.gateway import TOKEN, Gateway, running_gateway
+from tests.support.gateway import TOKEN, Gateway, running_gateway, serving_in_thread
 
 pytestmark = pytest.mark.slow
 ROOM, OTHER_ROOM = "room-3@chatroom", "room-5@chatroom"
@@ -49,22 +48,13 @@ def services(
 @pytest.fixture(scope="module")
 def bot(gateway: Gateway, services: AssistantServices) -> Iterator[WechatRuntime]:
     """The runtime in its own event loop thread, connected to the gateway."""
-    loop = asyncio.new_event_loop()
-    stop = asyncio.Event()
     runtime = WechatRuntime(services, endpoint=gateway.endpoint, token=TOKEN, login_timeout_s=30)
     runtime.runtime.groups.get_or_register(
         group_id=OTHER_ROOM, channel="wechat", name="5号楼", now=services.clock.now()
     )
     runtime.runtime.groups.set_enabled(OTHER_ROOM, False, now=services.clock.now())
-    thread = threading.Thread(target=loop.run_until_complete, args=(runtime.run(stop, poll_s=0.1),), daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 40
-    while not runtime.channel.connected:
-        assert time.monotonic() < deadline, "the bot did not log in"
-        time.sleep(0.1)
-    yield runtime
-    loop.call_soon_threadsafe(stop.set)
-    thread.join(timeout=30)
+    with serving_in_thread(runtime, poll_s=0.1):
+        yield runtime
 
 
 def _new_sent(gateway: Gateway, before: int, count: int = 1) -> list[dict[str, object]]:

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import shutil
 import socket
 import subprocess
+import threading
 import time
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -116,3 +118,34 @@ def running_gateway(port: int | None = None, control: int | None = None) -> Iter
             process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@contextmanager
+def serving_in_thread(
+    runtime: Any, *, login_timeout_s: float = 40.0, **run_options: float
+) -> Iterator[Callable[[], float]]:
+    """Run a WechatRuntime in its own event-loop thread until the block ends, waiting for its login first.
+
+    Yields a function that stops the runtime and returns how long stopping took (seconds); the block's end calls it
+    too, so stopping twice is harmless.
+    """
+    loop, stop = asyncio.new_event_loop(), asyncio.Event()
+    thread = threading.Thread(target=loop.run_until_complete, args=(runtime.run(stop, **run_options),), daemon=True)
+    thread.start()
+
+    def halt() -> float:
+        started = time.monotonic()
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=60)
+        return time.monotonic() - started
+
+    try:
+        deadline = time.monotonic() + login_timeout_s
+        while not runtime.channel.connected:
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise RuntimeError("the assistant did not log in to the gateway")
+            time.sleep(0.1)
+        yield halt
+    finally:
+        if thread.is_alive():
+            halt()
