@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint ingest eval bench clean
+.PHONY: run test ingest eval bench bench-channel clean
 
 run: $(VENV)/.installed
 	$(BIN)/python -m bot run
@@ -17,11 +17,14 @@ ingest: $(VENV)/.installed
 	$(BIN)/python -m bot ingest
 
 eval: $(VENV)/.installed
-	$(BIN)/python -m bot eval --queries eval/dev_queries.jsonl
+	$(BIN)/python -m bot eval --queries eval/dev_queries.jsonl --conversations eval/followups.jsonl
 	$(BIN)/python -m bot eval --queries eval/heldout_queries.jsonl
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m bot bench
+
+bench-channel: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/channel_bench.py
 
 $(VENV)/.created:
 	@$(PYTHON) -c 'import sys; assert (3, 11) <= sys.version_info[:2] < (3, 13), "需要 Python 3.11 或 3.12"'
