@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -10,17 +9,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.domain.messages import OutboundMessage
 from bot.storage.channel import SqlGroupConfigs, SqlOutbox
-from bot.storage.engine import make_engine, session_factory, upgrade
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(database_url)
-    upgrade(engine)
-    yield session_factory(engine)
-    engine.dispose()
 
 
 def test_groups_register_with_defaults_and_staff_settings_stick(sessions: sessionmaker[Session]) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -11,18 +10,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.domain.escalation import Asker, QuestionStatus
 from bot.domain.messages import OutboundMessage
 from bot.storage.channel import SqlOutbox
-from bot.storage.engine import make_engine, session_factory, upgrade
 from bot.storage.unanswered import QuestionNotOpenError, SqlUnansweredQuestions
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(database_url)
-    upgrade(engine)
-    yield session_factory(engine)
-    engine.dispose()
 
 
 def test_questions_gather_askers_and_are_answered_once(sessions: sessionmaker[Session]) -> None:
