@@ -8,12 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import build_knowledge
-from bot.config import Settings
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
 from bot.runtime import WechatRuntime
-from tests.conftest import REPO
 from tests.support.gateway import TOKEN, Gateway, running_gateway, serving_in_thread
+from tests.support.services import ready_services
 
 pytestmark = pytest.mark.slow
 RESIDENTS_ROOM, STAFF_ROOM = "room-3@chatroom", "room-5@chatroom"
@@ -28,17 +26,9 @@ def gateway() -> Iterator[Gateway]:
 def test_staff_answer_in_the_staff_room_reaches_the_resident(
     gateway: Gateway, tmp_path: Path, use_embeddings: UniversalSentenceEncoderEmbeddings
 ) -> None:
-    settings = Settings(
-        data_dir=tmp_path,
-        knowledge_dir=REPO / "knowledge",
-        staff_group_id=STAFF_ROOM,
-        send_interval_s=0.05,
-        send_jitter_s=0.0,
-        _env_file=None,  # type: ignore[call-arg]
+    services = ready_services(
+        tmp_path, use_embeddings, staff_group_id=STAFF_ROOM, send_interval_s=0.05, send_jitter_s=0.0
     )
-    services = build_knowledge(settings, embeddings=use_embeddings)
-    services.ingestor.ingest(settings.knowledge_dir)
-    services.assistant.prepare()
     runtime = WechatRuntime(services, endpoint=gateway.endpoint, token=TOKEN, login_timeout_s=30)
     with serving_in_thread(runtime, poll_s=0.1):
         gateway.say("wxid_li", "@社区小助手 小区里能不能养鸽子", room=RESIDENTS_ROOM, mentions=("bot",))

@@ -10,12 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import AssistantServices, build_knowledge
-from bot.config import Settings
+from bot.app import AssistantServices
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
 from bot.runtime import WechatRuntime
-from tests.conftest import REPO
 from tests.support.gateway import TOKEN, Gateway, running_gateway, serving_in_thread
+from tests.support.services import ready_services
 
 pytestmark = pytest.mark.slow
 ROOM, OTHER_ROOM = "room-3@chatroom", "room-5@chatroom"
@@ -31,18 +30,13 @@ def gateway() -> Iterator[Gateway]:
 def services(
     tmp_path_factory: pytest.TempPathFactory, use_embeddings: UniversalSentenceEncoderEmbeddings
 ) -> AssistantServices:
-    settings = Settings(
-        data_dir=tmp_path_factory.mktemp("data"),
-        knowledge_dir=REPO / "knowledge",
+    return ready_services(
+        tmp_path_factory.mktemp("data"),
+        use_embeddings,
         send_interval_s=0.05,
         send_jitter_s=0.0,
         rate_per_resident_per_minute=4,
-        _env_file=None,  # type: ignore[call-arg]
     )
-    built = build_knowledge(settings, embeddings=use_embeddings)
-    built.ingestor.ingest(settings.knowledge_dir)
-    built.assistant.prepare()
-    return built
 
 
 @pytest.fixture(scope="module")

@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import AssistantServices, ChannelRuntime, build_channel_runtime, build_knowledge
-from bot.config import Settings
+from bot.app import ChannelRuntime, build_channel_runtime
 from bot.domain.messages import InboundMessage, MessageKind, OutboundMessage
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
 from bot.services.escalation import parse_staff_answer, wants_a_person
 from tests.conftest import REPO
 from tests.support.clock import FakeClock
+from tests.support.services import ready_services
 
 STAFF = "staff@chatroom"
 _ids = itertools.count()
@@ -29,9 +29,9 @@ class NoGateway:
 def runtime(tmp_path: Path, use_embeddings: UniversalSentenceEncoderEmbeddings) -> ChannelRuntime:
     kb = tmp_path / "kb"
     shutil.copytree(REPO / "knowledge", kb)  # staff answers are written into the knowledge base
-    settings = Settings(data_dir=tmp_path / "data", knowledge_dir=kb, staff_group_id=STAFF, _env_file=None)  # type: ignore[call-arg]
-    services: AssistantServices = build_knowledge(settings, embeddings=use_embeddings, clock=FakeClock())
-    services.ingestor.ingest(settings.knowledge_dir)
+    services = ready_services(
+        tmp_path / "data", use_embeddings, knowledge_dir=kb, clock=FakeClock(), staff_group_id=STAFF
+    )
     return build_channel_runtime(services, NoGateway())
 
 

@@ -7,15 +7,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import AssistantServices, build_knowledge
-from bot.config import Settings
+from bot.app import AssistantServices
 from bot.domain.messages import InboundMessage, MessageKind, strip_mentions
 from bot.handlers.router import NON_TEXT_HINT, RATE_LIMITED_TEXT, MessageRouter, RateLimits
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
 from bot.storage.channel import SqlGroupConfigs, SqlOutbox
 from bot.storage.engine import make_engine, session_factory, upgrade
-from tests.conftest import REPO
 from tests.support.clock import FakeClock
+from tests.support.services import ready_services
 
 _ids = itertools.count()
 
@@ -24,12 +23,7 @@ _ids = itertools.count()
 def knowledge(
     tmp_path_factory: pytest.TempPathFactory, use_embeddings: UniversalSentenceEncoderEmbeddings
 ) -> AssistantServices:
-    data = tmp_path_factory.mktemp("data")
-    settings = Settings(data_dir=data, knowledge_dir=REPO / "knowledge", _env_file=None)  # type: ignore[call-arg]
-    services = build_knowledge(settings, embeddings=use_embeddings)
-    services.ingestor.ingest(settings.knowledge_dir)
-    services.assistant.prepare()
-    return services
+    return ready_services(tmp_path_factory.mktemp("data"), use_embeddings)
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from bot.app import AssistantServices, build_knowledge
 from bot.config import Settings
 from bot.domain.conversation import Question, Reply
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
-from tests.conftest import REPO
 from tests.support.clock import FakeClock
+from tests.support.services import ready_services
 
 
 @pytest.fixture(scope="module")
@@ -25,12 +25,7 @@ def knowledge(
     tmp_path_factory: pytest.TempPathFactory, use_embeddings: UniversalSentenceEncoderEmbeddings, clock: FakeClock
 ) -> AssistantServices:
     """The starter knowledge base, once for the module (the reply path only reads it)."""
-    data = tmp_path_factory.mktemp("data")
-    settings = Settings(data_dir=data, knowledge_dir=REPO / "knowledge", _env_file=None)  # type: ignore[call-arg]
-    services = build_knowledge(settings, embeddings=use_embeddings, clock=clock)
-    services.ingestor.ingest(settings.knowledge_dir)
-    services.assistant.prepare()
-    return services
+    return ready_services(tmp_path_factory.mktemp("data"), use_embeddings, clock=clock)
 
 
 def ask(knowledge: AssistantServices, text: str, group: str = "g1", user: str = "u1") -> Reply:

@@ -1,0 +1,33 @@
+"""Wired, ingested and warmed-up services for tests that exercise the reply path."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from langchain_core.embeddings import Embeddings
+
+from bot.app import AssistantServices, build_knowledge
+from bot.config import Settings
+from bot.ports import Clock
+
+STARTER_KNOWLEDGE = Path(__file__).resolve().parents[2] / "knowledge"
+
+
+def ready_services(
+    data_dir: Path,
+    embeddings: Embeddings,
+    *,
+    knowledge_dir: Path = STARTER_KNOWLEDGE,
+    clock: Clock | None = None,
+    **settings: Any,
+) -> AssistantServices:
+    """Settings (no .env) with data in data_dir, the knowledge base ingested and the models loaded."""
+    built = build_knowledge(
+        Settings(data_dir=data_dir, knowledge_dir=knowledge_dir, _env_file=None, **settings),  # type: ignore[call-arg]
+        embeddings=embeddings,
+        clock=clock,
+    )
+    built.ingestor.ingest(knowledge_dir)
+    built.assistant.prepare()
+    return built
