@@ -15,7 +15,7 @@ class Question:
     """One resident's message to the assistant, in one group (or private chat)."""
 
     text: str
-    group_id: str
+    group_id: str  # "" in a private chat
     user_id: str
     at: datetime | None = None
     channel: str = "terminal"

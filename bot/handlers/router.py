@@ -110,7 +110,7 @@ class MessageRouter:
             self._outbox.complete(message.message_id, [], now=now)
             return Handling("rate_limited_silent")
 
-        question = Question(text, message.group_id or "private", message.sender_id, message.at, message.channel)
+        question = Question(text, message.group_id, message.sender_id, message.at, message.channel)
         if self._escalation is not None and wants_a_person(text):
             self._escalation.escalate(question, reason="handoff", urgent=True)
             return self._queue(message, HANDOFF_TEXT, "handed_off")

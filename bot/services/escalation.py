@@ -94,9 +94,9 @@ class EscalationService:
             OutboundMessage(
                 channel=asker.channel,
                 text=f"关于您问的“{_short(asker.text)}”，社区工作人员答复：{answer}",
-                group_id="" if asker.group_id == "private" else asker.group_id,
-                user_id=asker.user_id if asker.group_id == "private" else "",
-                mention_ids=() if asker.group_id == "private" else (asker.user_id,),
+                group_id=asker.group_id,
+                user_id="" if asker.group_id else asker.user_id,
+                mention_ids=(asker.user_id,) if asker.group_id else (),
             )
             for asker in question.askers
         ]
@@ -131,7 +131,7 @@ class EscalationService:
         if not self._staff_group_id:
             return
         first = question.askers[0]
-        where = "私聊" if first.group_id == "private" else f"群 {first.group_id}"
+        where = f"群 {first.group_id}" if first.group_id else "私聊"
         flag = "【急】居民要求人工" if question.urgent else "【待答】"
         if reminder:
             flag = f"【超时未答，{len(question.askers)}人在等】" + flag

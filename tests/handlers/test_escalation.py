@@ -139,3 +139,13 @@ def test_each_refused_part_of_a_several_question_message_is_escalated(runtime: C
     assert "3. 关于“小区里能不能养鸽子”：这个问题我暂时答不上来" in reply.text
     (question,) = runtime.escalation._questions.open_questions()
     assert question.question == "小区里能不能养鸽子？"
+
+
+def test_a_private_question_is_answered_privately(runtime: ChannelRuntime) -> None:
+    say(runtime, "小区里能不能养鸽子", sender="wxid_li", group="")
+    (notice,) = _staff_notices(runtime)
+    assert "私聊的居民问" in notice
+    say(runtime, "#1 答：不可以。", sender="wxid_staff", group=STAFF)
+    due = runtime.outbox.due(now=runtime.router._clock.now(), limit=100)
+    (answer,) = [q.message for q in due if q.message.text.startswith("关于您问的")]
+    assert (answer.group_id, answer.user_id, answer.mention_ids) == ("", "wxid_li", ())
