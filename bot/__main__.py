@@ -21,7 +21,10 @@ from bot.domain.knowledge import IngestReport
 T = TypeVar("T")
 
 if TYPE_CHECKING:
-    from bot.app import AssistantServices
+    import threading
+
+    from bot.app import AssistantServices, ChannelRuntime
+    from bot.console.server import ConsoleServer
     from bot.rag.ingestion import KnowledgeIngestor
     from bot.services.evaluation import LabelledQuery
 
@@ -53,8 +56,16 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description="社区微信群智能助手")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    run = sub.add_parser("run", help="运行助手：设置了 BOT_WECHATY_ENDPOINT 时接入微信，否则在终端对话")
+    run = sub.add_parser("run", help="运行助手和控制台：设置了 BOT_WECHATY_ENDPOINT 时接入微信，否则在终端对话")
     run.set_defaults(func=cmd_run)
+
+    admin = sub.add_parser("create-admin", help="创建控制台管理员账号（第一个管理员只能这样创建）")
+    admin.add_argument("username", help="用户名：3–32 位字母、数字、点、下划线或连字符")
+    admin.add_argument("--name", default="", help="姓名（默认同用户名）")
+    admin.add_argument(
+        "--password-stdin", action="store_true", help="从标准输入读取密码（供脚本使用），否则交互输入两次"
+    )
+    admin.set_defaults(func=cmd_create_admin)
 
     chat = sub.add_parser("chat", help="在终端里和助手对话（先自动增量导入知识库）")
     chat.set_defaults(func=cmd_chat)
@@ -134,7 +145,7 @@ def reply_json(reply: Reply) -> dict[str, object]:
 
 
 def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    """The product: WeChat when a puppet service is configured, otherwise the terminal channel."""
+    """The product: the staff console plus WeChat when a puppet service is configured, else the terminal chat."""
     if not settings.wechaty_endpoint:
         return cmd_chat(settings, args)
     import asyncio
@@ -145,16 +156,17 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     knowledge = _ready_services(settings)
+    runtime = WechatRuntime(
+        knowledge,
+        endpoint=settings.wechaty_endpoint,
+        token=settings.wechaty_token.get_secret_value(),
+        login_timeout_s=settings.wechaty_login_timeout_s,
+    )
+    console = _start_console(knowledge, runtime.runtime)
 
     async def serve() -> None:
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
-        runtime = WechatRuntime(
-            knowledge,
-            endpoint=settings.wechaty_endpoint,
-            token=settings.wechaty_token.get_secret_value(),
-            login_timeout_s=settings.wechaty_login_timeout_s,
-        )
         serving = asyncio.create_task(runtime.run(stop))
         await asyncio.sleep(0)
         for sig in (signal.SIGINT, signal.SIGTERM):  # after wechaty installed its own handlers
@@ -162,12 +174,20 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         print(f"正在连接微信服务 {settings.wechaty_endpoint}（登录后开始回复），按 Ctrl-C 停止。", flush=True)
         await serving
 
-    asyncio.run(serve())
+    try:
+        asyncio.run(serve())
+    finally:
+        if console is not None:
+            console.stop()
     return 0
 
 
 def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
-    """An interactive conversation in the terminal: a private chat through the router and outbox, like WeChat."""
+    """An interactive conversation in the terminal (a private chat through the router and outbox, like WeChat),
+    with the staff console beside it when run as the product."""
+    import asyncio
+    import threading
+
     from bot.app import build_channel_runtime
     from bot.channels.terminal import TerminalChannel, TerminalGateway
     from bot.services.sending import SendingPolicy
@@ -177,18 +197,84 @@ def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
     runtime = build_channel_runtime(
         knowledge, TerminalGateway(lambda text: print(text, flush=True)), policy=SendingPolicy(0, 0)
     )
-    channel = TerminalChannel(runtime.router.handle, runtime.sender.send_due, knowledge.clock)
-    print("您好，我是社区小助手。请输入您的问题（输入“退出”或按 Ctrl-D 结束）。", flush=True)
-    while True:
-        try:
-            line = input("居民> ")
-        except EOFError:
-            print()
+    sending = threading.Lock()
+
+    def drain() -> None:
+        with sending:
+            asyncio.run(runtime.sender.send_due())
+
+    console = _start_console(knowledge, runtime) if args.command == "run" else None
+    stop = threading.Event()
+    if console is not None:
+        # Answers staff send from the console reach the terminal resident without waiting for the next line.
+        threading.Thread(target=_drain_until, args=(drain, stop), name="terminal-sender", daemon=True).start()
+    channel = TerminalChannel(runtime.router.handle, drain, knowledge.clock)
+    try:
+        if console is not None and not sys.stdin.isatty():
+            print("没有交互终端：只运行控制台，按 Ctrl-C 停止。", flush=True)
+            stop.wait()
             return 0
-        if line.strip() in {"退出", "exit", "quit"}:
-            return 0
-        if line.strip():
-            channel.say(line)
+        print("您好，我是社区小助手。请输入您的问题（输入“退出”或按 Ctrl-D 结束）。", flush=True)
+        while True:
+            try:
+                line = input("居民> ")
+            except EOFError:
+                print()
+                return 0
+            if line.strip() in {"退出", "exit", "quit"}:
+                return 0
+            if line.strip():
+                channel.say(line)
+    finally:
+        stop.set()
+        if console is not None:
+            console.stop()
+
+
+def _drain_until(drain: Callable[[], None], stop: threading.Event, every_s: float = 1.0) -> None:
+    while not stop.wait(every_s):
+        drain()
+
+
+def _start_console(knowledge: AssistantServices, runtime: ChannelRuntime) -> ConsoleServer | None:
+    """Serve the staff console beside the chat channel (unless switched off) and print its address."""
+    settings = knowledge.settings
+    if not settings.console_enabled:
+        return None
+    from bot.app import build_console, staff_accounts
+    from bot.console.app import create_console
+    from bot.console.server import ConsoleServer
+
+    server = ConsoleServer(
+        create_console(build_console(knowledge, runtime)), host=settings.console_host, port=settings.console_port
+    )
+    server.start()
+    print(f"控制台已启动：{server.address}", flush=True)
+    if not staff_accounts(knowledge.sessions, knowledge.clock).has_admin():
+        print("  还没有管理员账号，请另开终端运行：python -m bot create-admin 用户名", flush=True)
+    return server
+
+
+def cmd_create_admin(settings: Settings, args: argparse.Namespace) -> int:
+    """Create a console admin; the password is typed twice (never a default one)."""
+    import getpass
+
+    from bot.app import open_database, staff_accounts
+    from bot.domain.staff import Role
+    from bot.ports import SystemClock
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = getpass.getpass("密码（至少 8 位）：")
+        if getpass.getpass("再输一遍：") != password:
+            raise AssistantError("两次输入的密码不一致，账号未创建。")
+    accounts = staff_accounts(open_database(settings.database), SystemClock())
+    user = accounts.create_user(
+        None, username=args.username, display_name=args.name, role=Role.ADMIN, password=password
+    )
+    print(f"已创建管理员 {user.username}，可以登录控制台了。")
+    return 0
 
 
 def _ready_services(settings: Settings) -> AssistantServices:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from langchain_core.embeddings import Embeddings
 from sqlalchemy.orm import Session, sessionmaker
@@ -20,18 +20,26 @@ from bot.rag.index import KnowledgeIndex
 from bot.rag.ingestion import KnowledgeIngestor
 from bot.rag.prompts import PromptLibrary
 from bot.rag.retriever import FusionWeights, HybridRetriever
+from bot.services.accounts import LoginPolicy, StaffAccounts
 from bot.services.answering import AnsweringService
 from bot.services.assistant import ResidentAssistant
+from bot.services.audit import StaffAudit
 from bot.services.conversation import ConversationMemory
+from bot.services.dashboard import Dashboard
 from bot.services.escalation import EscalationService
 from bot.services.faq_book import FaqBook
+from bot.services.knowledge_admin import KnowledgeMaintenance
 from bot.services.safety import JsonlFlaggedMessageLog, SensitiveWords
 from bot.services.scope import RegionScope
 from bot.services.sending import OutboxSender, SendingPolicy
 from bot.storage.channel import SqlGroupConfigs, SqlOutbox
 from bot.storage.engine import make_engine, session_factory, upgrade
+from bot.storage.staff import SqlAuditLog, SqlStaffAccounts
 from bot.storage.turns import SqlTurnLog
 from bot.storage.unanswered import SqlUnansweredQuestions
+
+if TYPE_CHECKING:
+    from bot.console.web import ConsoleServices
 
 
 class ServiceUnavailableError(AssistantError):
@@ -51,6 +59,7 @@ class AssistantServices:
     assistant: ResidentAssistant
     clock: Clock
     sessions: sessionmaker[Session]
+    maintenance: KnowledgeMaintenance
 
 
 def chroma_client(settings: Settings, persist_dir: Path | None = None) -> Any:
@@ -95,6 +104,13 @@ def answer_writer(settings: Settings) -> GroundedAnswerWriter | None:
     return GroundedAnswerWriter(model, PromptLibrary(settings.prompts_dir), timeout_s=settings.llm_timeout_s)
 
 
+def open_database(url: str) -> sessionmaker[Session]:
+    """Sessions on the database at url, its schema brought to the newest migration."""
+    engine = make_engine(url)
+    upgrade(engine)
+    return session_factory(engine)
+
+
 def build_knowledge(
     settings: Settings,
     *,
@@ -108,9 +124,7 @@ def build_knowledge(
     index = KnowledgeIndex(
         chroma_client(settings, state_dir / "chroma" if state_dir else None), settings.collection_name
     )
-    engine = make_engine(f"sqlite:///{state_dir / 'assistant.db'}" if state_dir else settings.database)
-    upgrade(engine)
-    sessions = session_factory(engine)
+    sessions = open_database(f"sqlite:///{state_dir / 'assistant.db'}" if state_dir else settings.database)
     ingestor = KnowledgeIngestor(
         index, embeddings, embedding_id=settings.embedding_id, chunk_max_chars=settings.chunk_max_chars
     )
@@ -140,7 +154,16 @@ def build_knowledge(
         max_question_chars=settings.max_question_chars,
         followup_threshold=settings.followup_threshold,
     )
-    return AssistantServices(settings, embeddings, index, ingestor, retriever, answering, assistant, clock, sessions)
+    maintenance = KnowledgeMaintenance(
+        settings.knowledge_dir,
+        ingestor,
+        assistant,
+        clock,
+        upload_max_bytes=int(settings.upload_max_mb * 1024 * 1024),
+    )
+    return AssistantServices(
+        settings, embeddings, index, ingestor, retriever, answering, assistant, clock, sessions, maintenance
+    )
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,6 +187,7 @@ def build_channel_runtime(
         services.sessions,
         enabled_by_default=settings.groups_enabled_by_default,
         keywords=settings.split_list(settings.keyword_prefixes),
+        default_community=settings.default_community,
     )
     outbox = SqlOutbox(services.sessions)
     escalation = EscalationService(
@@ -172,13 +196,9 @@ def build_channel_runtime(
         services.clock,
         embed=lambda texts: embed_array(services.embeddings, texts),
         staff_group_id=settings.staff_group_id,
+        community_of=groups.community_of,
     )
-
-    def reindex() -> None:
-        services.ingestor.ingest(settings.knowledge_dir)
-        services.assistant.prepare()
-
-    faq_book = FaqBook(settings.knowledge_dir, services.clock, reindex)
+    faq_book = FaqBook(settings.knowledge_dir, services.clock, services.maintenance.reindex)
     router = MessageRouter(
         services.assistant,
         groups,
@@ -197,3 +217,44 @@ def build_channel_runtime(
     )
     sender = OutboxSender(outbox, gateway, services.clock, policy)
     return ChannelRuntime(router, outbox, groups, escalation, faq_book, sender)
+
+
+def build_console(services: AssistantServices, runtime: ChannelRuntime) -> ConsoleServices:
+    """The console's services: the channel runtime's queue, groups and FAQ book, plus accounts and the audit log."""
+    from bot.console.web import ConsoleServices
+
+    settings = services.settings
+    audit = StaffAudit(SqlAuditLog(services.sessions), services.clock)
+    policy = LoginPolicy(
+        max_failures_per_user=settings.login_max_failures,
+        window=timedelta(minutes=settings.login_lockout_minutes),
+        session_length=timedelta(hours=settings.console_session_hours),
+    )
+    dashboard = Dashboard(
+        SqlTurnLog(services.sessions),
+        runtime.groups,
+        runtime.escalation,
+        services.clock,
+        utc_offset=timedelta(hours=settings.utc_offset_hours),
+        default_community=settings.default_community,
+    )
+    return ConsoleServices(
+        settings=settings,
+        clock=services.clock,
+        accounts=staff_accounts(services.sessions, services.clock, audit, policy),
+        audit=audit,
+        escalation=runtime.escalation,
+        faq_book=runtime.faq_book,
+        knowledge=services.maintenance,
+        groups=runtime.groups,
+        dashboard=dashboard,
+        assistant=services.assistant,
+    )
+
+
+def staff_accounts(
+    sessions: sessionmaker[Session], clock: Clock, audit: StaffAudit | None = None, policy: LoginPolicy | None = None
+) -> StaffAccounts:
+    """Console accounts over the assistant's database (the command line creates the first admin through this)."""
+    audit = audit or StaffAudit(SqlAuditLog(sessions), clock)
+    return StaffAccounts(SqlStaffAccounts(sessions), audit, clock, policy)

@@ -82,6 +82,22 @@ class Settings(BaseSettings):
     send_jitter_s: float = Field(default=1.0, ge=0.0, le=60.0)
     send_max_attempts: int = Field(default=5, ge=1, le=50)
 
+    # The community a new group (and a private chat) belongs to until an admin assigns it in the console
+    default_community: str = ""
+
+    # Staff console (FastAPI): started with `python -m bot run`; behind HTTPS in production (secure cookies)
+    console_enabled: bool = True
+    console_host: str = "127.0.0.1"
+    console_port: int = Field(default=8080, ge=1, le=65535)
+    # None: secure cookies in production, plain HTTP allowed in development
+    console_secure_cookies: bool | None = None
+    console_session_hours: float = Field(default=12.0, gt=0, le=720)
+    login_max_failures: int = Field(default=5, ge=1, le=100)
+    login_lockout_minutes: float = Field(default=15.0, gt=0, le=1440)
+    upload_max_mb: float = Field(default=20.0, gt=0, le=500)
+    # Figures and times on the console are shown in this offset from UTC (China Standard Time has no DST)
+    utc_offset_hours: float = Field(default=8.0, ge=-12, le=14)
+
     # LLM mode: any OpenAI-compatible chat endpoint (DeepSeek, Qwen/DashScope, vLLM, Ollama). Empty: extractive only.
     llm_base_url: str = ""
     llm_model: str = ""
@@ -105,6 +121,13 @@ class Settings(BaseSettings):
     def llm_enabled(self) -> bool:
         """Whether answers are written by the configured chat model (else extractive only)."""
         return bool(self.llm_base_url)
+
+    @property
+    def secure_cookies(self) -> bool:
+        """Whether console cookies carry the Secure flag."""
+        if self.console_secure_cookies is not None:
+            return self.console_secure_cookies
+        return self.environment == "production"
 
     @property
     def home_region_names(self) -> list[str]:

@@ -40,3 +40,4 @@ class UnansweredQuestion:
     answer: str = ""
     answered_by: str = ""
     answered_at: datetime | None = None
+    community: str = ""

@@ -71,3 +71,16 @@ def strip_mentions(text: str, names: Iterable[str]) -> tuple[str, bool]:
         text, count = pattern.subn(" ", text)
         mentioned = mentioned or count > 0
     return re.sub(r"\s+", " ", text).strip(), mentioned
+
+
+class TriggerMode(StrEnum):
+    """When the assistant answers in a group."""
+
+    MENTION = "mention"
+    KEYWORD = "keyword"
+    ALL = "all"
+
+    @property
+    def label(self) -> str:
+        """How staff see the mode."""
+        return {"mention": "仅@提及", "keyword": "@提及或关键词开头", "all": "群里每条文字消息"}[self.value]

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 
 from bot.domain.conversation import Question, Reply
-from bot.domain.messages import InboundMessage, MessageKind, OutboundMessage, strip_mentions
+from bot.domain.messages import InboundMessage, MessageKind, OutboundMessage, TriggerMode, strip_mentions
 from bot.handlers.ratelimit import SlidingWindowLimiter
 from bot.ports import Clock
 from bot.services.assistant import ResidentAssistant
@@ -89,15 +89,16 @@ class MessageRouter:
         if self._escalation is not None and self._escalation.is_staff_group(message.group_id):
             return self._staff_message(message)
         keywords: tuple[str, ...] = ()
+        trigger = TriggerMode.MENTION
         if not message.is_private:
             config = self._groups.get_or_register(
                 group_id=message.group_id, channel=message.channel, name=message.group_name, now=now
             )
             if not config.enabled:
                 return Handling("group_disabled")
-            keywords = config.keywords
+            trigger, keywords = config.trigger, config.keywords
 
-        text, addressed = self._addressed_text(message, keywords)
+        text, addressed = self._addressed_text(message, trigger, keywords)
         if not addressed:
             return Handling("not_addressed")
         if message.kind is not MessageKind.TEXT:
@@ -159,10 +160,17 @@ class MessageRouter:
         count = len({(a.group_id, a.user_id) for a in answered.askers})
         return self._queue(message, f"已把 #{number} 的答复发给 {count} 位居民。", "staff_answered")
 
-    def _addressed_text(self, message: InboundMessage, keywords: tuple[str, ...]) -> tuple[str, bool]:
+    def _addressed_text(
+        self, message: InboundMessage, trigger: TriggerMode, keywords: tuple[str, ...]
+    ) -> tuple[str, bool]:
         text, typed_mention = strip_mentions(message.text, self._bot_names)
         if message.is_private or message.mentions_self or typed_mention:
             return text, True
+        if trigger is TriggerMode.ALL:
+            # Only text counts as talking to us here: a picture in a busy group gets no "send text" hint.
+            return text, message.kind is MessageKind.TEXT
+        if trigger is TriggerMode.MENTION:
+            return text, False
         for keyword in sorted(keywords, key=len, reverse=True):
             if text.startswith(keyword):
                 return text[len(keyword) :].lstrip(" ：:，,"), True

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from bot.domain.conversation import Question
-from bot.domain.escalation import Asker, UnansweredQuestion
+from bot.domain.escalation import Asker, QuestionStatus, UnansweredQuestion
 from bot.domain.messages import OutboundMessage
 from bot.domain.privacy import mask_personal_data
 from bot.ports import Clock
@@ -25,6 +25,10 @@ _STAFF_ANSWER = re.compile(r"^\s*[#＃](\d+)\s*答\s*[:：]?\s*([^:：\s].*)$", 
 # model: paraphrases ("小区里能不能养鸽子" / "小区能养鸽子不") 0.92-0.95; different matters that share most words
 # ("…养鸽子" / "…养狗", "护照在哪里办" / "驾照在哪里办") 0.70-0.78.
 SAME_QUESTION = 0.88
+
+
+class EmptyAnswerError(ValueError):
+    """Staff sent an empty answer."""
 
 
 def wants_a_person(text: str) -> bool:
@@ -58,8 +62,10 @@ class EscalationService:
         embed: Callable[[list[str]], np.ndarray[Any, np.dtype[np.float32]]],
         staff_group_id: str = "",
         staff_channel: str = "wechat",
+        community_of: Callable[[str], str] = lambda group_id: "",
     ) -> None:
         self._questions = questions
+        self._community_of = community_of
         self._embed = embed
         self._queue = queue
         self._clock = clock
@@ -80,13 +86,22 @@ class EscalationService:
                 self._notify(joined, now)
             return joined
         created = self._questions.create(
-            question=text, asker=asker, urgent=urgent, reason=reason, candidates=candidates, now=now
+            question=text,
+            asker=asker,
+            urgent=urgent,
+            reason=reason,
+            candidates=candidates,
+            community=self._community_of(question.group_id),
+            now=now,
         )
         self._notify(created, now)
         return created
 
     def answer(self, number: int, answer: str, *, by: str) -> UnansweredQuestion:
         """Staff answer question #number: every asker gets it in their group, @-mentioned, through the outbox."""
+        answer = answer.strip()
+        if not answer:
+            raise EmptyAnswerError("答复内容不能为空")
         question = self._questions.get(number)
         if question is None:
             raise QuestionNotOpenError(number)
@@ -105,6 +120,10 @@ class EscalationService:
     def get(self, number: int) -> UnansweredQuestion | None:
         """Question #number, open or answered."""
         return self._questions.get(number)
+
+    def queue(self, *, community: str | None, status: QuestionStatus, limit: int = 200) -> list[UnansweredQuestion]:
+        """Questions in one status (only one community's if given): open ones urgent first, answered newest first."""
+        return self._questions.listed(community=community, status=status, limit=limit)
 
     def renotify_overdue(self, *, older_than: timedelta) -> list[UnansweredQuestion]:
         """Remind the staff group of open questions waiting longer than older_than (each once per period)."""

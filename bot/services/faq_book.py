@@ -1,62 +1,188 @@
-"""Turning a staff answer into a FAQ entry in the knowledge base files, so the next asker gets it automatically."""
+"""Writing FAQ entries into the knowledge base's CSV tables (staff answers, console edits), then re-indexing."""
 
 from __future__ import annotations
 
 import csv
 import io
+import os
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from bot.domain.escalation import QuestionStatus, UnansweredQuestion
+from bot.domain.knowledge import EntryKind, KnowledgeEntry
 from bot.ports import Clock
+from bot.rag.loaders import (
+    FAQ_HEADER_ALIASES,
+    SIMILAR_SEPARATOR,
+    KnowledgeFileError,
+    decode_text,
+    iter_knowledge_files,
+    load_knowledge_file,
+)
 
 STAFF_FAQ_FILE = Path("faq") / "staff-answers.csv"
-HEADER = ("id", "question", "similar_questions", "answer", "category", "source", "updated")
+HEADER = ("id", "question", "similar_questions", "answer", "category", "source", "updated", "community")
+MAX_QUESTION_CHARS = 200
+MAX_ANSWER_CHARS = 2000
 
 
 class NotAnsweredError(ValueError):
     """Only an answered question can become a FAQ entry."""
 
 
-class FaqBook:
-    """Appends answered questions to knowledge/faq/staff-answers.csv and re-indexes incrementally."""
+class FaqEditError(ValueError):
+    """A FAQ entry that cannot be written; the message says why, in Chinese."""
 
-    def __init__(self, knowledge_dir: Path, clock: Clock, reindex: Callable[[], None]) -> None:
+
+@dataclass(frozen=True, slots=True)
+class FaqDraft:
+    """What staff type for a FAQ entry."""
+
+    question: str
+    answer: str
+    similar_questions: tuple[str, ...] = ()
+    category: str = ""
+    source: str = ""
+    community: str = ""
+
+    def problem(self) -> str:
+        """Why the draft cannot be saved, in Chinese; empty if it can."""
+        if not self.question.strip():
+            return "问题不能为空"
+        if not self.answer.strip():
+            return "答案不能为空"
+        if len(self.question) > MAX_QUESTION_CHARS:
+            return f"问题太长（最多 {MAX_QUESTION_CHARS} 字）"
+        if len(self.answer) > MAX_ANSWER_CHARS:
+            return f"答案太长（最多 {MAX_ANSWER_CHARS} 字）"
+        return ""
+
+
+class FaqBook:
+    """Adds and edits FAQ entries in the knowledge base's CSV tables and re-indexes incrementally after each write."""
+
+    def __init__(self, knowledge_dir: Path, clock: Clock, reindex: Callable[[], object]) -> None:
+        self._root = knowledge_dir
         self._path = knowledge_dir / STAFF_FAQ_FILE
         self._clock = clock
         self._reindex = reindex
         self._lock = threading.Lock()
 
-    def add(self, question: UnansweredQuestion) -> str:
-        """Write the entry (the residents' own wordings as similar questions) and re-index; the entry id."""
+    def add(self, question: UnansweredQuestion, *, community: str = "") -> str:
+        """Write an answered question as an entry (the residents' own wordings as similar questions); its id."""
         if question.status is not QuestionStatus.ANSWERED or not question.answer:
             raise NotAnsweredError(f"#{question.id} 还没有答复，不能加入知识库")
-        entry_id = f"faq-staff-{question.id}"
-        wordings = list(dict.fromkeys(a.text.replace("|", " ").strip() for a in question.askers if a.text.strip()))
-        title = wordings[0] if wordings else question.question
-        row = (
-            entry_id,
-            title,
-            "|".join(w for w in wordings[1:] if w != title),
-            question.answer,
-            "工作人员答复",
-            f"社区工作人员答复（{question.answered_by}）",
-            self._clock.now().date().isoformat(),
+        wordings = list(dict.fromkeys(a.text.replace(SIMILAR_SEPARATOR, " ").strip() for a in question.askers))
+        wordings = [w for w in wordings if w] or [question.question]
+        draft = FaqDraft(
+            question=wordings[0],
+            answer=question.answer,
+            similar_questions=tuple(wordings[1:]),
+            category="工作人员答复",
+            source=f"社区工作人员答复（{question.answered_by}）",
+            community=community,
         )
+        return self._append(f"faq-staff-{question.id}", draft)
+
+    def create(self, draft: FaqDraft) -> str:
+        """A new entry typed by staff in the console; its id."""
+        existing = {entry.id for entry in self.entries()}
+        number = len(existing) + 1
+        while f"faq-staff-n{number}" in existing:
+            number += 1
+        return self._append(f"faq-staff-n{number}", draft)
+
+    def update(self, entry_id: str, draft: FaqDraft) -> str:
+        """Rewrite an existing entry in whichever CSV table holds it; the table's path relative to the base."""
+        problem = draft.problem()
+        if problem:
+            raise FaqEditError(problem)
+        with self._lock:
+            path = self._file_of(entry_id)
+            raw = path.read_bytes()
+            rows = list(csv.reader(io.StringIO(decode_text(raw), newline="")))
+            header = [FAQ_HEADER_ALIASES.get(cell.strip(), cell.strip().lower()) for cell in rows[0]]
+            for name in ("updated", "community"):
+                if name not in header:
+                    header.append(name)
+                    rows[0].append(name)
+            values = self._values(entry_id, draft)
+            for row in rows[1:]:
+                if row and row[header.index("id")].strip() == entry_id:
+                    row.extend([""] * (len(header) - len(row)))
+                    for name, value in values.items():
+                        row[header.index(name)] = value
+                    break
+            buffer = io.StringIO()
+            csv.writer(buffer, lineterminator="\n").writerows(rows)
+            encoding = "utf-8-sig" if raw.startswith(b"\xef\xbb\xbf") else "utf-8"
+            _replace(path, buffer.getvalue().encode(encoding))
+            self._reindex()
+        return path.relative_to(self._root).as_posix()
+
+    def entries(self) -> list[KnowledgeEntry]:
+        """Every FAQ entry in the knowledge base (tables that do not parse are left out)."""
+        found: list[KnowledgeEntry] = []
+        for path in iter_knowledge_files(self._root):
+            if path.suffix.lower() not in {".csv", ".xlsx"}:
+                continue
+            try:
+                found += load_knowledge_file(path, path.relative_to(self._root).as_posix())
+            except (KnowledgeFileError, OSError):
+                continue
+        return [entry for entry in found if entry.kind is EntryKind.FAQ]
+
+    def _append(self, entry_id: str, draft: FaqDraft) -> str:
+        problem = draft.problem()
+        if problem:
+            raise FaqEditError(problem)
         with self._lock:
             self._path.parent.mkdir(parents=True, exist_ok=True)
             existing = self._path.read_text(encoding="utf-8-sig") if self._path.exists() else ""
-            if f"\n{entry_id}," in f"\n{existing}":
+            rows = list(csv.reader(io.StringIO(existing, newline=""))) if existing else []
+            header = [FAQ_HEADER_ALIASES.get(c.strip(), c.strip().lower()) for c in rows[0]] if rows else list(HEADER)
+            if any(row and row[header.index("id")].strip() == entry_id for row in rows[1:]):
                 return entry_id
             buffer = io.StringIO()
-            writer = csv.writer(buffer)
-            if not existing:
+            writer = csv.writer(buffer, lineterminator="\n")
+            if not rows:
                 writer.writerow(HEADER)
             elif not existing.endswith("\n"):
                 buffer.write("\n")
-            writer.writerow(row)
+            values = self._values(entry_id, draft)
+            writer.writerow([values.get(name, "") for name in header])
             with self._path.open("a", encoding="utf-8", newline="") as handle:
                 handle.write(buffer.getvalue())
             self._reindex()
         return entry_id
+
+    def _values(self, entry_id: str, draft: FaqDraft) -> dict[str, str]:
+        similar = [q.replace(SIMILAR_SEPARATOR, " ").strip() for q in draft.similar_questions]
+        return {
+            "id": entry_id,
+            "question": draft.question.strip(),
+            "similar_questions": SIMILAR_SEPARATOR.join(q for q in similar if q and q != draft.question.strip()),
+            "answer": draft.answer.strip(),
+            "category": draft.category.strip(),
+            "source": draft.source.strip() or "社区工作人员",
+            "updated": self._clock.now().date().isoformat(),
+            "community": draft.community.strip(),
+        }
+
+    def _file_of(self, entry_id: str) -> Path:
+        for entry in self.entries():
+            if entry.id == entry_id:
+                path = self._root / entry.file
+                if path.suffix.lower() != ".csv":
+                    raise FaqEditError(f"{entry.file} 是 Excel 表，请在表格里修改后重新上传")
+                return path
+        raise FaqEditError(f"知识库里没有问答 {entry_id}")
+
+
+def _replace(path: Path, data: bytes) -> None:
+    """Write a file whole or not at all (a crash mid-write leaves the old table)."""
+    temporary = path.with_name(f".{path.name}.writing")
+    temporary.write_bytes(data)
+    os.replace(temporary, path)

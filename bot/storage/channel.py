@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.domain.messages import OutboundMessage
+from bot.domain.messages import OutboundMessage, TriggerMode
 from bot.storage.models import GroupConfigRow, OutboxRow, ProcessedMessageRow
 
 QUEUED, SENT, FAILED = "queued", "sent", "failed"
@@ -25,6 +25,8 @@ class GroupConfig:
     enabled: bool
     keywords: tuple[str, ...]
     community: str = ""
+    trigger: TriggerMode = TriggerMode.KEYWORD
+    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,10 +41,18 @@ class QueuedMessage:
 class SqlGroupConfigs:
     """Group configuration; a group seen for the first time is registered with the defaults."""
 
-    def __init__(self, sessions: sessionmaker[Session], *, enabled_by_default: bool, keywords: tuple[str, ...]) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        *,
+        enabled_by_default: bool,
+        keywords: tuple[str, ...],
+        default_community: str = "",
+    ) -> None:
         self._sessions = sessions
         self._enabled_by_default = enabled_by_default
         self._keywords = keywords
+        self._default_community = default_community
 
     def get_or_register(self, *, group_id: str, channel: str, name: str, now: datetime) -> GroupConfig:
         """The group's configuration, registering it (and keeping its name current) on first sight."""
@@ -55,7 +65,8 @@ class SqlGroupConfigs:
                     name=name,
                     enabled=self._enabled_by_default,
                     keywords=list(self._keywords),
-                    community="",
+                    community=self._default_community,
+                    trigger=TriggerMode.KEYWORD.value,
                     updated_at=now,
                 )
                 session.add(row)
@@ -63,25 +74,66 @@ class SqlGroupConfigs:
                 row.name, row.updated_at = name, now
             return _config(row)
 
-    def set_enabled(self, group_id: str, enabled: bool, *, now: datetime) -> None:
-        """Staff switch the assistant on or off in a group."""
+    def update(
+        self,
+        group_id: str,
+        *,
+        now: datetime,
+        enabled: bool | None = None,
+        trigger: TriggerMode | None = None,
+        keywords: tuple[str, ...] | None = None,
+        community: str | None = None,
+    ) -> GroupConfig:
+        """Staff change a group's settings (only the ones given); KeyError for an unknown group."""
         with self._sessions.begin() as session:
             row = session.get(GroupConfigRow, group_id)
             if row is None:
                 raise KeyError(group_id)
-            row.enabled, row.updated_at = enabled, now
+            if enabled is not None:
+                row.enabled = enabled
+            if trigger is not None:
+                row.trigger = trigger.value
+            if keywords is not None:
+                row.keywords = list(keywords)
+            if community is not None:
+                row.community = community
+            row.updated_at = now
+            return _config(row)
 
-    def set_keywords(self, group_id: str, keywords: tuple[str, ...], *, now: datetime) -> None:
-        """Staff set the keyword prefixes that trigger the assistant in a group (empty: @-mention only)."""
-        with self._sessions.begin() as session:
+    def get(self, group_id: str) -> GroupConfig | None:
+        """One group's configuration, if it was ever seen."""
+        with self._sessions() as session:
             row = session.get(GroupConfigRow, group_id)
-            if row is None:
-                raise KeyError(group_id)
-            row.keywords, row.updated_at = list(keywords), now
+            return _config(row) if row is not None else None
+
+    def all(self, *, community: str | None = None) -> list[GroupConfig]:
+        """Every known group (only one community's if given), by community and name."""
+        query = select(GroupConfigRow).order_by(GroupConfigRow.community, GroupConfigRow.name)
+        if community is not None:
+            query = query.where(GroupConfigRow.community == community)
+        with self._sessions() as session:
+            return [_config(row) for row in session.scalars(query)]
+
+    def community_of(self, group_id: str) -> str:
+        """The community a group belongs to; a private chat (or an unknown group) belongs to the default one."""
+        if not group_id:
+            return self._default_community
+        with self._sessions() as session:
+            row = session.get(GroupConfigRow, group_id)
+            return row.community if row is not None else self._default_community
 
 
 def _config(row: GroupConfigRow) -> GroupConfig:
-    return GroupConfig(row.group_id, row.channel, row.name, row.enabled, tuple(row.keywords), row.community)
+    return GroupConfig(
+        row.group_id,
+        row.channel,
+        row.name,
+        row.enabled,
+        tuple(row.keywords),
+        row.community,
+        TriggerMode(row.trigger),
+        row.updated_at,
+    )
 
 
 class SqlOutbox:

@@ -66,6 +66,7 @@ class GroupConfigRow(Base):
     enabled: Mapped[bool] = mapped_column(Boolean)
     keywords: Mapped[list[str]] = mapped_column(JSON)
     community: Mapped[str] = mapped_column(String(128))
+    trigger: Mapped[str] = mapped_column(String(16), server_default="keyword")
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
@@ -108,6 +109,7 @@ class UnansweredQuestionRow(Base):
     urgent: Mapped[bool] = mapped_column(Boolean)
     reason: Mapped[str] = mapped_column(String(64))
     candidates: Mapped[list[str]] = mapped_column(JSON)
+    community: Mapped[str] = mapped_column(String(128), server_default="", index=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     answer: Mapped[str] = mapped_column(Text)
     answered_by: Mapped[str] = mapped_column(String(128))
@@ -129,3 +131,50 @@ class UnansweredAskerRow(Base):
     user_id: Mapped[str] = mapped_column(String(128))
     text: Mapped[str] = mapped_column(Text)
     asked_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class StaffUserRow(Base):
+    """A console account; the password only as a salted scrypt hash."""
+
+    __tablename__ = "staff_users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(64))
+    role: Mapped[str] = mapped_column(String(16))
+    community: Mapped[str] = mapped_column(String(128))
+    department: Mapped[str] = mapped_column(String(128))
+    password_hash: Mapped[str] = mapped_column(String(256))
+    active: Mapped[bool] = mapped_column(Boolean)
+    must_change_password: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    password_changed_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class ConsoleSessionRow(Base):
+    """A signed-in browser: only the SHA-256 of its cookie token is stored."""
+
+    __tablename__ = "console_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer, ForeignKey("staff_users.id", ondelete="CASCADE"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    ip: Mapped[str] = mapped_column(String(64))
+
+
+class AuditLogRow(Base):
+    """One staff action (append-only)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    actor: Mapped[str] = mapped_column(String(64), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(32), index=True)
+    target: Mapped[str] = mapped_column(String(256))
+    detail: Mapped[str] = mapped_column(Text)
+    community: Mapped[str] = mapped_column(String(128))
+    ip: Mapped[str] = mapped_column(String(64), index=True)

@@ -25,7 +25,15 @@ class SqlUnansweredQuestions:
         self._sessions = sessions
 
     def create(
-        self, *, question: str, asker: Asker, urgent: bool, reason: str, candidates: Sequence[str], now: datetime
+        self,
+        *,
+        question: str,
+        asker: Asker,
+        urgent: bool,
+        reason: str,
+        candidates: Sequence[str],
+        now: datetime,
+        community: str = "",
     ) -> UnansweredQuestion:
         """A new open question with its first asker."""
         with self._sessions.begin() as session:
@@ -35,6 +43,7 @@ class SqlUnansweredQuestions:
                 urgent=urgent,
                 reason=reason,
                 candidates=list(candidates),
+                community=community,
                 created_at=now,
                 answer="",
                 answered_by="",
@@ -58,12 +67,19 @@ class SqlUnansweredQuestions:
 
     def open_questions(self) -> list[UnansweredQuestion]:
         """Every open question, urgent first, then oldest first."""
+        return self.listed(community=None, status=QuestionStatus.OPEN, limit=None)
+
+    def listed(self, *, community: str | None, status: QuestionStatus, limit: int | None) -> list[UnansweredQuestion]:
+        """Questions in one status, only one community's if given: open urgent-then-oldest, answered newest first."""
+        query = select(UnansweredQuestionRow).where(UnansweredQuestionRow.status == status.value)
+        if community is not None:
+            query = query.where(UnansweredQuestionRow.community == community)
+        if status is QuestionStatus.OPEN:
+            query = query.order_by(UnansweredQuestionRow.urgent.desc(), UnansweredQuestionRow.created_at)
+        else:
+            query = query.order_by(UnansweredQuestionRow.answered_at.desc(), UnansweredQuestionRow.id.desc())
         with self._sessions() as session:
-            rows = session.scalars(
-                select(UnansweredQuestionRow)
-                .where(UnansweredQuestionRow.status == QuestionStatus.OPEN.value)
-                .order_by(UnansweredQuestionRow.urgent.desc(), UnansweredQuestionRow.created_at)
-            ).all()
+            rows = session.scalars(query.limit(limit)).all()
             return [_question(session, row) for row in rows]
 
     def due_for_reminder(self, *, now: datetime, older_than: timedelta) -> list[UnansweredQuestion]:
@@ -134,4 +150,5 @@ def _question(session: Session, row: UnansweredQuestionRow) -> UnansweredQuestio
         answer=row.answer,
         answered_by=row.answered_by,
         answered_at=row.answered_at,
+        community=row.community,
     )

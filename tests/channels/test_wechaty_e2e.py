@@ -46,7 +46,7 @@ def bot(gateway: Gateway, services: AssistantServices) -> Iterator[WechatRuntime
     runtime.runtime.groups.get_or_register(
         group_id=OTHER_ROOM, channel="wechat", name="5号楼", now=services.clock.now()
     )
-    runtime.runtime.groups.set_enabled(OTHER_ROOM, False, now=services.clock.now())
+    runtime.runtime.groups.update(OTHER_ROOM, enabled=False, now=services.clock.now())
     with serving_in_thread(runtime, poll_s=0.1):
         yield runtime
 

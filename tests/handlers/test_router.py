@@ -115,7 +115,7 @@ def test_private_chat_gets_a_plain_reply(parts: tuple[MessageRouter, SqlGroupCon
 def test_a_disabled_group_is_ignored_entirely(parts: tuple[MessageRouter, SqlGroupConfigs, SqlOutbox]) -> None:
     router, groups, _ = parts
     router.handle(message("你好", mentions_self=True, group="room-9"))
-    groups.set_enabled("room-9", False, now=FakeClock().now())
+    groups.update("room-9", enabled=False, now=FakeClock().now())
     assert router.handle(message("灭火器过期了找谁换", mentions_self=True, group="room-9")).outcome == "group_disabled"
 
 

@@ -17,12 +17,12 @@ def test_groups_register_with_defaults_and_staff_settings_stick(sessions: sessio
     groups = SqlGroupConfigs(sessions, enabled_by_default=True, keywords=("小助手",))
     first = groups.get_or_register(group_id="room-1", channel="wechat", name="3号楼", now=NOW)
     assert (first.enabled, first.keywords, first.name) == (True, ("小助手",), "3号楼")
-    groups.set_enabled("room-1", False, now=NOW)
-    groups.set_keywords("room-1", ("#问",), now=NOW)
+    groups.update("room-1", enabled=False, now=NOW)
+    groups.update("room-1", keywords=("#问",), now=NOW)
     renamed = groups.get_or_register(group_id="room-1", channel="wechat", name="3号楼业主群", now=NOW)
     assert (renamed.enabled, renamed.keywords, renamed.name) == (False, ("#问",), "3号楼业主群")
     with pytest.raises(KeyError):
-        groups.set_enabled("no-such-room", True, now=NOW)
+        groups.update("no-such-room", enabled=True, now=NOW)
 
 
 def test_a_message_is_completed_once(sessions: sessionmaker[Session]) -> None:

@@ -1,0 +1,1 @@
+"""The staff console (FastAPI, server-rendered)."""

@@ -1,0 +1,98 @@
+"""The staff console: a FastAPI app of server-rendered pages over the assistant's own services."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import timedelta, timezone
+from urllib.parse import quote
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from bot.console.routes import auth, dashboard, knowledge, management, questions
+from bot.console.web import (
+    STATIC_DIR,
+    ConsoleServices,
+    CsrfError,
+    ForbiddenError,
+    PasswordChangeRequiredError,
+    SignInRequiredError,
+    make_templates,
+    page,
+)
+
+log = logging.getLogger(__name__)
+
+# Pages load only their own scripts and styles; nothing may frame them (clickjacking) or post them elsewhere.
+_SECURITY_HEADERS = {
+    "Content-Security-Policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+    ),
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def create_console(services: ConsoleServices) -> FastAPI:
+    """The console app; every route but sign-in requires a session, every action a role."""
+    app = FastAPI(title="社区助手控制台", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.services = services
+    app.state.templates = make_templates(timezone(timedelta(hours=services.settings.utc_offset_hours)))
+    app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
+    for module in (auth, dashboard, questions, knowledge, management):
+        app.include_router(module.router)
+
+    @app.middleware("http")
+    async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        response = await call_next(request)
+        response.headers.update(_SECURITY_HEADERS)
+        if services.settings.secure_cookies:
+            response.headers["Strict-Transport-Security"] = "max-age=31536000"
+        if not request.url.path.startswith("/static/"):
+            response.headers["Cache-Control"] = "no-store"
+        return response
+
+    @app.exception_handler(SignInRequiredError)
+    async def sign_in_required(request: Request, exc: SignInRequiredError) -> Response:
+        if request.method != "GET":
+            return _problem(request, 401, "登录已过期，请重新登录后再操作。")
+        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return Response(status_code=303, headers={"Location": f"/login?next={quote(target)}"})
+
+    @app.exception_handler(PasswordChangeRequiredError)
+    async def password_change_required(request: Request, exc: PasswordChangeRequiredError) -> Response:
+        return Response(status_code=303, headers={"Location": "/account/password"})
+
+    @app.exception_handler(ForbiddenError)
+    async def forbidden(request: Request, exc: ForbiddenError) -> Response:
+        return _problem(request, 403, "您的账号没有权限做这件事，或这些内容属于其他社区。")
+
+    @app.exception_handler(CsrfError)
+    async def csrf_failed(request: Request, exc: CsrfError) -> Response:
+        return _problem(request, 403, "表单已过期或来源不明，请刷新页面后重试。")
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> Response:
+        return _problem(request, 400, "提交的内容不完整或格式不对，请检查后重试。")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        messages = {404: "页面不存在。", 405: "不支持这样访问这个页面。"}
+        return _problem(request, exc.status_code, messages.get(exc.status_code, "请求无法处理。"))
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> Response:
+        log.exception("console request failed: %s %s", request.method, request.url.path)
+        return _problem(request, 500, "服务器出错了，错误已记录，请稍后重试或联系管理员。")
+
+    return app
+
+
+def _problem(request: Request, status: int, message: str) -> HTMLResponse:
+    return page(request, "problem.html", None, status_code=status, message=message)

@@ -1,0 +1,83 @@
+"""The front page: the week's figures with charts drawn as inline SVG (no script, no chart library)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, Response
+
+from bot.console.web import Services, Session, page
+from bot.domain.staff import Permission
+from bot.services.dashboard import DashboardFigures, DayCount, Ranked
+
+router = APIRouter()
+CHART_HEIGHT = 120
+
+
+@dataclass(frozen=True, slots=True)
+class DayBar:
+    """One day's stacked bar: answered at the bottom, passed to staff on top (SVG units)."""
+
+    label: str
+    x: int
+    answered_y: int
+    answered_h: int
+    refused_y: int
+    refused_h: int
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class RankBar:
+    """One horizontal bar of a top list, width in percent of the longest."""
+
+    label: str
+    count: int
+    width: int
+
+
+@router.get("/", response_class=HTMLResponse)
+def front_page(request: Request, console: Services, session: Session) -> Response:
+    """Questions today and this week, the answered share, top questions and topics, activity per group."""
+    if not session.user.may(Permission.VIEW_DASHBOARD):
+        return page(request, "home_handler.html", session)
+    titles = {entry.id: entry.title for entry in console.faq_book.entries()}
+    titles.update({f.path: f.path for f in console.knowledge.files()})
+    figures = console.dashboard.figures(community=session.user.community_scope, titles=titles)
+    return page(
+        request,
+        "dashboard.html",
+        session,
+        figures=figures,
+        day_bars=day_bars(figures),
+        entry_bars=rank_bars(figures.top_entries),
+        group_bars=rank_bars(figures.groups),
+        chart_height=CHART_HEIGHT,
+    )
+
+
+def day_bars(figures: DashboardFigures) -> list[DayBar]:
+    """Stacked bars of the week, scaled to the busiest day."""
+    peak = max((d.answered + d.refused for d in figures.days), default=0) or 1
+    return [_day_bar(n, day, peak) for n, day in enumerate(figures.days)]
+
+
+def _day_bar(n: int, day: DayCount, peak: int) -> DayBar:
+    answered_h = round(CHART_HEIGHT * day.answered / peak)
+    refused_h = round(CHART_HEIGHT * day.refused / peak)
+    return DayBar(
+        label=day.day.strftime("%m-%d"),
+        x=n * 44 + 6,
+        answered_y=CHART_HEIGHT - answered_h,
+        answered_h=answered_h,
+        refused_y=CHART_HEIGHT - answered_h - refused_h,
+        refused_h=refused_h,
+        total=day.answered + day.refused,
+    )
+
+
+def rank_bars(ranked: tuple[Ranked, ...]) -> list[RankBar]:
+    """Horizontal bars scaled to the first (largest) count."""
+    peak = max((r.count for r in ranked), default=0) or 1
+    return [RankBar(r.label, r.count, max(2, round(100 * r.count / peak))) for r in ranked]

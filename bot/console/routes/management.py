@@ -1,0 +1,210 @@
+"""What admins run: the groups the assistant serves, the console's accounts, and the audit log."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
+
+from bot.console.web import CsrfChecked, ForbiddenError, Services, StaffSession, allowed, page, redirect
+from bot.domain.messages import TriggerMode
+from bot.domain.staff import AUDIT_ACTIONS, Permission, Role
+from bot.services.accounts import AccountError
+
+router = APIRouter()
+Admin = Annotated[StaffSession, allowed(Permission.MANAGE_USERS)]
+GroupAdmin = Annotated[StaffSession, allowed(Permission.MANAGE_GROUPS)]
+Auditor = Annotated[StaffSession, allowed(Permission.VIEW_AUDIT)]
+AUDIT_PAGE = 100
+
+
+@router.get("/groups", response_class=HTMLResponse)
+def groups(request: Request, console: Services, session: GroupAdmin) -> Response:
+    """Every group the assistant has seen, with its switch, trigger mode, keywords and community."""
+    return page(
+        request,
+        "groups.html",
+        session,
+        groups=console.groups.all(),
+        modes=list(TriggerMode),
+        ok=request.query_params.get("ok", ""),
+        error="",
+    )
+
+
+@router.post("/groups/update", response_class=HTMLResponse)
+def update_group(
+    request: Request,
+    console: Services,
+    session: CsrfChecked,
+    group_id: Annotated[str, Form(max_length=128)],
+    trigger: Annotated[str, Form(max_length=16)] = TriggerMode.KEYWORD.value,
+    keywords: Annotated[str, Form(max_length=500)] = "",
+    community: Annotated[str, Form(max_length=128)] = "",
+    enabled: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    """Change one group's settings."""
+    if not session.user.may(Permission.MANAGE_GROUPS):
+        raise ForbiddenError
+    try:
+        mode = TriggerMode(trigger)
+    except ValueError:
+        mode = TriggerMode.KEYWORD
+    words = tuple(dict.fromkeys(w.strip() for w in keywords.replace("，", ",").split(",") if w.strip()))
+    try:
+        updated = console.groups.update(
+            group_id,
+            now=console.clock.now(),
+            enabled=bool(enabled),
+            trigger=mode,
+            keywords=words,
+            community=community.strip(),
+        )
+    except KeyError:
+        return page(
+            request,
+            "groups.html",
+            session,
+            status_code=404,
+            groups=console.groups.all(),
+            modes=list(TriggerMode),
+            ok="",
+            error="没有这个群（可能已被删除）。",
+        )
+    state = "开启" if updated.enabled else "关闭"
+    detail = f"{state}，{mode.label}，关键词 {'、'.join(words) or '无'}，社区 {updated.community or '未分配'}"
+    console.audit.record(session.user, "group_updated", target=updated.name or group_id, detail=detail, ip=session.ip)
+    return redirect("/groups", notice="group_saved")
+
+
+@router.get("/users", response_class=HTMLResponse)
+def users(request: Request, console: Services, session: Admin) -> Response:
+    """Every account, and the form for a new one."""
+    return _users_page(request, console, session)
+
+
+@router.post("/users", response_class=HTMLResponse)
+def create_user(
+    request: Request,
+    console: Services,
+    session: CsrfChecked,
+    username: Annotated[str, Form(max_length=64)] = "",
+    display_name: Annotated[str, Form(max_length=64)] = "",
+    role: Annotated[str, Form(max_length=16)] = Role.CADRE.value,
+    community: Annotated[str, Form(max_length=128)] = "",
+    department: Annotated[str, Form(max_length=128)] = "",
+    password: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """A new account with a temporary password (changed at its first sign-in)."""
+    _require_admin(session)
+    try:
+        console.accounts.create_user(
+            session.user,
+            username=username,
+            display_name=display_name,
+            role=_role(role),
+            community=community,
+            department=department,
+            password=password,
+            ip=session.ip,
+        )
+    except AccountError as exc:
+        return _users_page(request, console, session, error=str(exc), status_code=400)
+    return redirect("/users", notice="user_created")
+
+
+@router.post("/users/{user_id}", response_class=HTMLResponse)
+def update_user(
+    request: Request,
+    console: Services,
+    session: CsrfChecked,
+    user_id: int,
+    display_name: Annotated[str, Form(max_length=64)] = "",
+    role: Annotated[str, Form(max_length=16)] = Role.CADRE.value,
+    community: Annotated[str, Form(max_length=128)] = "",
+    department: Annotated[str, Form(max_length=128)] = "",
+    active: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    """Change an account's name, role, community or department; switch it on or off."""
+    _require_admin(session)
+    try:
+        console.accounts.update_user(
+            session.user,
+            user_id,
+            display_name=display_name,
+            role=_role(role),
+            community=community,
+            department=department,
+            active=bool(active),
+            ip=session.ip,
+        )
+    except AccountError as exc:
+        return _users_page(request, console, session, error=str(exc), status_code=400)
+    return redirect("/users", notice="user_saved")
+
+
+@router.post("/users/{user_id}/password", response_class=HTMLResponse)
+def reset_password(
+    request: Request,
+    console: Services,
+    session: CsrfChecked,
+    user_id: int,
+    password: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """Set a temporary password; the account must change it at its next sign-in."""
+    _require_admin(session)
+    try:
+        console.accounts.reset_password(session.user, user_id, password, ip=session.ip)
+    except AccountError as exc:
+        return _users_page(request, console, session, error=str(exc), status_code=400)
+    return redirect("/users", notice="password_reset")
+
+
+@router.get("/audit", response_class=HTMLResponse)
+def audit(
+    request: Request, console: Services, session: Auditor, actor: str = "", action: str = "", page_number: int = 1
+) -> Response:
+    """Every staff action, newest first, filtered by account or action."""
+    page_number = max(1, page_number)
+    entries = console.audit.entries(
+        limit=AUDIT_PAGE + 1, offset=(page_number - 1) * AUDIT_PAGE, actor=actor.strip(), action=action
+    )
+    return page(
+        request,
+        "audit.html",
+        session,
+        entries=entries[:AUDIT_PAGE],
+        more=len(entries) > AUDIT_PAGE,
+        page_number=page_number,
+        actor=actor,
+        action=action,
+        actions=AUDIT_ACTIONS,
+    )
+
+
+def _users_page(
+    request: Request, console: Services, session: StaffSession, *, error: str = "", status_code: int = 200
+) -> Response:
+    return page(
+        request,
+        "users.html",
+        session,
+        status_code=status_code,
+        users=console.accounts.users(),
+        roles=list(Role),
+        error=error,
+        ok=request.query_params.get("ok", ""),
+    )
+
+
+def _require_admin(session: StaffSession) -> None:
+    if not session.user.may(Permission.MANAGE_USERS):
+        raise ForbiddenError
+
+
+def _role(value: str) -> Role:
+    try:
+        return Role(value)
+    except ValueError:
+        raise AccountError("没有这个角色。") from None

@@ -1,0 +1,137 @@
+"""The unanswered queue: questions the assistant passed to staff, answered back into the residents' groups."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
+
+from bot.console.web import CsrfChecked, ForbiddenError, Services, StaffSession, allowed, page, redirect
+from bot.domain.escalation import QuestionStatus, UnansweredQuestion
+from bot.domain.staff import Permission
+from bot.services.escalation import EmptyAnswerError
+from bot.services.faq_book import FaqEditError, NotAnsweredError
+from bot.storage.unanswered import QuestionNotOpenError
+
+router = APIRouter()
+Answerer = Annotated[StaffSession, allowed(Permission.ANSWER_QUESTIONS)]
+MAX_ANSWER_CHARS = 1000
+
+
+@router.get("/questions", response_class=HTMLResponse)
+def queue(request: Request, console: Services, session: Answerer, status: str = "open") -> Response:
+    """Open questions (urgent first, then oldest) or the latest answered ones, of the user's community."""
+    shown = QuestionStatus.ANSWERED if status == "answered" else QuestionStatus.OPEN
+    listed = console.escalation.queue(community=session.user.community_scope, status=shown)
+    names = {g.group_id: g.name for g in console.groups.all(community=session.user.community_scope)}
+    return page(
+        request,
+        "questions.html",
+        session,
+        questions=listed,
+        status=shown.value,
+        names=names,
+        now=console.clock.now(),
+        ok=request.query_params.get("ok", ""),
+    )
+
+
+@router.get("/questions/{number}", response_class=HTMLResponse)
+def question(request: Request, console: Services, session: Answerer, number: int) -> Response:
+    """One question: who asked, in which group, what retrieval found, and the answer form."""
+    found = _visible(console, session, number)
+    return _question_page(request, console, session, found)
+
+
+@router.post("/questions/{number}/answer", response_class=HTMLResponse)
+def answer(
+    request: Request,
+    console: Services,
+    session: CsrfChecked,
+    number: int,
+    answer: Annotated[str, Form(max_length=5000)] = "",
+    to_knowledge: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    """Send the answer to every asker (in their group, @-mentioned, through the outbox); optionally add a FAQ entry."""
+    _require(session, Permission.ANSWER_QUESTIONS)
+    found = _visible(console, session, number)
+    text = answer.strip()
+    error = "" if text else "请填写答复内容。"
+    if len(text) > MAX_ANSWER_CHARS:
+        error = f"答复太长（最多 {MAX_ANSWER_CHARS} 字），居民在手机上看不完，请精简。"
+    if error:
+        return _question_page(request, console, session, found, error=error, draft=answer, status_code=400)
+    by = session.user.display_name or session.user.username
+    try:
+        answered = console.escalation.answer(number, text, by=by)
+    except QuestionNotOpenError:
+        return _question_page(request, console, session, found, error="这个问题已经有人答过了。", status_code=409)
+    except EmptyAnswerError:
+        return _question_page(request, console, session, found, error="请填写答复内容。", status_code=400)
+    askers = len({(a.group_id, a.user_id) for a in answered.askers})
+    console.audit.record(session.user, "question_answered", target=f"#{number}", detail=text[:200], ip=session.ip)
+    if to_knowledge:
+        return _add_to_knowledge(request, console, session, answered)
+    return redirect(f"/questions/{number}", notice=f"answered:{askers}")
+
+
+@router.post("/questions/{number}/faq", response_class=HTMLResponse)
+def to_faq(request: Request, console: Services, session: CsrfChecked, number: int) -> Response:
+    """Turn an answered question into a FAQ entry (the residents' wordings as similar questions) and re-index."""
+    _require(session, Permission.MANAGE_KNOWLEDGE)
+    return _add_to_knowledge(request, console, session, _visible(console, session, number))
+
+
+def _add_to_knowledge(
+    request: Request, console: Services, session: StaffSession, found: UnansweredQuestion
+) -> Response:
+    if not session.user.may(Permission.MANAGE_KNOWLEDGE):
+        raise ForbiddenError
+    try:
+        entry_id = console.faq_book.add(found)
+    except (NotAnsweredError, FaqEditError) as exc:
+        return _question_page(request, console, session, found, error=str(exc), status_code=400)
+    console.audit.record(
+        session.user, "faq_added", target=entry_id, detail=f"#{found.id} {found.question}", ip=session.ip
+    )
+    return redirect(f"/questions/{found.id}", notice="faq_added")
+
+
+def _visible(console: Services, session: StaffSession, number: int) -> UnansweredQuestion:
+    found = console.escalation.get(number)
+    if found is None or not session.user.sees_community(found.community):
+        # Another community's question is reported exactly like a missing one.
+        raise ForbiddenError
+    return found
+
+
+def _require(session: StaffSession, permission: Permission) -> None:
+    if not session.user.may(permission):
+        raise ForbiddenError
+
+
+def _question_page(
+    request: Request,
+    console: Services,
+    session: StaffSession,
+    found: UnansweredQuestion,
+    *,
+    error: str = "",
+    draft: str = "",
+    status_code: int = 200,
+) -> Response:
+    names = {g.group_id: g.name for g in console.groups.all(community=session.user.community_scope)}
+    in_knowledge = {entry.id for entry in console.faq_book.entries()}
+    return page(
+        request,
+        "question.html",
+        session,
+        status_code=status_code,
+        question=found,
+        names=names,
+        error=error,
+        draft=draft,
+        in_knowledge=f"faq-staff-{found.id}" in in_knowledge,
+        ok=request.query_params.get("ok", ""),
+    )

@@ -1,0 +1,193 @@
+"""What every console route shares: the services, templates, the signed-in staff member, CSRF and permission checks."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass
+from datetime import datetime, tzinfo
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+import jinja2
+from fastapi import Depends, Request
+from fastapi.responses import HTMLResponse, Response
+from fastapi.templating import Jinja2Templates
+
+from bot.config import Settings
+from bot.domain.staff import AUDIT_ACTIONS, Permission, Role, StaffUser
+from bot.ports import Clock
+from bot.services.accounts import StaffAccounts
+from bot.services.assistant import ResidentAssistant
+from bot.services.audit import StaffAudit
+from bot.services.dashboard import Dashboard
+from bot.services.escalation import EscalationService
+from bot.services.faq_book import FaqBook
+from bot.services.knowledge_admin import KnowledgeMaintenance
+from bot.storage.channel import SqlGroupConfigs
+
+SESSION_COOKIE = "console_session"
+LOGIN_CSRF_COOKIE = "console_login_csrf"
+TEMPLATES_DIR = Path(__file__).parent / "templates"
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleServices:
+    """The services the console calls: the same ones the chat and the command line use."""
+
+    settings: Settings
+    clock: Clock
+    accounts: StaffAccounts
+    audit: StaffAudit
+    escalation: EscalationService
+    faq_book: FaqBook
+    knowledge: KnowledgeMaintenance
+    groups: SqlGroupConfigs
+    dashboard: Dashboard
+    assistant: ResidentAssistant
+
+
+@dataclass(frozen=True, slots=True)
+class StaffSession:
+    """The signed-in staff member of one request, with the session's CSRF token and cookie token."""
+
+    user: StaffUser
+    csrf_token: str
+    token: str
+    ip: str
+
+
+class SignInRequiredError(Exception):
+    """No valid session: the browser is sent to the sign-in page."""
+
+
+class PasswordChangeRequiredError(Exception):
+    """The account must change its temporary password before anything else."""
+
+
+class ForbiddenError(Exception):
+    """The signed-in role may not do this (or the data belongs to another community)."""
+
+
+class CsrfError(Exception):
+    """A form without the session's CSRF token."""
+
+
+def make_templates(zone: tzinfo) -> Jinja2Templates:
+    """Jinja2 with autoescaping on for every template (residents' text is shown on many pages)."""
+    environment = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(TEMPLATES_DIR), autoescape=True, undefined=jinja2.StrictUndefined
+    )
+
+    def when(moment: datetime | None, pattern: str = "%Y-%m-%d %H:%M") -> str:
+        return moment.astimezone(zone).strftime(pattern) if moment is not None else ""
+
+    environment.filters["when"] = when
+    environment.globals["action_label"] = lambda action: AUDIT_ACTIONS.get(action, action)
+    environment.globals["notice"] = _notice
+    environment.globals["Permission"] = Permission
+    environment.globals["Role"] = Role
+    return Jinja2Templates(env=environment)
+
+
+def services(request: Request) -> ConsoleServices:
+    """The console's services, stored on the app."""
+    found: ConsoleServices = request.app.state.services
+    return found
+
+
+Services = Annotated[ConsoleServices, Depends(services)]
+
+
+def client_ip(request: Request) -> str:
+    """The caller's address (uvicorn applies X-Forwarded-For from trusted proxies)."""
+    return request.client.host if request.client else ""
+
+
+def signed_in_any(request: Request, console: Services) -> StaffSession:
+    """The session of this request, even one that still has to change its password."""
+    token = request.cookies.get(SESSION_COOKIE, "")
+    stored = console.accounts.session(token)
+    if stored is None:
+        raise SignInRequiredError
+    return StaffSession(stored.user, stored.csrf_token, token, client_ip(request))
+
+
+def signed_in(session: Annotated[StaffSession, Depends(signed_in_any)]) -> StaffSession:
+    """The session of this request; a temporary password must be changed first."""
+    if session.user.must_change_password:
+        raise PasswordChangeRequiredError
+    return session
+
+
+AnySession = Annotated[StaffSession, Depends(signed_in_any)]
+Session = Annotated[StaffSession, Depends(signed_in)]
+
+
+def allowed(permission: Permission) -> Any:
+    """A dependency: the signed-in staff member, who must hold permission."""
+
+    def check(session: Session) -> StaffSession:
+        if not session.user.may(permission):
+            raise ForbiddenError
+        return session
+
+    return Depends(check)
+
+
+async def check_csrf(request: Request, session: AnySession) -> StaffSession:
+    """Every state-changing request carries the session's CSRF token (form field or X-CSRF-Token header)."""
+    form = await request.form()
+    sent = str(form.get("csrf_token") or request.headers.get("x-csrf-token") or "")
+    if not sent or not hmac.compare_digest(sent, session.csrf_token):
+        raise CsrfError
+    return session
+
+
+CsrfChecked = Annotated[StaffSession, Depends(check_csrf)]
+
+
+def page(
+    request: Request, template: str, session: StaffSession | None, *, status_code: int = 200, **context: Any
+) -> HTMLResponse:
+    """Render a page with the shared context (the user, their CSRF token, the console's settings)."""
+    templates: Jinja2Templates = request.app.state.templates
+    return templates.TemplateResponse(
+        request,
+        template,
+        {
+            "user": session.user if session else None,
+            "csrf_token": session.csrf_token if session else "",
+            **context,
+        },
+        status_code=status_code,
+    )
+
+
+def redirect(path: str, *, notice: str = "") -> Response:
+    """303 to a page of the console, with a notice code the page turns into a message."""
+    target = f"{path}{'&' if '?' in path else '?'}ok={quote(notice)}" if notice else path
+    return Response(status_code=303, headers={"Location": target})
+
+
+_NOTICES = {
+    "password_changed": "密码已修改，其他设备上的登录已退出。",
+    "faq_added": "已加入知识库并重新索引，下次有人这样问会自动回答。",
+    "faq_saved": "问答已保存并重新索引。",
+    "uploaded": "文件已上传，正在重新导入知识库。",
+    "reindex_started": "已开始重新导入知识库。",
+    "reindex_running": "知识库正在导入中，请稍候。",
+    "group_saved": "群设置已保存。",
+    "user_created": "账号已创建。请把临时密码告诉本人，首次登录时需要修改。",
+    "user_saved": "账号已保存。",
+    "password_reset": "临时密码已设置，对方下次登录时需要修改。",
+}
+
+
+def _notice(code: str) -> str:
+    """The message for a notice code of a redirect ("answered:3" carries a count)."""
+    name, _, count = code.partition(":")
+    if name == "answered" and count.isdigit():
+        return f"答复已排入发送队列，会在群里@{count} 位提问的居民。"
+    return _NOTICES.get(code, "")

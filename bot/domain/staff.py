@@ -1,0 +1,103 @@
+"""Staff who work in the console: roles, what each role may do, and the audit trail of what they did."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    """A console role."""
+
+    ADMIN = "admin"
+    CADRE = "cadre"
+    HANDLER = "handler"
+
+    @property
+    def label(self) -> str:
+        """The role's name as staff say it."""
+        return {"admin": "管理员", "cadre": "社区干部", "handler": "部门经办人"}[self.value]
+
+
+class Permission(StrEnum):
+    """One thing a role may do in the console."""
+
+    VIEW_DASHBOARD = "view_dashboard"
+    ANSWER_QUESTIONS = "answer_questions"
+    MANAGE_KNOWLEDGE = "manage_knowledge"
+    MANAGE_GROUPS = "manage_groups"
+    MANAGE_USERS = "manage_users"
+    VIEW_AUDIT = "view_audit"
+
+
+ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
+    # Admins run the deployment: users, groups and the audit trail, and can stand in for any cadre.
+    Role.ADMIN: frozenset(Permission),
+    # Cadres work their own community: its questions, the knowledge base, its figures.
+    Role.CADRE: frozenset({Permission.VIEW_DASHBOARD, Permission.ANSWER_QUESTIONS, Permission.MANAGE_KNOWLEDGE}),
+    # Handlers work petitions dispatched to their department (the petitions module brings their pages).
+    Role.HANDLER: frozenset(),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class StaffUser:
+    """A console account."""
+
+    id: int
+    username: str
+    display_name: str
+    role: Role
+    community: str
+    department: str
+    active: bool
+    must_change_password: bool
+    created_at: datetime
+
+    def may(self, permission: Permission) -> bool:
+        """Whether this user's role allows permission."""
+        return self.active and permission in ROLE_PERMISSIONS[self.role]
+
+    @property
+    def community_scope(self) -> str | None:
+        """The one community whose data this user sees; None for every community (admins)."""
+        return None if self.role is Role.ADMIN else self.community
+
+    def sees_community(self, community: str) -> bool:
+        """Whether data belonging to community is visible to this user."""
+        scope = self.community_scope
+        return scope is None or (bool(scope) and community == scope)
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEntry:
+    """One staff action, as recorded: who, what, on which object, from where."""
+
+    id: int
+    at: datetime
+    actor: str
+    role: str
+    action: str
+    target: str
+    detail: str
+    community: str
+    ip: str
+
+
+AUDIT_ACTIONS: dict[str, str] = {
+    "login": "登录",
+    "login_failed": "登录失败",
+    "logout": "退出登录",
+    "password_changed": "修改密码",
+    "password_reset": "重置密码",
+    "user_created": "新建账号",
+    "user_updated": "修改账号",
+    "question_answered": "答复待答问题",
+    "faq_added": "加入知识库",
+    "faq_updated": "修改问答",
+    "file_uploaded": "上传知识库文件",
+    "reindexed": "重新导入知识库",
+    "group_updated": "修改群设置",
+    "admin_created": "创建管理员（命令行）",
+}
