@@ -60,7 +60,7 @@ def _parser() -> argparse.ArgumentParser:
     run.set_defaults(func=cmd_run)
 
     admin = sub.add_parser("create-admin", help="创建控制台管理员账号（第一个管理员只能这样创建）")
-    admin.add_argument("username", help="用户名：3–32 位字母、数字、点、下划线或连字符")
+    admin.add_argument("username", help="用户名：2–32 位字母、数字、点、下划线或连字符")
     admin.add_argument("--name", default="", help="姓名（默认同用户名）")
     admin.add_argument(
         "--password-stdin", action="store_true", help="从标准输入读取密码（供脚本使用），否则交互输入两次"

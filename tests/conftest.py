@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+import sqlalchemy as sa
 from langchain_core.embeddings import Embeddings
 
 from bot.config import Settings
@@ -56,21 +60,16 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settin
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh empty database of each kind: a SQLite file, and a private schema in the local PostgreSQL.
+@contextmanager
+def fresh_database(kind: str, directory: Path) -> Iterator[str]:
+    """The URL of a fresh empty database: a SQLite file in directory, or a private schema in the local PostgreSQL.
 
     PostgreSQL runs on this machine and in CI; in CI (CI=1) an unreachable server fails the test instead of
     skipping it.
     """
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'test.db'}"
+    if kind == "sqlite":
+        yield f"sqlite:///{directory / 'test.db'}"
         return
-    import os
-    import uuid
-
-    import sqlalchemy as sa
-
     url = os.environ.get("BOT_TEST_POSTGRES_URL", POSTGRES_URL)
     schema = f"t_{uuid.uuid4().hex[:12]}"
     admin = sa.create_engine(url)
@@ -88,3 +87,10 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         with admin.begin() as connection:
             connection.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh empty database of each kind (see fresh_database)."""
+    with fresh_database(request.param, tmp_path) as url:
+        yield url

@@ -26,6 +26,8 @@ from bot.console.web import (
 )
 
 log = logging.getLogger(__name__)
+# The console's areas, one router each.
+AREAS = (auth, dashboard, questions, knowledge, management)
 
 # Pages load only their own scripts and styles; nothing may frame them (clickjacking) or post them elsewhere.
 _SECURITY_HEADERS = {
@@ -45,7 +47,7 @@ def create_console(services: ConsoleServices) -> FastAPI:
     app.state.services = services
     app.state.templates = make_templates(timezone(timedelta(hours=services.settings.utc_offset_hours)))
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
-    for module in (auth, dashboard, questions, knowledge, management):
+    for module in AREAS:
         app.include_router(module.router)
 
     @app.middleware("http")

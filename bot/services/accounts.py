@@ -19,7 +19,7 @@ from bot.storage.staff import SqlStaffAccounts, StoredSession, UsernameTakenErro
 # scrypt with n=2**14, r=8, p=1: 16 MiB and about 50 ms per check here, the interactive-login parameters the
 # scrypt paper recommends; the parameters are stored with each hash so they can be raised later.
 _SCRYPT_N, _SCRYPT_R, _SCRYPT_P = 2**14, 8, 1
-_USERNAME = re.compile(r"^[A-Za-z0-9_.-]{3,32}$")
+_USERNAME = re.compile(r"^[A-Za-z0-9_.-]{2,32}$")
 MIN_PASSWORD_CHARS = 8
 
 
@@ -65,7 +65,7 @@ def password_problem(password: str, username: str) -> str:
         return "密码太长（最多 128 位）"
     if len(set(password)) < 4:
         return "密码太简单，请混用不同的字母、数字或符号"
-    if username and username.lower() in password.lower():
+    if len(username) >= 4 and username.lower() in password.lower():
         return "密码不能包含用户名"
     return ""
 
@@ -175,7 +175,7 @@ class StaffAccounts:
         username, display_name = username.strip(), display_name.strip() or username.strip()
         community, department = community.strip(), department.strip()
         if not _USERNAME.match(username):
-            raise AccountError("用户名须为 3–32 位字母、数字、点、下划线或连字符。")
+            raise AccountError("用户名须为 2–32 位字母、数字、点、下划线或连字符。")
         if role is Role.CADRE and not community:
             raise AccountError("社区干部必须填写所属社区。")
         if role is Role.HANDLER and not department:

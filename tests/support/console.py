@@ -1,0 +1,98 @@
+"""The staff console wired over real services for tests, and a browser-like client that signs in."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+from langchain_core.embeddings import Embeddings
+
+from bot.app import AssistantServices, ChannelRuntime, build_channel_runtime, build_console
+from bot.console.app import create_console
+from bot.console.web import ConsoleServices
+from bot.domain.messages import OutboundMessage
+from bot.domain.staff import Role, StaffUser
+from bot.ports import ChatGateway, Clock
+from tests.support.services import STARTER_KNOWLEDGE, ready_services
+
+_CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
+_LOGIN_CSRF = re.compile(r'name="login_csrf" value="([^"]+)"')
+PASSWORD = "Harbour-lights-42"
+
+
+class QueueOnlyGateway:
+    """A gateway for tests that only look at the outbox: sending is never attempted."""
+
+    async def send(self, message: OutboundMessage) -> None:
+        """Refuse: these tests check what was queued."""
+        raise AssertionError(f"unexpected send: {message}")
+
+
+@dataclass
+class ConsoleWorld:
+    """Everything a console test touches: the services, the channel runtime, the console and its app."""
+
+    services: AssistantServices
+    runtime: ChannelRuntime
+    console: ConsoleServices
+    app: FastAPI
+
+    def user(self, username: str, role: Role, *, community: str = "", department: str = "") -> StaffUser:
+        """An account whose password needs no change (as after its first sign-in)."""
+        user = self.console.accounts.create_user(
+            None,
+            username=username,
+            display_name=username,
+            role=role,
+            community=community,
+            department=department,
+            password=PASSWORD,
+        )
+        return user
+
+    def client(self) -> TestClient:
+        """A fresh browser (its own cookie jar)."""
+        return TestClient(self.app, base_url="http://testserver", follow_redirects=False)
+
+
+def console_world(
+    directory: Path,
+    embeddings: Embeddings,
+    *,
+    database_url: str = "",
+    clock: Clock | None = None,
+    gateway: ChatGateway | None = None,
+    **settings: Any,
+) -> ConsoleWorld:
+    """Services over a private copy of the starter knowledge base (the console writes to it), wired to a console."""
+    knowledge = directory / "kb"
+    if not knowledge.exists():
+        shutil.copytree(STARTER_KNOWLEDGE, knowledge)
+    services = ready_services(
+        directory / "data", embeddings, knowledge_dir=knowledge, clock=clock, database_url=database_url, **settings
+    )
+    runtime = build_channel_runtime(services, gateway or QueueOnlyGateway())
+    console = build_console(services, runtime)
+    return ConsoleWorld(services, runtime, console, create_console(console))
+
+
+def sign_in(client: TestClient, username: str, password: str = PASSWORD) -> Any:
+    """Open the sign-in page and submit it, as a browser would; the response of the POST."""
+    form = client.get("/login")
+    token = _LOGIN_CSRF.search(form.text)
+    assert token is not None, form.text
+    return client.post(
+        "/login", data={"username": username, "password": password, "login_csrf": token.group(1), "next": "/"}
+    )
+
+
+def csrf_of(client: TestClient, path: str = "/account/password") -> str:
+    """The session's CSRF token, read from a page's form."""
+    found = _CSRF.search(client.get(path).text)
+    assert found is not None
+    return found.group(1)
