@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.app import AssistantServices
-from bot.domain.messages import InboundMessage, MessageKind, strip_mentions
+from bot.domain.messages import InboundMessage, MessageKind, TriggerMode, strip_mentions
 from bot.handlers.router import NON_TEXT_HINT, RATE_LIMITED_TEXT, MessageRouter, RateLimits
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
 from bot.storage.channel import SqlGroupConfigs, SqlOutbox
@@ -157,3 +157,22 @@ def test_strip_mentions() -> None:
     assert strip_mentions("@社区小助手\u2005高龄津贴", ["社区小助手"]) == ("高龄津贴", True)
     assert strip_mentions("@小助手 @社区小助手 在吗", ["社区小助手", "小助手"]) == ("在吗", True)
     assert strip_mentions("@张三 在吗", ["社区小助手"]) == ("@张三 在吗", False)
+
+
+def test_the_group_trigger_mode_decides_what_is_addressed_to_the_assistant(
+    parts: tuple[MessageRouter, SqlGroupConfigs, SqlOutbox],
+) -> None:
+    router, groups, _ = parts
+    router.handle(message("你好", mentions_self=True, group="room-7"))  # registers the group (keyword mode)
+    now = FakeClock().now()
+    assert router.handle(message("小助手 灭火器过期了找谁换", group="room-7")).outcome == "answered"
+    assert router.handle(message("灭火器过期了找谁换", group="room-7")).outcome == "not_addressed"
+
+    groups.update("room-7", trigger=TriggerMode.MENTION, now=now)
+    assert router.handle(message("小助手 灭火器过期了找谁换", group="room-7")).outcome == "not_addressed"
+    assert router.handle(message("灭火器过期了找谁换", mentions_self=True, group="room-7")).outcome == "answered"
+
+    groups.update("room-7", trigger=TriggerMode.ALL, now=now)
+    assert router.handle(message("灭火器过期了找谁换", sender="wxid_a", group="room-7")).outcome == "answered"
+    picture = router.handle(message("", sender="wxid_a", group="room-7", kind=MessageKind.IMAGE))
+    assert picture.outcome == "not_addressed"  # no "please type" hint for every photo in a busy group
