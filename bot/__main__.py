@@ -432,27 +432,29 @@ def format_report(report: IngestReport) -> str:
 
 
 def _sweep(settings: Settings, knowledge: AssistantServices, labelled: Sequence[LabelledQuery]) -> None:
-    """Print metrics over a grid of dense weights and refusal thresholds (tuning aid, stderr)."""
-    from bot.services.answering import AnsweringService
+    """Print metrics over a grid of margin weights, agreement bonuses and refusal thresholds (tuning aid, stderr)."""
+    from bot.services.answering import AnsweringService, confidence
     from bot.services.evaluation import score_replies
     from bot.services.scope import RegionScope
 
-    print("margin_weight threshold hit@1 hit@3 mrr correct wrong refused", file=sys.stderr)
-    retriever = knowledge.retriever
+    print("margin_weight agreement_bonus threshold hit@1 hit@3 mrr correct wrong refused", file=sys.stderr)
+    service = AnsweringService(knowledge.retriever, threshold=0.0, scope=RegionScope(settings.home_region_names))
+    raw = [service.answer(q.query) for q in labelled]  # retrieval once; only the decision varies below
     for margin_weight in (0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0):
-        service = AnsweringService(
-            retriever, threshold=0.0, scope=RegionScope(settings.home_region_names), margin_weight=margin_weight
-        )
-        raw = [service.answer(q.query) for q in labelled]
-        for t in range(40, 301, 5):
-            threshold = t / 100
-            decided = [Reply(a.text, a.answered and a.score >= threshold, a.reason, (a,), a.latency_ms) for a in raw]
-            m = score_replies(labelled, decided, threshold=threshold)
-            print(
-                f"{margin_weight:.1f} {threshold:.2f} {m.hit_at_1:.3f} {m.hit_at_3:.3f} {m.mrr:.3f} "
-                f"{m.correct_rate:.3f} {m.wrong_answer_rate:.3f} {m.refused_rate:.3f}",
-                file=sys.stderr,
-            )
+        for agreement_bonus in (0.0, 0.1, 0.2, 0.3, 0.4, 0.5):
+            scores = [confidence(a.hits, margin_weight, agreement_bonus) for a in raw]
+            for t in range(40, 301, 5):
+                threshold = t / 100
+                decided = [
+                    Reply(a.text, a.answered and score >= threshold, a.reason, (a,), a.latency_ms)
+                    for a, score in zip(raw, scores, strict=True)
+                ]
+                m = score_replies(labelled, decided, threshold=threshold)
+                print(
+                    f"{margin_weight:.1f} {agreement_bonus:.1f} {threshold:.2f} {m.hit_at_1:.3f} {m.hit_at_3:.3f} "
+                    f"{m.mrr:.3f} {m.correct_rate:.3f} {m.wrong_answer_rate:.3f} {m.refused_rate:.3f}",
+                    file=sys.stderr,
+                )
 
 
 def _log_exception(settings: Settings) -> Path:

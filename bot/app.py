@@ -141,6 +141,7 @@ def build_knowledge(
         scope=RegionScope(settings.home_region_names),
         writer=answer_writer(settings),
         margin_weight=settings.margin_weight,
+        agreement_bonus=settings.agreement_bonus,
         top_k=settings.top_k,
         max_reply_chars=settings.max_reply_chars,
     )

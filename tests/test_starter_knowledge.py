@@ -65,6 +65,7 @@ def test_development_set_meets_the_retrieval_targets(
     metrics = score_replies(queries, replies, threshold=settings.answer_threshold)
     assert metrics.hit_at_1 >= 0.92
     assert metrics.wrong_answer_rate <= 0.03
+    assert metrics.correct_rate >= 0.84  # 0.848 with the agreement bonus; 0.816 without it
 
     conversations = load_conversations(REPO / "eval" / "followups.jsonl")
     last = []

@@ -47,6 +47,7 @@ class AnsweringService:
         scope: RegionScope,
         writer: GroundedAnswerWriter | None = None,
         margin_weight: float = 0.0,
+        agreement_bonus: float = 0.0,
         top_k: int = 5,
         max_reply_chars: int = 300,
     ) -> None:
@@ -55,6 +56,7 @@ class AnsweringService:
         self._scope = scope
         self._writer = writer
         self._margin_weight = margin_weight
+        self._agreement_bonus = agreement_bonus
         self._top_k = top_k
         self._max_reply_chars = max_reply_chars
 
@@ -84,7 +86,7 @@ class AnsweringService:
         started = time.perf_counter()
         hits = self._retriever.retrieve(question, top_k=self._top_k, within=within, context=context)
         top = hits[0] if hits else None
-        score = confidence(hits, self._margin_weight)
+        score = confidence(hits, self._margin_weight, self._agreement_bonus)
 
         def result(
             answered: bool, reason: str, text: str, sources: tuple[RetrievalHit, ...] = (), mode: str = "extractive"
@@ -116,17 +118,28 @@ class AnsweringService:
         return kept + pointer
 
 
-def confidence(hits: list[RetrievalHit], margin_weight: float) -> float:
-    """How sure retrieval is: the best entry's score plus a bonus for its lead over the runner-up.
+def confidence(hits: list[RetrievalHit], margin_weight: float, agreement_bonus: float = 0.0) -> float:
+    """How sure retrieval is: the best entry's score, a bonus for its lead over the runner-up, and one for agreement.
 
     A clear winner is far likelier right than the best of several near-equal candidates; on the development set
     this separates right answers from wrong ones and from questions the knowledge base does not cover much better
-    than the top score alone (README, "How refusal was calibrated").
+    than the top score alone. When the meaning (dense) and the resident's words (lexical) independently rank the
+    same entry first, a narrow lead is usually between two entries of the right subject rather than a guess
+    (README, "How refusal was calibrated").
     """
     if not hits:
         return 0.0
     runner_up = hits[1].score if len(hits) > 1 else 0.0
-    return round(hits[0].score + margin_weight * (hits[0].score - runner_up), 4)
+    bonus = agreement_bonus if evidence_agrees(hits) else 0.0
+    return round(hits[0].score + margin_weight * (hits[0].score - runner_up) + bonus, 4)
+
+
+def evidence_agrees(hits: list[RetrievalHit]) -> bool:
+    """Whether the best entry is also first by dense similarity alone and by lexical score alone among the hits."""
+    if not hits:
+        return False
+    top = hits[0]
+    return all(top.dense_score >= h.dense_score and top.lexical_score >= h.lexical_score for h in hits[1:])
 
 
 def extractive_body(hit: RetrievalHit) -> str:
