@@ -3,15 +3,24 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test ingest eval bench bench-channel clean
+.PHONY: run test browser ingest eval bench bench-channel clean
 
 run: $(VENV)/.installed
 	$(BIN)/python -m bot run
 
-test: $(VENV)/.installed-test
+test: $(VENV)/.installed-test browser
 	$(BIN)/ruff check bot tests benchmarks ingest.py
 	$(BIN)/mypy
 	$(BIN)/python -m pytest
+
+# The console's browser tests drive Debian's chromium package (never a browser downloaded at test time).
+browser:
+	@command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
+	  if command -v apt-get >/dev/null 2>&1; then \
+	    echo "安装 Debian 的 chromium（控制台浏览器测试用）"; \
+	    SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+	    $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium >/dev/null; \
+	  else echo "没有 chromium，也没有 apt-get：浏览器测试将跳过（CI=1 时失败）"; fi; }
 
 ingest: $(VENV)/.installed
 	$(BIN)/python -m bot ingest
