@@ -254,11 +254,11 @@ def test_uploads_are_checked_before_they_are_stored(world: ConsoleWorld) -> None
         assert response.status_code == 400 and reason in response.text, name
     assert not (world.services.settings.knowledge_dir.parent / "etc").exists()
     guide = (
-        "---\nid: guide-bike-shed\ntitle: 东门车棚使用说明\ncategory: 物业\nsource: 物业服务中心（示例）\n"
-        "updated: 2026-11-20\n---\n\n## 电动车充电\n\n东门车棚的充电桩扫码充电，每度电1.2元（示例）。\n"
+        "---\nid: guide-pool\ntitle: 社区游泳馆使用说明\ncategory: 文体\nsource: 社区文体中心（示例）\n"
+        "updated: 2026-11-20\n---\n\n## 开放时间\n\n社区游泳馆每天上午9点到晚上9点开放，周一闭馆（示例）。\n"
     )
     response = client.post(
-        "/knowledge/upload", data={"csrf_token": token}, files={"file": ("东门车棚使用说明.md", guide.encode())}
+        "/knowledge/upload", data={"csrf_token": token}, files={"file": ("社区游泳馆使用说明.md", guide.encode())}
     )
     assert response.status_code == 303
     deadline = time.monotonic() + 60
@@ -267,9 +267,9 @@ def test_uploads_are_checked_before_they_are_stored(world: ConsoleWorld) -> None
         time.sleep(0.2)
         status = client.get("/knowledge/reindex/status").json()
     assert status["percent"] == 100 and not status["error"]
-    assert (world.services.settings.knowledge_dir / "guides" / "东门车棚使用说明.md").exists()
-    reply = world.services.assistant.reply(Question("东门车棚充电多少钱一度", ROOM_A, "wxid_sun"))
-    assert reply.answered and "1.2元" in reply.text
+    assert (world.services.settings.knowledge_dir / "guides" / "社区游泳馆使用说明.md").exists()
+    reply = world.services.assistant.reply(Question("社区游泳馆几点开门", ROOM_A, "wxid_sun"))
+    assert reply.answered and "上午9点到晚上9点" in reply.text
 
 
 def test_a_temporary_password_must_be_changed_before_anything_else(world: ConsoleWorld) -> None:
