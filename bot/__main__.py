@@ -318,12 +318,14 @@ def cmd_answer(settings: Settings, args: argparse.Namespace) -> int:
         answered = runtime.escalation.answer(args.number, args.text, by=args.by)
     except QuestionNotOpenError:
         raise AssistantError(f"没有找到待答的 #{args.number}（可能已经答过了）") from None
+    runtime.audit.record(None, "question_answered", target=f"#{args.number}", detail=f"{args.by}：{args.text[:200]}")
     print(f"已把 #{args.number} 的答复排入发件箱，发给 {len(answered.askers)} 位居民。")
     if args.faq:
         try:
             entry_id = runtime.faq_book.add(answered)
         except NotAnsweredError as exc:
             raise AssistantError(str(exc)) from None
+        runtime.audit.record(None, "faq_added", target=entry_id, detail=f"#{args.number}")
         print(f"已加入知识库：{entry_id}")
     return 0
 

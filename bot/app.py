@@ -177,6 +177,7 @@ class ChannelRuntime:
     escalation: EscalationService
     faq_book: FaqBook
     sender: OutboxSender
+    audit: StaffAudit
 
 
 def build_channel_runtime(
@@ -200,6 +201,7 @@ def build_channel_runtime(
         community_of=groups.community_of,
     )
     faq_book = FaqBook(settings.knowledge_dir, services.clock, services.maintenance.reindex)
+    audit = StaffAudit(SqlAuditLog(services.sessions), services.clock)
     router = MessageRouter(
         services.assistant,
         groups,
@@ -210,6 +212,7 @@ def build_channel_runtime(
         limits=RateLimits(settings.rate_per_resident_per_minute, settings.rate_per_group_per_minute),
         escalation=escalation,
         faq_book=faq_book,
+        audit=audit,
     )
     policy = policy or SendingPolicy(
         interval_s=settings.send_interval_s,
@@ -217,7 +220,7 @@ def build_channel_runtime(
         max_attempts=settings.send_max_attempts,
     )
     sender = OutboxSender(outbox, gateway, services.clock, policy)
-    return ChannelRuntime(router, outbox, groups, escalation, faq_book, sender)
+    return ChannelRuntime(router, outbox, groups, escalation, faq_book, sender, audit)
 
 
 def build_console(services: AssistantServices, runtime: ChannelRuntime) -> ConsoleServices:
@@ -225,7 +228,7 @@ def build_console(services: AssistantServices, runtime: ChannelRuntime) -> Conso
     from bot.console.web import ConsoleServices
 
     settings = services.settings
-    audit = StaffAudit(SqlAuditLog(services.sessions), services.clock)
+    audit = runtime.audit
     policy = LoginPolicy(
         max_failures_per_user=settings.login_max_failures,
         window=timedelta(minutes=settings.login_lockout_minutes),

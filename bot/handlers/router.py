@@ -13,6 +13,7 @@ from bot.domain.messages import InboundMessage, MessageKind, OutboundMessage, Tr
 from bot.handlers.ratelimit import SlidingWindowLimiter
 from bot.ports import Clock
 from bot.services.assistant import ResidentAssistant
+from bot.services.audit import StaffAudit
 from bot.services.escalation import (
     HANDOFF_TEXT,
     EscalationService,
@@ -65,6 +66,7 @@ class MessageRouter:
         limits: RateLimits | None = None,
         escalation: EscalationService | None = None,
         faq_book: FaqBook | None = None,
+        audit: StaffAudit | None = None,
     ) -> None:
         self._assistant = assistant
         self._groups = groups
@@ -74,6 +76,7 @@ class MessageRouter:
         self._other_bots = frozenset(other_bot_ids)
         self._escalation = escalation
         self._faq_book = faq_book
+        self._audit = audit
         limits = limits or RateLimits()
         self._per_resident = SlidingWindowLimiter(limits.per_resident, limits.window)
         self._per_group = SlidingWindowLimiter(limits.per_group, limits.window)
@@ -147,6 +150,7 @@ class MessageRouter:
                 entry_id = self._faq_book.add(question)
             except NotAnsweredError as exc:
                 return self._queue(message, f"没能加入知识库：{exc}。", "staff_faq_refused")
+            self._record_staff(message, "faq_added", target=entry_id, detail=f"#{to_knowledge}")
             reply = f"已把 #{to_knowledge} 加入知识库（{entry_id}），以后居民再问会自动回答。"
             return self._queue(message, reply, "staff_faq_added")
         parsed = parse_staff_answer(text)
@@ -157,8 +161,13 @@ class MessageRouter:
             answered = self._escalation.answer(number, answer, by=message.sender_name or message.sender_id)
         except QuestionNotOpenError:
             return self._queue(message, f"没有找到待答的 #{number}（可能已经答过了）。", "staff_unknown_number")
+        self._record_staff(message, "question_answered", target=f"#{number}", detail=answer[:200])
         count = len({(a.group_id, a.user_id) for a in answered.askers})
         return self._queue(message, f"已把 #{number} 的答复发给 {count} 位居民。", "staff_answered")
+
+    def _record_staff(self, message: InboundMessage, action: str, *, target: str, detail: str) -> None:
+        if self._audit is not None:
+            self._audit.record_in_chat(message.sender_name or message.sender_id, action, target=target, detail=detail)
 
     def _addressed_text(
         self, message: InboundMessage, trigger: TriggerMode, keywords: tuple[str, ...]

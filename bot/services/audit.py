@@ -17,7 +17,7 @@ class StaffAudit:
         self._clock = clock
 
     def record(self, user: StaffUser | None, action: str, *, target: str = "", detail: str = "", ip: str = "") -> None:
-        """Append one action (user None: the command line or an anonymous sign-in attempt)."""
+        """Append one console action (user None: the command line)."""
         self._log.record(
             at=self._clock.now(),
             actor=user.username if user else "命令行",
@@ -27,6 +27,12 @@ class StaffAudit:
             detail=detail,
             community=user.community if user else "",
             ip=ip,
+        )
+
+    def record_in_chat(self, sender: str, action: str, *, target: str, detail: str = "") -> None:
+        """Append an action a staff member took in the staff WeChat group (actor: their WeChat name or id)."""
+        self._log.record(
+            at=self._clock.now(), actor=f"微信:{sender}", role="", action=action, target=target, detail=detail
         )
 
     def failed_sign_in(self, username: str, *, ip: str) -> None:

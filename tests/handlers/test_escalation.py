@@ -74,6 +74,8 @@ def test_refused_questions_reach_staff_and_the_answer_reaches_every_asker(runtim
         ("room-5@chatroom", ("wxid_wang",)),
     }
     assert all("小区不允许养鸽子" in m.text for m in answers)
+    (entry,) = runtime.audit.entries(limit=10, action="question_answered")
+    assert (entry.actor, entry.target) == ("微信:张主任", "#1") and "养鸽子" in entry.detail
     (again,) = say(runtime, "#1 答：再答一次", sender="wxid_staff", group=STAFF)
     assert "没有找到待答的 #1" in again.text
 

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Annotated
 
 from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from pydantic import BaseModel, Field
 
 from bot.console.web import CsrfChecked, ForbiddenError, Services, StaffSession, allowed, page, redirect
 from bot.domain.conversation import Question
@@ -78,20 +78,33 @@ def new_faq_form(request: Request, session: Librarian) -> Response:
     return page(request, "faq_form.html", session, entry_id="", draft=FaqDraft("", ""), error="")
 
 
+class FaqForm(BaseModel):
+    """The fields of the FAQ form."""
+
+    question: str = Field(default="", max_length=1000)
+    similar: str = Field(default="", max_length=5000)
+    answer: str = Field(default="", max_length=5000)
+    category: str = Field(default="", max_length=100)
+    source: str = Field(default="", max_length=200)
+
+    def draft(self, session: StaffSession, *, community: str = "") -> FaqDraft:
+        """The entry as the FAQ book writes it (one similar question per line; the author as default source)."""
+        lines = [line.strip() for line in self.similar.replace(SIMILAR_SEPARATOR, "\n").splitlines()]
+        return FaqDraft(
+            question=self.question.strip(),
+            answer=self.answer.strip(),
+            similar_questions=tuple(line for line in lines if line),
+            category=self.category.strip(),
+            source=self.source.strip() or f"社区工作人员（{session.user.display_name or session.user.username}）",
+            community=community,
+        )
+
+
 @router.post("/knowledge/faq/new", response_class=HTMLResponse)
-def create_faq(
-    request: Request,
-    console: Services,
-    session: CsrfChecked,
-    question: Annotated[str, Form(max_length=1000)] = "",
-    similar: Annotated[str, Form(max_length=5000)] = "",
-    answer: Annotated[str, Form(max_length=5000)] = "",
-    category: Annotated[str, Form(max_length=100)] = "",
-    source: Annotated[str, Form(max_length=200)] = "",
-) -> Response:
+def create_faq(request: Request, console: Services, session: CsrfChecked, form: Annotated[FaqForm, Form()]) -> Response:
     """Add an entry to the staff FAQ table and re-index."""
     _require(session)
-    draft = _draft(question, similar, answer, category, source, session)
+    draft = form.draft(session)
     try:
         entry_id = console.faq_book.create(draft)
     except FaqEditError as exc:
@@ -117,20 +130,12 @@ def edit_faq_form(request: Request, console: Services, session: Librarian, entry
 
 @router.post("/knowledge/faq/{entry_id}", response_class=HTMLResponse)
 def update_faq(
-    request: Request,
-    console: Services,
-    session: CsrfChecked,
-    entry_id: str,
-    question: Annotated[str, Form(max_length=1000)] = "",
-    similar: Annotated[str, Form(max_length=5000)] = "",
-    answer: Annotated[str, Form(max_length=5000)] = "",
-    category: Annotated[str, Form(max_length=100)] = "",
-    source: Annotated[str, Form(max_length=200)] = "",
+    request: Request, console: Services, session: CsrfChecked, entry_id: str, form: Annotated[FaqForm, Form()]
 ) -> Response:
     """Rewrite the entry in its table and re-index."""
     _require(session)
     entry = _entry(console, session, entry_id)
-    draft = dataclasses.replace(_draft(question, similar, answer, category, source, session), community=entry.community)
+    draft = form.draft(session, community=entry.community)
     try:
         console.faq_book.update(entry_id, draft)
     except FaqEditError as exc:
@@ -198,18 +203,6 @@ def _entry(console: Services, session: StaffSession, entry_id: str) -> Knowledge
         if entry.id == entry_id and (not entry.community or session.user.sees_community(entry.community)):
             return entry
     raise ForbiddenError
-
-
-def _draft(question: str, similar: str, answer: str, category: str, source: str, session: StaffSession) -> FaqDraft:
-    lines = [line.strip() for line in similar.replace(SIMILAR_SEPARATOR, "\n").splitlines()]
-    return FaqDraft(
-        question=question.strip(),
-        answer=answer.strip(),
-        similar_questions=tuple(line for line in lines if line),
-        category=category.strip(),
-        source=source.strip() or f"社区工作人员（{session.user.display_name or session.user.username}）",
-        community="",
-    )
 
 
 def _require(session: StaffSession) -> None:

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
+from pydantic import BaseModel, Field
 
 from bot.console.web import CsrfChecked, ForbiddenError, Services, StaffSession, allowed, page, redirect
 from bot.domain.messages import TriggerMode
@@ -84,29 +85,43 @@ def users(request: Request, console: Services, session: Admin) -> Response:
     return _users_page(request, console, session)
 
 
+class AccountForm(BaseModel):
+    """The fields of an account an admin edits."""
+
+    display_name: str = Field(default="", max_length=64)
+    role: str = Field(default=Role.CADRE.value, max_length=16)
+    community: str = Field(default="", max_length=128)
+    department: str = Field(default="", max_length=128)
+
+
+class NewAccountForm(AccountForm):
+    """A new account's fields: the editable ones, its username and a temporary password."""
+
+    username: str = Field(default="", max_length=64)
+    password: str = Field(default="", max_length=200)
+
+
+class AccountUpdateForm(AccountForm):
+    """An existing account's fields: the editable ones and whether it may sign in."""
+
+    active: str = Field(default="", max_length=10)
+
+
 @router.post("/users", response_class=HTMLResponse)
 def create_user(
-    request: Request,
-    console: Services,
-    session: CsrfChecked,
-    username: Annotated[str, Form(max_length=64)] = "",
-    display_name: Annotated[str, Form(max_length=64)] = "",
-    role: Annotated[str, Form(max_length=16)] = Role.CADRE.value,
-    community: Annotated[str, Form(max_length=128)] = "",
-    department: Annotated[str, Form(max_length=128)] = "",
-    password: Annotated[str, Form(max_length=200)] = "",
+    request: Request, console: Services, session: CsrfChecked, form: Annotated[NewAccountForm, Form()]
 ) -> Response:
     """A new account with a temporary password (changed at its first sign-in)."""
     _require_admin(session)
     try:
         console.accounts.create_user(
             session.user,
-            username=username,
-            display_name=display_name,
-            role=_role(role),
-            community=community,
-            department=department,
-            password=password,
+            username=form.username,
+            password=form.password,
+            role=_role(form.role),
+            display_name=form.display_name,
+            community=form.community,
+            department=form.department,
             ip=session.ip,
         )
     except AccountError as exc:
@@ -120,11 +135,7 @@ def update_user(
     console: Services,
     session: CsrfChecked,
     user_id: int,
-    display_name: Annotated[str, Form(max_length=64)] = "",
-    role: Annotated[str, Form(max_length=16)] = Role.CADRE.value,
-    community: Annotated[str, Form(max_length=128)] = "",
-    department: Annotated[str, Form(max_length=128)] = "",
-    active: Annotated[str, Form(max_length=10)] = "",
+    form: Annotated[AccountUpdateForm, Form()],
 ) -> Response:
     """Change an account's name, role, community or department; switch it on or off."""
     _require_admin(session)
@@ -132,11 +143,11 @@ def update_user(
         console.accounts.update_user(
             session.user,
             user_id,
-            display_name=display_name,
-            role=_role(role),
-            community=community,
-            department=department,
-            active=bool(active),
+            active=bool(form.active),
+            role=_role(form.role),
+            display_name=form.display_name,
+            community=form.community,
+            department=form.department,
             ip=session.ip,
         )
     except AccountError as exc:
