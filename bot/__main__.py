@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -149,7 +150,6 @@ def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.wechaty_endpoint:
         return cmd_chat(settings, args)
     import asyncio
-    import logging
     import signal
 
     from bot.runtime import WechatRuntime
@@ -245,6 +245,7 @@ def _start_console(knowledge: AssistantServices, runtime: ChannelRuntime) -> Con
     from bot.console.app import create_console
     from bot.console.server import ConsoleServer
 
+    _log_to_file(logging.getLogger("bot.console"), settings.data_dir / "logs" / "console.log")
     server = ConsoleServer(
         create_console(build_console(knowledge, runtime)), host=settings.console_host, port=settings.console_port
     )
@@ -459,10 +460,17 @@ def _sweep(settings: Settings, knowledge: AssistantServices, labelled: Sequence[
                 )
 
 
+def _log_to_file(logger: logging.Logger, path: Path) -> None:
+    """Send a logger's records (errors with their tracebacks) to a file instead of the terminal."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handler = logging.FileHandler(path, encoding="utf-8")
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+    logger.addHandler(handler)
+    logger.propagate = False
+
+
 def _log_exception(settings: Settings) -> Path:
     """Append the current exception's traceback to data/logs/bot.log and return that path."""
-    import logging
-
     log_file = settings.data_dir / "logs" / "bot.log"
     log_file.parent.mkdir(parents=True, exist_ok=True)
     logger = logging.getLogger("bot.cli")

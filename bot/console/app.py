@@ -50,9 +50,17 @@ def create_console(services: ConsoleServices) -> FastAPI:
     for module in AREAS:
         app.include_router(module.router)
 
+    # Larger bodies are refused before they are read (an upload is checked again by its own limit).
+    body_limit = services.knowledge.upload_limit + 1024 * 1024
+
     @app.middleware("http")
-    async def security_headers(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        response = await call_next(request)
+    async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        declared = request.headers.get("content-length", "0")
+        if not declared.isdigit() or int(declared) > body_limit:
+            limit_mb = services.knowledge.upload_limit // (1024 * 1024)
+            response: Response = _problem(request, 413, f"提交的内容太大（文件最大 {limit_mb} MB）。")
+        else:
+            response = await call_next(request)
         response.headers.update(_SECURITY_HEADERS)
         if services.settings.secure_cookies:
             response.headers["Strict-Transport-Security"] = "max-age=31536000"

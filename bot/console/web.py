@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from bot.config import Settings
+from bot.domain.conversation import reason_label
 from bot.domain.staff import AUDIT_ACTIONS, Permission, Role, StaffUser
 from bot.ports import Clock
 from bot.services.accounts import StaffAccounts
@@ -86,6 +87,7 @@ def make_templates(zone: tzinfo) -> Jinja2Templates:
     environment.filters["when"] = when
     environment.globals["action_label"] = lambda action: AUDIT_ACTIONS.get(action, action)
     environment.globals["notice"] = _notice
+    environment.globals["reason_label"] = reason_label
     environment.globals["Permission"] = Permission
     environment.globals["Role"] = Role
     return Jinja2Templates(env=environment)

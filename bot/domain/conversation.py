@@ -58,3 +58,26 @@ class Reply:
     def score(self) -> float:
         """Confidence of the primary answer."""
         return self.primary.score if self.primary else 0.0
+
+
+REASON_LABELS: dict[str, str] = {
+    "matched": "知识库里找到了答案",
+    "llm": "模型依据资料作答",
+    "several_questions": "一条消息里问了几件事",
+    "low_confidence": "知识库里没找到可靠答案",
+    "other_region": "问的是外地政策",
+    "llm_no_answer": "资料里没有答案",
+    "output_blocked": "答案含敏感词被拦下",
+    "sensitive_input": "提问含敏感词",
+    "injection": "疑似要求改变规则",
+    "too_long": "消息太长",
+    "needs_topic": "没说清是哪件事",
+    "handoff": "居民要求人工",
+}
+
+
+def reason_label(reason: str) -> str:
+    """Why the assistant answered or not, as staff read it."""
+    if reason.startswith("small_talk"):
+        return "寒暄，不查知识库"
+    return REASON_LABELS.get(reason, reason)

@@ -7,6 +7,7 @@ import io
 import re
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -361,3 +362,27 @@ def iter_knowledge_files(root: Path) -> Iterator[Path]:
     for path in sorted(root.rglob("*")):
         if path.is_file() and is_knowledge_file(path) and not any(p.startswith((".", "_")) for p in path.parts[-2:-1]):
             yield path
+
+
+@dataclass(frozen=True, slots=True)
+class LoadedFile:
+    """One knowledge file as parsed now: its entries, or the reason it cannot be read."""
+
+    path: Path
+    relative: str
+    entries: tuple[KnowledgeEntry, ...]
+    problem: str
+
+
+def load_knowledge_base(root: Path, *, suffixes: tuple[str, ...] = SUPPORTED_SUFFIXES) -> list[LoadedFile]:
+    """Parse every knowledge file below root (only those with the given suffixes), keeping each file's problem."""
+    loaded: list[LoadedFile] = []
+    for path in iter_knowledge_files(root):
+        if path.suffix.lower() not in suffixes:
+            continue
+        relative = path.relative_to(root).as_posix()
+        try:
+            loaded.append(LoadedFile(path, relative, tuple(load_knowledge_file(path, relative)), ""))
+        except (KnowledgeFileError, OSError) as exc:
+            loaded.append(LoadedFile(path, relative, (), str(exc) or "无法读取"))
+    return loaded

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import Counter
+import itertools
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
@@ -10,7 +10,7 @@ from bot.domain.escalation import QuestionStatus, UnansweredQuestion
 from bot.ports import Clock
 from bot.services.escalation import EscalationService
 from bot.storage.channel import SqlGroupConfigs
-from bot.storage.turns import SqlTurnLog
+from bot.storage.turns import ActivityScope, SqlTurnLog
 
 CONSOLE_CHANNEL = "console"
 DAYS = 7
@@ -77,32 +77,35 @@ class Dashboard:
         """The week's figures in local days; only one community's groups if given. titles: entry id → title."""
         today = self._clock.now().astimezone(self._zone).date()
         first_day = today - timedelta(days=DAYS - 1)
-        since = datetime(first_day.year, first_day.month, first_day.day, tzinfo=self._zone)
-        groups = self._groups.all(community=community)
-        names = {g.group_id: g.name or g.group_id for g in groups}
-        turns = self._turns.activity_since(since, exclude_channels=(CONSOLE_CHANNEL,))
-        if community is not None:
-            private_visible = community == self._default_community
-            turns = [t for t in turns if t.group_id in names or (not t.group_id and private_visible)]
-        per_day: dict[date, list[int]] = {first_day + timedelta(days=n): [0, 0] for n in range(DAYS)}
-        for turn in turns:
-            per_day[turn.at.astimezone(self._zone).date()][0 if turn.answered else 1] += 1
-        entries = Counter(t.first_source for t in turns if t.answered and t.first_source)
-        by_group = Counter(t.group_id for t in turns)
+        starts = [datetime(d.year, d.month, d.day, tzinfo=self._zone) for d in _days(first_day, DAYS + 1)]
+        scope = ActivityScope(
+            exclude_channels=(CONSOLE_CHANNEL,),
+            community=community,
+            includes_private=community is None or community == self._default_community,
+        )
+        days = tuple(
+            DayCount(start.date(), *self._turns.count_answered(start, end, scope))
+            for start, end in itertools.pairwise(starts)
+        )
+        names = {g.group_id: g.name or g.group_id for g in self._groups.all(community=community)}
+        busiest = self._turns.busiest_groups(starts[0], scope, limit=10)
+        entries = self._turns.most_answered_entries(starts[0], scope, limit=8)
         open_questions = self._escalation.queue(community=community, status=QuestionStatus.OPEN, limit=500)
         return DashboardFigures(
-            today=sum(per_day[today]),
-            week=len(turns),
-            answered_week=sum(1 for t in turns if t.answered),
+            today=days[-1].answered + days[-1].refused,
+            week=sum(d.answered + d.refused for d in days),
+            answered_week=sum(d.answered for d in days),
             open_questions=len(open_questions),
-            days=tuple(DayCount(day, counts[0], counts[1]) for day, counts in per_day.items()),
-            top_entries=tuple(Ranked(key, titles.get(key, key), n) for key, n in entries.most_common(8)),
+            days=days,
+            top_entries=tuple(Ranked(key, titles.get(key, key), n) for key, n in entries),
             top_unanswered=tuple(sorted(open_questions, key=lambda q: (-len(q.askers), q.created_at))[:8]),
-            groups=tuple(
-                Ranked(key, names.get(key, "私聊") if key else "私聊", n) for key, n in by_group.most_common(10)
-            ),
+            groups=tuple(Ranked(key, names.get(key, key) if key else "私聊", n) for key, n in busiest),
         )
 
     def local(self, moment: datetime) -> datetime:
         """A time in the console's display zone."""
         return moment.astimezone(self._zone)
+
+
+def _days(first: date, count: int) -> list[date]:
+    return [first + timedelta(days=n) for n in range(count)]

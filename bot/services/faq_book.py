@@ -16,10 +16,8 @@ from bot.ports import Clock
 from bot.rag.loaders import (
     FAQ_HEADER_ALIASES,
     SIMILAR_SEPARATOR,
-    KnowledgeFileError,
     decode_text,
-    iter_knowledge_files,
-    load_knowledge_file,
+    load_knowledge_base,
 )
 
 STAFF_FAQ_FILE = Path("faq") / "staff-answers.csv"
@@ -124,15 +122,8 @@ class FaqBook:
 
     def entries(self) -> list[KnowledgeEntry]:
         """Every FAQ entry in the knowledge base (tables that do not parse are left out)."""
-        found: list[KnowledgeEntry] = []
-        for path in iter_knowledge_files(self._root):
-            if path.suffix.lower() not in {".csv", ".xlsx"}:
-                continue
-            try:
-                found += load_knowledge_file(path, path.relative_to(self._root).as_posix())
-            except (KnowledgeFileError, OSError):
-                continue
-        return [entry for entry in found if entry.kind is EntryKind.FAQ]
+        tables = load_knowledge_base(self._root, suffixes=(".csv", ".xlsx"))
+        return [entry for table in tables for entry in table.entries if entry.kind is EntryKind.FAQ]
 
     def _append(self, entry_id: str, draft: FaqDraft) -> str:
         problem = draft.problem()

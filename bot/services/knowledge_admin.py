@@ -12,7 +12,7 @@ from pathlib import Path
 from bot.domain.knowledge import EntryKind, IngestReport
 from bot.ports import Clock
 from bot.rag.ingestion import KnowledgeIngestor
-from bot.rag.loaders import SUPPORTED_SUFFIXES, KnowledgeFileError, iter_knowledge_files, load_knowledge_file
+from bot.rag.loaders import SUPPORTED_SUFFIXES, KnowledgeFileError, load_knowledge_base, load_knowledge_file
 from bot.services.assistant import ResidentAssistant
 
 _KIND_LABELS = {EntryKind.FAQ: "问答表", EntryKind.GUIDE: "办事指南", EntryKind.DOCUMENT: "文档"}
@@ -116,17 +116,18 @@ class KnowledgeMaintenance:
     def files(self) -> list[KnowledgeFile]:
         """Every file ingestion reads, with its entry count or the reason it cannot be read."""
         listed: list[KnowledgeFile] = []
-        for path in iter_knowledge_files(self._root):
-            relative = path.relative_to(self._root).as_posix()
-            stat = path.stat()
+        for loaded in load_knowledge_base(self._root):
+            stat = loaded.path.stat()
             modified = datetime.fromtimestamp(stat.st_mtime, tz=self._clock.now().tzinfo)
-            try:
-                entries = load_knowledge_file(path, relative)
-                kind, count, problem = _KIND_LABELS[entries[0].kind], len(entries), ""
-            except KnowledgeFileError as exc:
-                kind, count, problem = path.suffix.lstrip(".").upper(), 0, str(exc)
-            listed.append(KnowledgeFile(relative, kind, count, stat.st_size, modified, problem))
+            kind = _KIND_LABELS[loaded.entries[0].kind] if loaded.entries else loaded.path.suffix.lstrip(".").upper()
+            listed.append(
+                KnowledgeFile(loaded.relative, kind, len(loaded.entries), stat.st_size, modified, loaded.problem)
+            )
         return listed
+
+    def titles(self) -> dict[str, str]:
+        """Entry id → title, for every entry of the knowledge base (to name the entries answers cite)."""
+        return {entry.id: entry.title for loaded in load_knowledge_base(self._root) for entry in loaded.entries}
 
     def upload(self, filename: str, data: bytes) -> tuple[str, bool]:
         """Check and store an uploaded file (replacing one of the same name); its path and whether it replaced one."""

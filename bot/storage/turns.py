@@ -6,23 +6,23 @@ import dataclasses
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.domain.conversation import ConversationTurn
-from bot.storage.models import ConversationTurnRow
+from bot.storage.models import ConversationTurnRow, GroupConfigRow
 
 _FIELDS = [field.name for field in dataclasses.fields(ConversationTurn)]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class TurnActivity:
-    """What the dashboard counts of one turn."""
+class ActivityScope:
+    """Which turns the dashboard counts: not those of the excluded channels; one community's groups if given (a
+    private chat counts for the community private chats belong to)."""
 
-    at: datetime
-    group_id: str
-    answered: bool
-    first_source: str
+    exclude_channels: tuple[str, ...] = ()
+    community: str | None = None
+    includes_private: bool = True
 
 
 class SqlTurnLog:
@@ -47,19 +47,51 @@ class SqlTurnLog:
                 for row in rows
             ]
 
-    def activity_since(self, since: datetime, *, exclude_channels: tuple[str, ...] = ()) -> list[TurnActivity]:
-        """Every turn since a time (but those of the excluded channels), oldest first."""
-        query = select(
-            ConversationTurnRow.at,
-            ConversationTurnRow.group_id,
-            ConversationTurnRow.answered,
-            ConversationTurnRow.sources,
-        ).where(ConversationTurnRow.at >= since)
-        if exclude_channels:
-            query = query.where(ConversationTurnRow.channel.not_in(exclude_channels))
+    def count_answered(self, start: datetime, end: datetime, scope: ActivityScope) -> tuple[int, int]:
+        """(answered, not answered) turns in [start, end)."""
+        query = select(ConversationTurnRow.answered, func.count()).where(
+            ConversationTurnRow.at >= start, ConversationTurnRow.at < end, *_scoped(scope)
+        )
         with self._sessions() as session:
-            rows = session.execute(query.order_by(ConversationTurnRow.at)).all()
-            return [
-                TurnActivity(at, group_id, answered, sources[0] if sources else "")
-                for at, group_id, answered, sources in rows
-            ]
+            counts = dict(session.execute(query.group_by(ConversationTurnRow.answered)).all())
+        return int(counts.get(True, 0)), int(counts.get(False, 0))
+
+    def busiest_groups(self, since: datetime, scope: ActivityScope, *, limit: int) -> list[tuple[str, int]]:
+        """Group ids ("" for private chats) with the most turns since a time."""
+        count = func.count().label("turns")
+        query = (
+            select(ConversationTurnRow.group_id, count)
+            .where(ConversationTurnRow.at >= since, *_scoped(scope))
+            .group_by(ConversationTurnRow.group_id)
+            .order_by(count.desc(), ConversationTurnRow.group_id)
+            .limit(limit)
+        )
+        with self._sessions() as session:
+            return [(group_id, int(n)) for group_id, n in session.execute(query)]
+
+    def most_answered_entries(self, since: datetime, scope: ActivityScope, *, limit: int) -> list[tuple[str, int]]:
+        """Knowledge entries most often cited first in answers since a time."""
+        entry = ConversationTurnRow.sources[0].as_string()
+        count = func.count().label("turns")
+        query = (
+            select(entry, count)
+            .where(ConversationTurnRow.at >= since, ConversationTurnRow.answered.is_(True), *_scoped(scope))
+            .group_by(entry)
+            .order_by(count.desc(), entry)
+            .limit(limit)
+        )
+        with self._sessions() as session:
+            return [(entry_id, int(n)) for entry_id, n in session.execute(query) if entry_id]
+
+
+def _scoped(scope: ActivityScope) -> list[ColumnElement[bool]]:
+    conditions: list[ColumnElement[bool]] = []
+    if scope.exclude_channels:
+        conditions.append(ConversationTurnRow.channel.not_in(scope.exclude_channels))
+    if scope.community is not None:
+        in_community = ConversationTurnRow.group_id.in_(
+            select(GroupConfigRow.group_id).where(GroupConfigRow.community == scope.community)
+        )
+        private = ConversationTurnRow.group_id == ""
+        conditions.append(or_(in_community, private) if scope.includes_private else in_community)
+    return conditions

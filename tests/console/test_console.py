@@ -272,6 +272,17 @@ def test_uploads_are_checked_before_they_are_stored(world: ConsoleWorld) -> None
     assert reply.answered and "上午9点到晚上9点" in reply.text
 
 
+def test_an_oversized_upload_is_refused_before_it_is_read(world: ConsoleWorld) -> None:
+    client = world.client()
+    sign_in(client, "li")
+    too_big = b"x" * (world.console.knowledge.upload_limit + 2 * 1024 * 1024)
+    response = client.post(
+        "/knowledge/upload", data={"csrf_token": csrf_of(client)}, files={"file": ("big.txt", too_big)}
+    )
+    assert response.status_code == 413 and "提交的内容太大" in response.text
+    assert not (world.services.settings.knowledge_dir / "docs" / "big.txt").exists()
+
+
 def test_a_temporary_password_must_be_changed_before_anything_else(world: ConsoleWorld) -> None:
     admin = world.client()
     sign_in(admin, "chief")

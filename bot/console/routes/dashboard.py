@@ -42,9 +42,7 @@ def front_page(request: Request, console: Services, session: Session) -> Respons
     """Questions today and this week, the answered share, top questions and topics, activity per group."""
     if not session.user.may(Permission.VIEW_DASHBOARD):
         return page(request, "home_handler.html", session)
-    titles = {entry.id: entry.title for entry in console.faq_book.entries()}
-    titles.update({f.path: f.path for f in console.knowledge.files()})
-    figures = console.dashboard.figures(community=session.user.community_scope, titles=titles)
+    figures = console.dashboard.figures(community=session.user.community_scope, titles=console.knowledge.titles())
     return page(
         request,
         "dashboard.html",

@@ -156,7 +156,7 @@ def update_faq(
 @router.get("/knowledge/try", response_class=HTMLResponse)
 def try_form(request: Request, session: Librarian) -> Response:
     """The 试一试 box."""
-    return page(request, "try.html", session, text="", reply=None, answers=[])
+    return page(request, "try.html", session, text="", reply=None, answers=[], threshold=0.0)
 
 
 @router.post("/knowledge/try", response_class=HTMLResponse)
@@ -169,7 +169,8 @@ def try_question(
         text, group_id=CONSOLE_CHANNEL, user_id=f"console:{session.user.username}", channel=CONSOLE_CHANNEL
     )
     reply = console.assistant.reply(question)
-    return page(request, "try.html", session, text=text, reply=reply, answers=list(reply.answers))
+    threshold = console.settings.answer_threshold
+    return page(request, "try.html", session, text=text, reply=reply, answers=list(reply.answers), threshold=threshold)
 
 
 def _overview(
