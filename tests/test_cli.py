@@ -167,3 +167,53 @@ def test_staff_can_list_and_answer_questions_from_the_terminal(tmp_path: Path, k
     assert (kb / "faq" / "staff-answers.csv").is_file()
     again = _run(tmp_path, "answer", "1", "再答")
     assert again.returncode == 1 and "没有找到待答的 #1" in again.stderr
+
+
+def test_the_first_admin_is_created_on_the_command_line_with_a_real_password(tmp_path: Path) -> None:
+    weak = _run(tmp_path, "create-admin", "chief", "--password-stdin", stdin="123456\n")
+    assert weak.returncode == 1 and "密码至少 8 位" in weak.stderr and "Traceback" not in weak.stderr
+    created = _run(
+        tmp_path, "create-admin", "chief", "--name", "王主任", "--password-stdin", stdin="Harbour-lights-42\n"
+    )
+    assert created.returncode == 0 and "已创建管理员 chief" in created.stdout
+    again = _run(tmp_path, "create-admin", "chief", "--password-stdin", stdin="Harbour-lights-42\n")
+    assert again.returncode == 1 and "已被使用" in again.stderr
+
+
+def test_run_serves_the_console_beside_the_chat_and_prints_its_address(tmp_path: Path, kb: Path) -> None:
+    import signal
+    import time
+    import urllib.request
+
+    from tests.support.gateway import free_port
+
+    port = free_port()
+    environment = {
+        **os.environ,
+        "BOT_DATA_DIR": str(tmp_path / "data"),
+        "BOT_KNOWLEDGE_DIR": str(kb),
+        "BOT_CONSOLE_PORT": str(port),
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"],
+        stdin=subprocess.DEVNULL,  # no terminal: the console keeps serving until stopped
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=environment,
+    )
+    try:
+        assert process.stdout is not None
+        lines: list[str] = []
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline and not any("控制台已启动" in line for line in lines):
+            lines.append(process.stdout.readline())
+        assert f"控制台已启动：http://127.0.0.1:{port}/" in "".join(lines)
+        assert "create-admin" in process.stdout.readline()  # no admin yet: says how to create one
+        login = urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=10).read().decode()
+        assert "社区助手控制台" in login and "python -m bot create-admin" in login
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, errors = process.communicate(timeout=30)
+    assert process.returncode in (0, 130) and "Traceback" not in errors
