@@ -29,6 +29,7 @@ class Permission(StrEnum):
     MANAGE_GROUPS = "manage_groups"
     MANAGE_USERS = "manage_users"
     VIEW_AUDIT = "view_audit"
+    VIEW_SETTINGS = "view_settings"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {

@@ -118,6 +118,8 @@ def test_forms_without_the_session_csrf_token_are_refused(world: ConsoleWorld) -
         ("li", "/users", 403),
         ("li", "/groups", 403),
         ("li", "/audit", 403),
+        ("li", "/settings", 403),
+        ("chief", "/settings", 200),
         ("li", "/questions", 200),
         ("li", "/knowledge", 200),
         ("zhao", "/questions", 403),
@@ -351,6 +353,13 @@ def test_the_dashboard_counts_the_weeks_questions(world: ConsoleWorld) -> None:
     sign_in(client, "li")
     page = client.get("/").text
     assert '<svg class="chart"' in page and "幸福里3号楼" in page
+
+
+def test_admins_see_the_settings_in_force_but_never_a_secret(world: ConsoleWorld) -> None:
+    client = world.client()
+    sign_in(client, "chief")
+    page = client.get("/settings").text
+    assert "BOT_ANSWER_THRESHOLD" in page and "BOT_LLM_API_KEY" in page and "未设置" in page
 
 
 def test_unknown_pages_and_bad_input_get_chinese_pages_not_tracebacks(world: ConsoleWorld) -> None:

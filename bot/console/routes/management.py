@@ -6,7 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 
 from bot.console.web import CsrfChecked, ForbiddenError, Services, StaffSession, allowed, page, redirect
 from bot.domain.messages import TriggerMode
@@ -17,6 +17,7 @@ router = APIRouter()
 Admin = Annotated[StaffSession, allowed(Permission.MANAGE_USERS)]
 GroupAdmin = Annotated[StaffSession, allowed(Permission.MANAGE_GROUPS)]
 Auditor = Annotated[StaffSession, allowed(Permission.VIEW_AUDIT)]
+SettingsViewer = Annotated[StaffSession, allowed(Permission.VIEW_SETTINGS)]
 AUDIT_PAGE = 100
 
 
@@ -192,6 +193,17 @@ def audit(
         action=action,
         actions=AUDIT_ACTIONS,
     )
+
+
+@router.get("/settings", response_class=HTMLResponse)
+def settings(request: Request, console: Services, session: SettingsViewer) -> Response:
+    """The settings in force (secrets only as set or not); they are changed in the environment or .env file."""
+    rows = []
+    for name, field in type(console.settings).model_fields.items():
+        value = getattr(console.settings, name)
+        shown = ("已设置" if value.get_secret_value() else "未设置") if isinstance(value, SecretStr) else str(value)
+        rows.append((f"BOT_{name.upper()}", shown, field.description or ""))
+    return page(request, "settings.html", session, rows=rows)
 
 
 def _users_page(
