@@ -25,6 +25,7 @@ _STAFF_ANSWER = re.compile(r"^\s*[#＃](\d+)\s*答\s*[:：]?\s*([^:：\s].*)$", 
 # model: paraphrases ("小区里能不能养鸽子" / "小区能养鸽子不") 0.92-0.95; different matters that share most words
 # ("…养鸽子" / "…养狗", "护照在哪里办" / "驾照在哪里办") 0.70-0.78.
 SAME_QUESTION = 0.88
+_VECTOR_CACHE_SIZE = 5000
 
 
 class EmptyAnswerError(ValueError):
@@ -66,6 +67,7 @@ class EscalationService:
     ) -> None:
         self._questions = questions
         self._community_of = community_of
+        self._vector_cache: dict[str, np.ndarray[Any, np.dtype[np.float32]]] = {}
         self._embed = embed
         self._queue = queue
         self._clock = clock
@@ -141,10 +143,19 @@ class EscalationService:
         candidates = self._questions.open_questions()
         if not candidates:
             return None
-        vectors = self._embed([text, *(q.question for q in candidates)])
+        vectors = self._vectors([text, *(q.question for q in candidates)])
         similarity = vectors[1:] @ vectors[0]
         best = int(np.argmax(similarity))
         return candidates[best] if float(similarity[best]) >= SAME_QUESTION else None
+
+    def _vectors(self, texts: list[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
+        """Embeddings of texts; open questions' are kept, so each new question embeds only itself."""
+        missing = list(dict.fromkeys(t for t in texts if t not in self._vector_cache))
+        if missing:
+            if len(self._vector_cache) + len(missing) > _VECTOR_CACHE_SIZE:
+                self._vector_cache.clear()
+            self._vector_cache.update(zip(missing, self._embed(missing), strict=True))
+        return np.stack([self._vector_cache[t] for t in texts])
 
     def _notify(self, question: UnansweredQuestion, now: datetime, *, reminder: bool = False) -> None:
         if not self._staff_group_id:

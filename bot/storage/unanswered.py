@@ -79,8 +79,7 @@ class SqlUnansweredQuestions:
         else:
             query = query.order_by(UnansweredQuestionRow.answered_at.desc(), UnansweredQuestionRow.id.desc())
         with self._sessions() as session:
-            rows = session.scalars(query.limit(limit)).all()
-            return [_question(session, row) for row in rows]
+            return _questions(session, session.scalars(query.limit(limit)).all())
 
     def due_for_reminder(self, *, now: datetime, older_than: timedelta) -> list[UnansweredQuestion]:
         """Open questions created (or last reminded) more than older_than ago; marks them reminded now."""
@@ -95,7 +94,7 @@ class SqlUnansweredQuestions:
             ).all()
             for row in rows:
                 row.reminded_at = now
-            return [_question(session, row) for row in rows]
+            return _questions(session, rows)
 
     def get(self, question_id: int) -> UnansweredQuestion | None:
         """One question by its number."""
@@ -135,20 +134,33 @@ def _asker_row(question_id: int, asker: Asker) -> UnansweredAskerRow:
 
 
 def _question(session: Session, row: UnansweredQuestionRow) -> UnansweredQuestion:
-    askers = session.scalars(
-        select(UnansweredAskerRow).where(UnansweredAskerRow.question_id == row.id).order_by(UnansweredAskerRow.id)
-    ).all()
-    return UnansweredQuestion(
-        id=row.id,
-        question=row.question,
-        status=QuestionStatus(row.status),
-        urgent=row.urgent,
-        reason=row.reason,
-        candidates=tuple(row.candidates),
-        created_at=row.created_at,
-        askers=tuple(Asker(a.channel, a.group_id, a.user_id, a.text, a.asked_at) for a in askers),
-        answer=row.answer,
-        answered_by=row.answered_by,
-        answered_at=row.answered_at,
-        community=row.community,
-    )
+    return _questions(session, [row])[0]
+
+
+def _questions(session: Session, rows: Sequence[UnansweredQuestionRow]) -> list[UnansweredQuestion]:
+    """Questions with their askers, loaded in one query for all of them."""
+    askers: dict[int, list[Asker]] = {row.id: [] for row in rows}
+    if askers:
+        for a in session.scalars(
+            select(UnansweredAskerRow)
+            .where(UnansweredAskerRow.question_id.in_(list(askers)))
+            .order_by(UnansweredAskerRow.id)
+        ):
+            askers[a.question_id].append(Asker(a.channel, a.group_id, a.user_id, a.text, a.asked_at))
+    return [
+        UnansweredQuestion(
+            id=row.id,
+            question=row.question,
+            status=QuestionStatus(row.status),
+            urgent=row.urgent,
+            reason=row.reason,
+            candidates=tuple(row.candidates),
+            created_at=row.created_at,
+            askers=tuple(askers[row.id]),
+            answer=row.answer,
+            answered_by=row.answered_by,
+            answered_at=row.answered_at,
+            community=row.community,
+        )
+        for row in rows
+    ]
