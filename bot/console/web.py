@@ -123,14 +123,14 @@ def signed_in(session: Annotated[StaffSession, Depends(signed_in_any)]) -> Staff
     return session
 
 
-AnySession = Annotated[StaffSession, Depends(signed_in_any)]
-Session = Annotated[StaffSession, Depends(signed_in)]
+AnyStaff = Annotated[StaffSession, Depends(signed_in_any)]
+SignedInStaff = Annotated[StaffSession, Depends(signed_in)]
 
 
 def allowed(permission: Permission) -> Any:
     """A dependency: the signed-in staff member, who must hold permission."""
 
-    def check(session: Session) -> StaffSession:
+    def check(session: SignedInStaff) -> StaffSession:
         if not session.user.may(permission):
             raise ForbiddenError
         return session
@@ -138,7 +138,7 @@ def allowed(permission: Permission) -> Any:
     return Depends(check)
 
 
-async def check_csrf(request: Request, session: AnySession) -> StaffSession:
+async def check_csrf(request: Request, session: AnyStaff) -> StaffSession:
     """Every state-changing request carries the session's CSRF token (form field or X-CSRF-Token header)."""
     form = await request.form()
     sent = str(form.get("csrf_token") or request.headers.get("x-csrf-token") or "")
@@ -191,5 +191,5 @@ def _notice(code: str) -> str:
     """The message for a notice code of a redirect ("answered:3" carries a count)."""
     name, _, count = code.partition(":")
     if name == "answered" and count.isdigit():
-        return f"答复已排入发送队列，会在群里@{count} 位提问的居民。"
+        return f"答复已排入发送队列，会发给 {count} 位提问的居民（在群里会@他们）。"
     return _NOTICES.get(code, "")

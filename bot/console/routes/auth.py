@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse, Response
 from bot.console.web import (
     LOGIN_CSRF_COOKIE,
     SESSION_COOKIE,
-    AnySession,
+    AnyStaff,
     CsrfChecked,
     Services,
     client_ip,
@@ -100,7 +100,7 @@ def logout(console: Services, session: CsrfChecked) -> Response:
 
 
 @router.get("/account/password", response_class=HTMLResponse)
-def password_form(request: Request, session: AnySession) -> Response:
+def password_form(request: Request, session: AnyStaff) -> Response:
     """The password change form (forced after an admin set a temporary password)."""
     return page(request, "password.html", session, error="", ok=request.query_params.get("ok", ""))
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
-from bot.console.web import Services, Session, page
+from bot.console.web import Services, SignedInStaff, page
 from bot.domain.staff import Permission
 from bot.services.dashboard import DashboardFigures, DayCount, Ranked
 
@@ -38,7 +38,7 @@ class RankBar:
 
 
 @router.get("/", response_class=HTMLResponse)
-def front_page(request: Request, console: Services, session: Session) -> Response:
+def front_page(request: Request, console: Services, session: SignedInStaff) -> Response:
     """Questions today and this week, the answered share, top questions and topics, activity per group."""
     if not session.user.may(Permission.VIEW_DASHBOARD):
         return page(request, "home_handler.html", session)
