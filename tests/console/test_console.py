@@ -209,6 +209,18 @@ def test_answering_from_the_console_queues_the_reply_and_adds_the_faq_that_answe
     assert again.status_code == 409 and "已经有人答过" in again.text
 
 
+def test_questions_waiting_too_long_are_marked_overdue(world: ConsoleWorld) -> None:
+    client = world.client()
+    sign_in(client, "li")
+    ask(world, "垃圾房的门锁坏了", ROOM_A)
+    assert "超时" not in client.get("/questions").text.split("垃圾房的门锁坏了")[0].rsplit("<li", 1)[-1]
+    clock = world.services.clock
+    assert isinstance(clock, FakeClock)
+    clock.advance(minutes=61)
+    item = client.get("/questions").text.split("垃圾房的门锁坏了")[0].rsplit("<li", 1)[-1]
+    assert "超时" in item
+
+
 def test_an_empty_answer_is_refused_with_a_reason(world: ConsoleWorld) -> None:
     question = ask(world, "楼下的路灯坏了三天了", ROOM_A)
     client = world.client()

@@ -33,6 +33,7 @@ def queue(request: Request, console: Services, session: Answerer, status: str = 
         status=shown.value,
         names=names,
         now=console.clock.now(),
+        overdue_minutes=console.settings.unanswered_remind_minutes,
         ok=request.query_params.get("ok", ""),
     )
 
@@ -122,7 +123,7 @@ def _question_page(
     status_code: int = 200,
 ) -> Response:
     names = {g.group_id: g.name for g in console.groups.all(community=session.user.community_scope)}
-    in_knowledge = {entry.id for entry in console.faq_book.entries()}
+    titles = console.knowledge.titles()
     return page(
         request,
         "question.html",
@@ -132,6 +133,7 @@ def _question_page(
         names=names,
         error=error,
         draft=draft,
-        in_knowledge=f"faq-staff-{found.id}" in in_knowledge,
+        in_knowledge=f"faq-staff-{found.id}" in titles,
+        candidates=[titles.get(entry_id, entry_id) for entry_id in found.candidates],
         ok=request.query_params.get("ok", ""),
     )
