@@ -94,10 +94,16 @@ def test_sign_in_is_rate_limited(world: ConsoleWorld) -> None:
     assert locked.status_code == 429 and "登录失败次数过多" in locked.text
 
 
-def test_after_sign_in_the_browser_goes_only_to_console_pages(world: ConsoleWorld) -> None:
+@pytest.mark.parametrize(
+    "target", ["//evil.example/steal", "/\\evil.example", "/\t/evil.example", "https://evil.example", "javascript:x"]
+)
+def test_after_sign_in_the_browser_goes_only_to_console_pages(world: ConsoleWorld, target: str) -> None:
     client = world.client()
-    form = client.get("/login?next=//evil.example/steal").text
-    assert 'value="/"' in form and "evil.example" not in form
+    form = client.get("/login", params={"next": target}).text
+    assert 'name="next" value="/"' in form and "evil.example" not in form
+    assert 'name="next" value="/questions?status=answered"' in client.get(
+        "/login", params={"next": "/questions?status=answered"}
+    ).text
 
 
 def test_forms_without_the_session_csrf_token_are_refused(world: ConsoleWorld) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hmac
+import re
 import secrets
 from typing import Annotated
 
@@ -24,9 +25,13 @@ from bot.services.accounts import AccountError
 router = APIRouter()
 
 
+_CONSOLE_PATH = re.compile(r"^/(?![/\\])[A-Za-z0-9/_.~%?=&-]*$")
+
+
 def _safe_next(target: str) -> str:
-    """Only paths of this console (no other host, no scheme) are followed after sign-in."""
-    return target if target.startswith("/") and not target.startswith(("//", "/\\")) else "/"
+    """Only paths of this console are followed after sign-in: no other host, scheme, backslash or whitespace
+    (browsers drop tabs and newlines, turning "/\t/evil" into "//evil")."""
+    return target if _CONSOLE_PATH.match(target) else "/"
 
 
 @router.get("/login", response_class=HTMLResponse)
