@@ -101,9 +101,10 @@ def test_after_sign_in_the_browser_goes_only_to_console_pages(world: ConsoleWorl
     client = world.client()
     form = client.get("/login", params={"next": target}).text
     assert 'name="next" value="/"' in form and "evil.example" not in form
-    assert 'name="next" value="/questions?status=answered"' in client.get(
-        "/login", params={"next": "/questions?status=answered"}
-    ).text
+    assert (
+        'name="next" value="/questions?status=answered"'
+        in client.get("/login", params={"next": "/questions?status=answered"}).text
+    )
 
 
 def test_forms_without_the_session_csrf_token_are_refused(world: ConsoleWorld) -> None:
