@@ -175,6 +175,7 @@ def redirect(path: str, *, notice: str = "") -> Response:
 
 _NOTICES = {
     "password_changed": "密码已修改，其他设备上的登录已退出。",
+    "closed": "问题已关闭，不会发消息给居民。",
     "faq_added": "已加入知识库并重新索引，下次有人这样问会自动回答。",
     "faq_saved": "问答已保存并重新索引。",
     "uploaded": "文件已上传，正在重新导入知识库。",

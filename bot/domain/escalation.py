@@ -12,6 +12,8 @@ class QuestionStatus(StrEnum):
 
     OPEN = "open"
     ANSWERED = "answered"
+    # Staff looked at it and decided no answer is owed (chit-chat, a duplicate, already settled in the group)
+    CLOSED = "closed"
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,7 +39,7 @@ class UnansweredQuestion:
     candidates: tuple[str, ...]
     created_at: datetime
     askers: tuple[Asker, ...]
-    answer: str = ""
+    answer: str = ""  # the answer, or for a closed question why it was closed
     answered_by: str = ""
     answered_at: datetime | None = None
     community: str = ""

@@ -95,6 +95,7 @@ AUDIT_ACTIONS: dict[str, str] = {
     "user_created": "新建账号",
     "user_updated": "修改账号",
     "question_answered": "答复待答问题",
+    "question_closed": "关闭待答问题（不答复）",
     "faq_added": "加入知识库",
     "faq_updated": "修改问答",
     "file_uploaded": "上传知识库文件",

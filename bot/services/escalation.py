@@ -119,6 +119,10 @@ class EscalationService:
         ]
         return self._questions.answer(number, answer=answer, by=by, now=self._clock.now(), replies=replies)
 
+    def close(self, number: int, note: str, *, by: str) -> UnansweredQuestion:
+        """Staff decide question #number needs no answer; the residents are not messaged."""
+        return self._questions.close(number, note=note.strip() or "无需答复", by=by, now=self._clock.now())
+
     def get(self, number: int) -> UnansweredQuestion | None:
         """Question #number, open or answered."""
         return self._questions.get(number)

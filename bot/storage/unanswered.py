@@ -112,11 +112,27 @@ class SqlUnansweredQuestions:
         replies: Sequence[OutboundMessage],
     ) -> UnansweredQuestion:
         """Mark an open question answered and queue the replies to its askers, atomically."""
+        return self._settle(question_id, QuestionStatus.ANSWERED, text=answer, by=by, now=now, replies=replies)
+
+    def close(self, question_id: int, *, note: str, by: str, now: datetime) -> UnansweredQuestion:
+        """Take an open question off the queue without answering it, keeping why."""
+        return self._settle(question_id, QuestionStatus.CLOSED, text=note, by=by, now=now, replies=())
+
+    def _settle(
+        self,
+        question_id: int,
+        status: QuestionStatus,
+        *,
+        text: str,
+        by: str,
+        now: datetime,
+        replies: Sequence[OutboundMessage],
+    ) -> UnansweredQuestion:
         with self._sessions.begin() as session:
             row = session.get(UnansweredQuestionRow, question_id, with_for_update=True)
             if row is None or row.status != QuestionStatus.OPEN.value:
                 raise QuestionNotOpenError(question_id)
-            row.status, row.answer, row.answered_by, row.answered_at = QuestionStatus.ANSWERED.value, answer, by, now
+            row.status, row.answer, row.answered_by, row.answered_at = status.value, text, by, now
             for reply in replies:
                 session.add(queued_row(reply, now))
             return _question(session, row)

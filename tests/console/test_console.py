@@ -228,6 +228,23 @@ def test_questions_waiting_too_long_are_marked_overdue(world: ConsoleWorld) -> N
     assert "超时" in item
 
 
+def test_a_question_needing_no_answer_is_closed_without_messaging_the_resident(world: ConsoleWorld) -> None:
+    question = ask(world, "哈哈哈你们真逗", ROOM_A)
+    client = world.client()
+    sign_in(client, "li")
+    queued_before = len(world.runtime.outbox.due(now=world.services.clock.now(), limit=1000))
+    response = client.post(
+        f"/questions/{question.id}/close", data={"csrf_token": csrf_of(client), "note": "闲聊，不是问题"}
+    )
+    assert response.status_code == 303
+    assert len(world.runtime.outbox.due(now=world.services.clock.now(), limit=1000)) == queued_before
+    assert "哈哈哈你们真逗" not in client.get("/questions").text
+    closed = client.get("/questions?status=closed").text
+    assert "哈哈哈你们真逗" in closed and "闲聊，不是问题" in closed
+    audit = world.console.audit.entries(limit=5, action="question_closed")
+    assert audit and audit[0].target == f"#{question.id}"
+
+
 def test_an_empty_answer_is_refused_with_a_reason(world: ConsoleWorld) -> None:
     question = ask(world, "楼下的路灯坏了三天了", ROOM_A)
     client = world.client()

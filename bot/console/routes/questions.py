@@ -22,7 +22,7 @@ MAX_ANSWER_CHARS = 1000
 @router.get("/questions", response_class=HTMLResponse)
 def queue(request: Request, console: Services, session: Answerer, status: str = "open") -> Response:
     """Open questions (urgent first, then oldest) or the latest answered ones, of the user's community."""
-    shown = QuestionStatus.ANSWERED if status == "answered" else QuestionStatus.OPEN
+    shown = QuestionStatus(status) if status in {s.value for s in QuestionStatus} else QuestionStatus.OPEN
     listed = console.escalation.queue(community=session.user.community_scope, status=shown)
     names = {g.group_id: g.name for g in console.groups.all(community=session.user.community_scope)}
     return page(
@@ -75,6 +75,25 @@ def answer(
     if to_knowledge:
         return _add_to_knowledge(request, console, session, answered)
     return redirect(f"/questions/{number}", notice=f"answered:{askers}")
+
+
+@router.post("/questions/{number}/close", response_class=HTMLResponse)
+def close(
+    request: Request,
+    console: Services,
+    session: CsrfChecked,
+    number: int,
+    note: Annotated[str, Form(max_length=500)] = "",
+) -> Response:
+    """Take the question off the queue without answering (chit-chat, a duplicate, settled in the group)."""
+    _require(session, Permission.ANSWER_QUESTIONS)
+    found = _visible(console, session, number)
+    try:
+        closed = console.escalation.close(number, note, by=session.user.display_name or session.user.username)
+    except QuestionNotOpenError:
+        return _question_page(request, console, session, found, error="这个问题已经处理过了。", status_code=409)
+    console.audit.record(session.user, "question_closed", target=f"#{number}", detail=closed.answer, ip=session.ip)
+    return redirect(f"/questions/{number}", notice="closed")
 
 
 @router.post("/questions/{number}/faq", response_class=HTMLResponse)
