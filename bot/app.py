@@ -86,6 +86,7 @@ def fusion_weights(settings: Settings) -> FusionWeights:
         dense=settings.dense_weight,
         second_chunk=settings.second_chunk_weight,
         overview_bonus=settings.overview_bonus,
+        sibling_lexical=settings.sibling_lexical_weight,
         dense_candidates=settings.dense_candidates,
     )
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 from collections.abc import Callable
@@ -13,7 +14,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from bot.domain.errors import AssistantError
-from bot.domain.knowledge import Chunk, RetrievalHit
+from bot.domain.knowledge import Chunk, EntryKind, RetrievalHit
 from bot.rag.chunking import OVERVIEW_SECTION
 from bot.rag.embeddings import embed_array
 from bot.rag.index import IndexSnapshot, KnowledgeIndex
@@ -34,6 +35,7 @@ class FusionWeights:
     dense: float
     second_chunk: float
     overview_bonus: float
+    sibling_lexical: float = 0.0
     dense_candidates: int = 40
     lexical_candidates: int = 40
     max_query_parts: int = 6
@@ -71,6 +73,52 @@ class _Loaded:
         self.is_overview = np.array([c.section == OVERVIEW_SECTION for c in self.chunks], dtype=bool)
         self.entries = {c.entry_id: c for c in self.chunks}
         self.terms = sorted(snapshot.lexicon.terms, key=len, reverse=True)
+        self._tokens = tokens
+        self._subjects: dict[frozenset[str], SubjectLexicalIndex] = {}
+
+    def family(self, entry_id: str) -> frozenset[str]:
+        """Entries on the same subject: the same FAQ table or guide file, or the same category."""
+        anchor = self.entries.get(entry_id)
+        if anchor is None:
+            return frozenset()
+        return frozenset(
+            c.entry_id
+            for c in self.entries.values()
+            if c.file == anchor.file or (anchor.category and c.category == anchor.category)
+        )
+
+    def subject_index(self, family: frozenset[str]) -> SubjectLexicalIndex:
+        """The lexical index of one subject's entries, built on first use (a racing duplicate build is harmless)."""
+        index = self._subjects.get(family)
+        if index is None:
+            members = [(c, t) for c, t in zip(self.chunks, self._tokens, strict=True) if c.entry_id in family]
+            index = self._subjects[family] = SubjectLexicalIndex(members)
+        return index
+
+
+class SubjectLexicalIndex:
+    """BM25 among one subject's entries only: a word every sibling shares weighs nothing, a detail weighs most.
+
+    Units are a FAQ entry (its phrasings and answer) and each section of a guide or document (a detail asked about
+    sits in one section); an entry scores its best unit.
+    """
+
+    def __init__(self, members: list[tuple[Chunk, list[str]]]) -> None:
+        units: dict[tuple[str, str], list[str]] = {}
+        for chunk, chunk_tokens in members:
+            if chunk.section == OVERVIEW_SECTION and chunk.kind is not EntryKind.FAQ:
+                continue
+            section = "" if chunk.kind is EntryKind.FAQ else chunk.section
+            units.setdefault((chunk.entry_id, section), []).extend(chunk_tokens)
+        self._entry_of = [entry_id for entry_id, _ in units]
+        self._bm25 = BM25Index(list(units.values()))
+
+    def scores(self, tokens: list[str]) -> dict[str, float]:
+        """Each entry's best unit score for the question's tokens, in [0, 1]."""
+        best: dict[str, float] = {}
+        for entry_id, score in zip(self._entry_of, self._bm25.scores(tokens).tolist(), strict=True):
+            best[entry_id] = max(best.get(entry_id, 0.0), score)
+        return best
 
 
 class HybridRetriever:
@@ -164,19 +212,36 @@ class HybridRetriever:
             second = scored[1][0] if len(scored) > 1 else 0.0
             hits.append(_hit(loaded.chunks[i], best + w.second_chunk * second, d, float(lexical[i])))
         hits.sort(key=lambda hit: hit.score, reverse=True)
+        if w.sibling_lexical and hits and within is None:
+            hits = self._separate_siblings(loaded, tokens, hits)
         return hits[:top_k]
+
+    def _separate_siblings(self, loaded: _Loaded, tokens: list[str], hits: list[RetrievalHit]) -> list[RetrievalHit]:
+        """Within the best entry's subject, siblings lose score by how far their wording falls behind the best.
+
+        Entry-level BM25 is dominated by the subject's words ("高龄津贴" in every entry of that table) and saturates
+        for short questions, so two FAQs of one table, or a FAQ and the guide section holding the detail asked
+        about, nearly tie. Scored with IDF among the subject's entries only, the words that tell siblings apart
+        decide. Entries outside the subject keep their scores, and the sibling whose wording fits best keeps its
+        own, so the assistant is no surer of the subject than before. Follow-ups (already confined to one subject,
+        with their own calibrated threshold) are left as they are.
+        """
+        family = loaded.family(hits[0].entry_id)
+        fit = loaded.subject_index(family).scores(tokens)
+        best_fit = max(fit.get(hit.entry_id, 0.0) for hit in hits if hit.entry_id in family)
+        w = self._weights.sibling_lexical
+        separated = [
+            dataclasses.replace(hit, score=round(hit.score - w * (best_fit - fit.get(hit.entry_id, 0.0)), 4))
+            if hit.entry_id in family
+            else hit
+            for hit in hits
+        ]
+        separated.sort(key=lambda hit: hit.score, reverse=True)
+        return separated
 
     def family(self, entry_id: str) -> frozenset[str]:
         """Entries on the same subject: the same FAQ table or guide file, or the same category."""
-        loaded = self._current()
-        anchor = loaded.entries.get(entry_id)
-        if anchor is None:
-            return frozenset()
-        return frozenset(
-            c.entry_id
-            for c in loaded.entries.values()
-            if c.file == anchor.file or (anchor.category and c.category == anchor.category)
-        )
+        return self._current().family(entry_id)
 
     def topic_terms(self, entry_id: str) -> str:
         """The domain words naming an entry's subject ("高龄津贴", "社区食堂 送餐上门"), for follow-up questions."""
