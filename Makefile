@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test browser ingest eval bench bench-channel clean
+.PHONY: run test browser ingest eval bench bench-channel bench-console clean
 
 run: $(VENV)/.installed
 	$(BIN)/python -m bot run
@@ -34,6 +34,9 @@ bench: $(VENV)/.installed
 
 bench-channel: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/channel_bench.py
+
+bench-console: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/console_bench.py
 
 $(VENV)/.created:
 	@$(PYTHON) -c 'import sys; assert (3, 11) <= sys.version_info[:2] < (3, 13), "需要 Python 3.11 或 3.12"'
