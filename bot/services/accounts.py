@@ -176,10 +176,7 @@ class StaffAccounts:
         community, department = community.strip(), department.strip()
         if not _USERNAME.match(username):
             raise AccountError("用户名须为 2–32 位字母、数字、点、下划线或连字符。")
-        if role is Role.CADRE and not community:
-            raise AccountError("社区干部必须填写所属社区。")
-        if role is Role.HANDLER and not department:
-            raise AccountError("部门经办人必须填写所属部门。")
+        _check_assignment(role, community, department)
         problem = password_problem(password, username)
         if problem:
             raise AccountError(problem + "。")
@@ -214,10 +211,7 @@ class StaffAccounts:
     ) -> StaffUser:
         """An admin changes an account; the last active admin cannot be demoted or disabled."""
         user = self._require(user_id)
-        if role is Role.CADRE and not community.strip():
-            raise AccountError("社区干部必须填写所属社区。")
-        if role is Role.HANDLER and not department.strip():
-            raise AccountError("部门经办人必须填写所属部门。")
+        _check_assignment(role, community.strip(), department.strip())
         losing_admin = user.role is Role.ADMIN and user.active and (role is not Role.ADMIN or not active)
         if losing_admin and self._accounts.count_active_admins() <= 1:
             raise AccountError("这是最后一个管理员账号，不能停用或改为其他角色。")
@@ -259,6 +253,14 @@ class StaffAccounts:
         if user is None:
             raise AccountError("没有这个账号。")
         return user
+
+
+def _check_assignment(role: Role, community: str, department: str) -> None:
+    """A cadre belongs to a community and a handler to a department (their data scope depends on it)."""
+    if role is Role.CADRE and not community:
+        raise AccountError("社区干部必须填写所属社区。")
+    if role is Role.HANDLER and not department:
+        raise AccountError("部门经办人必须填写所属部门。")
 
 
 def _b64(data: bytes) -> str:
