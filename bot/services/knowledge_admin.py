@@ -51,7 +51,9 @@ class ReindexStatus:
     @property
     def percent(self) -> int:
         """Progress of the embedding step, 0-100."""
-        return int(100 * self.done / self.total) if self.total else (0 if self.running else 100)
+        if self.total:
+            return int(100 * self.done / self.total)
+        return 100 if self.finished_at is not None and not self.running else 0
 
 
 class KnowledgeMaintenance:
