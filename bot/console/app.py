@@ -55,7 +55,8 @@ def create_console(services: ConsoleServices) -> FastAPI:
 
     @app.middleware("http")
     async def guard(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        declared = request.headers.get("content-length", "0")
+        # Browsers always declare a form's length; a body without one (chunked) could not be bounded before parsing.
+        declared = request.headers.get("content-length", "0" if request.method in {"GET", "HEAD"} else "")
         if not declared.isdigit() or int(declared) > body_limit:
             limit_mb = services.knowledge.upload_limit // (1024 * 1024)
             response: Response = _problem(request, 413, f"提交的内容太大（文件最大 {limit_mb} MB）。")

@@ -320,6 +320,14 @@ def test_an_oversized_upload_is_refused_before_it_is_read(world: ConsoleWorld) -
     assert response.status_code == 413 and "提交的内容太大" in response.text
     assert not (world.services.settings.knowledge_dir / "docs" / "big.txt").exists()
 
+    def chunks() -> Iterator[bytes]:
+        yield b"csrf_token=x&question=q"
+
+    chunked = client.post(
+        "/knowledge/faq/new", content=chunks(), headers={"content-type": "application/x-www-form-urlencoded"}
+    )
+    assert chunked.status_code == 413 and "content-length" not in chunked.request.headers
+
 
 def test_a_temporary_password_must_be_changed_before_anything_else(world: ConsoleWorld) -> None:
     admin = world.client()
