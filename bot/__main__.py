@@ -316,7 +316,7 @@ def cmd_answer(settings: Settings, args: argparse.Namespace) -> int:
     # The running assistant's sender delivers the queued answers; this process only queues them.
     runtime = build_channel_runtime(knowledge, TerminalGateway())
     try:
-        answered = runtime.escalation.answer(args.number, args.text, by=args.by)
+        answered = runtime.escalation.answer(args.number, args.text, by=args.by, elsewhere="命令行")
     except QuestionNotOpenError:
         raise AssistantError(f"没有找到待答的 #{args.number}（可能已经答过了）") from None
     runtime.audit.record(None, "question_answered", target=f"#{args.number}", detail=f"{args.by}：{args.text[:200]}")

@@ -200,6 +200,7 @@ def build_channel_runtime(
         embed=lambda texts: embed_array(services.embeddings, texts),
         staff_group_id=settings.staff_group_id,
         community_of=groups.community_of,
+        group_name_of=groups.name_of,
     )
     faq_book = FaqBook(settings.knowledge_dir, services.clock, services.maintenance.reindex)
     audit = StaffAudit(SqlAuditLog(services.sessions), services.clock)

@@ -64,9 +64,11 @@ class EscalationService:
         staff_group_id: str = "",
         staff_channel: str = "wechat",
         community_of: Callable[[str], str] = lambda group_id: "",
+        group_name_of: Callable[[str], str] = lambda group_id: group_id,
     ) -> None:
         self._questions = questions
         self._community_of = community_of
+        self._group_name_of = group_name_of
         self._vector_cache: dict[str, np.ndarray[Any, np.dtype[np.float32]]] = {}
         self._embed = embed
         self._queue = queue
@@ -99,8 +101,12 @@ class EscalationService:
         self._notify(created, now)
         return created
 
-    def answer(self, number: int, answer: str, *, by: str) -> UnansweredQuestion:
-        """Staff answer question #number: every asker gets it in their group, @-mentioned, through the outbox."""
+    def answer(self, number: int, answer: str, *, by: str, elsewhere: str = "") -> UnansweredQuestion:
+        """Staff answer question #number: every asker gets it in their group, @-mentioned, through the outbox.
+
+        elsewhere names where the answer was given when not in the staff group ("控制台"): the staff group is told, so
+        nobody there answers it again.
+        """
         answer = answer.strip()
         if not answer:
             raise EmptyAnswerError("答复内容不能为空")
@@ -117,11 +123,21 @@ class EscalationService:
             )
             for asker in question.askers
         ]
+        if elsewhere:
+            replies += self._staff_notice(f"#{number} 已由{by}在{elsewhere}答复：{_short(answer, 40)}")
         return self._questions.answer(number, answer=answer, by=by, now=self._clock.now(), replies=replies)
 
-    def close(self, number: int, note: str, *, by: str) -> UnansweredQuestion:
-        """Staff decide question #number needs no answer; the residents are not messaged."""
-        return self._questions.close(number, note=note.strip() or "无需答复", by=by, now=self._clock.now())
+    def close(self, number: int, note: str, *, by: str, elsewhere: str) -> UnansweredQuestion:
+        """Staff decide question #number needs no answer: the residents are not messaged, the staff group is told."""
+        note = note.strip() or "无需答复"
+        notice = self._staff_notice(f"#{number} 已由{by}在{elsewhere}关闭，不答复：{_short(note, 40)}")
+        return self._questions.close(number, note=note, by=by, now=self._clock.now(), replies=notice)
+
+    def _staff_notice(self, text: str) -> list[OutboundMessage]:
+        """A message for the staff group, if there is one."""
+        if not self._staff_group_id:
+            return []
+        return [OutboundMessage(self._staff_channel, text, group_id=self._staff_group_id)]
 
     def get(self, number: int) -> UnansweredQuestion | None:
         """Question #number, open or answered."""
@@ -165,7 +181,7 @@ class EscalationService:
         if not self._staff_group_id:
             return
         first = question.askers[0]
-        where = f"群 {first.group_id}" if first.group_id else "私聊"
+        where = f"“{self._group_name_of(first.group_id)}”群" if first.group_id else "私聊"
         flag = "【急】居民要求人工" if question.urgent else "【待答】"
         if reminder:
             flag = f"【超时未答，{len(question.askers)}人在等】" + flag
@@ -173,7 +189,8 @@ class EscalationService:
             f"#{question.id} {flag}{where}的居民问：{question.question}\n"
             f"回复“#{question.id} 答：……”即可把答复发给提问的居民；答复后回复“#{question.id} 入库”可加入知识库。"
         )
-        self._queue.enqueue(OutboundMessage(self._staff_channel, text, group_id=self._staff_group_id), now=now)
+        for notice in self._staff_notice(text):
+            self._queue.enqueue(notice, now=now)
 
 
 def _short(text: str, limit: int = 20) -> str:

@@ -114,6 +114,11 @@ class SqlGroupConfigs:
         with self._sessions() as session:
             return [_config(row) for row in session.scalars(query)]
 
+    def name_of(self, group_id: str) -> str:
+        """A group's name as WeChat shows it (its id if it has none or is unknown)."""
+        found = self.get(group_id)
+        return found.name if found is not None and found.name else group_id
+
     def community_of(self, group_id: str) -> str:
         """The community a group belongs to; a private chat (or an unknown group) belongs to the default one."""
         if not group_id:

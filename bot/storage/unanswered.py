@@ -114,9 +114,11 @@ class SqlUnansweredQuestions:
         """Mark an open question answered and queue the replies to its askers, atomically."""
         return self._settle(question_id, QuestionStatus.ANSWERED, text=answer, by=by, now=now, replies=replies)
 
-    def close(self, question_id: int, *, note: str, by: str, now: datetime) -> UnansweredQuestion:
-        """Take an open question off the queue without answering it, keeping why."""
-        return self._settle(question_id, QuestionStatus.CLOSED, text=note, by=by, now=now, replies=())
+    def close(
+        self, question_id: int, *, note: str, by: str, now: datetime, replies: Sequence[OutboundMessage] = ()
+    ) -> UnansweredQuestion:
+        """Take an open question off the queue without answering it, keeping why (and queue the notices given)."""
+        return self._settle(question_id, QuestionStatus.CLOSED, text=note, by=by, now=now, replies=replies)
 
     def _settle(
         self,

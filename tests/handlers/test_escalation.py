@@ -80,6 +80,17 @@ def test_refused_questions_reach_staff_and_the_answer_reaches_every_asker(runtim
     assert "没有找到待答的 #1" in again.text
 
 
+def test_answers_and_closings_from_the_console_are_announced_in_the_staff_group(runtime: ChannelRuntime) -> None:
+    say(runtime, "小区里能不能养鸽子", sender="wxid_li", group="room-3@chatroom")
+    say(runtime, "哈哈哈你们真逗", sender="wxid_wang", group="room-5@chatroom")
+    first, _ = _staff_notices(runtime)
+    assert "“room-3@chatroom”群的居民问" in first  # the group's name once WeChat gave one; here the id
+    runtime.escalation.answer(1, "小区不允许养鸽子。", by="李干部", elsewhere="控制台")
+    runtime.escalation.close(2, "闲聊", by="李干部", elsewhere="控制台")
+    notices = _staff_notices(runtime)[2:]
+    assert notices == ["#1 已由李干部在控制台答复：小区不允许养鸽子", "#2 已由李干部在控制台关闭，不答复：闲聊"]
+
+
 def test_asking_for_a_person_is_urgent(runtime: ChannelRuntime) -> None:
     (reply,) = say(runtime, "转人工", sender="wxid_zhao", group="room-3@chatroom")
     assert "已通知社区工作人员" in reply.text

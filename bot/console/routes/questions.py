@@ -65,7 +65,7 @@ def answer(
         return _question_page(request, console, session, found, error=error, draft=answer, status_code=400)
     by = session.user.display_name or session.user.username
     try:
-        answered = console.escalation.answer(number, text, by=by)
+        answered = console.escalation.answer(number, text, by=by, elsewhere="控制台")
     except QuestionNotOpenError:
         return _question_page(request, console, session, found, error="这个问题已经有人答过了。", status_code=409)
     except EmptyAnswerError:
@@ -89,7 +89,9 @@ def close(
     _require(session, Permission.ANSWER_QUESTIONS)
     found = _visible(console, session, number)
     try:
-        closed = console.escalation.close(number, note, by=session.user.display_name or session.user.username)
+        closed = console.escalation.close(
+            number, note, by=session.user.display_name or session.user.username, elsewhere="控制台"
+        )
     except QuestionNotOpenError:
         return _question_page(request, console, session, found, error="这个问题已经处理过了。", status_code=409)
     console.audit.record(session.user, "question_closed", target=f"#{number}", detail=closed.answer, ip=session.ip)
