@@ -21,7 +21,7 @@ MAX_ANSWER_CHARS = 1000
 
 @router.get("/questions", response_class=HTMLResponse)
 def queue(request: Request, console: Services, session: Answerer, status: str = "open") -> Response:
-    """Open questions (urgent first, then oldest) or the latest answered ones, of the user's community."""
+    """Open questions (urgent first, then oldest), or the latest answered or closed ones, of the user's community."""
     shown = QuestionStatus(status) if status in {s.value for s in QuestionStatus} else QuestionStatus.OPEN
     listed = console.escalation.queue(community=session.user.community_scope, status=shown)
     names = {g.group_id: g.name for g in console.groups.all(community=session.user.community_scope)}
