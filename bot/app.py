@@ -87,6 +87,7 @@ def fusion_weights(settings: Settings) -> FusionWeights:
         second_chunk=settings.second_chunk_weight,
         overview_bonus=settings.overview_bonus,
         sibling_lexical=settings.sibling_lexical_weight,
+        long_question_chars=settings.long_question_chars,
         dense_candidates=settings.dense_candidates,
     )
 

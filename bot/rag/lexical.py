@@ -155,6 +155,10 @@ class BM25Index:
         }
         self._max_idf = math.log(1 + (self.size + 0.5) / 0.5) if self.size else 1.0
 
+    def knows(self, token: str) -> bool:
+        """Whether any document contains the token."""
+        return token in self._idf
+
     def scores(self, query: Sequence[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
         """Normalised scores of every document for the query tokens (unknown tokens count against coverage)."""
         scores = np.zeros(self.size, dtype=np.float32)

@@ -36,6 +36,7 @@ class FusionWeights:
     second_chunk: float
     overview_bonus: float
     sibling_lexical: float = 0.0
+    long_question_chars: int = 0
     dense_candidates: int = 40
     lexical_candidates: int = 40
     max_query_parts: int = 6
@@ -113,8 +114,15 @@ class SubjectLexicalIndex:
         self._entry_of = [entry_id for entry_id, _ in units]
         self._bm25 = BM25Index(list(units.values()))
 
-    def scores(self, tokens: list[str]) -> dict[str, float]:
-        """Each entry's best unit score for the question's tokens, in [0, 1]."""
+    def scores(self, tokens: list[str], known_only: bool = False) -> dict[str, float]:
+        """Each entry's best unit score for the question's tokens, in [0, 1].
+
+        With known_only, words none of the subject's units contain are left out rather than counted against every
+        sibling alike: in a long story they only shrink all scores, and with them the differences that tell
+        siblings apart.
+        """
+        if known_only:
+            tokens = [token for token in tokens if self._bm25.knows(token)]
         best: dict[str, float] = {}
         for entry_id, score in zip(self._entry_of, self._bm25.scores(tokens).tolist(), strict=True):
             best[entry_id] = max(best.get(entry_id, 0.0), score)
@@ -213,10 +221,13 @@ class HybridRetriever:
             hits.append(_hit(loaded.chunks[i], best + w.second_chunk * second, d, float(lexical[i])))
         hits.sort(key=lambda hit: hit.score, reverse=True)
         if w.sibling_lexical and hits and within is None:
-            hits = self._separate_siblings(loaded, tokens, hits)
+            long_question = 0 < w.long_question_chars <= len(text)
+            hits = self._separate_siblings(loaded, tokens, hits, long_question)
         return hits[:top_k]
 
-    def _separate_siblings(self, loaded: _Loaded, tokens: list[str], hits: list[RetrievalHit]) -> list[RetrievalHit]:
+    def _separate_siblings(
+        self, loaded: _Loaded, tokens: list[str], hits: list[RetrievalHit], long_question: bool = False
+    ) -> list[RetrievalHit]:
         """Within the best entry's subject, siblings lose score by how far their wording falls behind the best.
 
         Entry-level BM25 is dominated by the subject's words ("高龄津贴" in every entry of that table) and saturates
@@ -224,10 +235,11 @@ class HybridRetriever:
         about, nearly tie. Scored with IDF among the subject's entries only, the words that tell siblings apart
         decide. Entries outside the subject keep their scores, and the sibling whose wording fits best keeps its
         own, so the assistant is no surer of the subject than before. Follow-ups (already confined to one subject,
-        with their own calibrated threshold) are left as they are.
+        with their own calibrated threshold) are left as they are. In a long question (a resident's story with the
+        question at the end) the story's words that no sibling uses are left out of this comparison.
         """
         family = loaded.family(hits[0].entry_id)
-        fit = loaded.subject_index(family).scores(tokens)
+        fit = loaded.subject_index(family).scores(tokens, known_only=long_question)
         best_fit = max(fit.get(hit.entry_id, 0.0) for hit in hits if hit.entry_id in family)
         w = self._weights.sibling_lexical
         separated = [

@@ -48,6 +48,23 @@ def test_a_word_every_sibling_shares_weighs_nothing_and_a_guide_scores_its_best_
     assert index.scores(["刷脸"])["guide"] > 0.9  # the section holding the detail counts for the whole guide
 
 
+def test_words_no_sibling_uses_can_be_left_out_so_they_do_not_shrink_the_gaps() -> None:
+    members = [
+        (_chunk("faq-a", EntryKind.FAQ, "a", ""), ["津贴", "多少"]),
+        (_chunk("faq-b", EntryKind.FAQ, "b", ""), ["津贴", "哪里"]),
+        (_chunk("faq-c", EntryKind.FAQ, "c", ""), ["津贴", "认证"]),
+    ]
+    index = SubjectLexicalIndex(members)
+    story = ["老爷子", "过世", "后事", "顾上", "看他", "津贴", "多少"]
+
+    diluted = index.scores(story)
+    kept = index.scores(story, known_only=True)
+    assert kept == index.scores(["津贴", "多少"], known_only=True)  # the story's other words are left out
+    assert kept["faq-a"] - kept["faq-b"] > 2 * (diluted["faq-a"] - diluted["faq-b"])
+    assert kept["faq-b"] == kept["faq-c"]
+    assert index.scores(["津贴", "多少"], known_only=True) == index.scores(["津贴", "多少"])  # nothing unknown
+
+
 def _siblings_kb(root: Path) -> Path:
     write_faq_csv(
         root / "faq" / "allowance.csv",
@@ -106,6 +123,31 @@ def test_siblings_fall_behind_by_their_wording_and_other_subjects_keep_their_sco
         assert separated[sibling] < plain[sibling]
         assert separated[sibling] < separated["guide-t-allowance"]
     assert separated["faq-t-lib-01"] == plain["faq-t-lib-01"]  # another subject: untouched
+
+
+def test_a_long_story_separates_siblings_by_the_words_they_use_and_a_short_question_is_unchanged(
+    settings: Settings, counting_embeddings: CountingEmbeddings
+) -> None:
+    _siblings_kb(settings.knowledge_dir)
+
+    def scores(question: str, long_question_chars: int) -> dict[str, float]:
+        update = {"sibling_lexical_weight": 0.5, "long_question_chars": long_question_chars}
+        knowledge = build_knowledge(settings.model_copy(update=update), embeddings=counting_embeddings)
+        knowledge.ingestor.ingest(settings.knowledge_dir)
+        return {hit.entry_id: hit.score for hit in knowledge.retriever.retrieve(question, top_k=10)}
+
+    story = (
+        "我家老爷子今年八十五了，腿脚不好平时不怎么下楼，家里孩子都在外地上班，高龄津贴刷脸认证不会弄，有人上门帮忙吗"
+    )
+    as_before = scores(story, 0)
+    long = scores(story, 20)
+    assert long["guide-t-allowance"] == as_before["guide-t-allowance"]  # the best sibling keeps its score
+    for sibling in ("faq-t-al-01", "faq-t-al-02"):
+        assert long[sibling] < as_before[sibling]
+    assert long["faq-t-lib-01"] == as_before["faq-t-lib-01"]
+
+    short = "高龄津贴刷脸认证不会弄"
+    assert scores(short, 20) == scores(short, 0)
 
 
 def test_a_follow_up_within_one_subject_is_scored_as_before(
