@@ -18,6 +18,7 @@ from bot.services.escalation import (
     HANDOFF_TEXT,
     EscalationService,
     parse_staff_answer,
+    parse_staff_close,
     parse_staff_to_knowledge,
     wants_a_person,
 )
@@ -136,7 +137,7 @@ class MessageRouter:
                 self._escalation.escalate(part, reason=answer.reason, candidates=candidates)
 
     def _staff_message(self, message: InboundMessage) -> Handling:
-        """In the staff group only "#12 答：…" means something: the answer goes to the residents who asked."""
+        """In the staff group only "#12 答：…", "#12 入库" and "#12 关闭" mean something."""
         assert self._escalation is not None
         text = strip_mentions(message.text, self._bot_names)[0]
         if message.kind is not MessageKind.TEXT:
@@ -153,6 +154,15 @@ class MessageRouter:
             self._record_staff(message, "faq_added", target=entry_id, detail=f"#{to_knowledge}")
             reply = f"已把 #{to_knowledge} 加入知识库（{entry_id}），以后居民再问会自动回答。"
             return self._queue(message, reply, "staff_faq_added")
+        closing = parse_staff_close(text)
+        if closing is not None:
+            number, note = closing
+            try:
+                closed = self._escalation.close(number, note, by=message.sender_name or message.sender_id)
+            except QuestionNotOpenError:
+                return self._queue(message, f"没有找到待答的 #{number}（可能已经处理过了）。", "staff_unknown_number")
+            self._record_staff(message, "question_closed", target=f"#{number}", detail=closed.answer)
+            return self._queue(message, f"已关闭 #{number}，不会发消息给居民。", "staff_closed")
         parsed = parse_staff_answer(text)
         if parsed is None:
             return Handling("staff_chatter")

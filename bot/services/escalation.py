@@ -20,6 +20,7 @@ from bot.storage.unanswered import QuestionNotOpenError, SqlUnansweredQuestions
 HANDOFF_TEXT = "好的，已通知社区工作人员，请稍候，他们会在这里回复您。"
 _HANDOFF = re.compile(r"转人工|人工客服|人工服务|找工作人员|找个人|真人|找社区的人|要人工")
 _STAFF_TO_KNOWLEDGE = re.compile(r"^\s*[#＃](\d+)\s*(?:入库|加入知识库|存入知识库)\s*$")
+_STAFF_CLOSE = re.compile(r"^\s*[#＃](\d+)\s*(?:关闭|不用答|无需答复)\s*[:：]?\s*(.*)$", re.DOTALL)
 _STAFF_ANSWER = re.compile(r"^\s*[#＃](\d+)\s*答\s*[:：]?\s*([^:：\s].*)$", re.DOTALL)
 # Cosine similarity of sentence embeddings above which two residents ask the same thing. Measured with the default
 # model: paraphrases ("小区里能不能养鸽子" / "小区能养鸽子不") 0.92-0.95; different matters that share most words
@@ -41,6 +42,12 @@ def parse_staff_to_knowledge(text: str) -> int | None:
     """'#12 入库' → 12: add the answered question to the knowledge base."""
     match = _STAFF_TO_KNOWLEDGE.match(text)
     return int(match.group(1)) if match else None
+
+
+def parse_staff_close(text: str) -> tuple[int, str] | None:
+    """'#12 关闭：闲聊' → (12, '闲聊'): the question needs no answer."""
+    match = _STAFF_CLOSE.match(text)
+    return (int(match.group(1)), match.group(2).strip()) if match else None
 
 
 def parse_staff_answer(text: str) -> tuple[int, str] | None:
@@ -127,10 +134,13 @@ class EscalationService:
             replies += self._staff_notice(f"#{number} 已由{by}在{elsewhere}答复：{_short(answer, 40)}")
         return self._questions.answer(number, answer=answer, by=by, now=self._clock.now(), replies=replies)
 
-    def close(self, number: int, note: str, *, by: str, elsewhere: str) -> UnansweredQuestion:
-        """Staff decide question #number needs no answer: the residents are not messaged, the staff group is told."""
+    def close(self, number: int, note: str, *, by: str, elsewhere: str = "") -> UnansweredQuestion:
+        """Staff decide question #number needs no answer: the residents are not messaged; the staff group is told
+        when it was decided elsewhere (the console)."""
         note = note.strip() or "无需答复"
-        notice = self._staff_notice(f"#{number} 已由{by}在{elsewhere}关闭，不答复：{_short(note, 40)}")
+        notice = (
+            self._staff_notice(f"#{number} 已由{by}在{elsewhere}关闭，不答复：{_short(note, 40)}") if elsewhere else []
+        )
         return self._questions.close(number, note=note, by=by, now=self._clock.now(), replies=notice)
 
     def _staff_notice(self, text: str) -> list[OutboundMessage]:
@@ -187,7 +197,8 @@ class EscalationService:
             flag = f"【超时未答，{len(question.askers)}人在等】" + flag
         text = (
             f"#{question.id} {flag}{where}的居民问：{question.question}\n"
-            f"回复“#{question.id} 答：……”即可把答复发给提问的居民；答复后回复“#{question.id} 入库”可加入知识库。"
+            f"回复“#{question.id} 答：……”即可把答复发给提问的居民；答复后回复“#{question.id} 入库”可加入知识库；"
+            f"不需要答复的回复“#{question.id} 关闭”。"
         )
         for notice in self._staff_notice(text):
             self._queue.enqueue(notice, now=now)

@@ -11,7 +11,7 @@ import pytest
 from bot.app import ChannelRuntime, build_channel_runtime
 from bot.domain.messages import InboundMessage, MessageKind, OutboundMessage
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
-from bot.services.escalation import parse_staff_answer, wants_a_person
+from bot.services.escalation import parse_staff_answer, parse_staff_close, wants_a_person
 from tests.conftest import REPO
 from tests.support.clock import FakeClock
 from tests.support.services import ready_services
@@ -78,6 +78,18 @@ def test_refused_questions_reach_staff_and_the_answer_reaches_every_asker(runtim
     assert (entry.actor, entry.target) == ("微信:张主任", "#1") and "养鸽子" in entry.detail
     (again,) = say(runtime, "#1 答：再答一次", sender="wxid_staff", group=STAFF)
     assert "没有找到待答的 #1" in again.text
+
+
+def test_staff_close_a_question_from_the_staff_group(runtime: ChannelRuntime) -> None:
+    say(runtime, "哈哈哈你们真逗", sender="wxid_wang", group="room-5@chatroom")
+    (ack,) = say(runtime, "#1 关闭：闲聊", sender="wxid_staff", group=STAFF, name="张主任")
+    assert ack.text == "已关闭 #1，不会发消息给居民。"
+    closed = runtime.escalation.get(1)
+    assert closed is not None and closed.status.value == "closed" and closed.answer == "闲聊"
+    (again,) = say(runtime, "#1 关闭", sender="wxid_staff", group=STAFF)
+    assert "没有找到待答的 #1" in again.text
+    assert not [m for m in _staff_notices(runtime) if m.startswith("#1 已由")]  # no echo of a staff-group action
+    assert parse_staff_close("#3 关闭") == (3, "") and parse_staff_close("#3 答：关闭") is None
 
 
 def test_answers_and_closings_from_the_console_are_announced_in_the_staff_group(runtime: ChannelRuntime) -> None:
