@@ -26,6 +26,9 @@ class TurnLog(Protocol):
     def recent(self, limit: int) -> Sequence[ConversationTurn]:
         """The newest turns, newest first."""
 
+    def last_question(self, *, group_id: str, user_id: str, since: datetime) -> str | None:
+        """The newest question one resident asked in one group (or privately) since a time, small talk aside."""
+
 
 class ChatGateway(Protocol):
     """Sends messages on one platform account (WeChat through wechaty, the terminal …)."""

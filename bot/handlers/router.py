@@ -17,6 +17,7 @@ from bot.services.audit import StaffAudit
 from bot.services.escalation import (
     HANDOFF_TEXT,
     EscalationService,
+    is_bare_handoff,
     parse_staff_answer,
     parse_staff_close,
     parse_staff_to_knowledge,
@@ -31,6 +32,8 @@ log = logging.getLogger(__name__)
 NON_TEXT_HINT = "我现在只看得懂文字，请用文字描述您的问题，我来帮您查。"
 RATE_LIMITED_TEXT = "您发得太快了，请过一分钟再问，我会一条条回复。"
 # Replies that promise the question was passed to staff: they put it in the unanswered queue.
+# How far back a resident's last question is attached to their request for a person.
+HANDOFF_CONTEXT = timedelta(minutes=30)
 ESCALATED_REASONS = frozenset({"low_confidence", "llm_no_answer", "output_blocked"})
 
 
@@ -117,7 +120,12 @@ class MessageRouter:
 
         question = Question(text, message.group_id, message.sender_id, message.at, message.channel)
         if self._escalation is not None and wants_a_person(text):
-            self._escalation.escalate(question, reason="handoff", urgent=True)
+            # "转人工" alone tells staff nothing: what the resident asked just before is the question.
+            previous = self._assistant.previous_question(question, within=HANDOFF_CONTEXT)
+            if previous and is_bare_handoff(text):
+                question = dataclasses.replace(question, text=previous)
+            # Every request for a person is its own entry: two residents saying "转人工" want different things.
+            self._escalation.escalate(question, reason="handoff", urgent=True, join_similar=False)
             return self._queue(message, HANDOFF_TEXT, "handed_off")
         reply = self._assistant.reply(question)
         if self._escalation is not None:

@@ -7,6 +7,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 
 from bot.domain.conversation import ConversationTurn, Question, Reply
 from bot.domain.privacy import mask_personal_data
@@ -67,6 +68,15 @@ class ResidentAssistant:
         self._clock = clock
         self._max_chars = max_question_chars
         self._followup_threshold = followup_threshold
+
+    def previous_question(self, question: Question, *, within: timedelta) -> str | None:
+        """What this resident asked last in this group within a time (masked), e.g. before asking for a person."""
+        try:
+            return self._turns.last_question(
+                group_id=question.group_id, user_id=question.user_id, since=self._clock.now() - within
+            )
+        except Exception:  # the record is a help here, never a reason to fail the hand-off
+            return None
 
     def prepare(self) -> None:
         """Load the index and models now rather than on the first message."""

@@ -38,6 +38,14 @@ def wants_a_person(text: str) -> bool:
     return bool(_HANDOFF.search(text))
 
 
+_FILLER = re.compile(r"[\s,，.。!！?？~～、]|我要|我想|请|帮我|给我|麻烦|一下|吧|啊|呀|呢|你好|在吗")
+
+
+def is_bare_handoff(text: str) -> bool:
+    """Whether a request for a person says nothing else ("转人工", "我要找工作人员！")."""
+    return wants_a_person(text) and len(_FILLER.sub("", _HANDOFF.sub("", text))) < 4
+
+
 def parse_staff_to_knowledge(text: str) -> int | None:
     """'#12 入库' → 12: add the answered question to the knowledge base."""
     match = _STAFF_TO_KNOWLEDGE.match(text)
@@ -84,13 +92,19 @@ class EscalationService:
         self._staff_channel = staff_channel
 
     def escalate(
-        self, question: Question, *, reason: str, candidates: tuple[str, ...] = (), urgent: bool = False
+        self,
+        question: Question,
+        *,
+        reason: str,
+        candidates: tuple[str, ...] = (),
+        urgent: bool = False,
+        join_similar: bool = True,
     ) -> UnansweredQuestion:
-        """Put a question in the queue (masked), joining an open near-duplicate; tell the staff group."""
+        """Put a question in the queue (masked), joining an open near-duplicate unless told not to; tell staff."""
         now = question.at or self._clock.now()
         text = mask_personal_data(question.text.strip())
         asker = Asker(question.channel, question.group_id, question.user_id, text, now)
-        same = self._open_near_duplicate(text)
+        same = self._open_near_duplicate(text) if join_similar else None
         if same is not None:
             joined = self._questions.join(same.id, asker, urgent=urgent)
             if urgent and not same.urgent:

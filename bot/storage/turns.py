@@ -47,6 +47,22 @@ class SqlTurnLog:
                 for row in rows
             ]
 
+    def last_question(self, *, group_id: str, user_id: str, since: datetime) -> str | None:
+        """The newest question one resident asked in one group (or privately) since a time, small talk aside."""
+        query = (
+            select(ConversationTurnRow.question)
+            .where(
+                ConversationTurnRow.group_id == group_id,
+                ConversationTurnRow.user_id == user_id,
+                ConversationTurnRow.at >= since,
+                ConversationTurnRow.reason.not_like("small_talk%"),
+            )
+            .order_by(ConversationTurnRow.at.desc(), ConversationTurnRow.id.desc())
+            .limit(1)
+        )
+        with self._sessions() as session:
+            return session.scalar(query)
+
     def count_answered(self, start: datetime, end: datetime, scope: ActivityScope) -> tuple[int, int]:
         """(answered, not answered) turns in [start, end)."""
         query = select(ConversationTurnRow.answered, func.count()).where(

@@ -11,7 +11,7 @@ import pytest
 from bot.app import ChannelRuntime, build_channel_runtime
 from bot.domain.messages import InboundMessage, MessageKind, OutboundMessage
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
-from bot.services.escalation import parse_staff_answer, parse_staff_close, wants_a_person
+from bot.services.escalation import is_bare_handoff, parse_staff_answer, parse_staff_close, wants_a_person
 from tests.conftest import REPO
 from tests.support.clock import FakeClock
 from tests.support.services import ready_services
@@ -110,6 +110,18 @@ def test_asking_for_a_person_is_urgent(runtime: ChannelRuntime) -> None:
     assert "【急】" in notice
     (question,) = runtime.escalation._questions.open_questions()
     assert question.urgent and question.reason == "handoff"
+
+
+def test_a_request_for_a_person_carries_what_the_resident_asked_and_is_never_merged(runtime: ChannelRuntime) -> None:
+    say(runtime, "小区里能不能养鸽子", sender="wxid_li", group="room-3@chatroom")
+    say(runtime, "转人工", sender="wxid_li", group="room-3@chatroom")
+    say(runtime, "转人工", sender="wxid_wang", group="room-5@chatroom")
+    handoffs = {q.askers[0].user_id: q for q in runtime.escalation._questions.open_questions() if q.urgent}
+    assert handoffs["wxid_li"].question == "小区里能不能养鸽子"  # urgent, and staff see what it is about
+    assert handoffs["wxid_wang"].question == "转人工" and len(handoffs["wxid_wang"].askers) == 1
+    say(runtime, "转人工，我家楼上漏水三天了", sender="wxid_li", group="room-3@chatroom")
+    assert any(q.question == "转人工，我家楼上漏水三天了" for q in runtime.escalation._questions.open_questions())
+    assert is_bare_handoff("我要转人工！") and is_bare_handoff("找工作人员") and not is_bare_handoff("转人工，水管漏了")
 
 
 def test_staff_chatter_and_answered_questions_are_not_escalated(runtime: ChannelRuntime) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -194,6 +195,12 @@ def test_a_storage_failure_never_blocks_the_reply(
         def recent(self, limit: int) -> list[object]:
             return []
 
+        def last_question(self, **where: object) -> str | None:
+            raise OSError("disk full")
+
     monkeypatch.setattr(knowledge.assistant, "_turns", BrokenLog())
     reply = ask(knowledge, "灭火器过期了找谁换", user="broken-db")
     assert reply.answered and reply.primary is not None and reply.primary.top is not None
+    assert (
+        knowledge.assistant.previous_question(Question("转人工", "g", "broken-db"), within=timedelta(minutes=5)) is None
+    )
