@@ -138,16 +138,33 @@ def allowed(permission: Permission) -> Any:
     return Depends(check)
 
 
-async def check_csrf(request: Request, session: AnyStaff) -> StaffSession:
+async def _verify_csrf(request: Request, session: StaffSession) -> None:
     """Every state-changing request carries the session's CSRF token (form field or X-CSRF-Token header)."""
     form = await request.form()
     sent = str(form.get("csrf_token") or request.headers.get("x-csrf-token") or "")
     if not sent or not hmac.compare_digest(sent, session.csrf_token):
         raise CsrfError
+
+
+async def check_csrf(request: Request, session: AnyStaff) -> StaffSession:
+    """A form any signed-in account may send, even one that must still change its temporary password."""
+    await _verify_csrf(request, session)
     return session
 
 
 CsrfChecked = Annotated[StaffSession, Depends(check_csrf)]
+
+
+def acting(permission: Permission) -> Any:
+    """A dependency for a state-changing request: CSRF token checked, password no longer temporary, permission held."""
+
+    async def check(request: Request, session: SignedInStaff) -> StaffSession:
+        await _verify_csrf(request, session)
+        if not session.user.may(permission):
+            raise ForbiddenError
+        return session
+
+    return Depends(check)
 
 
 def page(

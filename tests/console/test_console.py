@@ -348,6 +348,8 @@ def test_a_temporary_password_must_be_changed_before_anything_else(world: Consol
     first = sign_in(client, "newbie", "Temp-pass-777")
     assert first.headers["location"] == "/account/password"
     assert client.get("/questions").headers["location"] == "/account/password"
+    acting = client.post("/knowledge/try", data={"csrf_token": csrf_of(client), "text": "你好"})
+    assert acting.status_code == 303 and acting.headers["location"] == "/account/password"  # forms too
     changed = client.post(
         "/account/password",
         data={

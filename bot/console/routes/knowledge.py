@@ -8,7 +8,7 @@ from fastapi import APIRouter, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import BaseModel, Field
 
-from bot.console.web import CsrfChecked, ForbiddenError, Services, StaffSession, allowed, page, redirect
+from bot.console.web import ForbiddenError, Services, StaffSession, acting, allowed, page, redirect
 from bot.domain.conversation import Question
 from bot.domain.knowledge import KnowledgeEntry
 from bot.domain.staff import Permission
@@ -19,6 +19,7 @@ from bot.services.knowledge_admin import UploadError
 
 router = APIRouter()
 Librarian = Annotated[StaffSession, allowed(Permission.MANAGE_KNOWLEDGE)]
+Editing = Annotated[StaffSession, acting(Permission.MANAGE_KNOWLEDGE)]
 
 
 @router.get("/knowledge", response_class=HTMLResponse)
@@ -29,10 +30,9 @@ def overview(request: Request, console: Services, session: Librarian, q: str = "
 
 @router.post("/knowledge/upload", response_class=HTMLResponse)
 async def upload(
-    request: Request, console: Services, session: CsrfChecked, file: Annotated[UploadFile, File()]
+    request: Request, console: Services, session: Editing, file: Annotated[UploadFile, File()]
 ) -> Response:
     """Store an uploaded file after checking that it parses, then re-ingest in the background."""
-    _require(session)
     data = await file.read(console.knowledge.upload_limit + 1)
     try:
         relative, replaced = console.knowledge.upload(file.filename or "", data)
@@ -46,9 +46,8 @@ async def upload(
 
 
 @router.post("/knowledge/reindex")
-def reindex(console: Services, session: CsrfChecked) -> Response:
+def reindex(console: Services, session: Editing) -> Response:
     """Start a re-ingestion in the background (the page shows its progress)."""
-    _require(session)
     started = console.knowledge.start_reindex()
     if started:
         console.audit.record(session.user, "reindexed", ip=session.ip)
@@ -101,9 +100,8 @@ class FaqForm(BaseModel):
 
 
 @router.post("/knowledge/faq/new", response_class=HTMLResponse)
-def create_faq(request: Request, console: Services, session: CsrfChecked, form: Annotated[FaqForm, Form()]) -> Response:
+def create_faq(request: Request, console: Services, session: Editing, form: Annotated[FaqForm, Form()]) -> Response:
     """Add an entry to the staff FAQ table and re-index."""
-    _require(session)
     draft = form.draft(session)
     try:
         entry_id = console.faq_book.create(draft)
@@ -130,10 +128,9 @@ def edit_faq_form(request: Request, console: Services, session: Librarian, entry
 
 @router.post("/knowledge/faq/{entry_id}", response_class=HTMLResponse)
 def update_faq(
-    request: Request, console: Services, session: CsrfChecked, entry_id: str, form: Annotated[FaqForm, Form()]
+    request: Request, console: Services, session: Editing, entry_id: str, form: Annotated[FaqForm, Form()]
 ) -> Response:
     """Rewrite the entry in its table and re-index."""
-    _require(session)
     entry = _entry(console, session, entry_id)
     draft = form.draft(session, community=entry.community)
     try:
@@ -161,10 +158,9 @@ def try_form(request: Request, session: Librarian) -> Response:
 
 @router.post("/knowledge/try", response_class=HTMLResponse)
 def try_question(
-    request: Request, console: Services, session: CsrfChecked, text: Annotated[str, Form(max_length=2000)] = ""
+    request: Request, console: Services, session: Editing, text: Annotated[str, Form(max_length=2000)] = ""
 ) -> Response:
     """Ask as a resident would: the exact reply path of the chat, with its sources and scores shown."""
-    _require(session)
     question = Question(
         text, group_id=CONSOLE_CHANNEL, user_id=f"console:{session.user.username}", channel=CONSOLE_CHANNEL
     )
@@ -204,8 +200,3 @@ def _entry(console: Services, session: StaffSession, entry_id: str) -> Knowledge
         if entry.id == entry_id and (not entry.community or session.user.sees_community(entry.community)):
             return entry
     raise ForbiddenError
-
-
-def _require(session: StaffSession) -> None:
-    if not session.user.may(Permission.MANAGE_KNOWLEDGE):
-        raise ForbiddenError

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field, SecretStr
 
-from bot.console.web import CsrfChecked, ForbiddenError, Services, StaffSession, allowed, page, redirect
+from bot.console.web import Services, StaffSession, acting, allowed, page, redirect
 from bot.domain.messages import TriggerMode
 from bot.domain.staff import AUDIT_ACTIONS, Permission, Role
 from bot.services.accounts import AccountError
@@ -18,6 +18,8 @@ Admin = Annotated[StaffSession, allowed(Permission.MANAGE_USERS)]
 GroupAdmin = Annotated[StaffSession, allowed(Permission.MANAGE_GROUPS)]
 Auditor = Annotated[StaffSession, allowed(Permission.VIEW_AUDIT)]
 SettingsViewer = Annotated[StaffSession, allowed(Permission.VIEW_SETTINGS)]
+ManagingUsers = Annotated[StaffSession, acting(Permission.MANAGE_USERS)]
+ManagingGroups = Annotated[StaffSession, acting(Permission.MANAGE_GROUPS)]
 AUDIT_PAGE = 100
 
 
@@ -39,7 +41,7 @@ def groups(request: Request, console: Services, session: GroupAdmin) -> Response
 def update_group(
     request: Request,
     console: Services,
-    session: CsrfChecked,
+    session: ManagingGroups,
     group_id: Annotated[str, Form(max_length=128)],
     trigger: Annotated[str, Form(max_length=16)] = TriggerMode.KEYWORD.value,
     keywords: Annotated[str, Form(max_length=500)] = "",
@@ -47,8 +49,6 @@ def update_group(
     enabled: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     """Change one group's settings."""
-    if not session.user.may(Permission.MANAGE_GROUPS):
-        raise ForbiddenError
     try:
         mode = TriggerMode(trigger)
     except ValueError:
@@ -110,10 +110,9 @@ class AccountUpdateForm(AccountForm):
 
 @router.post("/users", response_class=HTMLResponse)
 def create_user(
-    request: Request, console: Services, session: CsrfChecked, form: Annotated[NewAccountForm, Form()]
+    request: Request, console: Services, session: ManagingUsers, form: Annotated[NewAccountForm, Form()]
 ) -> Response:
     """A new account with a temporary password (changed at its first sign-in)."""
-    _require_admin(session)
     try:
         console.accounts.create_user(
             session.user,
@@ -134,12 +133,11 @@ def create_user(
 def update_user(
     request: Request,
     console: Services,
-    session: CsrfChecked,
+    session: ManagingUsers,
     user_id: int,
     form: Annotated[AccountUpdateForm, Form()],
 ) -> Response:
     """Change an account's name, role, community or department; switch it on or off."""
-    _require_admin(session)
     try:
         console.accounts.update_user(
             session.user,
@@ -160,12 +158,11 @@ def update_user(
 def reset_password(
     request: Request,
     console: Services,
-    session: CsrfChecked,
+    session: ManagingUsers,
     user_id: int,
     password: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     """Set a temporary password; the account must change it at its next sign-in."""
-    _require_admin(session)
     try:
         console.accounts.reset_password(session.user, user_id, password, ip=session.ip)
     except AccountError as exc:
@@ -219,11 +216,6 @@ def _users_page(
         error=error,
         ok=request.query_params.get("ok", ""),
     )
-
-
-def _require_admin(session: StaffSession) -> None:
-    if not session.user.may(Permission.MANAGE_USERS):
-        raise ForbiddenError
 
 
 def _role(value: str) -> Role:

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from bot.console.web import CsrfChecked, ForbiddenError, Services, StaffSession, allowed, page, redirect
+from bot.console.web import ForbiddenError, Services, StaffSession, acting, allowed, page, redirect
 from bot.domain.escalation import QuestionStatus, UnansweredQuestion
 from bot.domain.staff import Permission
 from bot.services.escalation import EmptyAnswerError
@@ -16,6 +16,8 @@ from bot.storage.unanswered import QuestionNotOpenError
 
 router = APIRouter()
 Answerer = Annotated[StaffSession, allowed(Permission.ANSWER_QUESTIONS)]
+Answering = Annotated[StaffSession, acting(Permission.ANSWER_QUESTIONS)]
+Librarian = Annotated[StaffSession, acting(Permission.MANAGE_KNOWLEDGE)]
 MAX_ANSWER_CHARS = 1000
 
 
@@ -49,13 +51,12 @@ def question(request: Request, console: Services, session: Answerer, number: int
 def answer(
     request: Request,
     console: Services,
-    session: CsrfChecked,
+    session: Answering,
     number: int,
     answer: Annotated[str, Form(max_length=5000)] = "",
     to_knowledge: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
     """Send the answer to every asker (in their group, @-mentioned, through the outbox); optionally add a FAQ entry."""
-    _require(session, Permission.ANSWER_QUESTIONS)
     found = _visible(console, session, number)
     text = answer.strip()
     error = "" if text else "请填写答复内容。"
@@ -81,12 +82,11 @@ def answer(
 def close(
     request: Request,
     console: Services,
-    session: CsrfChecked,
+    session: Answering,
     number: int,
     note: Annotated[str, Form(max_length=500)] = "",
 ) -> Response:
     """Take the question off the queue without answering (chit-chat, a duplicate, settled in the group)."""
-    _require(session, Permission.ANSWER_QUESTIONS)
     found = _visible(console, session, number)
     try:
         closed = console.escalation.close(
@@ -99,9 +99,8 @@ def close(
 
 
 @router.post("/questions/{number}/faq", response_class=HTMLResponse)
-def to_faq(request: Request, console: Services, session: CsrfChecked, number: int) -> Response:
+def to_faq(request: Request, console: Services, session: Librarian, number: int) -> Response:
     """Turn an answered question into a FAQ entry (the residents' wordings as similar questions) and re-index."""
-    _require(session, Permission.MANAGE_KNOWLEDGE)
     return _add_to_knowledge(request, console, session, _visible(console, session, number))
 
 
@@ -126,11 +125,6 @@ def _visible(console: Services, session: StaffSession, number: int) -> Unanswere
         # Another community's question is reported exactly like a missing one.
         raise ForbiddenError
     return found
-
-
-def _require(session: StaffSession, permission: Permission) -> None:
-    if not session.user.may(permission):
-        raise ForbiddenError
 
 
 def _question_page(
