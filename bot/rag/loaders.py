@@ -191,11 +191,24 @@ def _read_xlsx(data: bytes, relative: str) -> list[KnowledgeEntry]:
     return _faq_entries(rows, relative)
 
 
+def faq_columns(header_row: list[str]) -> list[str]:
+    """A FAQ table's header row as column names (Chinese headers mapped, case and spaces ignored)."""
+    return [FAQ_HEADER_ALIASES.get(cell.strip(), cell.strip().lower()) for cell in header_row]
+
+
+def write_knowledge_file(path: Path, data: bytes) -> None:
+    """Write a knowledge file whole or not at all: a crash mid-write leaves the previous version."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    staging = path.with_name(f".{path.name}.writing")  # hidden: ingestion never reads it
+    staging.write_bytes(data)
+    staging.replace(path)
+
+
 def _faq_entries(rows: list[list[str]], relative: str) -> list[KnowledgeEntry]:
     rows = [row for row in rows if any(cell.strip() for cell in row)]
     if not rows:
         raise KnowledgeFileError("表格是空的")
-    header = [FAQ_HEADER_ALIASES.get(cell.strip(), cell.strip().lower()) for cell in rows[0]]
+    header = faq_columns(rows[0])
     missing = [name for name in FAQ_REQUIRED if name not in header]
     if missing:
         raise KnowledgeFileError(f"FAQ 表缺少列：{'、'.join(missing)}（第一行应为 {','.join(FAQ_REQUIRED)}）")

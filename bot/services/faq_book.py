@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import csv
 import io
-import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,10 +13,11 @@ from bot.domain.escalation import QuestionStatus, UnansweredQuestion
 from bot.domain.knowledge import EntryKind, KnowledgeEntry
 from bot.ports import Clock
 from bot.rag.loaders import (
-    FAQ_HEADER_ALIASES,
     SIMILAR_SEPARATOR,
     decode_text,
+    faq_columns,
     load_knowledge_base,
+    write_knowledge_file,
 )
 
 STAFF_FAQ_FILE = Path("faq") / "staff-answers.csv"
@@ -101,7 +101,7 @@ class FaqBook:
             path = self._file_of(entry_id)
             raw = path.read_bytes()
             rows = list(csv.reader(io.StringIO(decode_text(raw), newline="")))
-            header = [FAQ_HEADER_ALIASES.get(cell.strip(), cell.strip().lower()) for cell in rows[0]]
+            header = faq_columns(rows[0])
             for name in ("updated", "community"):
                 if name not in header:
                     header.append(name)
@@ -116,7 +116,7 @@ class FaqBook:
             buffer = io.StringIO()
             csv.writer(buffer, lineterminator="\n").writerows(rows)
             encoding = "utf-8-sig" if raw.startswith(b"\xef\xbb\xbf") else "utf-8"
-            _replace(path, buffer.getvalue().encode(encoding))
+            write_knowledge_file(path, buffer.getvalue().encode(encoding))
             self._reindex()
         return path.relative_to(self._root).as_posix()
 
@@ -133,7 +133,7 @@ class FaqBook:
             self._path.parent.mkdir(parents=True, exist_ok=True)
             existing = self._path.read_text(encoding="utf-8-sig") if self._path.exists() else ""
             rows = list(csv.reader(io.StringIO(existing, newline=""))) if existing else []
-            header = [FAQ_HEADER_ALIASES.get(c.strip(), c.strip().lower()) for c in rows[0]] if rows else list(HEADER)
+            header = faq_columns(rows[0]) if rows else list(HEADER)
             if any(row and row[header.index("id")].strip() == entry_id for row in rows[1:]):
                 return entry_id
             buffer = io.StringIO()
@@ -170,10 +170,3 @@ class FaqBook:
                     raise FaqEditError(f"{entry.file} 是 Excel 表，请在表格里修改后重新上传")
                 return path
         raise FaqEditError(f"知识库里没有问答 {entry_id}")
-
-
-def _replace(path: Path, data: bytes) -> None:
-    """Write a file whole or not at all (a crash mid-write leaves the old table)."""
-    temporary = path.with_name(f".{path.name}.writing")
-    temporary.write_bytes(data)
-    os.replace(temporary, path)

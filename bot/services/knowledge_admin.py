@@ -12,7 +12,13 @@ from pathlib import Path
 from bot.domain.knowledge import EntryKind, IngestReport
 from bot.ports import Clock
 from bot.rag.ingestion import KnowledgeIngestor
-from bot.rag.loaders import SUPPORTED_SUFFIXES, KnowledgeFileError, load_knowledge_base, load_knowledge_file
+from bot.rag.loaders import (
+    SUPPORTED_SUFFIXES,
+    KnowledgeFileError,
+    load_knowledge_base,
+    load_knowledge_file,
+    write_knowledge_file,
+)
 from bot.services.assistant import ResidentAssistant
 
 _KIND_LABELS = {EntryKind.FAQ: "问答表", EntryKind.GUIDE: "办事指南", EntryKind.DOCUMENT: "文档"}
@@ -152,10 +158,7 @@ class KnowledgeMaintenance:
                 raise UploadError(f"{name} 无法导入：{exc}") from None
         target = self._root / relative
         replaced = target.exists()
-        target.parent.mkdir(parents=True, exist_ok=True)
-        staging = target.with_name(f".{name}.uploading")
-        staging.write_bytes(data)
-        staging.replace(target)
+        write_knowledge_file(target, data)
         return relative, replaced
 
     def _reindex_quietly(self) -> None:
