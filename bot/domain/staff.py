@@ -70,6 +70,10 @@ class StaffUser:
         scope = self.community_scope
         return scope is None or (bool(scope) and community == scope)
 
+    def sees_knowledge(self, community: str) -> bool:
+        """Whether a knowledge entry is visible: shared ones (no community) to all, others as their community's data."""
+        return not community or self.sees_community(community)
+
 
 @dataclass(frozen=True, slots=True)
 class AuditEntry:

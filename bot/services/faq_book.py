@@ -162,11 +162,14 @@ class FaqBook:
             "community": draft.community.strip(),
         }
 
+    def entry(self, entry_id: str) -> KnowledgeEntry | None:
+        """One FAQ entry by its id."""
+        return next((entry for entry in self.entries() if entry.id == entry_id), None)
+
     def _file_of(self, entry_id: str) -> Path:
-        for entry in self.entries():
-            if entry.id == entry_id:
-                path = self._root / entry.file
-                if path.suffix.lower() != ".csv":
-                    raise FaqEditError(f"{entry.file} 是 Excel 表，请在表格里修改后重新上传")
-                return path
-        raise FaqEditError(f"知识库里没有问答 {entry_id}")
+        entry = self.entry(entry_id)
+        if entry is None:
+            raise FaqEditError(f"知识库里没有问答 {entry_id}")
+        if Path(entry.file).suffix.lower() != ".csv":
+            raise FaqEditError(f"{entry.file} 是 Excel 表，请在表格里修改后重新上传")
+        return self._root / entry.file

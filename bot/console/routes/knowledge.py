@@ -176,7 +176,7 @@ def _overview(
     entries = [
         e
         for e in console.faq_book.entries()
-        if session.user.sees_community(e.community) or not e.community
+        if session.user.sees_knowledge(e.community)
         if not query or query in " ".join((e.id, e.title, e.answer, *e.questions)).lower()
     ]
     return page(
@@ -196,7 +196,7 @@ def _overview(
 
 
 def _entry(console: Services, session: StaffSession, entry_id: str) -> KnowledgeEntry:
-    for entry in console.faq_book.entries():
-        if entry.id == entry_id and (not entry.community or session.user.sees_community(entry.community)):
-            return entry
-    raise ForbiddenError
+    entry = console.faq_book.entry(entry_id)
+    if entry is None or not session.user.sees_knowledge(entry.community):
+        raise ForbiddenError
+    return entry
