@@ -170,7 +170,7 @@ def acting(permission: Permission) -> Any:
 def page(
     request: Request, template: str, session: StaffSession | None, *, status_code: int = 200, **context: Any
 ) -> HTMLResponse:
-    """Render a page with the shared context (the user, their CSRF token, the console's settings)."""
+    """Render a page with the shared context (the user, their CSRF token, the notice of the redirect)."""
     templates: Jinja2Templates = request.app.state.templates
     return templates.TemplateResponse(
         request,
@@ -178,6 +178,8 @@ def page(
         {
             "user": session.user if session else None,
             "csrf_token": session.csrf_token if session else "",
+            # the notice code of the redirect that led here ("saved", "answered:3"), turned into a message by base.html
+            "ok": request.query_params.get("ok", ""),
             **context,
         },
         status_code=status_code,

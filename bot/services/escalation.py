@@ -202,7 +202,7 @@ class EscalationService:
         return np.stack([self._vector_cache[t] for t in texts])
 
     def _notify(self, question: UnansweredQuestion, now: datetime, *, reminder: bool = False) -> None:
-        if not self._staff_group_id:
+        if not self._staff_group_id:  # spares the group-name lookup when no staff group is set
             return
         first = question.askers[0]
         where = f"“{self._group_name_of(first.group_id)}”群" if first.group_id else "私聊"

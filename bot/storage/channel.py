@@ -121,11 +121,8 @@ class SqlGroupConfigs:
 
     def community_of(self, group_id: str) -> str:
         """The community a group belongs to; a private chat (or an unknown group) belongs to the default one."""
-        if not group_id:
-            return self._default_community
-        with self._sessions() as session:
-            row = session.get(GroupConfigRow, group_id)
-            return row.community if row is not None else self._default_community
+        found = self.get(group_id) if group_id else None
+        return found.community if found is not None else self._default_community
 
 
 def _config(row: GroupConfigRow) -> GroupConfig:

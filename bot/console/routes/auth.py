@@ -107,7 +107,7 @@ def logout(console: Services, session: CsrfChecked) -> Response:
 @router.get("/account/password", response_class=HTMLResponse)
 def password_form(request: Request, session: AnyStaff) -> Response:
     """The password change form (forced after an admin set a temporary password)."""
-    return page(request, "password.html", session, error="", ok=request.query_params.get("ok", ""))
+    return page(request, "password.html", session, error="")
 
 
 @router.post("/account/password", response_class=HTMLResponse)
@@ -125,7 +125,7 @@ def change_password(
             raise AccountError("两次输入的新密码不一致。")
         console.accounts.change_password(session.user, current, new, token=session.token, ip=session.ip)
     except AccountError as exc:
-        return page(request, "password.html", session, status_code=400, error=str(exc), ok="")
+        return page(request, "password.html", session, status_code=400, error=str(exc))
     return redirect("/account/password", notice="password_changed")
 
 

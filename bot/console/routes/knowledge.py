@@ -190,7 +190,6 @@ def _overview(
         q=q,
         error=error,
         status=console.knowledge.status(),
-        ok=request.query_params.get("ok", ""),
         upload_mb=console.settings.upload_max_mb,
     )
 

@@ -32,7 +32,6 @@ def groups(request: Request, console: Services, session: GroupAdmin) -> Response
         session,
         groups=console.groups.all(),
         modes=list(TriggerMode),
-        ok=request.query_params.get("ok", ""),
         error="",
     )
 
@@ -71,7 +70,6 @@ def update_group(
             status_code=404,
             groups=console.groups.all(),
             modes=list(TriggerMode),
-            ok="",
             error="没有这个群（可能已被删除）。",
         )
     state = "开启" if updated.enabled else "关闭"
@@ -214,7 +212,6 @@ def _users_page(
         users=console.accounts.users(),
         roles=list(Role),
         error=error,
-        ok=request.query_params.get("ok", ""),
     )
 
 

@@ -36,7 +36,6 @@ def queue(request: Request, console: Services, session: Answerer, status: str = 
         names=names,
         now=console.clock.now(),
         overdue_minutes=console.settings.unanswered_remind_minutes,
-        ok=request.query_params.get("ok", ""),
     )
 
 
@@ -150,5 +149,4 @@ def _question_page(
         draft=draft,
         in_knowledge=f"faq-staff-{found.id}" in titles,
         candidates=[titles.get(entry_id, entry_id) for entry_id in found.candidates],
-        ok=request.query_params.get("ok", ""),
     )
