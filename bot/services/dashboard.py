@@ -90,12 +90,13 @@ class Dashboard:
         names = {g.group_id: g.name or g.group_id for g in self._groups.all(community=community)}
         busiest = self._turns.busiest_groups(starts[0], scope, limit=10)
         entries = self._turns.most_answered_entries(starts[0], scope, limit=8)
+        # The most-waited-on list looks at the first 500 open questions in queue order; the tile counts them all.
         open_questions = self._escalation.queue(community=community, status=QuestionStatus.OPEN, limit=500)
         return DashboardFigures(
             today=days[-1].answered + days[-1].refused,
             week=sum(d.answered + d.refused for d in days),
             answered_week=sum(d.answered for d in days),
-            open_questions=len(open_questions),
+            open_questions=self._escalation.count(community=community, status=QuestionStatus.OPEN),
             days=days,
             top_entries=tuple(Ranked(key, titles.get(key, key), n) for key, n in entries),
             top_unanswered=tuple(sorted(open_questions, key=lambda q: (-len(q.askers), q.created_at))[:8]),

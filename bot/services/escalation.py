@@ -171,6 +171,10 @@ class EscalationService:
         """Questions in one status (only one community's if given): open ones urgent first, answered newest first."""
         return self._questions.listed(community=community, status=status, limit=limit)
 
+    def count(self, *, community: str | None, status: QuestionStatus) -> int:
+        """How many questions are in one status (only one community's if given)."""
+        return self._questions.count(community=community, status=status)
+
     def renotify_overdue(self, *, older_than: timedelta) -> list[UnansweredQuestion]:
         """Remind the staff group of open questions waiting longer than older_than (each once per period)."""
         now = self._clock.now()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.domain.escalation import Asker, QuestionStatus, UnansweredQuestion
@@ -80,6 +80,14 @@ class SqlUnansweredQuestions:
             query = query.order_by(UnansweredQuestionRow.answered_at.desc(), UnansweredQuestionRow.id.desc())
         with self._sessions() as session:
             return _questions(session, session.scalars(query.limit(limit)).all())
+
+    def count(self, *, community: str | None, status: QuestionStatus) -> int:
+        """How many questions are in one status (only one community's if given)."""
+        query = select(func.count()).where(UnansweredQuestionRow.status == status.value)
+        if community is not None:
+            query = query.where(UnansweredQuestionRow.community == community)
+        with self._sessions() as session:
+            return int(session.scalar(query) or 0)
 
     def due_for_reminder(self, *, now: datetime, older_than: timedelta) -> list[UnansweredQuestion]:
         """Open questions created (or last reminded) more than older_than ago; marks them reminded now."""

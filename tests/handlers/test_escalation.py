@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.app import ChannelRuntime, build_channel_runtime
+from bot.domain.escalation import QuestionStatus
 from bot.domain.messages import InboundMessage, MessageKind, OutboundMessage
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
 from bot.services.escalation import is_bare_handoff, parse_staff_answer, parse_staff_close, wants_a_person
@@ -82,7 +83,10 @@ def test_refused_questions_reach_staff_and_the_answer_reaches_every_asker(runtim
 
 def test_staff_close_a_question_from_the_staff_group(runtime: ChannelRuntime) -> None:
     say(runtime, "哈哈哈你们真逗", sender="wxid_wang", group="room-5@chatroom")
+    assert runtime.escalation.count(community=None, status=QuestionStatus.OPEN) == 1
     (ack,) = say(runtime, "#1 关闭：闲聊", sender="wxid_staff", group=STAFF, name="张主任")
+    assert runtime.escalation.count(community=None, status=QuestionStatus.OPEN) == 0
+    assert runtime.escalation.count(community=None, status=QuestionStatus.CLOSED) == 1
     assert ack.text == "已关闭 #1，不会发消息给居民。"
     closed = runtime.escalation.get(1)
     assert closed is not None and closed.status.value == "closed" and closed.answer == "闲聊"
