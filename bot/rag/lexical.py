@@ -34,7 +34,7 @@ QUESTION_WORDS = {
 _STOP_CHARS = frozenset(w for w in STOPWORDS if len(w) == 1)
 _CJK_RUN = re.compile(r"[\u4e00-\u9fff]+")
 _TOKEN_OK = re.compile(r"[\w\u4e00-\u9fff]")
-_BIGRAM_MARK = "§"
+BIGRAM_MARK = "§"
 
 
 def normalise_text(text: str) -> str:
@@ -117,6 +117,11 @@ class ChineseAnalyzer:
         self._synonyms = {**QUESTION_WORDS, **lexicon.synonyms}
         self._bigrams = bigrams
 
+    def is_word(self, text: str) -> bool:
+        """Whether jieba's dictionary (with the knowledge base's terms) holds text as a word."""
+        frequency: int = self._tokenizer.FREQ.get(text, 0)
+        return frequency > 0
+
     def tokens(self, text: str) -> list[str]:
         """Search tokens of a text (normalised, stopwords removed)."""
         text = normalise_text(text)
@@ -127,7 +132,7 @@ class ChineseAnalyzer:
             # character in it (贴多, 话有, 的书) only adds noise.
             for run in _CJK_RUN.findall(text):
                 grams = (run[i : i + 2] for i in range(len(run) - 1))
-                out.extend(_BIGRAM_MARK + g for g in grams if not (set(g) & _STOP_CHARS))
+                out.extend(BIGRAM_MARK + g for g in grams if not (set(g) & _STOP_CHARS))
         return out
 
 

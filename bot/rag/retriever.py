@@ -18,7 +18,8 @@ from bot.domain.knowledge import Chunk, EntryKind, RetrievalHit
 from bot.rag.chunking import OVERVIEW_SECTION
 from bot.rag.embeddings import embed_array
 from bot.rag.index import IndexSnapshot, KnowledgeIndex
-from bot.rag.lexical import BM25Index, ChineseAnalyzer, normalise_text
+from bot.rag.lexical import BIGRAM_MARK, STOPWORDS, BM25Index, ChineseAnalyzer, normalise_text
+from bot.rag.typos import HomophoneCorrector
 
 _QUERY_PART_SPLIT = re.compile(r"[。！？!?；;，,、\s]+")
 _OVERVIEW_CUES = tuple(
@@ -74,6 +75,16 @@ class _Loaded:
         self.is_overview = np.array([c.section == OVERVIEW_SECTION for c in self.chunks], dtype=bool)
         self.entries = {c.entry_id: c for c in self.chunks}
         self.terms = sorted(snapshot.lexicon.terms, key=len, reverse=True)
+        # Typos are corrected only towards real words of the knowledge base (jieba also invents words from
+        # unknown character runs), and towards its lexicon.
+        seen = {t for chunk_tokens in tokens for t in chunk_tokens if not t.startswith(BIGRAM_MARK)}
+        targets = {t for t in seen if self.analyzer.is_word(t) and t not in STOPWORDS}
+        self.typos = HomophoneCorrector(
+            targets | set(snapshot.lexicon.terms),
+            seen,
+            self.analyzer.is_word,
+            function_chars=(w for w in STOPWORDS if len(w) == 1),
+        )
         self._tokens = tokens
         self._subjects: dict[frozenset[str], SubjectLexicalIndex] = {}
 
@@ -183,7 +194,7 @@ class HybridRetriever:
         something the knowledge base lacks ("有清真菜吗" after 社区食堂) is not answered on the topic's strength.
         """
         loaded = self._current()
-        text = normalise_text(question)
+        text = loaded.typos.correct(normalise_text(question))
         if not text or not loaded.chunks:
             return []
         w = self._weights
