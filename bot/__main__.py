@@ -132,8 +132,10 @@ def cmd_ask(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def reply_json(reply: Reply) -> dict[str, object]:
-    """The JSON form of a reply: answer, answered, reason, score, sources, latency_ms (and the answer mode)."""
+    """The JSON form of a reply: answer, answered, reason, score, sources, latency_ms (the answer mode, and the
+    choices offered when a question was refused)."""
     sources = [s for answer in reply.answers if answer.answered for s in answer.sources]
+    choices = reply.primary.choices if reply.primary else ()
     return {
         "answer": reply.text,
         "answered": reply.answered,
@@ -142,6 +144,7 @@ def reply_json(reply: Reply) -> dict[str, object]:
         "sources": [{"id": s.entry_id, "title": s.title, "section": s.section} for s in sources],
         "latency_ms": reply.latency_ms,
         "mode": reply.primary.mode if reply.primary else "none",
+        "choices": [{"id": c.entry_id, "title": c.title, "section": c.section} for c in choices],
     }
 
 

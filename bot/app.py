@@ -21,7 +21,7 @@ from bot.rag.ingestion import KnowledgeIngestor
 from bot.rag.prompts import PromptLibrary
 from bot.rag.retriever import FusionWeights, HybridRetriever
 from bot.services.accounts import LoginPolicy, StaffAccounts
-from bot.services.answering import AnsweringService
+from bot.services.answering import AnsweringService, ChoiceRule
 from bot.services.assistant import ResidentAssistant
 from bot.services.audit import StaffAudit
 from bot.services.conversation import ConversationMemory
@@ -144,6 +144,7 @@ def build_knowledge(
         writer=answer_writer(settings),
         margin_weight=settings.margin_weight,
         agreement_bonus=settings.agreement_bonus,
+        choice_rule=ChoiceRule(floor=settings.choice_floor, gap=settings.choice_gap),
         top_k=settings.top_k,
         max_reply_chars=settings.max_reply_chars,
     )

@@ -101,6 +101,24 @@ class Settings(BaseSettings):
             "sibling_lexical_weight was added)."
         ),
     )
+    # A refused question whose best candidates fit about equally well offers them as numbered choices
+    choice_floor: float = Field(
+        default=0.6,
+        ge=0.0,
+        le=20.0,
+        description=(
+            "Choices are offered only when the best candidate's score is at least this. On the development set, "
+            "with choice_gap 0.15, the entry asked about is among the choices for 25 of the 34 refused questions "
+            "the knowledge base answers, and 10 of the 65 questions it does not cover get choices (0.5: 25 and 16; "
+            "0.7: 17 and 7)."
+        ),
+    )
+    choice_gap: float = Field(
+        default=0.15,
+        ge=0.0,
+        le=5.0,
+        description="Candidates within this of the best candidate's score are offered (up to three; at least two).",
+    )
     # The community's own province/city/district names, comma-separated: questions naming them are not "elsewhere"
     home_regions: str = ""
     max_reply_chars: int = Field(default=300, ge=60, le=2000)

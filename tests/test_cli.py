@@ -63,7 +63,7 @@ def test_ask_prints_json_with_sources(tmp_path: Path, kb: Path) -> None:
     assert _run(tmp_path, "ingest").returncode == 0
     result = _run(tmp_path, "ask", "楼道里的灭火器过期了该找谁")
     answer = json.loads(result.stdout)
-    assert set(answer) == {"answer", "answered", "reason", "score", "sources", "latency_ms", "mode"}
+    assert set(answer) == {"answer", "answered", "reason", "score", "sources", "latency_ms", "mode", "choices"}
     assert answer["answered"] is True and answer["sources"][0]["id"] == "faq-t-fire-01"
     assert "物业" in answer["answer"] and "来源：测试" in answer["answer"]
 

@@ -65,6 +65,8 @@ REASON_LABELS: dict[str, str] = {
     "llm": "模型依据资料作答",
     "several_questions": "一条消息里问了几件事",
     "low_confidence": "知识库里没找到可靠答案",
+    "chosen": "居民从候选问题里选了一项",
+    "choice_out_of_range": "居民回复的序号不在候选里",
     "other_region": "问的是外地政策",
     "llm_no_answer": "资料里没有答案",
     "output_blocked": "答案含敏感词被拦下",

@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import timedelta
 
 from bot.domain.conversation import Question, Reply
+from bot.domain.escalation import QuestionStatus
 from bot.domain.messages import InboundMessage, MessageKind, OutboundMessage, TriggerMode, strip_mentions
 from bot.handlers.ratelimit import SlidingWindowLimiter
 from bot.ports import Clock
+from bot.services.answering import choice_label
 from bot.services.assistant import ResidentAssistant
 from bot.services.audit import StaffAudit
 from bot.services.escalation import (
@@ -34,6 +37,8 @@ RATE_LIMITED_TEXT = "您发得太快了，请过一分钟再问，我会一条�
 # Replies that promise the question was passed to staff: they put it in the unanswered queue.
 # How far back a resident's last question is attached to their request for a person.
 HANDOFF_CONTEXT = timedelta(minutes=30)
+ASSISTANT_NAME = "小助手"
+_OFFERED_CAPACITY = 10_000
 ESCALATED_REASONS = frozenset({"low_confidence", "llm_no_answer", "output_blocked"})
 
 
@@ -85,6 +90,8 @@ class MessageRouter:
         self._per_resident = SlidingWindowLimiter(limits.per_resident, limits.window)
         self._per_group = SlidingWindowLimiter(limits.per_group, limits.window)
         self._warned: SlidingWindowLimiter = SlidingWindowLimiter(1, limits.window)
+        # The queued question behind the choices each resident was offered last (bounded, oldest out first)
+        self._offered_questions: OrderedDict[tuple[str, str], int] = OrderedDict()
 
     def handle(self, message: InboundMessage) -> Handling:
         """Decide, answer and queue; every path returns an outcome, none raises for bad input."""
@@ -130,6 +137,8 @@ class MessageRouter:
         reply = self._assistant.reply(question)
         if self._escalation is not None:
             self._escalate_refusals(question, reply)
+            if reply.reason == "chosen":
+                self._close_picked(question, reply)
         return self._queue(message, reply.text, "answered" if reply.answered else f"replied:{reply.reason}")
 
     def _escalate_refusals(self, question: Question, reply: Reply) -> None:
@@ -138,11 +147,33 @@ class MessageRouter:
         if reply.reason == "output_blocked":
             self._escalation.escalate(question, reason=reply.reason)
             return
+        key = (question.group_id, question.user_id)
         for answer in reply.answers:
             if not answer.answered and answer.reason in ESCALATED_REASONS:
                 part = dataclasses.replace(question, text=answer.question)
                 candidates = tuple(hit.entry_id for hit in answer.hits[:3])
-                self._escalation.escalate(part, reason=answer.reason, candidates=candidates)
+                queued = self._escalation.escalate(part, reason=answer.reason, candidates=candidates)
+                if answer.choices and len(reply.answers) == 1:
+                    self._offered_questions.pop(key, None)
+                    self._offered_questions[key] = queued.id
+                    while len(self._offered_questions) > _OFFERED_CAPACITY:
+                        self._offered_questions.popitem(last=False)
+
+    def _close_picked(self, question: Question, reply: Reply) -> None:
+        """A resident who found the answer among the choices needs no staff answer: their question is closed, unless
+        other residents wait on it too. Staff see the pick in the closing note (a wording to add as a phrasing)."""
+        assert self._escalation is not None
+        number = self._offered_questions.pop((question.group_id, question.user_id), None)
+        picked = reply.primary.top if reply.primary else None
+        if number is None or picked is None:
+            return
+        queued = self._escalation.get(number)
+        if queued is None or queued.status is not QuestionStatus.OPEN:
+            return
+        if any((a.group_id, a.user_id) != (question.group_id, question.user_id) for a in queued.askers):
+            return
+        note = f"居民从候选里选了“{choice_label(picked)}”"
+        self._escalation.close(number, note, by=ASSISTANT_NAME, elsewhere="群聊")
 
     def _staff_message(self, message: InboundMessage) -> Handling:
         """In the staff group only "#12 答：…", "#12 入库" and "#12 关闭" mean something."""
@@ -193,6 +224,8 @@ class MessageRouter:
         text, typed_mention = strip_mentions(message.text, self._bot_names)
         if message.is_private or message.mentions_self or typed_mention:
             return text, True
+        if self._assistant.awaits_choice(message.group_id, message.sender_id, text):
+            return text, True  # "2" right after the choices were offered needs no @
         if trigger is TriggerMode.ALL:
             # Only text counts as talking to us here: a picture in a busy group gets no "send text" hint.
             return text, message.kind is MessageKind.TEXT

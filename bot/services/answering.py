@@ -13,7 +13,18 @@ from bot.rag.retriever import HybridRetriever
 from bot.services.scope import RegionScope
 
 REFUSAL_TEXT = "这个问题我暂时答不上来，已经转给社区工作人员，他们会尽快回复您。"
+CHOICES_TEXT = "您是不是想问下面哪一项？回复数字就能看到答案：\n{choices}"
 OTHER_REGION_TEXT = "我只了解本社区的政策和服务，{region}的情况请咨询当地社区或拨打当地 12345 热线。"
+
+
+@dataclass(frozen=True, slots=True)
+class ChoiceRule:
+    """When a refused question's candidates are offered as choices: the best scores at least `floor` and the others
+    lie within `gap` of it (several entries fit about equally well; calibrated on the development set)."""
+
+    floor: float
+    gap: float
+    limit: int = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +40,8 @@ class Answer:
     sources: tuple[RetrievalHit, ...] = ()
     mode: str = "extractive"
     latency_ms: float = 0.0
+    # Near-equal candidates offered to the resident as numbered choices when the question was refused
+    choices: tuple[RetrievalHit, ...] = ()
 
     @property
     def top(self) -> RetrievalHit | None:
@@ -48,6 +61,7 @@ class AnsweringService:
         writer: GroundedAnswerWriter | None = None,
         margin_weight: float = 0.0,
         agreement_bonus: float = 0.0,
+        choice_rule: ChoiceRule | None = None,
         top_k: int = 5,
         max_reply_chars: int = 300,
     ) -> None:
@@ -57,6 +71,7 @@ class AnsweringService:
         self._writer = writer
         self._margin_weight = margin_weight
         self._agreement_bonus = agreement_bonus
+        self._choice_rule = choice_rule
         self._top_k = top_k
         self._max_reply_chars = max_reply_chars
 
@@ -89,16 +104,22 @@ class AnsweringService:
         score = confidence(hits, self._margin_weight, self._agreement_bonus)
 
         def result(
-            answered: bool, reason: str, text: str, sources: tuple[RetrievalHit, ...] = (), mode: str = "extractive"
+            answered: bool,
+            reason: str,
+            text: str,
+            sources: tuple[RetrievalHit, ...] = (),
+            mode: str = "extractive",
+            choices: tuple[RetrievalHit, ...] = (),
         ) -> Answer:
             latency = round((time.perf_counter() - started) * 1000, 2)
-            return Answer(question, answered, reason, text, score, hits, sources, mode, latency)
+            return Answer(question, answered, reason, text, score, hits, sources, mode, latency, choices)
 
         region = self._scope.other_region(question)
         if region is not None:
             return result(False, "other_region", OTHER_REGION_TEXT.format(region=region))
         if top is None or score < (self._threshold if threshold is None else threshold):
-            return result(False, "low_confidence", REFUSAL_TEXT)
+            choices = self._choices(hits)
+            return result(False, "low_confidence", refusal_text(choices), choices=choices)
         if self._writer is not None:
             written = self._writer.write(mask_personal_data(question), hits[:3])
             if written is not None and written.refused:
@@ -106,8 +127,23 @@ class AnsweringService:
             if written is not None:
                 text = f"{self._bounded(written.text, written.cited[0])}\n{source_line(written.cited[0])}"
                 return result(True, "matched", text, sources=written.cited, mode="llm")
-        body = self._bounded(extractive_body(top), top)
-        return result(True, "matched", f"{body}\n{source_line(top)}", sources=(top,))
+        return result(True, "matched", self._extractive(top), sources=(top,))
+
+    def answer_choice(self, question: str, hit: RetrievalHit) -> Answer:
+        """The answer from the entry a resident picked among the choices offered after a refusal."""
+        return Answer(question, True, "chosen", self._extractive(hit), hit.score, [hit], (hit,))
+
+    def _extractive(self, hit: RetrievalHit) -> str:
+        """The entry's own text, bounded, with its source line."""
+        return f"{self._bounded(extractive_body(hit), hit)}\n{source_line(hit)}"
+
+    def _choices(self, hits: list[RetrievalHit]) -> tuple[RetrievalHit, ...]:
+        """The candidates worth offering: several that fit about equally well, none of them well enough alone."""
+        rule = self._choice_rule
+        if rule is None or not hits or hits[0].score < rule.floor:
+            return ()
+        close = tuple(hit for hit in hits[: rule.limit] if hits[0].score - hit.score <= rule.gap)
+        return close if len(close) >= 2 else ()
 
     def _bounded(self, body: str, hit: RetrievalHit) -> str:
         """Whole sentences up to the reply bound; what does not fit is pointed to, never cut mid-sentence."""
@@ -116,6 +152,22 @@ class AnsweringService:
         pointer = f"……详见《{hit.title}》"
         kept = pack_sentences(body, self._max_reply_chars - len(pointer))[0]
         return kept + pointer
+
+
+def refusal_text(choices: tuple[RetrievalHit, ...] = ()) -> str:
+    """The refusal, with the numbered choices when there are some."""
+    if not choices:
+        return REFUSAL_TEXT
+    lines = "\n".join(f"{n}. {choice_label(hit)}" for n, hit in enumerate(choices, start=1))
+    return f"{REFUSAL_TEXT}\n{CHOICES_TEXT.format(choices=lines)}"
+
+
+def choice_label(hit: RetrievalHit) -> str:
+    """How a choice reads: a FAQ's question, or a guide's title and section."""
+    if hit.kind is EntryKind.FAQ:
+        return hit.title
+    section = f"·{hit.section}" if hit.section and hit.section != hit.title else ""
+    return f"《{hit.title}》{section}"
 
 
 def confidence(hits: list[RetrievalHit], margin_weight: float, agreement_bonus: float = 0.0) -> float:

@@ -6,6 +6,7 @@ import dataclasses
 import logging
 import re
 import time
+import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -29,6 +30,7 @@ TOO_LONG_TEXT = "您的消息太长了，请用一两句话说说想问什么（
 SENSITIVE_TEXT = "您的消息里有不适宜的内容，我不能回答，已转给社区工作人员。"
 INJECTION_TEXT = "我只能根据社区的资料回答政策和服务方面的问题，不能改变规则，也不能替别人发通知。"
 OUTPUT_BLOCKED_TEXT = "这个问题我不方便直接回答，已经转给社区工作人员，他们会尽快回复您。"
+CHOICE_RANGE_TEXT = "请回复 1 到 {count} 之间的数字；都不是的话不用管，社区工作人员会回复您。"
 NEEDS_TOPIC_TEXT = "请问您问的是哪项事情？比如“高龄津贴要带什么材料”，把事情说全我好帮您查。"
 
 # "那…", "这个…", "…呢" lean on what was said before; "还有", "另外", "顺便" open a new question instead.
@@ -36,6 +38,8 @@ _FOLLOW_UP_START = ("那", "这个", "它", "他", "她")
 _SHORT_FOLLOW_UP = 8
 _SHORT_REFERENCE = 15
 _PART_SPLIT = re.compile(r"(?<=[？?])|\n+|(?:还有|另外|顺便问一下|再问一下|再问下)[，,：:]?")
+_CHOICE = re.compile(r"^第?([1-9一二三四五六七八九])(?:个|项|条)?[。.、!！]?$")
+_CHINESE_DIGITS = "一二三四五六七八九"
 _QUESTION_MARK = re.compile(r"[？?]|吗|呢|怎么|咋|哪|几|多少|什么|啥|谁|能不能|可不可以|是不是|有没有")
 
 
@@ -78,6 +82,10 @@ class ResidentAssistant:
         except Exception:  # the record is a help here, never a reason to fail the hand-off
             return None
 
+    def awaits_choice(self, group_id: str, user_id: str, text: str) -> bool:
+        """Whether text is a resident's pick ("2") among choices offered to them a moment ago."""
+        return choice_number(text) is not None and bool(self._memory.offered(group_id, user_id))
+
     def prepare(self) -> None:
         """Load the index and models now rather than on the first message."""
         self._answering.prepare()
@@ -116,6 +124,9 @@ class ResidentAssistant:
         text = clean_text(question.text)
         if len(text) > self._max_chars:
             return Reply(TOO_LONG_TEXT.format(limit=self._max_chars), False, "too_long")
+        picked = self._picked(question, text)
+        if picked is not None:
+            return picked
         chat = small_talk(text)
         if chat is not None:
             return Reply(chat.reply, False, f"small_talk:{chat.kind}")
@@ -129,9 +140,23 @@ class ResidentAssistant:
 
         several = self._several(question, text)
         if several is not None:
+            self._memory.offer(question.group_id, question.user_id, ())
             return several
         answer = self._answer_in_context(question, text)
+        self._memory.offer(question.group_id, question.user_id, answer.choices)
         return Reply(answer.text, answer.answered, answer.reason, (answer,))
+
+    def _picked(self, question: Question, text: str) -> Reply | None:
+        """The answer to the choice a resident picked by its number, or None if the message is no pick."""
+        number = choice_number(text)
+        offered = self._memory.offered(question.group_id, question.user_id)
+        if number is None or not offered:
+            return None
+        if number > len(offered):
+            return Reply(CHOICE_RANGE_TEXT.format(count=len(offered)), False, "choice_out_of_range")
+        answer = self._answering.answer_choice(text, offered[number - 1])
+        self._remember(question, answer, self._memory.recall(question.group_id, question.user_id))
+        return Reply(answer.text, True, answer.reason, (answer,))
 
     def _answer_in_context(self, question: Question, text: str) -> Answer:
         """Answer on its own, or against the resident's previous topic when the message is a follow-up."""
@@ -205,6 +230,15 @@ class ResidentAssistant:
             reason=reason,
             at=question.at or self._clock.now(),
         )
+
+
+def choice_number(text: str) -> int | None:
+    """The number in a message that only picks a choice ("2", "第二个"), else None."""
+    match = _CHOICE.match(unicodedata.normalize("NFKC", text).strip())
+    if match is None:
+        return None
+    digit = match.group(1)
+    return int(digit) if digit.isdigit() else _CHINESE_DIGITS.index(digit) + 1
 
 
 def _refers_back(text: str) -> bool:

@@ -6,6 +6,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot.domain.knowledge import RetrievalHit
 from bot.ports import Clock
 
 
@@ -27,6 +28,7 @@ class ConversationMemory:
         self._ttl = ttl
         self._capacity = capacity
         self._topics: OrderedDict[tuple[str, str], Topic] = OrderedDict()
+        self._choices: OrderedDict[tuple[str, str], tuple[tuple[RetrievalHit, ...], datetime]] = OrderedDict()
 
     def recall(self, group_id: str, user_id: str) -> Topic | None:
         """The resident's topic if it is still fresh."""
@@ -53,6 +55,26 @@ class ConversationMemory:
         self._topics.pop(key, None)
         if topic is not None:
             self._topics[key] = topic
+
+    def offer(self, group_id: str, user_id: str, choices: tuple[RetrievalHit, ...]) -> None:
+        """Keep the choices just offered to the resident (none forgets earlier ones)."""
+        key = (group_id, user_id)
+        self._choices.pop(key, None)
+        if choices:
+            self._choices[key] = (choices, self._clock.now())
+            while len(self._choices) > self._capacity:
+                self._choices.popitem(last=False)
+
+    def offered(self, group_id: str, user_id: str) -> tuple[RetrievalHit, ...]:
+        """The choices offered to the resident, while still fresh."""
+        key = (group_id, user_id)
+        kept = self._choices.get(key)
+        if kept is None:
+            return ()
+        if self._clock.now() - kept[1] > self._ttl:
+            del self._choices[key]
+            return ()
+        return kept[0]
 
     def __len__(self) -> int:
         return len(self._topics)

@@ -39,6 +39,8 @@ class EvalMetrics:
     p50_ms: float
     p95_ms: float
     threshold: float
+    # Of the answerable questions refused, the share whose entry was among the numbered choices offered
+    choice_rescue_rate: float = 0.0
 
     def to_json(self) -> str:
         """One JSON line."""
@@ -82,11 +84,14 @@ def score_replies(queries: Sequence[LabelledQuery], replies: Sequence[Reply], *,
     """Hit@k and MRR over answerable queries; correct/wrong/refused over all, from the real reply decision."""
     answerable = [(q, r) for q, r in zip(queries, replies, strict=True) if q.expected_id is not None]
     ranks = [_rank(q.expected_id, r) for q, r in answerable]
-    correct = wrong = refused = 0
+    correct = wrong = refused = refused_answerable = rescued = 0
     for q, r in zip(queries, replies, strict=True):
         if not r.answered:
             refused += 1
             correct += q.expected_id is None
+            if q.expected_id is not None:
+                refused_answerable += 1
+                rescued += any(c.entry_id == q.expected_id for c in (r.primary.choices if r.primary else ()))
         elif handled_right(q.expected_id, r):
             correct += 1
         else:
@@ -106,6 +111,7 @@ def score_replies(queries: Sequence[LabelledQuery], replies: Sequence[Reply], *,
         p50_ms=round(float(np.percentile(latencies, 50)), 2) if n else 0.0,
         p95_ms=round(float(np.percentile(latencies, 95)), 2) if n else 0.0,
         threshold=threshold,
+        choice_rescue_rate=_ratio(rescued, refused_answerable),
     )
 
 

@@ -36,7 +36,9 @@ def runtime(tmp_path: Path, use_embeddings: UniversalSentenceEncoderEmbeddings) 
     return build_channel_runtime(services, NoGateway())
 
 
-def say(runtime: ChannelRuntime, text: str, *, sender: str, group: str, name: str = "居民") -> list[OutboundMessage]:
+def say(
+    runtime: ChannelRuntime, text: str, *, sender: str, group: str, name: str = "居民", mention: bool = True
+) -> list[OutboundMessage]:
     message = InboundMessage(
         message_id=f"e{next(_ids)}",
         channel="wechat",
@@ -47,7 +49,7 @@ def say(runtime: ChannelRuntime, text: str, *, sender: str, group: str, name: st
         at=runtime.router._clock.now(),
         group_id=group,
         group_name=group,
-        mentions_self=True,
+        mentions_self=mention,
     )
     return runtime.router.handle(message).replies
 
@@ -190,3 +192,26 @@ def test_a_private_question_is_answered_privately(runtime: ChannelRuntime) -> No
     due = runtime.outbox.due(now=runtime.router._clock.now(), limit=100)
     (answer,) = [q.message for q in due if q.message.text.startswith("关于您问的")]
     assert (answer.group_id, answer.user_id, answer.mention_ids) == ("", "wxid_li", ())
+
+
+def test_a_resident_who_picks_a_choice_gets_the_answer_and_their_question_leaves_the_queue(
+    runtime: ChannelRuntime,
+) -> None:
+    (refusal,) = say(runtime, "食堂", sender="wxid_li", group="room-3@chatroom")
+    assert "回复数字" in refusal.text and "\n1. " in refusal.text
+    assert runtime.escalation.count(community=None, status=QuestionStatus.OPEN) == 1
+
+    assert say(runtime, "2", sender="wxid_wang", group="room-3@chatroom", mention=False) == []  # not offered to him
+    (answer,) = say(runtime, "2", sender="wxid_li", group="room-3@chatroom", mention=False)  # no @ needed
+    assert answer.mention_ids == ("wxid_li",) and "（来源：" in answer.text
+    (closed,) = runtime.escalation.queue(community=None, status=QuestionStatus.CLOSED)
+    assert closed.id == 1 and closed.answer.startswith("居民从候选里选了“") and closed.answered_by == "小助手"
+    assert any(n.startswith("#1 已由小助手在群聊关闭") for n in _staff_notices(runtime))
+
+
+def test_a_pick_leaves_a_question_other_residents_wait_on_open(runtime: ChannelRuntime) -> None:
+    say(runtime, "食堂", sender="wxid_li", group="room-3@chatroom")
+    say(runtime, "食堂", sender="wxid_wang", group="room-5@chatroom")  # joins the same question
+    say(runtime, "1", sender="wxid_li", group="room-3@chatroom")
+    (still_open,) = runtime.escalation.queue(community=None, status=QuestionStatus.OPEN)
+    assert len(still_open.askers) == 2

@@ -13,20 +13,6 @@ from bot.config import Settings
 from bot.domain.conversation import Question, Reply
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
 from tests.support.clock import FakeClock
-from tests.support.services import ready_services
-
-
-@pytest.fixture(scope="module")
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture(scope="module")
-def knowledge(
-    tmp_path_factory: pytest.TempPathFactory, use_embeddings: UniversalSentenceEncoderEmbeddings, clock: FakeClock
-) -> AssistantServices:
-    """The starter knowledge base, once for the module (the reply path only reads it)."""
-    return ready_services(tmp_path_factory.mktemp("data"), use_embeddings, clock=clock)
 
 
 def ask(knowledge: AssistantServices, text: str, group: str = "g1", user: str = "u1") -> Reply:
