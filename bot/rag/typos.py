@@ -86,10 +86,10 @@ class HomophoneCorrector:
 
     def _match(self, span: str, key: tuple[str, ...]) -> str | None:
         """The one word sounding like span that shares the most characters with it in place (at least one)."""
-        scored = [(sum(a == b for a, b in zip(word, span, strict=True)), word) for word in self._by_sound.get(key, ())]
         # "活动是几月份": a word followed by 是 or 的 is that word and a function word, not a typo of 活动室.
         if len(span) > 2 and span[-1] in self._function_chars and self._is_known(span[:-1]):
             return None
+        scored = [(sum(a == b for a, b in zip(word, span, strict=True)), word) for word in self._by_sound.get(key, ())]
         scored = [(shared, word) for shared, word in scored if shared]
         if not scored:
             return None
