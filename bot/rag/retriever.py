@@ -281,8 +281,9 @@ class HybridRetriever:
 
     def mentions_domain_term(self, text: str) -> bool:
         """Whether text names any subject the knowledge base knows (a term, a synonym, a guide title word)."""
-        normalised = normalise_text(text)
-        return any(term in normalised for term in self._current().terms)
+        loaded = self._current()
+        normalised = loaded.typos.correct(normalise_text(text))
+        return any(term in normalised for term in loaded.terms)
 
     def _lexical(self, loaded: _Loaded, tokens: list[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
         """Each chunk's lexical score: the BM25 score of its whole entry."""

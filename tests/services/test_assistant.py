@@ -190,3 +190,9 @@ def test_a_storage_failure_never_blocks_the_reply(
     assert (
         knowledge.assistant.previous_question(Question("转人工", "g", "broken-db"), within=timedelta(minutes=5)) is None
     )
+
+
+def test_a_misspelt_subject_is_still_a_new_question_not_a_follow_up(knowledge: AssistantServices) -> None:
+    assert _top(ask(knowledge, "高龄津贴每个月能领多少钱", user="t1")) == "faq-elderly-02"
+    # "残疾正" sounds like 残疾证: it names another subject, so it is not searched within 高龄津贴.
+    assert _top(ask(knowledge, "残疾正丢了咋补", user="t1")) == "faq-disability-05"
