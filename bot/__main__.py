@@ -264,7 +264,7 @@ def cmd_create_admin(settings: Settings, args: argparse.Namespace) -> int:
     import getpass
 
     from bot.app import open_database, staff_accounts
-    from bot.domain.staff import Role
+    from bot.domain.staff import Role, StaffProfile
     from bot.ports import SystemClock
 
     if args.password_stdin:
@@ -275,7 +275,7 @@ def cmd_create_admin(settings: Settings, args: argparse.Namespace) -> int:
             raise AssistantError("两次输入的密码不一致，账号未创建。")
     accounts = staff_accounts(open_database(settings.database), SystemClock())
     user = accounts.create_user(
-        None, username=args.username, display_name=args.name, role=Role.ADMIN, password=password
+        None, username=args.username, profile=StaffProfile(args.name, Role.ADMIN), password=password
     )
     print(f"已创建管理员 {user.username}，可以登录控制台了。")
     return 0

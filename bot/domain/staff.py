@@ -43,6 +43,25 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
 
 
 @dataclass(frozen=True, slots=True)
+class StaffProfile:
+    """What an admin sets on an account: the name shown, the role, and the community or department it serves."""
+
+    display_name: str
+    role: Role
+    community: str = ""
+    department: str = ""
+
+    def cleaned(self, username: str) -> StaffProfile:
+        """Spaces trimmed and lengths bounded as stored; the username stands in for a missing name."""
+        return StaffProfile(
+            display_name=self.display_name.strip()[:64] or username,
+            role=self.role,
+            community=self.community.strip()[:128],
+            department=self.department.strip()[:128],
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class StaffUser:
     """A console account."""
 

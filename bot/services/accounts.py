@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.domain.errors import AssistantError
-from bot.domain.staff import Role, StaffUser
+from bot.domain.staff import Role, StaffProfile, StaffUser
 from bot.ports import Clock
 from bot.services.audit import StaffAudit
 from bot.storage.staff import SqlStaffAccounts, StoredSession, UsernameTakenError
@@ -164,29 +164,23 @@ class StaffAccounts:
         actor: StaffUser | None,
         *,
         username: str,
-        display_name: str,
-        role: Role,
-        community: str = "",
-        department: str = "",
+        profile: StaffProfile,
         password: str,
         ip: str = "",
     ) -> StaffUser:
         """A new account (actor None: the command line creating an admin); staff-set passwords must be changed."""
-        username, display_name = username.strip(), display_name.strip() or username.strip()
-        community, department = community.strip(), department.strip()
+        username = username.strip()
+        profile = profile.cleaned(username)
         if not _USERNAME.match(username):
             raise AccountError("用户名须为 2–32 位字母、数字、点、下划线或连字符。")
-        _check_assignment(role, community, department)
+        _check_assignment(profile)
         problem = password_problem(password, username)
         if problem:
             raise AccountError(problem + "。")
         try:
             user = self._accounts.create(
                 username=username,
-                display_name=display_name[:64],
-                role=role,
-                community=community[:128],
-                department=department[:128],
+                profile=profile,
                 password_hash=hash_password(password),
                 must_change_password=actor is not None,
                 now=self._clock.now(),
@@ -194,7 +188,8 @@ class StaffAccounts:
         except UsernameTakenError:
             raise AccountError(f"用户名 {username} 已被使用。") from None
         action = "admin_created" if actor is None else "user_created"
-        self._audit.record(actor, action, target=username, detail=f"{role.label} {community or department}", ip=ip)
+        detail = f"{profile.role.label} {profile.community or profile.department}"
+        self._audit.record(actor, action, target=username, detail=detail, ip=ip)
         return user
 
     def update_user(
@@ -202,29 +197,21 @@ class StaffAccounts:
         actor: StaffUser,
         user_id: int,
         *,
-        display_name: str,
-        role: Role,
-        community: str,
-        department: str,
+        profile: StaffProfile,
         active: bool,
         ip: str,
     ) -> StaffUser:
         """An admin changes an account; the last active admin cannot be demoted or disabled."""
         user = self._require(user_id)
-        _check_assignment(role, community.strip(), department.strip())
-        losing_admin = user.role is Role.ADMIN and user.active and (role is not Role.ADMIN or not active)
+        profile = profile.cleaned(user.username)
+        _check_assignment(profile)
+        losing_admin = user.role is Role.ADMIN and user.active and (profile.role is not Role.ADMIN or not active)
         if losing_admin and self._accounts.count_active_admins() <= 1:
             raise AccountError("这是最后一个管理员账号，不能停用或改为其他角色。")
-        updated = self._accounts.update(
-            user_id,
-            display_name=display_name.strip()[:64] or user.username,
-            role=role,
-            community=community.strip()[:128],
-            department=department.strip()[:128],
-            active=active,
-        )
+        updated = self._accounts.update(user_id, profile=profile, active=active)
         state = "启用" if active else "停用"
-        self._audit.record(actor, "user_updated", target=user.username, detail=f"{role.label} {state}", ip=ip)
+        detail = f"{profile.role.label} {state}"
+        self._audit.record(actor, "user_updated", target=user.username, detail=detail, ip=ip)
         return updated
 
     def reset_password(self, actor: StaffUser, user_id: int, new: str, *, ip: str) -> None:
@@ -255,11 +242,11 @@ class StaffAccounts:
         return user
 
 
-def _check_assignment(role: Role, community: str, department: str) -> None:
+def _check_assignment(profile: StaffProfile) -> None:
     """A cadre belongs to a community and a handler to a department (their data scope depends on it)."""
-    if role is Role.CADRE and not community:
+    if profile.role is Role.CADRE and not profile.community:
         raise AccountError("社区干部必须填写所属社区。")
-    if role is Role.HANDLER and not department:
+    if profile.role is Role.HANDLER and not profile.department:
         raise AccountError("部门经办人必须填写所属部门。")
 
 

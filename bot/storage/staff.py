@@ -9,7 +9,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.domain.staff import AuditEntry, Role, StaffUser
+from bot.domain.staff import AuditEntry, Role, StaffProfile, StaffUser
 from bot.storage.models import AuditLogRow, ConsoleSessionRow, StaffUserRow
 
 
@@ -36,10 +36,7 @@ class SqlStaffAccounts:
         self,
         *,
         username: str,
-        display_name: str,
-        role: Role,
-        community: str,
-        department: str,
+        profile: StaffProfile,
         password_hash: str,
         must_change_password: bool,
         now: datetime,
@@ -47,10 +44,10 @@ class SqlStaffAccounts:
         """A new active account; UsernameTakenError if the name is in use."""
         row = StaffUserRow(
             username=username,
-            display_name=display_name,
-            role=role.value,
-            community=community,
-            department=department,
+            display_name=profile.display_name,
+            role=profile.role.value,
+            community=profile.community,
+            department=profile.department,
             password_hash=password_hash,
             active=True,
             must_change_password=must_change_password,
@@ -96,21 +93,12 @@ class SqlStaffAccounts:
                 or 0
             )
 
-    def update(
-        self,
-        user_id: int,
-        *,
-        display_name: str,
-        role: Role,
-        community: str,
-        department: str,
-        active: bool,
-    ) -> StaffUser:
+    def update(self, user_id: int, *, profile: StaffProfile, active: bool) -> StaffUser:
         """Change an account's profile; a deactivated account loses its sessions at once."""
         with self._sessions.begin() as session:
             row = session.get_one(StaffUserRow, user_id)
-            row.display_name, row.role, row.community = display_name, role.value, community
-            row.department, row.active = department, active
+            row.display_name, row.role = profile.display_name, profile.role.value
+            row.community, row.department, row.active = profile.community, profile.department, active
             if not active:
                 session.execute(delete(ConsoleSessionRow).where(ConsoleSessionRow.user_id == user_id))
             return _user(row)

@@ -14,7 +14,7 @@ import pytest
 from bot.app import build_console
 from bot.console.app import create_console
 from bot.console.server import ConsoleServer
-from bot.domain.staff import Role
+from bot.domain.staff import Role, StaffProfile
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
 from bot.runtime import WechatRuntime
 from tests.support.console import PASSWORD
@@ -74,7 +74,7 @@ def test_a_cadre_answers_in_the_browser_and_the_resident_gets_it_in_the_group(
     )
     runtime = WechatRuntime(services, endpoint=gateway.endpoint, token=TOKEN, login_timeout_s=30)
     console = build_console(services, runtime.runtime)
-    console.accounts.create_user(None, username="li", display_name="李干部", role=Role.ADMIN, password=PASSWORD)
+    console.accounts.create_user(None, username="li", profile=StaffProfile("李干部", Role.ADMIN), password=PASSWORD)
     server = ConsoleServer(create_console(console), host="127.0.0.1", port=free_port())
     server.start()
     try:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.app import open_database, staff_accounts
-from bot.domain.staff import Permission, Role
+from bot.domain.staff import Permission, Role, StaffProfile
 from bot.services.accounts import (
     AccountError,
     LoginLockedError,
@@ -48,7 +48,7 @@ def test_weak_passwords_are_refused_with_a_reason(password: str, problem: str) -
 
 
 def test_sign_in_opens_a_session_and_wrong_passwords_do_not_say_which_part_was_wrong(accounts: StaffAccounts) -> None:
-    accounts.create_user(None, username="chief", display_name="王主任", role=Role.ADMIN, password=GOOD)
+    accounts.create_user(None, username="chief", profile=StaffProfile("王主任", Role.ADMIN), password=GOOD)
     signed = accounts.sign_in("chief", GOOD, ip="10.0.0.1")
     session = accounts.session(signed.token)
     assert session is not None and session.user.username == "chief" and session.csrf_token == signed.csrf_token
@@ -60,7 +60,7 @@ def test_sign_in_opens_a_session_and_wrong_passwords_do_not_say_which_part_was_w
 
 
 def test_repeated_failures_lock_the_account_for_the_window(accounts: StaffAccounts, clock: FakeClock) -> None:
-    accounts.create_user(None, username="chief", display_name="", role=Role.ADMIN, password=GOOD)
+    accounts.create_user(None, username="chief", profile=StaffProfile("", Role.ADMIN), password=GOOD)
     for _ in range(accounts.policy.max_failures_per_user):
         with pytest.raises(LoginRefusedError):
             accounts.sign_in("chief", "guess-guess", ip="10.0.0.9")
@@ -71,7 +71,7 @@ def test_repeated_failures_lock_the_account_for_the_window(accounts: StaffAccoun
 
 
 def test_one_address_guessing_many_usernames_is_locked_out(accounts: StaffAccounts) -> None:
-    accounts.create_user(None, username="chief", display_name="", role=Role.ADMIN, password=GOOD)
+    accounts.create_user(None, username="chief", profile=StaffProfile("", Role.ADMIN), password=GOOD)
     for n in range(accounts.policy.max_failures_per_ip):
         with pytest.raises(LoginRefusedError):
             accounts.sign_in(f"user{n}", "guess-guess", ip="10.6.6.6")
@@ -81,10 +81,10 @@ def test_one_address_guessing_many_usernames_is_locked_out(accounts: StaffAccoun
 
 
 def test_a_staff_created_account_must_change_its_password_which_ends_other_sessions(accounts: StaffAccounts) -> None:
-    admin = accounts.create_user(None, username="chief", display_name="", role=Role.ADMIN, password=GOOD)
+    admin = accounts.create_user(None, username="chief", profile=StaffProfile("", Role.ADMIN), password=GOOD)
     assert not admin.must_change_password  # created on the command line by the admin themself
     cadre = accounts.create_user(
-        admin, username="li", display_name="李", role=Role.CADRE, community="幸福里", password="Temp-pass-123"
+        admin, username="li", profile=StaffProfile("李", Role.CADRE, community="幸福里"), password="Temp-pass-123"
     )
     assert cadre.must_change_password and cadre.may(Permission.ANSWER_QUESTIONS)
     assert not cadre.may(Permission.MANAGE_USERS)
@@ -100,24 +100,22 @@ def test_a_staff_created_account_must_change_its_password_which_ends_other_sessi
 
 
 def test_account_rules(accounts: StaffAccounts) -> None:
-    admin = accounts.create_user(None, username="chief", display_name="", role=Role.ADMIN, password=GOOD)
+    admin = accounts.create_user(None, username="chief", profile=StaffProfile("", Role.ADMIN), password=GOOD)
     with pytest.raises(AccountError, match="已被使用"):
-        accounts.create_user(None, username="chief", display_name="", role=Role.ADMIN, password=GOOD)
+        accounts.create_user(None, username="chief", profile=StaffProfile("", Role.ADMIN), password=GOOD)
     with pytest.raises(AccountError, match="所属社区"):
-        accounts.create_user(admin, username="li", display_name="", role=Role.CADRE, password=GOOD)
+        accounts.create_user(admin, username="li", profile=StaffProfile("", Role.CADRE), password=GOOD)
     with pytest.raises(AccountError, match="所属部门"):
-        accounts.create_user(admin, username="zhao", display_name="", role=Role.HANDLER, password=GOOD)
+        accounts.create_user(admin, username="zhao", profile=StaffProfile("", Role.HANDLER), password=GOOD)
     with pytest.raises(AccountError, match="用户名"):
-        accounts.create_user(admin, username="<b>x</b>", display_name="", role=Role.ADMIN, password=GOOD)
+        accounts.create_user(admin, username="<b>x</b>", profile=StaffProfile("", Role.ADMIN), password=GOOD)
     with pytest.raises(AccountError, match="最后一个管理员"):
         accounts.update_user(
-            admin, admin.id, display_name="", role=Role.CADRE, community="幸福里", department="", active=True, ip=""
+            admin, admin.id, profile=StaffProfile("", Role.CADRE, community="幸福里"), active=True, ip=""
         )
-    disabled = accounts.create_user(admin, username="old", display_name="", role=Role.ADMIN, password=GOOD)
+    disabled = accounts.create_user(admin, username="old", profile=StaffProfile("", Role.ADMIN), password=GOOD)
     token = accounts.sign_in("old", GOOD, ip="").token
-    accounts.update_user(
-        admin, disabled.id, display_name="", role=Role.ADMIN, community="", department="", active=False, ip=""
-    )
+    accounts.update_user(admin, disabled.id, profile=StaffProfile("", Role.ADMIN), active=False, ip="")
     assert accounts.session(token) is None
     with pytest.raises(LoginRefusedError):
         accounts.sign_in("old", GOOD, ip="")

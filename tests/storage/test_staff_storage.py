@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.domain.staff import Role
+from bot.domain.staff import Role, StaffProfile
 from bot.storage.staff import SqlAuditLog, SqlStaffAccounts, UsernameTakenError
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
@@ -17,10 +17,7 @@ NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 def _account(accounts: SqlStaffAccounts, username: str = "li", role: Role = Role.CADRE) -> int:
     return accounts.create(
         username=username,
-        display_name="李干部",
-        role=role,
-        community="幸福里",
-        department="",
+        profile=StaffProfile("李干部", role, community="幸福里"),
         password_hash="scrypt$x",
         must_change_password=True,
         now=NOW,
@@ -66,7 +63,7 @@ def test_sessions_expire_end_on_deactivation_and_on_password_change_except_the_c
     accounts.set_password(user_id, "scrypt$y", must_change=False, now=NOW, keep_session="b")
     assert accounts.find_session("a", now=NOW) is None and accounts.find_session("b", now=NOW) is not None
 
-    accounts.update(user_id, display_name="李", role=Role.CADRE, community="幸福里", department="", active=False)
+    accounts.update(user_id, profile=StaffProfile("李", Role.CADRE, community="幸福里"), active=False)
     assert accounts.find_session("b", now=NOW) is None
 
 

@@ -16,7 +16,7 @@ from bot.app import AssistantServices, ChannelRuntime, build_channel_runtime, bu
 from bot.console.app import create_console
 from bot.console.web import ConsoleServices
 from bot.domain.messages import OutboundMessage
-from bot.domain.staff import Role, StaffUser
+from bot.domain.staff import Role, StaffProfile, StaffUser
 from bot.ports import ChatGateway, Clock
 from tests.support.services import STARTER_KNOWLEDGE, ready_services
 
@@ -47,10 +47,7 @@ class ConsoleWorld:
         user = self.console.accounts.create_user(
             None,
             username=username,
-            display_name=username,
-            role=role,
-            community=community,
-            department=department,
+            profile=StaffProfile(username, role, community, department),
             password=PASSWORD,
         )
         return user

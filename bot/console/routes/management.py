@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field, SecretStr
 
 from bot.console.web import Services, StaffSession, acting, allowed, page, redirect
 from bot.domain.messages import TriggerMode
-from bot.domain.staff import AUDIT_ACTIONS, Permission, Role
+from bot.domain.staff import AUDIT_ACTIONS, Permission, Role, StaffProfile
 from bot.services.accounts import AccountError
 
 router = APIRouter()
@@ -92,6 +92,14 @@ class AccountForm(BaseModel):
     community: str = Field(default="", max_length=128)
     department: str = Field(default="", max_length=128)
 
+    def profile(self) -> StaffProfile:
+        """The account's profile as entered; AccountError for a role that does not exist."""
+        try:
+            role = Role(self.role)
+        except ValueError:
+            raise AccountError("没有这个角色。") from None
+        return StaffProfile(self.display_name, role, self.community, self.department)
+
 
 class NewAccountForm(AccountForm):
     """A new account's fields: the editable ones, its username and a temporary password."""
@@ -116,10 +124,7 @@ def create_user(
             session.user,
             username=form.username,
             password=form.password,
-            role=_role(form.role),
-            display_name=form.display_name,
-            community=form.community,
-            department=form.department,
+            profile=form.profile(),
             ip=session.ip,
         )
     except AccountError as exc:
@@ -140,11 +145,8 @@ def update_user(
         console.accounts.update_user(
             session.user,
             user_id,
+            profile=form.profile(),
             active=bool(form.active),
-            role=_role(form.role),
-            display_name=form.display_name,
-            community=form.community,
-            department=form.department,
             ip=session.ip,
         )
     except AccountError as exc:
@@ -213,10 +215,3 @@ def _users_page(
         roles=list(Role),
         error=error,
     )
-
-
-def _role(value: str) -> Role:
-    try:
-        return Role(value)
-    except ValueError:
-        raise AccountError("没有这个角色。") from None
