@@ -164,10 +164,7 @@ def refusal_text(choices: tuple[RetrievalHit, ...] = ()) -> str:
 
 def choice_label(hit: RetrievalHit) -> str:
     """How a choice reads: a FAQ's question, or a guide's title and section."""
-    if hit.kind is EntryKind.FAQ:
-        return hit.title
-    section = f"·{hit.section}" if hit.section and hit.section != hit.title else ""
-    return f"《{hit.title}》{section}"
+    return hit.title if hit.kind is EntryKind.FAQ else _guide_place(hit)
 
 
 def confidence(hits: list[RetrievalHit], margin_weight: float, agreement_bonus: float = 0.0) -> float:
@@ -198,7 +195,8 @@ def extractive_body(hit: RetrievalHit) -> str:
     """The matched FAQ answer, or the matched guide passage under its section name."""
     if hit.kind is EntryKind.FAQ:
         return hit.content
-    return f"{hit.section}：{hit.content}" if hit.section and hit.section != hit.title else hit.content
+    section = _named_section(hit)
+    return f"{section}：{hit.content}" if section else hit.content
 
 
 def source_line(hit: RetrievalHit) -> str:
@@ -206,5 +204,15 @@ def source_line(hit: RetrievalHit) -> str:
     updated = f"，{hit.updated} 更新" if hit.updated else ""
     if hit.kind is EntryKind.FAQ:
         return f"（来源：{hit.source}{updated}）"
-    section = f"·{hit.section}" if hit.section and hit.section != hit.title else ""
-    return f"（来源：《{hit.title}》{section}，{hit.source}{updated}）"
+    return f"（来源：{_guide_place(hit)}，{hit.source}{updated}）"
+
+
+def _named_section(hit: RetrievalHit) -> str:
+    """The hit's section, unless it only repeats the entry's title."""
+    return hit.section if hit.section and hit.section != hit.title else ""
+
+
+def _guide_place(hit: RetrievalHit) -> str:
+    """A guide and the section within it: 《高龄津贴申领指南》·资格认证."""
+    section = _named_section(hit)
+    return f"《{hit.title}》·{section}" if section else f"《{hit.title}》"
