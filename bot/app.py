@@ -200,6 +200,7 @@ def build_channel_runtime(
         outbox,
         services.clock,
         embed=lambda texts: embed_array(services.embeddings, texts),
+        embedding_id=settings.embedding_id,
         staff_group_id=settings.staff_group_id,
         community_of=groups.community_of,
         group_name_of=groups.name_of,

@@ -2,11 +2,41 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+
+# What the core keeps of one inbound message at most. The assistant asks residents to shorten anything over 500
+# characters; a request for a person keeps its first part. Nothing longer is stored, embedded or logged.
+MAX_MESSAGE_CHARS = 2000
+MAX_NAME_CHARS = 128
+MAX_ID_CHARS = 128
+# Control characters (NUL included: PostgreSQL refuses it in text) and lone surrogates; newlines stay in texts.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\ud800-\udfff]")
+_LINE_BREAK = re.compile(r"[\n\u2028\u2029]")
+
+
+def plain_text(text: str, *, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """Text fit to store: control characters and NUL removed (tabs become spaces), at most limit characters."""
+    text = _CONTROL.sub(lambda m: " " if m.group(0) == "\t" else "", text[: limit * 2])
+    return text[:limit]
+
+
+def one_line(text: str, *, limit: int = MAX_NAME_CHARS) -> str:
+    """A name or label fit to store: no control characters or line breaks, at most limit characters."""
+    return plain_text(_LINE_BREAK.sub(" ", text[: limit * 2]), limit=limit).strip()
+
+
+def bounded_id(value: str, *, limit: int = MAX_ID_CHARS) -> str:
+    """A platform id fit to store: cleaned, and when too long shortened to a prefix and a digest (still unique)."""
+    value = one_line(value, limit=len(value) + 1)
+    if len(value) <= limit:
+        return value
+    digest = hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()[:24]
+    return f"{value[: limit - 25]}~{digest}"
 
 
 class MessageKind(StrEnum):
@@ -39,6 +69,15 @@ class InboundMessage:
     group_name: str = ""
     mentions_self: bool = False
     from_self: bool = False
+
+    def __post_init__(self) -> None:
+        # The edge of the core: whatever a platform delivers, what is kept is bounded and free of control characters.
+        for name in ("message_id", "sender_id", "group_id"):
+            object.__setattr__(self, name, bounded_id(getattr(self, name)))
+        object.__setattr__(self, "channel", one_line(self.channel, limit=32))
+        object.__setattr__(self, "sender_name", one_line(self.sender_name))
+        object.__setattr__(self, "group_name", one_line(self.group_name))
+        object.__setattr__(self, "text", plain_text(self.text))
 
     @property
     def is_private(self) -> bool:

@@ -7,7 +7,7 @@ import logging
 from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.domain.conversation import Question, Reply
 from bot.domain.escalation import QuestionStatus
@@ -33,7 +33,9 @@ from bot.storage.unanswered import QuestionNotOpenError
 log = logging.getLogger(__name__)
 
 NON_TEXT_HINT = "我现在只看得懂文字，请用文字描述您的问题，我来帮您查。"
-RATE_LIMITED_TEXT = "您发得太快了，请过一分钟再问，我会一条条回复。"
+# Said once per window; what follows within the window is not answered, so the notice says so.
+RATE_LIMITED_TEXT = "您发得太快了，接下来一分钟里的消息我先不回复，请过一分钟再把问题发一次。"
+GROUP_BUSY_TEXT = "群里提问的人太多了，您这条我没能处理，请过一分钟再发一次。"
 # Replies that promise the question was passed to staff: they put it in the unanswered queue.
 # How far back a resident's last question is attached to their request for a person.
 HANDOFF_CONTEXT = timedelta(minutes=30)
@@ -118,10 +120,10 @@ class MessageRouter:
         if message.kind is not MessageKind.TEXT:
             return self._queue(message, NON_TEXT_HINT, "non_text_hint")
 
-        resident_key = f"{message.group_id}|{message.sender_id}"
-        if not (self._per_resident.allow(resident_key, now) and self._per_group.allow(message.group_id, now)):
-            if self._warned.allow(resident_key, now):
-                return self._queue(message, RATE_LIMITED_TEXT, "rate_limited")
+        limited = self._over_limit(message, now)
+        if limited is not None:
+            if self._warned.allow(f"{message.group_id}|{message.sender_id}", now):
+                return self._queue(message, limited, "rate_limited")
             self._outbox.complete(message.message_id, [], now=now)
             return Handling("rate_limited_silent")
 
@@ -140,6 +142,15 @@ class MessageRouter:
             if reply.reason == "chosen":
                 self._close_picked(question, reply)
         return self._queue(message, reply.text, "answered" if reply.answered else f"replied:{reply.reason}")
+
+    def _over_limit(self, message: InboundMessage, now: datetime) -> str | None:
+        """The notice for a message over a rate limit, or None: each resident has a limit (in each group and in
+        private chat), and each group one more; private chats share no bucket."""
+        if not self._per_resident.allow(f"{message.group_id}|{message.sender_id}", now):
+            return RATE_LIMITED_TEXT
+        if not message.is_private and not self._per_group.allow(message.group_id, now):
+            return GROUP_BUSY_TEXT
+        return None
 
     def _escalate_refusals(self, question: Question, reply: Reply) -> None:
         """Every part the reply told the resident was passed to staff goes into the unanswered queue."""

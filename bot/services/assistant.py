@@ -200,7 +200,8 @@ class ResidentAssistant:
         lines = []
         for number, result in enumerate(results, start=1):
             body = result.answer.text if result.answer.answered else REFUSAL_TEXT
-            lines.append(f"{number}. 关于“{_short(result.text)}”：{body}")
+            # The quote goes to every member of the group: a number the resident typed in it is masked.
+            lines.append(f"{number}. 关于“{_short(mask_personal_data(result.text))}”：{body}")
         return Reply("\n".join(lines), True, "several_questions", tuple(r.answer for r in results))
 
     def _remember(self, question: Question, answer: Answer, previous: Topic | None) -> None:

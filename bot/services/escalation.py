@@ -11,7 +11,7 @@ import numpy as np
 
 from bot.domain.conversation import Question
 from bot.domain.escalation import Asker, QuestionStatus, UnansweredQuestion
-from bot.domain.messages import OutboundMessage
+from bot.domain.messages import OutboundMessage, plain_text
 from bot.domain.privacy import mask_personal_data
 from bot.ports import Clock
 from bot.storage.channel import SqlOutbox
@@ -26,7 +26,14 @@ _STAFF_ANSWER = re.compile(r"^\s*[#＃](\d+)\s*答\s*[:：]?\s*([^:：\s].*)$", 
 # model: paraphrases ("小区里能不能养鸽子" / "小区能养鸽子不") 0.92-0.95; different matters that share most words
 # ("…养鸽子" / "…养狗", "护照在哪里办" / "驾照在哪里办") 0.70-0.78.
 SAME_QUESTION = 0.88
-_VECTOR_CACHE_SIZE = 5000
+# What the queue keeps of a question: the assistant asks residents to shorten longer ones, and a long request for a
+# person is cut here, so staff read its start and nothing unbounded is stored or embedded.
+QUEUED_QUESTION_CHARS = 500
+# A new question is compared with at most this many of its community's open questions (the newest).
+_COMPARED_OPEN_QUESTIONS = 20_000
+# Open questions queued before their embedding was kept are embedded at most this many per new question.
+_EMBEDDED_PER_QUESTION = 64
+_ANSWER_CHARS = 4000
 
 
 class EmptyAnswerError(ValueError):
@@ -76,6 +83,7 @@ class EscalationService:
         clock: Clock,
         *,
         embed: Callable[[list[str]], np.ndarray[Any, np.dtype[np.float32]]],
+        embedding_id: str = "",
         staff_group_id: str = "",
         staff_channel: str = "wechat",
         community_of: Callable[[str], str] = lambda group_id: "",
@@ -84,7 +92,7 @@ class EscalationService:
         self._questions = questions
         self._community_of = community_of
         self._group_name_of = group_name_of
-        self._vector_cache: dict[str, np.ndarray[Any, np.dtype[np.float32]]] = {}
+        self._open_vectors = OpenQuestionVectors(questions, embed, embedding_id)
         self._embed = embed
         self._queue = queue
         self._clock = clock
@@ -102,23 +110,31 @@ class EscalationService:
     ) -> UnansweredQuestion:
         """Put a question in the queue (masked), joining an open near-duplicate unless told not to; tell staff."""
         now = question.at or self._clock.now()
-        text = mask_personal_data(question.text.strip())
+        text = queued_text(question.text)
         asker = Asker(question.channel, question.group_id, question.user_id, text, now)
-        same = self._open_near_duplicate(text) if join_similar else None
+        community = self._community_of(question.group_id)
+        vector = self._embed([text])[0]
+        same = self._open_near_duplicate(vector, community) if join_similar else None
         if same is not None:
-            joined = self._questions.join(same.id, asker, urgent=urgent)
-            if urgent and not same.urgent:
-                self._notify(joined, now)
-            return joined
+            try:
+                joined = self._questions.join(same.id, asker, urgent=urgent)
+            except QuestionNotOpenError:  # staff settled it a moment ago: this asker gets a question of their own
+                joined = None
+            if joined is not None:
+                if urgent and not same.urgent:
+                    self._notify(joined, now)
+                return joined
         created = self._questions.create(
             question=text,
             asker=asker,
             urgent=urgent,
             reason=reason,
             candidates=candidates,
-            community=self._community_of(question.group_id),
+            community=community,
             now=now,
+            **self._open_vectors.stored(vector),
         )
+        self._open_vectors.add(created.id, community, vector)
         self._notify(created, now)
         return created
 
@@ -128,7 +144,7 @@ class EscalationService:
         elsewhere names where the answer was given when not in the staff group ("控制台"): the staff group is told, so
         nobody there answers it again.
         """
-        answer = answer.strip()
+        answer = plain_text(answer, limit=_ANSWER_CHARS).strip()
         if not answer:
             raise EmptyAnswerError("答复内容不能为空")
         question = self._questions.get(number)
@@ -151,7 +167,7 @@ class EscalationService:
     def close(self, number: int, note: str, *, by: str, elsewhere: str = "") -> UnansweredQuestion:
         """Staff decide question #number needs no answer: the residents are not messaged; the staff group is told
         when it was decided elsewhere (the console)."""
-        note = note.strip() or "无需答复"
+        note = plain_text(note, limit=_ANSWER_CHARS).strip() or "无需答复"
         notice = (
             self._staff_notice(f"#{number} 已由{by}在{elsewhere}关闭，不答复：{_short(note, 40)}") if elsewhere else []
         )
@@ -187,23 +203,13 @@ class EscalationService:
         """Whether messages in this group come from staff."""
         return bool(self._staff_group_id) and group_id == self._staff_group_id
 
-    def _open_near_duplicate(self, text: str) -> UnansweredQuestion | None:
-        candidates = self._questions.open_questions()
-        if not candidates:
+    def _open_near_duplicate(self, vector: Vector, community: str) -> UnansweredQuestion | None:
+        """The open question of the same community that asks the same thing, if any."""
+        best = self._open_vectors.most_similar(vector, community)
+        if best is None or best[1] < SAME_QUESTION:
             return None
-        vectors = self._vectors([text, *(q.question for q in candidates)])
-        similarity = vectors[1:] @ vectors[0]
-        best = int(np.argmax(similarity))
-        return candidates[best] if float(similarity[best]) >= SAME_QUESTION else None
-
-    def _vectors(self, texts: list[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
-        """Embeddings of texts; open questions' are kept, so each new question embeds only itself."""
-        missing = list(dict.fromkeys(t for t in texts if t not in self._vector_cache))
-        if missing:
-            if len(self._vector_cache) + len(missing) > _VECTOR_CACHE_SIZE:
-                self._vector_cache.clear()
-            self._vector_cache.update(zip(missing, self._embed(missing), strict=True))
-        return np.stack([self._vector_cache[t] for t in texts])
+        found = self._questions.get(best[0])
+        return found if found is not None and found.status is QuestionStatus.OPEN else None
 
     def _notify(self, question: UnansweredQuestion, now: datetime, *, reminder: bool = False) -> None:
         if not self._staff_group_id:  # spares the group-name lookup when no staff group is set
@@ -220,6 +226,71 @@ class EscalationService:
         )
         for notice in self._staff_notice(text):
             self._queue.enqueue(notice, now=now)
+
+
+Vector = np.ndarray[Any, np.dtype[np.float32]]
+
+
+class OpenQuestionVectors:
+    """The embeddings of open questions per community, grown as questions arrive and kept in the database, so a
+    new question is compared with every open one of its community without embedding them again (after a restart
+    too). Closed questions drop out as the open list is read; the work per question is bounded."""
+
+    def __init__(
+        self, questions: SqlUnansweredQuestions, embed: Callable[[list[str]], Vector], embedding_id: str
+    ) -> None:
+        self._questions = questions
+        self._embed = embed
+        self._model = embedding_id
+        self._known: dict[str, dict[int, Vector]] = {}
+
+    def stored(self, vector: Vector) -> dict[str, Any]:
+        """The columns that keep a new question's embedding."""
+        return {"vector": np.asarray(vector, dtype=np.float32).tobytes(), "vector_model": self._model}
+
+    def add(self, number: int, community: str, vector: Vector) -> None:
+        """A question just queued."""
+        self._known.setdefault(community, {})[number] = np.asarray(vector, dtype=np.float32)
+
+    def most_similar(self, vector: Vector, community: str) -> tuple[int, float] | None:
+        """The open question of community most similar to vector, with its cosine similarity."""
+        numbers = self._questions.open_numbers(community=community, limit=_COMPARED_OPEN_QUESTIONS)
+        known = self._known.get(community, {})
+        current = {n: known[n] for n in numbers if n in known}
+        missing = [n for n in numbers if n not in current]
+        if missing:
+            current.update(self._load(missing, dimension=len(vector)))
+        self._known[community] = current
+        if not current:
+            return None
+        order = list(current)
+        similarity = np.stack([current[n] for n in order]) @ np.asarray(vector, dtype=np.float32)
+        best = int(np.argmax(similarity))
+        return order[best], float(similarity[best])
+
+    def _load(self, numbers: list[int], *, dimension: int) -> dict[int, Vector]:
+        """Kept embeddings of numbers; those without one are embedded now (a bounded number per call) and kept."""
+        loaded: dict[int, Vector] = {}
+        unembedded: list[tuple[int, str]] = []
+        for number, question, stored in self._questions.vectors(numbers, model=self._model):
+            vector = np.frombuffer(stored, dtype=np.float32) if stored is not None else None
+            if vector is not None and len(vector) == dimension:
+                loaded[number] = vector
+            else:
+                unembedded.append((number, question))
+        unembedded = unembedded[:_EMBEDDED_PER_QUESTION]
+        if unembedded:
+            made = self._embed([queued_text(q) for _, q in unembedded])
+            fresh = {n: np.asarray(v, dtype=np.float32) for (n, _), v in zip(unembedded, made, strict=True)}
+            self._questions.keep_vectors({n: v.tobytes() for n, v in fresh.items()}, model=self._model)
+            loaded.update(fresh)
+        return loaded
+
+
+def queued_text(text: str) -> str:
+    """What the queue keeps of a resident's question: masked, cleaned and bounded."""
+    text = mask_personal_data(plain_text(text.strip(), limit=QUEUED_QUESTION_CHARS * 2).strip())
+    return text if len(text) <= QUEUED_QUESTION_CHARS else text[: QUEUED_QUESTION_CHARS - 1] + "…"
 
 
 def _short(text: str, limit: int = 20) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Dialect, Float, ForeignKey, Integer, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Dialect, Float, ForeignKey, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -115,6 +115,9 @@ class UnansweredQuestionRow(Base):
     answered_by: Mapped[str] = mapped_column(String(128))
     answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     reminded_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # The question's sentence embedding (float32 bytes) and the model that made it, for joining near-duplicates
+    vector: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)
+    vector_model: Mapped[str] = mapped_column(String(128), server_default="")
 
 
 class UnansweredAskerRow(Base):

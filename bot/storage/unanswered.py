@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
@@ -34,10 +34,14 @@ class SqlUnansweredQuestions:
         candidates: Sequence[str],
         now: datetime,
         community: str = "",
+        vector: bytes | None = None,
+        vector_model: str = "",
     ) -> UnansweredQuestion:
-        """A new open question with its first asker."""
+        """A new open question with its first asker (and its embedding, for finding near-duplicates later)."""
         with self._sessions.begin() as session:
             row = UnansweredQuestionRow(
+                vector=vector,
+                vector_model=vector_model if vector is not None else "",
                 question=question,
                 status=QuestionStatus.OPEN.value,
                 urgent=urgent,
@@ -68,6 +72,44 @@ class SqlUnansweredQuestions:
     def open_questions(self) -> list[UnansweredQuestion]:
         """Every open question, urgent first, then oldest first."""
         return self.listed(community=None, status=QuestionStatus.OPEN, limit=None)
+
+    def open_numbers(self, *, community: str, limit: int) -> list[int]:
+        """The numbers of one community's open questions, newest first, at most limit of them."""
+        query = (
+            select(UnansweredQuestionRow.id)
+            .where(
+                UnansweredQuestionRow.status == QuestionStatus.OPEN.value,
+                UnansweredQuestionRow.community == community,
+            )
+            .order_by(UnansweredQuestionRow.id.desc())
+            .limit(limit)
+        )
+        with self._sessions() as session:
+            return list(session.scalars(query))
+
+    def vectors(self, numbers: Sequence[int], *, model: str) -> list[tuple[int, str, bytes | None]]:
+        """(number, question, embedding) of the given questions; the embedding only if model made it."""
+        found: list[tuple[int, str, bytes | None]] = []
+        with self._sessions() as session:
+            for start in range(0, len(numbers), 500):  # bounded IN lists for every database
+                rows = session.execute(
+                    select(
+                        UnansweredQuestionRow.id,
+                        UnansweredQuestionRow.question,
+                        UnansweredQuestionRow.vector,
+                        UnansweredQuestionRow.vector_model,
+                    ).where(UnansweredQuestionRow.id.in_(list(numbers[start : start + 500])))
+                )
+                found += [(n, q, v if m == model else None) for n, q, v, m in rows]
+        return found
+
+    def keep_vectors(self, vectors: Mapping[int, bytes], *, model: str) -> None:
+        """Store embeddings made later for questions queued without one (or by another model)."""
+        with self._sessions.begin() as session:
+            for number, vector in vectors.items():
+                row = session.get(UnansweredQuestionRow, number)
+                if row is not None:
+                    row.vector, row.vector_model = vector, model
 
     def listed(self, *, community: str | None, status: QuestionStatus, limit: int | None) -> list[UnansweredQuestion]:
         """Questions in one status, only one community's if given: open urgent-then-oldest, answered newest first."""

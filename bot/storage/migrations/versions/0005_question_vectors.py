@@ -1,0 +1,30 @@
+"""Unanswered questions keep their sentence embedding, so near-duplicates are found without embedding them again.
+
+Revision ID: 0005
+Revises: 0004
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    """Add unanswered_questions.vector and vector_model."""
+    op.add_column("unanswered_questions", sa.Column("vector", sa.LargeBinary(), nullable=True))
+    op.add_column(
+        "unanswered_questions", sa.Column("vector_model", sa.String(128), nullable=False, server_default="")
+    )
+
+
+def downgrade() -> None:
+    """Drop the columns."""
+    with op.batch_alter_table("unanswered_questions") as batch:
+        batch.drop_column("vector_model")
+        batch.drop_column("vector")
