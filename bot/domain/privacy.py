@@ -12,9 +12,10 @@ import re
 import unicodedata
 from collections.abc import Callable
 
-# Up to two separators between two digits: spaces, dots, hyphens and dashes, slashes, brackets ("(010)1234…").
+# Up to three separators between two digits ("139 - 1234 - 5678"): spaces, dots, hyphens and dashes, slashes,
+# brackets ("(010)1234…").
 _SEPARATOR = r"[ \t.\-_/·•—–~()]"
-_NUMBER_RUN = re.compile(rf"\+?\d(?:{_SEPARATOR}{{0,2}}\d|[Xx](?![A-Za-z0-9]))*")
+_NUMBER_RUN = re.compile(rf"\+?\d(?:{_SEPARATOR}{{0,3}}\d|[Xx](?![A-Za-z0-9]))*")
 _GROUP = re.compile(r"\d+[Xx]?")
 # A number longer than this is no single phone, ID or bank-card number; the run is split into candidates.
 _LONGEST = 24
