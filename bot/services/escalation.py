@@ -14,6 +14,7 @@ from bot.domain.escalation import Asker, QuestionStatus, UnansweredQuestion
 from bot.domain.messages import OutboundMessage, plain_text
 from bot.domain.privacy import mask_personal_data
 from bot.ports import Clock
+from bot.services.near_duplicates import OpenQuestionVectors, Vector
 from bot.storage.channel import SqlOutbox
 from bot.storage.unanswered import QuestionNotOpenError, SqlUnansweredQuestions
 
@@ -29,10 +30,6 @@ SAME_QUESTION = 0.88
 # What the queue keeps of a question: the assistant asks residents to shorten longer ones, and a long request for a
 # person is cut here, so staff read its start and nothing unbounded is stored or embedded.
 QUEUED_QUESTION_CHARS = 500
-# A new question is compared with at most this many of its community's open questions (the newest).
-_COMPARED_OPEN_QUESTIONS = 20_000
-# Open questions queued before their embedding was kept are embedded at most this many per new question.
-_EMBEDDED_PER_QUESTION = 64
 _ANSWER_CHARS = 4000
 
 
@@ -162,7 +159,9 @@ class EscalationService:
         ]
         if elsewhere:
             replies += self._staff_notice(f"#{number} 已由{by}在{elsewhere}答复：{_short(answer, 40)}")
-        return self._questions.answer(number, answer=answer, by=by, now=self._clock.now(), replies=replies)
+        answered = self._questions.answer(number, answer=answer, by=by, now=self._clock.now(), replies=replies)
+        self._open_vectors.forget(number, answered.community)
+        return answered
 
     def close(self, number: int, note: str, *, by: str, elsewhere: str = "") -> UnansweredQuestion:
         """Staff decide question #number needs no answer: the residents are not messaged; the staff group is told
@@ -171,7 +170,9 @@ class EscalationService:
         notice = (
             self._staff_notice(f"#{number} 已由{by}在{elsewhere}关闭，不答复：{_short(note, 40)}") if elsewhere else []
         )
-        return self._questions.close(number, note=note, by=by, now=self._clock.now(), replies=notice)
+        closed = self._questions.close(number, note=note, by=by, now=self._clock.now(), replies=notice)
+        self._open_vectors.forget(number, closed.community)
+        return closed
 
     def _staff_notice(self, text: str) -> list[OutboundMessage]:
         """A message for the staff group, if there is one."""
@@ -205,11 +206,12 @@ class EscalationService:
 
     def _open_near_duplicate(self, vector: Vector, community: str) -> UnansweredQuestion | None:
         """The open question of the same community that asks the same thing, if any."""
-        best = self._open_vectors.most_similar(vector, community)
-        if best is None or best[1] < SAME_QUESTION:
-            return None
-        found = self._questions.get(best[0])
-        return found if found is not None and found.status is QuestionStatus.OPEN else None
+        for number, _ in self._open_vectors.nearest(vector, community, at_least=SAME_QUESTION):
+            found = self._questions.get(number)
+            if found is not None and found.status is QuestionStatus.OPEN:
+                return found
+            self._open_vectors.forget(number, community)  # settled meanwhile
+        return None
 
     def _notify(self, question: UnansweredQuestion, now: datetime, *, reminder: bool = False) -> None:
         if not self._staff_group_id:  # spares the group-name lookup when no staff group is set
@@ -226,65 +228,6 @@ class EscalationService:
         )
         for notice in self._staff_notice(text):
             self._queue.enqueue(notice, now=now)
-
-
-Vector = np.ndarray[Any, np.dtype[np.float32]]
-
-
-class OpenQuestionVectors:
-    """The embeddings of open questions per community, grown as questions arrive and kept in the database, so a
-    new question is compared with every open one of its community without embedding them again (after a restart
-    too). Closed questions drop out as the open list is read; the work per question is bounded."""
-
-    def __init__(
-        self, questions: SqlUnansweredQuestions, embed: Callable[[list[str]], Vector], embedding_id: str
-    ) -> None:
-        self._questions = questions
-        self._embed = embed
-        self._model = embedding_id
-        self._known: dict[str, dict[int, Vector]] = {}
-
-    def stored(self, vector: Vector) -> dict[str, Any]:
-        """The columns that keep a new question's embedding."""
-        return {"vector": np.asarray(vector, dtype=np.float32).tobytes(), "vector_model": self._model}
-
-    def add(self, number: int, community: str, vector: Vector) -> None:
-        """A question just queued."""
-        self._known.setdefault(community, {})[number] = np.asarray(vector, dtype=np.float32)
-
-    def most_similar(self, vector: Vector, community: str) -> tuple[int, float] | None:
-        """The open question of community most similar to vector, with its cosine similarity."""
-        numbers = self._questions.open_numbers(community=community, limit=_COMPARED_OPEN_QUESTIONS)
-        known = self._known.get(community, {})
-        current = {n: known[n] for n in numbers if n in known}
-        missing = [n for n in numbers if n not in current]
-        if missing:
-            current.update(self._load(missing, dimension=len(vector)))
-        self._known[community] = current
-        if not current:
-            return None
-        order = list(current)
-        similarity = np.stack([current[n] for n in order]) @ np.asarray(vector, dtype=np.float32)
-        best = int(np.argmax(similarity))
-        return order[best], float(similarity[best])
-
-    def _load(self, numbers: list[int], *, dimension: int) -> dict[int, Vector]:
-        """Kept embeddings of numbers; those without one are embedded now (a bounded number per call) and kept."""
-        loaded: dict[int, Vector] = {}
-        unembedded: list[tuple[int, str]] = []
-        for number, question, stored in self._questions.vectors(numbers, model=self._model):
-            vector = np.frombuffer(stored, dtype=np.float32) if stored is not None else None
-            if vector is not None and len(vector) == dimension:
-                loaded[number] = vector
-            else:
-                unembedded.append((number, question))
-        unembedded = unembedded[:_EMBEDDED_PER_QUESTION]
-        if unembedded:
-            made = self._embed([queued_text(q) for _, q in unembedded])
-            fresh = {n: np.asarray(v, dtype=np.float32) for (n, _), v in zip(unembedded, made, strict=True)}
-            self._questions.keep_vectors({n: v.tobytes() for n, v in fresh.items()}, model=self._model)
-            loaded.update(fresh)
-        return loaded
 
 
 def queued_text(text: str) -> str:

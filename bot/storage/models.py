@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Dialect, Float, ForeignKey, Integer, LargeBinary, String, Text
+from sqlalchemy import JSON, Boolean, DateTime, Dialect, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -102,6 +102,8 @@ class UnansweredQuestionRow(Base):
     """A question the assistant could not answer (or a request for a person), waiting for staff."""
 
     __tablename__ = "unanswered_questions"
+    # One community's open questions are read without touching the rows (near-duplicate matching, the queue)
+    __table_args__ = (Index("ix_unanswered_questions_community_status", "community", "status"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     question: Mapped[str] = mapped_column(Text)

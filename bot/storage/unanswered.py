@@ -73,8 +73,8 @@ class SqlUnansweredQuestions:
         """Every open question, urgent first, then oldest first."""
         return self.listed(community=None, status=QuestionStatus.OPEN, limit=None)
 
-    def open_numbers(self, *, community: str, limit: int) -> list[int]:
-        """The numbers of one community's open questions, newest first, at most limit of them."""
+    def open_numbers(self, *, community: str, limit: int | None) -> list[int]:
+        """The numbers of one community's open questions, newest first (at most limit of them)."""
         query = (
             select(UnansweredQuestionRow.id)
             .where(
@@ -86,6 +86,23 @@ class SqlUnansweredQuestions:
         )
         with self._sessions() as session:
             return list(session.scalars(query))
+
+    def queued_after(self, number: int, *, model: str, limit: int) -> list[tuple[int, str, str, bytes | None]]:
+        """(number, community, question, embedding if model made it) of open questions numbered after number."""
+        query = (
+            select(
+                UnansweredQuestionRow.id,
+                UnansweredQuestionRow.community,
+                UnansweredQuestionRow.question,
+                UnansweredQuestionRow.vector,
+                UnansweredQuestionRow.vector_model,
+            )
+            .where(UnansweredQuestionRow.id > number, UnansweredQuestionRow.status == QuestionStatus.OPEN.value)
+            .order_by(UnansweredQuestionRow.id)
+            .limit(limit)
+        )
+        with self._sessions() as session:
+            return [(n, c, q, v if m == model else None) for n, c, q, v, m in session.execute(query)]
 
     def vectors(self, numbers: Sequence[int], *, model: str) -> list[tuple[int, str, bytes | None]]:
         """(number, question, embedding) of the given questions; the embedding only if model made it."""

@@ -163,3 +163,15 @@ def test_fault_5_near_duplicates_of_another_community_are_not_joined(
     assert first != second and second == third
     heping = service.queue(community="和平里", status=QuestionStatus.OPEN)
     assert [[a.user_id for a in q.askers] for q in heping] == [["wxid_b", "wxid_c"]]
+
+
+def test_fault_3_a_question_settled_by_another_process_is_not_joined(
+    sessions: sessionmaker[Session], use_embeddings: UniversalSentenceEncoderEmbeddings
+) -> None:
+    chat = _service(sessions, CountingEmbedder(use_embeddings), {})
+    first = _ask(chat, "小区里能不能养鸽子", user="wxid_a")
+    _service(sessions, CountingEmbedder(use_embeddings), {}).close(first, "闲聊", by="李干部")  # the command line
+    second = _ask(chat, "小区里能不能养鸽子啊", user="wxid_b")
+    assert second != first
+    third = _ask(chat, "小区里可以养鸽子吗", user="wxid_c")
+    assert third == second
