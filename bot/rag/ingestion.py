@@ -72,11 +72,8 @@ class KnowledgeIngestor:
         for rel in changed:
             try:
                 parsed.append(_ParsedFile(rel, hashes[rel], load_knowledge_file(on_disk[rel], rel)))
-            except KnowledgeFileError as exc:
+            except KnowledgeFileError as exc:  # the loader turns every way a file fails to parse into this
                 report.failures.append(FileFailure(rel, str(exc)))
-                failed.add(rel)
-            except Exception as exc:  # a reader library's unexpected error must not stop the other files
-                report.failures.append(FileFailure(rel, f"无法读取：{type(exc).__name__}: {exc}"))
                 failed.add(rel)
 
         # Entry ids must be unique across the whole knowledge base; files kept as they are claim theirs first.
