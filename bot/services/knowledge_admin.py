@@ -23,6 +23,8 @@ from bot.services.assistant import ResidentAssistant
 
 _KIND_LABELS = {EntryKind.FAQ: "问答表", EntryKind.GUIDE: "办事指南", EntryKind.DOCUMENT: "文档"}
 _UNSAFE_NAME = re.compile(r"[\\/:*?\"<>|\x00-\x1f]")
+# Well below what file systems allow (255 bytes, about 85 Chinese characters), with room for the folder.
+MAX_FILE_NAME_CHARS = 120
 
 
 class UploadError(ValueError):
@@ -143,6 +145,8 @@ class KnowledgeMaintenance:
         suffix = Path(name).suffix.lower()
         if not name or _UNSAFE_NAME.search(name) or name.startswith((".", "_", "~$")):
             raise UploadError('文件名不能以 . 或 _ 开头，也不能含有 \\ / : * ? " < > | 等字符')
+        if len(name) > MAX_FILE_NAME_CHARS:
+            raise UploadError(f"文件名太长（最多 {MAX_FILE_NAME_CHARS} 个字），请改短后再上传")
         if suffix not in SUPPORTED_SUFFIXES:
             raise UploadError(f"不支持 {suffix or '无扩展名'} 文件，可上传：{'、'.join(SUPPORTED_SUFFIXES)}")
         if len(data) > self._upload_max_bytes:

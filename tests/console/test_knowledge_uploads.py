@@ -1,0 +1,72 @@
+"""Uploads and broken files through the console over real services and HTTP: damaged files are reported instead of
+failing pages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.domain.staff import Role
+from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
+from tests.support.clock import FakeClock
+from tests.support.console import ConsoleWorld, console_world, csrf_of, sign_in
+from tests.support.knowledge_files import FIRE_ROWS, rewrite_xlsx_sheet, write_faq_xlsx
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def world(
+    tmp_path_factory: pytest.TempPathFactory, use_embeddings: UniversalSentenceEncoderEmbeddings
+) -> Iterator[ConsoleWorld]:
+    directory = tmp_path_factory.mktemp("uploads")
+    built = console_world(directory, use_embeddings, clock=FakeClock())
+    built.user("chief", Role.ADMIN)
+    built.user("li", Role.CADRE, community="幸福里")
+    built.user("he", Role.CADRE, community="和平里")
+    yield built
+
+
+def _signed_in(world: ConsoleWorld, username: str) -> Any:
+    client = world.client()
+    sign_in(client, username)
+    return client
+
+
+def _upload(client: Any, name: str, data: bytes) -> Any:
+    return client.post("/knowledge/upload", data={"csrf_token": csrf_of(client)}, files={"file": (name, data)})
+
+
+def _sheet_cut_in_half(path: Path) -> Path:
+    return rewrite_xlsx_sheet(path, lambda xml: xml[: len(xml) // 2])
+
+
+def test_a_truncated_xlsx_in_the_knowledge_base_leaves_every_page_working(world: ConsoleWorld) -> None:
+    kb = world.services.settings.knowledge_dir
+    broken = _sheet_cut_in_half(write_faq_xlsx(kb / "faq" / "cut-short.xlsx", FIRE_ROWS))
+    try:
+        for username in ("chief", "li"):
+            client = _signed_in(world, username)
+            for path in ("/", "/questions", "/knowledge"):
+                assert client.get(path).status_code == 200, (username, path)
+            page = client.get("/knowledge").text
+            assert "faq/cut-short.xlsx" in page and "不是有效的 Excel" in page
+    finally:
+        broken.unlink()
+
+
+def test_uploading_a_truncated_xlsx_is_refused_in_chinese(world: ConsoleWorld, tmp_path: Path) -> None:
+    whole = write_faq_xlsx(tmp_path / "whole.xlsx", FIRE_ROWS).read_bytes()
+    client = _signed_in(world, "li")
+    for data in (whole[: len(whole) // 2], _sheet_cut_in_half(tmp_path / "whole.xlsx").read_bytes()):
+        response = _upload(client, "cut-upload.xlsx", data)
+        assert response.status_code == 400 and "不是有效的 Excel" in response.text
+    assert not (world.services.settings.knowledge_dir / "faq" / "cut-upload.xlsx").exists()
+
+
+def test_a_300_character_file_name_is_refused_in_chinese(world: ConsoleWorld) -> None:
+    response = _upload(_signed_in(world, "li"), "长" * 296 + ".txt", "标题\n\n正文。".encode())
+    assert response.status_code == 400 and "文件名太长" in response.text
