@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import re
 import tempfile
 import threading
@@ -9,12 +12,15 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
-from bot.domain.knowledge import EntryKind, IngestReport
+from bot.domain.knowledge import EntryKind, IngestReport, KnowledgeEntry
+from bot.domain.staff import StaffUser
 from bot.ports import Clock
 from bot.rag.ingestion import KnowledgeIngestor
 from bot.rag.loaders import (
     SUPPORTED_SUFFIXES,
     KnowledgeFileError,
+    decode_text,
+    faq_columns,
     load_knowledge_base,
     load_knowledge_file,
     write_knowledge_file,
@@ -29,6 +35,10 @@ MAX_FILE_NAME_CHARS = 120
 
 class UploadError(ValueError):
     """An uploaded file that is not taken; the message says why, in Chinese."""
+
+
+class UploadForbiddenError(UploadError):
+    """An upload that would change another community's knowledge; the message says whose, in Chinese."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,8 +149,13 @@ class KnowledgeMaintenance:
         """Entry id → title, for every entry of the knowledge base (to name the entries answers cite)."""
         return {entry.id: entry.title for loaded in load_knowledge_base(self._root) for entry in loaded.entries}
 
-    def upload(self, filename: str, data: bytes) -> tuple[str, bool]:
-        """Check and store an uploaded file (replacing one of the same name); its path and whether it replaced one."""
+    def upload(self, filename: str, data: bytes, uploader: StaffUser) -> tuple[str, bool]:
+        """Check and store an uploaded file (replacing one of the same name); its path and whether it replaced one.
+
+        The uploader may replace only a file whose entries they may edit, and may store only entries they may
+        edit (StaffUser.sees_knowledge, the rule of the FAQ editor). A cadre's entries that name no community get
+        theirs, unless the upload replaces a shared file (one whose entries name none), which stays shared.
+        """
         name = Path(filename.replace("\\", "/")).name.strip()
         suffix = Path(name).suffix.lower()
         if not name or _UNSAFE_NAME.search(name) or name.startswith((".", "_", "~$")):
@@ -153,17 +168,43 @@ class KnowledgeMaintenance:
             raise UploadError(f"文件太大（最多 {self._upload_max_bytes // (1024 * 1024)} MB）")
         folder = "faq" if suffix in {".csv", ".xlsx"} else "guides" if suffix in {".md", ".markdown"} else "docs"
         relative = f"{folder}/{name}"
+        target = self._root / relative
+        replaced = target.exists()
+        stored = self._replaceable(uploader, target, relative) if replaced else []
+        community = uploader.community_scope
+        if community and not (replaced and all(not entry.community for entry in stored)):
+            data = _claimed_for(community, suffix, data)
+        entries = self._trial(name, relative, data)
+        foreign = next((e.community for e in entries if not uploader.sees_knowledge(e.community)), None)
+        if foreign is not None:
+            raise UploadForbiddenError(f"{name} 里有属于其他社区（{foreign}）的条目，您只能上传本社区的内容")
+        write_knowledge_file(target, data)
+        return relative, replaced
+
+    def _trial(self, name: str, relative: str, data: bytes) -> list[KnowledgeEntry]:
+        """Parse an upload in a scratch directory: its entries, or UploadError with the reason."""
         with tempfile.TemporaryDirectory(prefix="upload-") as scratch:
             trial = Path(scratch) / name
             trial.write_bytes(data)
             try:
-                load_knowledge_file(trial, relative)
+                return load_knowledge_file(trial, relative)
             except KnowledgeFileError as exc:
                 raise UploadError(f"{name} 无法导入：{exc}") from None
-        target = self._root / relative
-        replaced = target.exists()
-        write_knowledge_file(target, data)
-        return relative, replaced
+
+    def _replaceable(self, uploader: StaffUser, target: Path, relative: str) -> list[KnowledgeEntry]:
+        """The stored file's entries, if the uploader may edit every one of them; UploadForbiddenError if not."""
+        try:
+            stored = load_knowledge_file(target, relative)
+        except KnowledgeFileError:
+            if uploader.community_scope is None:
+                return []
+            raise UploadForbiddenError(
+                f"现有的 {relative} 无法读取，不能确认它属于哪个社区，请联系管理员替换"
+            ) from None
+        foreign = next((e.community for e in stored if not uploader.sees_knowledge(e.community)), None)
+        if foreign is not None:
+            raise UploadForbiddenError(f"现有的 {relative} 属于其他社区（{foreign}），不能替换")
+        return stored
 
     def _reindex_quietly(self) -> None:
         try:
@@ -177,6 +218,60 @@ class KnowledgeMaintenance:
     def _set(self, status: ReindexStatus) -> None:
         with self._state_lock:
             self._status = status
+
+
+def _claimed_for(community: str, suffix: str, data: bytes) -> bytes:
+    """A cadre's upload with their community written into every FAQ row and guide that names none.
+
+    Only CSV tables and Markdown guides carry it this way; other files are returned as they are (the trial parse
+    decides whether they read).
+    """
+    if suffix == ".csv":
+        return _claimed_table(community, data)
+    if suffix in {".md", ".markdown"}:
+        return _claimed_guide(community, data)
+    return data
+
+
+def _claimed_table(community: str, data: bytes) -> bytes:
+    try:
+        rows = list(csv.reader(io.StringIO(decode_text(data), newline="")))
+    except (KnowledgeFileError, csv.Error):
+        return data  # the trial parse gives the reason
+    first = next((number for number, row in enumerate(rows) if any(cell.strip() for cell in row)), None)
+    if first is None:
+        return data
+    header = faq_columns(rows[first])
+    if "community" not in header:
+        header.append("community")
+        rows[first].append("community")
+    column = header.index("community")
+    for row in rows[first + 1 :]:
+        if not any(cell.strip() for cell in row):
+            continue
+        row.extend([""] * (column + 1 - len(row)))
+        if not row[column].strip():
+            row[column] = community
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue().encode("utf-8-sig" if data.startswith(b"\xef\xbb\xbf") else "utf-8")
+
+
+def _claimed_guide(community: str, data: bytes) -> bytes:
+    try:
+        text = decode_text(data)
+    except KnowledgeFileError:
+        return data
+    newline = "\r\n" if text.startswith("---\r\n") else "\n"
+    opening = f"---{newline}"
+    end = text.find(f"{newline}---", len(opening))
+    if not text.startswith(opening) or end < 0:
+        return data  # no front matter: a document, which has no community
+    if re.search(r"^community\s*:", text[len(opening) : end], flags=re.MULTILINE):
+        return data
+    # A JSON string is a YAML double-quoted scalar: the community's name is written exactly, whatever it holds.
+    line = f"community: {json.dumps(community, ensure_ascii=False)}{newline}"
+    return (opening + line + text[len(opening) :]).encode("utf-8")
 
 
 def _summary(report: IngestReport) -> str:

@@ -1,5 +1,5 @@
-"""Uploads and broken files through the console over real services and HTTP: damaged files are reported instead of
-failing pages."""
+"""Uploads and broken files through the console over real services and HTTP: one community rule for replacing
+files, and damaged files reported instead of failing pages."""
 
 from __future__ import annotations
 
@@ -10,12 +10,14 @@ from typing import Any
 import pytest
 
 from bot.domain.staff import Role
+from bot.rag import loaders
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
 from tests.support.clock import FakeClock
 from tests.support.console import ConsoleWorld, console_world, csrf_of, sign_in
-from tests.support.knowledge_files import FIRE_ROWS, rewrite_xlsx_sheet, write_faq_xlsx
+from tests.support.knowledge_files import FAQ_HEADER, FIRE_ROWS, rewrite_xlsx_sheet, write_faq_csv, write_faq_xlsx
 
 pytestmark = pytest.mark.slow
+HEADER = [*FAQ_HEADER, "community"]
 
 
 @pytest.fixture(scope="module")
@@ -42,6 +44,46 @@ def _upload(client: Any, name: str, data: bytes) -> Any:
 
 def _sheet_cut_in_half(path: Path) -> Path:
     return rewrite_xlsx_sheet(path, lambda xml: xml[: len(xml) // 2])
+
+
+def test_a_cadre_cannot_replace_another_communitys_faq_table(world: ConsoleWorld) -> None:
+    kb = world.services.settings.knowledge_dir
+    row = [
+        "faq-heping-parking",
+        "和平里停车证怎么办？",
+        "",
+        "到和平里物业办理停车证（示例）。",
+        "停车",
+        "和平里物业",
+        "",
+    ]
+    table = write_faq_csv(kb / "faq" / "heping-parking.csv", [[*row, "和平里"]], header=HEADER)
+    before = table.read_bytes()
+    forged = write_faq_csv(
+        kb.parent / "forged.csv", [[*row[:3], "停车随便停，不用办证。", *row[4:], ""]], header=HEADER
+    ).read_bytes()
+
+    refused = _upload(_signed_in(world, "li"), "heping-parking.csv", forged)
+    assert refused.status_code == 403 and "其他社区" in refused.text
+    assert table.read_bytes() == before
+
+    claiming = write_faq_csv(kb.parent / "claiming.csv", [[*row, "和平里"]], header=HEADER).read_bytes()
+    theirs = _upload(_signed_in(world, "li"), "new-heping.csv", claiming)
+    assert theirs.status_code == 403 and "其他社区" in theirs.text
+    assert not (kb / "faq" / "new-heping.csv").exists()
+
+    assert _upload(_signed_in(world, "he"), "heping-parking.csv", claiming).status_code == 303
+    assert _upload(_signed_in(world, "chief"), "heping-parking.csv", before).status_code == 303
+
+
+def test_a_cadres_new_table_belongs_to_their_community(world: ConsoleWorld) -> None:
+    kb = world.services.settings.knowledge_dir
+    row = ["faq-xingfu-bikes", "幸福里自行车棚在哪？", "", "在3号楼北侧（示例）。", "停车", "幸福里物业", "2026-10-01"]
+    data = write_faq_csv(kb.parent / "bikes.csv", [row]).read_bytes()
+    assert _upload(_signed_in(world, "li"), "xingfu-bikes.csv", data).status_code == 303
+    (entry,) = loaders.load_knowledge_file(kb / "faq" / "xingfu-bikes.csv", "faq/xingfu-bikes.csv")
+    assert entry.community == "幸福里"
+    assert _upload(_signed_in(world, "he"), "xingfu-bikes.csv", data).status_code == 403
 
 
 def test_a_truncated_xlsx_in_the_knowledge_base_leaves_every_page_working(world: ConsoleWorld) -> None:

@@ -15,7 +15,7 @@ from bot.domain.staff import Permission
 from bot.rag.loaders import SIMILAR_SEPARATOR
 from bot.services.dashboard import CONSOLE_CHANNEL
 from bot.services.faq_book import FaqDraft, FaqEditError
-from bot.services.knowledge_admin import UploadError
+from bot.services.knowledge_admin import UploadError, UploadForbiddenError
 
 router = APIRouter()
 Librarian = Annotated[StaffSession, allowed(Permission.MANAGE_KNOWLEDGE)]
@@ -35,7 +35,9 @@ async def upload(
     """Store an uploaded file after checking that it parses, then re-ingest in the background."""
     data = await file.read(console.knowledge.upload_limit + 1)
     try:
-        relative, replaced = console.knowledge.upload(file.filename or "", data)
+        relative, replaced = console.knowledge.upload(file.filename or "", data, session.user)
+    except UploadForbiddenError as exc:
+        return _overview(request, console, session, error=str(exc), status_code=403)
     except UploadError as exc:
         return _overview(request, console, session, error=str(exc), status_code=400)
     console.audit.record(
