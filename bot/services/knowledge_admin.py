@@ -8,10 +8,13 @@ import json
 import re
 import tempfile
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
+from bot.domain.errors import KnowledgeBusyError
 from bot.domain.knowledge import EntryKind, IngestReport, KnowledgeEntry
 from bot.domain.staff import StaffUser
 from bot.ports import Clock
@@ -85,15 +88,20 @@ class KnowledgeMaintenance:
         clock: Clock,
         *,
         upload_max_bytes: int = 20 * 1024 * 1024,
+        reindex_timeout_s: float = 600.0,
+        edit_wait_s: float = 30.0,
     ) -> None:
         self._root = knowledge_dir
         self._ingestor = ingestor
         self._assistant = assistant
         self._clock = clock
         self._upload_max_bytes = upload_max_bytes
+        self._reindex_timeout = timedelta(seconds=reindex_timeout_s)
+        self._edit_wait_s = edit_wait_s
         self._lock = threading.Lock()
         self._state_lock = threading.Lock()
         self._status = ReindexStatus()
+        self._cancel = threading.Event()
 
     @property
     def upload_limit(self) -> int:
@@ -101,25 +109,26 @@ class KnowledgeMaintenance:
         return self._upload_max_bytes
 
     def reindex(self) -> IngestReport:
-        """Bring the index in line with the files now (incremental), then reload the reply path's lexicon."""
-        with self._lock:
-            self._set(ReindexStatus(running=True, started_at=self._clock.now()))
-            try:
-                report = self._ingestor.ingest(self._root, progress=self._progress)
-                self._assistant.prepare()
-            except Exception as exc:
-                self._set(replace(self._status, running=False, finished_at=self._clock.now(), error=str(exc)[:300]))
-                raise
-            self._set(
-                replace(
-                    self._status,
-                    running=False,
-                    finished_at=self._clock.now(),
-                    summary=_summary(report),
-                    failures=tuple(f"{f.file}：{f.reason}" for f in report.failures),
-                )
-            )
-            return report
+        """Bring the index in line with the files now (incremental), then reload the reply path's lexicon.
+
+        Waits a bounded time for a re-index already running (KnowledgeBusyError after it); stops, keeping the
+        previous index, when cancelled or when it runs past its time limit.
+        """
+        with self.editing() as reindex:
+            return reindex()
+
+    @contextmanager
+    def editing(self) -> Iterator[Callable[[], IngestReport]]:
+        """Hold the knowledge base for one change of its files: yields the re-index to run once they are written.
+
+        A re-index already running is waited for a bounded time, then KnowledgeBusyError says so, nothing changed.
+        """
+        if not self._lock.acquire(timeout=self._edit_wait_s):
+            raise KnowledgeBusyError(f"知识库正在重新导入，等了 {self._edit_wait_s:.0f} 秒还没有结束，请稍后再试")
+        try:
+            yield self._reindex_holding_lock
+        finally:
+            self._lock.release()
 
     def start_reindex(self) -> bool:
         """Re-index in the background; False if a re-index is already running."""
@@ -127,6 +136,46 @@ class KnowledgeMaintenance:
             return False
         threading.Thread(target=self._reindex_quietly, name="reindex", daemon=True).start()
         return True
+
+    def cancel_reindex(self) -> bool:
+        """Ask a running re-index to stop (the previous index keeps serving); False if none is running."""
+        if not self.status().running:
+            return False
+        self._cancel.set()
+        return True
+
+    def _reindex_holding_lock(self) -> IngestReport:
+        started = self._clock.now()
+        self._cancel.clear()
+        self._set(ReindexStatus(running=True, started_at=started))
+        limit = self._reindex_timeout.total_seconds()
+
+        def stop_reason() -> str:
+            if self._cancel.is_set():
+                return "重新导入已取消，知识库仍使用上一次导入的内容"
+            if self._clock.now() - started > self._reindex_timeout:
+                return (
+                    f"重新导入超过 {limit:.0f} 秒（BOT_REINDEX_TIMEOUT_S）还没有完成，已停止，"
+                    "知识库仍使用上一次导入的内容"
+                )
+            return ""
+
+        try:
+            report = self._ingestor.ingest(self._root, progress=self._progress, stop=stop_reason)
+            self._assistant.prepare()
+        except Exception as exc:
+            self._set(replace(self._status, running=False, finished_at=self._clock.now(), error=str(exc)[:300]))
+            raise
+        self._set(
+            replace(
+                self._status,
+                running=False,
+                finished_at=self._clock.now(),
+                summary=_summary(report),
+                failures=tuple(f"{f.file}：{f.reason}" for f in report.failures),
+            )
+        )
+        return report
 
     def status(self) -> ReindexStatus:
         """The latest re-index's progress or outcome."""

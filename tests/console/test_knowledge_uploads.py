@@ -1,14 +1,19 @@
-"""Uploads and broken files through the console over real services and HTTP: one community rule for replacing
-files, and damaged files reported instead of failing pages."""
+"""Uploads and broken files through the console over real services and HTTP: bounded parsing off the event loop,
+one community rule for replacing files, and damaged files reported instead of failing pages."""
 
 from __future__ import annotations
 
+import socket
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
+from bot.console.server import ConsoleServer
 from bot.domain.staff import Role
 from bot.rag import loaders
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
@@ -44,6 +49,51 @@ def _upload(client: Any, name: str, data: bytes) -> Any:
 
 def _sheet_cut_in_half(path: Path) -> Path:
     return rewrite_xlsx_sheet(path, lambda xml: xml[: len(xml) // 2])
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def test_the_console_serves_other_requests_while_an_upload_is_parsed(
+    world: ConsoleWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    port = _free_port()
+    server = ConsoleServer(world.app, host="127.0.0.1", port=port)
+    server.start()
+    parsing, release = threading.Event(), threading.Event()
+    read_text = loaders._READERS[".txt"]
+
+    def slow_reader(*args: Any) -> Any:  # an upload whose parsing takes as long as the test wants
+        parsing.set()
+        release.wait(120)
+        return read_text(*args)
+
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", follow_redirects=False, timeout=60) as uploader:
+            sign_in(uploader, "li")  # type: ignore[arg-type]
+            token = csrf_of(uploader)  # type: ignore[arg-type]
+            monkeypatch.setitem(loaders._READERS, ".txt", slow_reader)
+            with ThreadPoolExecutor(max_workers=1) as pool:
+                pending = pool.submit(
+                    uploader.post,
+                    "/knowledge/upload",
+                    data={"csrf_token": token},
+                    files={"file": ("停车须知.txt", "停车须知\n\n小区内请按车位停放（示例）。".encode())},
+                )
+                assert parsing.wait(60), "the upload never reached the parser"
+                with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=15) as neighbour:
+                    assert neighbour.get("/login").status_code == 200  # served while the upload is still parsing
+                assert not pending.done()
+                release.set()
+                assert pending.result(timeout=60).status_code == 303
+    finally:
+        release.set()
+        server.stop()
+    assert (world.services.settings.knowledge_dir / "docs" / "停车须知.txt").exists()
 
 
 def test_a_cadre_cannot_replace_another_communitys_faq_table(world: ConsoleWorld) -> None:
@@ -112,3 +162,10 @@ def test_uploading_a_truncated_xlsx_is_refused_in_chinese(world: ConsoleWorld, t
 def test_a_300_character_file_name_is_refused_in_chinese(world: ConsoleWorld) -> None:
     response = _upload(_signed_in(world, "li"), "长" * 296 + ".txt", "标题\n\n正文。".encode())
     assert response.status_code == 400 and "文件名太长" in response.text
+
+
+def test_stopping_a_reindex_when_none_runs_says_so(world: ConsoleWorld) -> None:
+    client = _signed_in(world, "li")
+    response = client.post("/knowledge/reindex/cancel", data={"csrf_token": csrf_of(client)})
+    assert response.status_code == 303 and "ok=reindex_idle" in response.headers["location"]
+    assert "现在没有正在进行的导入" in client.get(response.headers["location"]).text

@@ -29,11 +29,13 @@ def overview(request: Request, console: Services, session: Librarian, q: str = "
 
 
 @router.post("/knowledge/upload", response_class=HTMLResponse)
-async def upload(
-    request: Request, console: Services, session: Editing, file: Annotated[UploadFile, File()]
-) -> Response:
-    """Store an uploaded file after checking that it parses, then re-ingest in the background."""
-    data = await file.read(console.knowledge.upload_limit + 1)
+def upload(request: Request, console: Services, session: Editing, file: Annotated[UploadFile, File()]) -> Response:
+    """Store an uploaded file after checking that it parses, then re-ingest in the background.
+
+    A plain (not async) route: FastAPI runs it on a worker thread, so parsing a large or hostile file never holds
+    up the event loop that serves every other request.
+    """
+    data = file.file.read(console.knowledge.upload_limit + 1)
     try:
         relative, replaced = console.knowledge.upload(file.filename or "", data, session.user)
     except UploadForbiddenError as exc:
@@ -54,6 +56,15 @@ def reindex(console: Services, session: Editing) -> Response:
     if started:
         console.audit.record(session.user, "reindexed", ip=session.ip)
     return redirect("/knowledge", notice="reindex_started" if started else "reindex_running")
+
+
+@router.post("/knowledge/reindex/cancel")
+def cancel_reindex(console: Services, session: Editing) -> Response:
+    """Stop the running re-ingestion; the previous index keeps serving."""
+    cancelled = console.knowledge.cancel_reindex()
+    if cancelled:
+        console.audit.record(session.user, "reindex_cancelled", ip=session.ip)
+    return redirect("/knowledge", notice="reindex_cancelling" if cancelled else "reindex_idle")
 
 
 @router.get("/knowledge/reindex/status")
