@@ -312,7 +312,7 @@ def cmd_answer(settings: Settings, args: argparse.Namespace) -> int:
     """Answer question #n from the terminal: queued for every asker; optionally added to the knowledge base."""
     from bot.app import build_channel_runtime, build_knowledge
     from bot.channels.terminal import TerminalGateway
-    from bot.services.faq_book import NotAnsweredError
+    from bot.services.faq_book import FaqEditError, NotAnsweredError
     from bot.storage.unanswered import QuestionNotOpenError
 
     knowledge = build_knowledge(settings)
@@ -327,7 +327,7 @@ def cmd_answer(settings: Settings, args: argparse.Namespace) -> int:
     if args.faq:
         try:
             entry_id = runtime.faq_book.add(answered)
-        except NotAnsweredError as exc:
+        except (NotAnsweredError, FaqEditError) as exc:
             raise AssistantError(str(exc)) from None
         runtime.audit.record(None, "faq_added", target=entry_id, detail=f"#{args.number}")
         print(f"已加入知识库：{entry_id}")

@@ -164,6 +164,7 @@ def build_knowledge(
         assistant,
         clock,
         upload_max_bytes=int(settings.upload_max_mb * 1024 * 1024),
+        reindex_timeout_s=settings.reindex_timeout_s,
     )
     return AssistantServices(
         settings, embeddings, index, ingestor, retriever, answering, assistant, clock, sessions, maintenance
@@ -205,7 +206,7 @@ def build_channel_runtime(
         community_of=groups.community_of,
         group_name_of=groups.name_of,
     )
-    faq_book = FaqBook(settings.knowledge_dir, services.clock, services.maintenance.reindex)
+    faq_book = FaqBook(settings.knowledge_dir, services.clock, services.maintenance.editing)
     audit = StaffAudit(SqlAuditLog(services.sessions), services.clock)
     router = MessageRouter(
         services.assistant,

@@ -169,6 +169,8 @@ class Settings(BaseSettings):
     login_max_failures: int = Field(default=5, ge=1, le=100)
     login_lockout_minutes: float = Field(default=15.0, gt=0, le=1440)
     upload_max_mb: float = Field(default=20.0, gt=0, le=500)
+    # A re-index (console, upload, FAQ save) that runs longer is stopped; the previous index keeps serving
+    reindex_timeout_s: float = Field(default=600.0, gt=0, le=86400)
     # Figures and times on the console are shown in this offset from UTC (China Standard Time has no DST)
     utc_offset_hours: float = Field(default=8.0, ge=-12, le=14)
 

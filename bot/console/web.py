@@ -200,6 +200,8 @@ _NOTICES = {
     "uploaded": "文件已上传，正在重新导入知识库。",
     "reindex_started": "已开始重新导入知识库。",
     "reindex_running": "知识库正在导入中，请稍候。",
+    "reindex_cancelling": "已请求停止导入，知识库仍使用上一次导入的内容。",
+    "reindex_idle": "现在没有正在进行的导入。",
     "group_saved": "群设置已保存。",
     "user_created": "账号已创建。请把临时密码告诉本人，首次登录时需要修改。",
     "user_saved": "账号已保存。",

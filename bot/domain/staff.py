@@ -123,6 +123,7 @@ AUDIT_ACTIONS: dict[str, str] = {
     "faq_updated": "修改问答",
     "file_uploaded": "上传知识库文件",
     "reindexed": "重新导入知识库",
+    "reindex_cancelled": "停止重新导入",
     "group_updated": "修改群设置",
     "admin_created": "创建管理员（命令行）",
 }

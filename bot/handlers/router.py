@@ -26,7 +26,7 @@ from bot.services.escalation import (
     parse_staff_to_knowledge,
     wants_a_person,
 )
-from bot.services.faq_book import FaqBook, NotAnsweredError
+from bot.services.faq_book import FaqBook, FaqEditError, NotAnsweredError
 from bot.storage.channel import SqlGroupConfigs, SqlOutbox
 from bot.storage.unanswered import QuestionNotOpenError
 
@@ -199,7 +199,7 @@ class MessageRouter:
                 if question is None:
                     raise NotAnsweredError(f"没有 #{to_knowledge}")
                 entry_id = self._faq_book.add(question)
-            except NotAnsweredError as exc:
+            except (NotAnsweredError, FaqEditError) as exc:
                 return self._queue(message, f"没能加入知识库：{exc}。", "staff_faq_refused")
             self._record_staff(message, "faq_added", target=entry_id, detail=f"#{to_knowledge}")
             reply = f"已把 #{to_knowledge} 加入知识库（{entry_id}），以后居民再问会自动回答。"

@@ -23,6 +23,12 @@ PIPELINE_VERSION = "4"
 EMBED_BATCH = 64
 
 ProgressCallback = Callable[[int, int], None]
+# Asked between files and between embedding batches: a reason to stop (in Chinese), or "" to go on.
+StopCheck = Callable[[], str]
+
+
+class IngestStoppedError(AssistantError):
+    """An ingestion stopped before it wrote anything (cancelled or out of time); the previous index keeps serving."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,8 +54,15 @@ class KnowledgeIngestor:
         self._embedding_id = embedding_id
         self._chunk_max_chars = chunk_max_chars
 
-    def ingest(self, root: Path, *, progress: ProgressCallback | None = None) -> IngestReport:
-        """Ingest root; broken files are reported and keep their last good version, the rest completes."""
+    def ingest(
+        self, root: Path, *, progress: ProgressCallback | None = None, stop: StopCheck | None = None
+    ) -> IngestReport:
+        """Ingest root; broken files are reported and keep their last good version, the rest completes.
+
+        `stop` is asked between files and between embedding batches; a reason from it ends the run with
+        IngestStoppedError before the new index is written.
+        """
+        stop = stop or _never
         started = time.perf_counter()
         report = IngestReport()
         if not root.is_dir():
@@ -70,13 +83,11 @@ class KnowledgeIngestor:
         parsed: list[_ParsedFile] = []
         failed: set[str] = set()
         for rel in changed:
+            _check(stop)
             try:
                 parsed.append(_ParsedFile(rel, hashes[rel], load_knowledge_file(on_disk[rel], rel)))
-            except KnowledgeFileError as exc:
+            except KnowledgeFileError as exc:  # the loader turns every way a file fails to parse into this
                 report.failures.append(FileFailure(rel, str(exc)))
-                failed.add(rel)
-            except Exception as exc:  # a reader library's unexpected error must not stop the other files
-                report.failures.append(FileFailure(rel, f"无法读取：{type(exc).__name__}: {exc}"))
                 failed.add(rel)
 
         # Entry ids must be unique across the whole knowledge base; files kept as they are claim theirs first.
@@ -112,7 +123,8 @@ class KnowledgeIngestor:
             return report
 
         new_chunks = [c for item in accepted for e in item.entries for c in chunk_entry(e, self._chunk_max_chars)]
-        vectors = self._embed([c.text for c in new_chunks], progress)
+        vectors = self._embed([c.text for c in new_chunks], progress, stop)
+        _check(stop)
         file_hash = {item.file: item.file_hash for item in accepted}
         carried = self._index.stored_chunks(set(kept)) if kept else []
         fresh = [StoredChunk(c, file_hash[c.file], v) for c, v in zip(new_chunks, vectors, strict=True)]
@@ -123,9 +135,10 @@ class KnowledgeIngestor:
         report.seconds = time.perf_counter() - started
         return report
 
-    def _embed(self, texts: list[str], progress: ProgressCallback | None) -> list[list[float]]:
+    def _embed(self, texts: list[str], progress: ProgressCallback | None, stop: StopCheck) -> list[list[float]]:
         vectors: list[list[float]] = []
         for start in range(0, len(texts), EMBED_BATCH):
+            _check(stop)
             vectors.extend(embed_array(self._embeddings, texts[start : start + EMBED_BATCH]).tolist())
             if progress is not None:
                 progress(len(vectors), len(texts))
@@ -135,6 +148,16 @@ class KnowledgeIngestor:
         digest = hashlib.sha256(f"{PIPELINE_VERSION}:{self._chunk_max_chars}:".encode())
         digest.update(path.read_bytes())
         return digest.hexdigest()
+
+
+def _never() -> str:
+    return ""
+
+
+def _check(stop: StopCheck) -> None:
+    reason = stop()
+    if reason:
+        raise IngestStoppedError(reason)
 
 
 def _lexicon(root: Path, chunks: list[Chunk] | tuple[Chunk, ...]) -> Lexicon:

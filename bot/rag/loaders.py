@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import re
+import time
 import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -12,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from yaml.nodes import Node
 
 from bot.domain.knowledge import EntryKind, KnowledgeEntry, Section
 
@@ -36,6 +38,16 @@ FAQ_HEADER_ALIASES = {
     "社区": "community",
 }
 SIMILAR_SEPARATOR = "|"
+# Bounds on what one file may make the reader do: a small file must not claim (or unpack to) an unbounded amount.
+TABLE_MAX_ROWS = 20_000
+TABLE_MAX_COLUMNS = 50
+CELL_MAX_CHARS = 20_000
+FRONT_MATTER_MAX_CHARS = 4_000
+FRONT_MATTER_FIELD_MAX_CHARS = 500
+PACKAGE_MAX_UNPACKED_MB = 64
+PARSE_MAX_SECONDS = 60.0
+# What a file claims to be, for the reason given when its library cannot read it.
+_FORMAT_NAMES = {".xlsx": " Excel（.xlsx）", ".docx": " Word（.docx）", ".pdf": " PDF "}
 
 
 class KnowledgeFileError(Exception):
@@ -48,18 +60,46 @@ def is_knowledge_file(path: Path) -> bool:
 
 
 def load_knowledge_file(path: Path, relative: str) -> list[KnowledgeEntry]:
-    """Parse one file into entries; raise KnowledgeFileError with a specific reason when it is broken."""
+    """Parse one file into entries; raise KnowledgeFileError with a specific reason when it is broken.
+
+    Every way a file can fail to parse (a reader library's error at open time or while reading, a bound exceeded)
+    ends here as KnowledgeFileError, so ingestion, the console's pages and uploads treat a broken file alike.
+    """
     suffix = path.suffix.lower()
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise KnowledgeFileError(f"无法读取文件：{exc.strerror or type(exc).__name__}") from None
     if not data.strip():
         raise KnowledgeFileError("文件是空的")
     reader = _READERS.get(suffix)
     if reader is None:
         raise KnowledgeFileError(f"不支持的文件类型 {suffix}")
-    entries = reader(data, relative)
+    try:
+        entries = reader(data, relative, _Deadline(PARSE_MAX_SECONDS))
+    except KnowledgeFileError:
+        raise
+    except Exception as exc:  # whatever a reader library raises on a damaged file is that file's problem
+        detail = _first_line(str(exc)) or type(exc).__name__
+        name = _FORMAT_NAMES.get(suffix)
+        reason = f"不是有效的{name}文件，可能已损坏：{detail}" if name else f"文件无法读取：{detail}"
+        raise KnowledgeFileError(reason) from None
     if not entries:
         raise KnowledgeFileError("文件里没有可用的内容")
     return entries
+
+
+class _Deadline:
+    """The time one file's parse may take; past it the file is refused rather than left to run."""
+
+    def __init__(self, seconds: float) -> None:
+        self._seconds = seconds
+        self._end = time.monotonic() + seconds
+
+    def check(self) -> None:
+        """Refuse the file once its time is up."""
+        if time.monotonic() > self._end:
+            raise KnowledgeFileError(f"文件太大或太复杂，{self._seconds:.0f} 秒内没有读完，请拆分成几个文件")
 
 
 def decode_text(data: bytes) -> str:
@@ -77,7 +117,18 @@ def decode_text(data: bytes) -> str:
 # ---------------------------------------------------------------- Markdown guides
 
 
-def _read_markdown(data: bytes, relative: str) -> list[KnowledgeEntry]:
+class _FrontMatterLoader(yaml.SafeLoader):
+    """Safe YAML without aliases: front matter is a few plain fields, and aliases of anchors are how a few hundred
+    bytes expand into gigabytes ("billion laughs")."""
+
+    def compose_node(self, parent: Node | None, index: int) -> Node | None:
+        """Compose as SafeLoader does, refusing an alias (*name) before it is followed."""
+        if self.check_event(yaml.AliasEvent):
+            raise KnowledgeFileError("front matter 不能使用 YAML 锚点或别名（& 和 *），请直接写出每个字段的值")
+        return super().compose_node(parent, index)
+
+
+def _read_markdown(data: bytes, relative: str, deadline: _Deadline) -> list[KnowledgeEntry]:
     text = decode_text(data).replace("\r\n", "\n")
     meta: dict[str, Any] = {}
     body = text
@@ -85,13 +136,18 @@ def _read_markdown(data: bytes, relative: str) -> list[KnowledgeEntry]:
         end = text.find("\n---", 4)
         if end < 0:
             raise KnowledgeFileError("front matter 没有结束的 --- 行")
+        if end - 4 > FRONT_MATTER_MAX_CHARS:
+            raise KnowledgeFileError(f"front matter 太长（最多 {FRONT_MATTER_MAX_CHARS} 字）")
         try:
-            loaded = yaml.safe_load(text[4:end])
+            loaded = yaml.load(text[4:end], Loader=_FrontMatterLoader)  # a SafeLoader that refuses aliases
         except yaml.YAMLError as exc:
             raise KnowledgeFileError(f"front matter 不是合法的 YAML：{_first_line(str(exc))}") from None
         if not isinstance(loaded, dict):
             raise KnowledgeFileError("front matter 应为“字段: 值”的形式")
         meta = {str(k): v for k, v in loaded.items()}
+        for name, value in meta.items():
+            if len(_clean(value)) > FRONT_MATTER_FIELD_MAX_CHARS:
+                raise KnowledgeFileError(f"front matter 的 {name} 太长（最多 {FRONT_MATTER_FIELD_MAX_CHARS} 字）")
         missing = [name for name in FRONT_MATTER_REQUIRED if not _clean(meta.get(name))]
         if missing:
             raise KnowledgeFileError(f"front matter 缺少字段：{'、'.join(missing)}")
@@ -167,28 +223,107 @@ def _plain_markdown(text: str) -> str:
 # ---------------------------------------------------------------- FAQ tables
 
 
-def _read_csv(data: bytes, relative: str) -> list[KnowledgeEntry]:
+def _read_csv(data: bytes, relative: str, deadline: _Deadline) -> list[KnowledgeEntry]:
     text = decode_text(data)
+    rows: list[list[str]] = []
     try:
-        rows = list(csv.reader(io.StringIO(text, newline="")))
+        for number, row in enumerate(csv.reader(io.StringIO(text, newline="")), start=1):
+            if number % 1000 == 0:
+                deadline.check()
+            rows.append(_table_row(number, row))
     except csv.Error as exc:
         raise KnowledgeFileError(f"CSV 格式错误：{exc}") from None
     return _faq_entries(rows, relative)
 
 
-def _read_xlsx(data: bytes, relative: str) -> list[KnowledgeEntry]:
+def _read_xlsx(data: bytes, relative: str, deadline: _Deadline) -> list[KnowledgeEntry]:
     from openpyxl import load_workbook
 
+    _check_package(data)
+    workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     try:
-        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, OSError, ValueError) as exc:
-        raise KnowledgeFileError(f"不是有效的 Excel（.xlsx）文件，可能已损坏：{_first_line(str(exc))}") from None
-    try:
-        sheet = workbook.worksheets[0]
-        rows = [["" if cell is None else str(cell) for cell in row] for row in sheet.iter_rows(values_only=True)]
+        rows = list(_xlsx_rows(workbook, deadline))
     finally:
         workbook.close()
     return _faq_entries(rows, relative)
+
+
+def _xlsx_rows(workbook: Any, deadline: _Deadline) -> Iterator[list[str]]:
+    """The first sheet's rows, streamed cell by cell: the sheet's own claim of its size (`<dimension>`) is never
+    trusted, empty cells are skipped without being materialised, and the table's bounds are checked as cells come."""
+    from openpyxl.worksheet._reader import WorkSheetParser
+    from openpyxl.xml.constants import SHEET_MAIN_NS
+    from openpyxl.xml.functions import iterparse
+
+    row_tag, cell_tag = f"{{{SHEET_MAIN_NS}}}row", f"{{{SHEET_MAIN_NS}}}c"
+    # openpyxl's own cell parser turns shared strings, inline strings, numbers and dates into values.
+    sheet = workbook.worksheets[0]
+    cell_parser = WorkSheetParser(
+        None,
+        sheet._shared_strings,
+        data_only=True,
+        epoch=workbook.epoch,
+        date_formats=workbook._date_formats,
+        timedelta_formats=workbook._timedelta_formats,
+    )
+    number, seen, values, in_cell = 0, 0, dict[int, str](), False
+    open_elements: list[Any] = []
+    with sheet._get_source() as source:
+        for event, element in iterparse(source, events=("start", "end")):
+            if event == "start":
+                open_elements.append(element)
+                in_cell = in_cell or element.tag == cell_tag
+                if element.tag == row_tag:
+                    claimed = element.get("r")
+                    number = int(float(claimed)) if claimed else number + 1
+                    cell_parser.row_counter, cell_parser.col_counter, values = number, 0, {}
+                continue
+            open_elements.pop()
+            if element.tag == cell_tag:
+                in_cell = False
+                seen += 1
+                if seen % 1000 == 0:
+                    deadline.check()
+                cell = cell_parser.parse_cell(element)
+                text = _clean(cell["value"])
+                if text:
+                    _check_cell(number, cell["column"], text)
+                    values[cell["column"]] = text
+            elif element.tag == row_tag:
+                deadline.check()
+                if values:
+                    yield [values.get(column, "") for column in range(1, max(values) + 1)]
+            # Keep nothing already read (a cell's own parts go with the cell): memory stays that of one cell.
+            if open_elements and not in_cell:
+                open_elements[-1].remove(element)
+
+
+def _check_package(data: bytes) -> None:
+    """Refuse a zip package (XLSX) that would unpack to more than the bound (a "zip bomb")."""
+    with zipfile.ZipFile(io.BytesIO(data)) as package:
+        unpacked = sum(info.file_size for info in package.infolist())
+    if unpacked > PACKAGE_MAX_UNPACKED_MB * 1024 * 1024:
+        raise KnowledgeFileError(f"文件解压后超过 {PACKAGE_MAX_UNPACKED_MB} MB，请删减或拆分成几个文件")
+
+
+def _table_row(number: int, cells: list[str]) -> list[str]:
+    """One row of a FAQ table within the table's bounds, trailing empty cells dropped."""
+    while cells and not cells[-1].strip():
+        cells.pop()
+    for column, text in enumerate(cells, start=1):
+        if text.strip():
+            _check_cell(number, column, text)
+    return cells
+
+
+def _check_cell(row: int, column: int, text: str) -> None:
+    """Refuse a table with content beyond the row or column bound, or a cell longer than the text bound."""
+    if row > TABLE_MAX_ROWS:
+        raise KnowledgeFileError(f"表格超过 {TABLE_MAX_ROWS} 行（第 {row} 行还有内容），请拆分成几个文件")
+    if column > TABLE_MAX_COLUMNS:
+        raise KnowledgeFileError(f"表格超过 {TABLE_MAX_COLUMNS} 列（第 {row} 行第 {column} 列还有内容）")
+    if len(text) > CELL_MAX_CHARS:
+        raise KnowledgeFileError(f"第 {row} 行第 {column} 列的内容太长（最多 {CELL_MAX_CHARS} 字）")
 
 
 def faq_columns(header_row: list[str]) -> list[str]:
@@ -252,14 +387,11 @@ def _faq_entries(rows: list[list[str]], relative: str) -> list[KnowledgeEntry]:
 # ---------------------------------------------------------------- DOCX, PDF, TXT documents
 
 
-def _read_docx(data: bytes, relative: str) -> list[KnowledgeEntry]:
+def _read_docx(data: bytes, relative: str, deadline: _Deadline) -> list[KnowledgeEntry]:
     import docx
-    from docx.opc.exceptions import PackageNotFoundError
 
-    try:
-        document = docx.Document(io.BytesIO(data))
-    except (PackageNotFoundError, zipfile.BadZipFile, KeyError, ValueError) as exc:
-        raise KnowledgeFileError(f"不是有效的 Word（.docx）文件，可能已损坏：{_first_line(str(exc))}") from None
+    _check_package(data)
+    document = docx.Document(io.BytesIO(data))
     title = _clean(document.core_properties.title)
     blocks: list[tuple[str, str]] = []
     for paragraph in document.paragraphs:
@@ -270,6 +402,7 @@ def _read_docx(data: bytes, relative: str) -> list[KnowledgeEntry]:
             blocks.append(("", " ".join(dict.fromkeys(c.text.strip() for c in row.cells if c.text.strip()))))
     sections: list[Section] = []
     heading, lines = "", list[str]()
+    deadline.check()
     for style, text in blocks:
         text = text.strip()
         if not text:
@@ -289,22 +422,17 @@ def _read_docx(data: bytes, relative: str) -> list[KnowledgeEntry]:
     return [_document(relative, title, sections)]
 
 
-def _read_pdf(data: bytes, relative: str) -> list[KnowledgeEntry]:
+def _read_pdf(data: bytes, relative: str, deadline: _Deadline) -> list[KnowledgeEntry]:
     from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
 
-    try:
-        reader = PdfReader(io.BytesIO(data))
-        if reader.is_encrypted:
-            raise KnowledgeFileError("PDF 已加密，请提供未加密的版本")
-        pages = [(number, page.extract_text() or "") for number, page in enumerate(reader.pages, start=1)]
-        title = _clean(reader.metadata.get("/Title") if reader.metadata else None)
-    except KnowledgeFileError:
-        raise
-    except (PyPdfError, ValueError, KeyError, TypeError, AttributeError, OSError) as exc:
-        raise KnowledgeFileError(
-            f"不是有效的 PDF 文件，可能已损坏：{_first_line(str(exc)) or type(exc).__name__}"
-        ) from None
+    reader = PdfReader(io.BytesIO(data))
+    if reader.is_encrypted:
+        raise KnowledgeFileError("PDF 已加密，请提供未加密的版本")
+    pages: list[tuple[int, str]] = []
+    for number, page in enumerate(reader.pages, start=1):
+        deadline.check()
+        pages.append((number, page.extract_text() or ""))
+    title = _clean(reader.metadata.get("/Title") if reader.metadata else None)
     sections = [Section(f"第{number}页", _join_pdf_lines(text)) for number, text in pages if text.strip()]
     if not sections:
         raise KnowledgeFileError("PDF 里没有可提取的文字（可能是扫描件），请提供文字版")
@@ -324,7 +452,7 @@ def _join_pdf_lines(text: str) -> str:
     return "\n".join(out)
 
 
-def _read_txt(data: bytes, relative: str) -> list[KnowledgeEntry]:
+def _read_txt(data: bytes, relative: str, deadline: _Deadline) -> list[KnowledgeEntry]:
     text = decode_text(data).replace("\r\n", "\n").strip()
     lines = text.split("\n")
     title = ""
@@ -351,7 +479,7 @@ def _document(relative: str, title: str, sections: Iterable[Section]) -> Knowled
 
 # ---------------------------------------------------------------- helpers
 
-_READERS: dict[str, Callable[[bytes, str], list[KnowledgeEntry]]] = {
+_READERS: dict[str, Callable[[bytes, str, _Deadline], list[KnowledgeEntry]]] = {
     ".md": _read_markdown,
     ".markdown": _read_markdown,
     ".csv": _read_csv,
@@ -396,6 +524,6 @@ def load_knowledge_base(root: Path, *, suffixes: tuple[str, ...] = SUPPORTED_SUF
         relative = path.relative_to(root).as_posix()
         try:
             loaded.append(LoadedFile(path, relative, tuple(load_knowledge_file(path, relative)), ""))
-        except (KnowledgeFileError, OSError) as exc:
+        except KnowledgeFileError as exc:
             loaded.append(LoadedFile(path, relative, (), str(exc) or "无法读取"))
     return loaded

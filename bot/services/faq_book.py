@@ -5,10 +5,12 @@ from __future__ import annotations
 import csv
 import io
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from bot.domain.errors import KnowledgeBusyError
 from bot.domain.escalation import QuestionStatus, UnansweredQuestion
 from bot.domain.knowledge import EntryKind, KnowledgeEntry
 from bot.ports import Clock
@@ -58,14 +60,19 @@ class FaqDraft:
         return ""
 
 
+# Holds the knowledge base for one change (a bounded wait for a running re-index, KnowledgeBusyError after it) and
+# yields the re-index to run once the files are written.
+Editing = Callable[[], AbstractContextManager[Callable[[], object]]]
+
+
 class FaqBook:
     """Adds and edits FAQ entries in the knowledge base's CSV tables and re-indexes incrementally after each write."""
 
-    def __init__(self, knowledge_dir: Path, clock: Clock, reindex: Callable[[], object]) -> None:
+    def __init__(self, knowledge_dir: Path, clock: Clock, editing: Editing) -> None:
         self._root = knowledge_dir
         self._path = knowledge_dir / STAFF_FAQ_FILE
         self._clock = clock
-        self._reindex = reindex
+        self._editing = editing
         self._lock = threading.Lock()
 
     def add(self, question: UnansweredQuestion, *, community: str = "") -> str:
@@ -97,7 +104,7 @@ class FaqBook:
         problem = draft.problem()
         if problem:
             raise FaqEditError(problem)
-        with self._lock:
+        with self._holding() as reindex, self._lock:
             path = self._file_of(entry_id)
             raw = path.read_bytes()
             rows = list(csv.reader(io.StringIO(decode_text(raw), newline="")))
@@ -117,7 +124,7 @@ class FaqBook:
             csv.writer(buffer, lineterminator="\n").writerows(rows)
             encoding = "utf-8-sig" if raw.startswith(b"\xef\xbb\xbf") else "utf-8"
             write_knowledge_file(path, buffer.getvalue().encode(encoding))
-            self._reindex()
+            reindex()
         return path.relative_to(self._root).as_posix()
 
     def entries(self) -> list[KnowledgeEntry]:
@@ -129,7 +136,7 @@ class FaqBook:
         problem = draft.problem()
         if problem:
             raise FaqEditError(problem)
-        with self._lock:
+        with self._holding() as reindex, self._lock:
             self._path.parent.mkdir(parents=True, exist_ok=True)
             existing = self._path.read_text(encoding="utf-8-sig") if self._path.exists() else ""
             rows = list(csv.reader(io.StringIO(existing, newline=""))) if existing else []
@@ -146,8 +153,17 @@ class FaqBook:
             writer.writerow([values.get(name, "") for name in header])
             with self._path.open("a", encoding="utf-8", newline="") as handle:
                 handle.write(buffer.getvalue())
-            self._reindex()
+            reindex()
         return entry_id
+
+    @contextmanager
+    def _holding(self) -> Iterator[Callable[[], object]]:
+        """The knowledge base held for one write; FaqEditError (nothing written) if a re-index keeps it too long."""
+        try:
+            with self._editing() as reindex:
+                yield reindex
+        except KnowledgeBusyError as exc:
+            raise FaqEditError(f"没有保存：{exc}") from None
 
     def _values(self, entry_id: str, draft: FaqDraft) -> dict[str, str]:
         similar = [q.replace(SIMILAR_SEPARATOR, " ").strip() for q in draft.similar_questions]

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import csv
 import io
+import re
+import zipfile
+from collections.abc import Callable
 from pathlib import Path
 
 FAQ_HEADER = ["id", "question", "similar_questions", "answer", "category", "source", "updated"]
@@ -154,3 +157,54 @@ def small_knowledge_base(root: Path) -> Path:
         encoding="utf-8",
     )
     return root
+
+
+def rewrite_xlsx_sheet(path: Path, rewrite: Callable[[str], str]) -> Path:
+    """Rewrite the first sheet's XML inside a workbook (to craft broken or hostile files as a prober would)."""
+    with zipfile.ZipFile(path) as source:
+        members = [(info, source.read(info)) for info in source.infolist()]
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for info, data in members:
+            if info.filename == "xl/worksheets/sheet1.xml":
+                data = rewrite(data.decode("utf-8")).encode("utf-8")
+            target.writestr(info.filename, data)
+    return path
+
+
+def share_xlsx_strings(path: Path) -> Path:
+    """Move a workbook's inline strings into a shared-strings table, as Excel itself saves text cells."""
+    inline = re.compile(r'<c r="([A-Z]+[0-9]+)" t="inlineStr"><is><t>([^<]*)</t></is></c>')
+    with zipfile.ZipFile(path) as source:
+        members = {info.filename: source.read(info) for info in source.infolist()}
+    strings: list[str] = []
+
+    def shared(match: re.Match[str]) -> str:
+        strings.append(match.group(2))
+        return f'<c r="{match.group(1)}" t="s"><v>{len(strings) - 1}</v></c>'
+
+    sheet = inline.sub(shared, members["xl/worksheets/sheet1.xml"].decode("utf-8"))
+    members["xl/worksheets/sheet1.xml"] = sheet.encode("utf-8")
+    main = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    items = "".join(f"<si><t>{text}</t></si>" for text in strings)
+    members["xl/sharedStrings.xml"] = f'<sst xmlns="{main}" count="{len(strings)}">{items}</sst>'.encode()
+    kind = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
+    members["[Content_Types].xml"] = (
+        members["[Content_Types].xml"]
+        .decode("utf-8")
+        .replace("</Types>", f'<Override PartName="/xl/sharedStrings.xml" ContentType="{kind}"/></Types>')
+        .encode("utf-8")
+    )
+    relation = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/sharedStrings"
+    members["xl/_rels/workbook.xml.rels"] = (
+        members["xl/_rels/workbook.xml.rels"]
+        .decode("utf-8")
+        .replace(
+            "</Relationships>",
+            f'<Relationship Type="{relation}" Target="sharedStrings.xml" Id="rId99"/></Relationships>',
+        )
+        .encode("utf-8")
+    )
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as target:
+        for name, data in members.items():
+            target.writestr(name, data)
+    return path

@@ -15,7 +15,7 @@ from bot.domain.staff import Permission
 from bot.rag.loaders import SIMILAR_SEPARATOR
 from bot.services.dashboard import CONSOLE_CHANNEL
 from bot.services.faq_book import FaqDraft, FaqEditError
-from bot.services.knowledge_admin import UploadError
+from bot.services.knowledge_admin import UploadError, UploadForbiddenError
 
 router = APIRouter()
 Librarian = Annotated[StaffSession, allowed(Permission.MANAGE_KNOWLEDGE)]
@@ -29,13 +29,17 @@ def overview(request: Request, console: Services, session: Librarian, q: str = "
 
 
 @router.post("/knowledge/upload", response_class=HTMLResponse)
-async def upload(
-    request: Request, console: Services, session: Editing, file: Annotated[UploadFile, File()]
-) -> Response:
-    """Store an uploaded file after checking that it parses, then re-ingest in the background."""
-    data = await file.read(console.knowledge.upload_limit + 1)
+def upload(request: Request, console: Services, session: Editing, file: Annotated[UploadFile, File()]) -> Response:
+    """Store an uploaded file after checking that it parses, then re-ingest in the background.
+
+    A plain (not async) route: FastAPI runs it on a worker thread, so parsing a large or hostile file never holds
+    up the event loop that serves every other request.
+    """
+    data = file.file.read(console.knowledge.upload_limit + 1)
     try:
-        relative, replaced = console.knowledge.upload(file.filename or "", data)
+        relative, replaced = console.knowledge.upload(file.filename or "", data, session.user)
+    except UploadForbiddenError as exc:
+        return _overview(request, console, session, error=str(exc), status_code=403)
     except UploadError as exc:
         return _overview(request, console, session, error=str(exc), status_code=400)
     console.audit.record(
@@ -52,6 +56,15 @@ def reindex(console: Services, session: Editing) -> Response:
     if started:
         console.audit.record(session.user, "reindexed", ip=session.ip)
     return redirect("/knowledge", notice="reindex_started" if started else "reindex_running")
+
+
+@router.post("/knowledge/reindex/cancel")
+def cancel_reindex(console: Services, session: Editing) -> Response:
+    """Stop the running re-ingestion; the previous index keeps serving."""
+    cancelled = console.knowledge.cancel_reindex()
+    if cancelled:
+        console.audit.record(session.user, "reindex_cancelled", ip=session.ip)
+    return redirect("/knowledge", notice="reindex_cancelling" if cancelled else "reindex_idle")
 
 
 @router.get("/knowledge/reindex/status")
