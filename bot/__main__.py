@@ -89,6 +89,9 @@ def _parser() -> argparse.ArgumentParser:
 
     ingest = sub.add_parser("ingest", help="增量导入知识库文件")
     ingest.add_argument("--kb", type=Path, default=None, help="知识库目录（默认 BOT_KNOWLEDGE_DIR）")
+    ingest.add_argument(
+        "--rebuild", action="store_true", help="丢弃现有索引（包括已损坏的），从知识库文件全部重建；请先停止助手"
+    )
     ingest.set_defaults(func=cmd_ingest)
 
     evaluate = sub.add_parser("eval", help="在临时索引上评测知识库，最后一行输出 JSON")
@@ -110,11 +113,18 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
-    """Incrementally ingest the knowledge directory and print a summary."""
-    from bot.app import build_knowledge
+    """Incrementally ingest the knowledge directory (with --rebuild: the index thrown away first) and print a
+    summary."""
+    from bot.app import build_knowledge, discard_index
 
+    root: Path = args.kb or settings.knowledge_dir
+    if args.rebuild:
+        if not root.is_dir():  # checked before the index is thrown away
+            raise AssistantError(f"知识库目录不存在：{root}（索引没有改动）")
+        print("正在丢弃旧索引，从知识库文件全部重建……", flush=True)
+        discard_index(settings)
     knowledge = build_knowledge(settings)
-    report = _run_ingest(knowledge.ingestor, args.kb or settings.knowledge_dir)
+    report = _run_ingest(knowledge.ingestor, root)
     print(format_report(report))
     return 1 if report.failures else 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -78,6 +79,19 @@ def chroma_client(settings: Settings, persist_dir: Path | None = None) -> Any:
     path = persist_dir or settings.chroma_dir
     path.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+
+def discard_index(settings: Settings) -> None:
+    """Throw the knowledge index away, damaged or not, so the next ingest builds it anew from the files.
+
+    The embedded store's directory is removed whole (a damaged store cannot be opened to delete from); on a
+    Chroma server the pointer and every generation are dropped.
+    """
+    if settings.vector_store == "server":
+        KnowledgeIndex(chroma_client(settings), settings.collection_name).discard()
+        return
+    if settings.chroma_dir.is_dir():
+        shutil.rmtree(settings.chroma_dir)
 
 
 def fusion_weights(settings: Settings) -> FusionWeights:

@@ -184,6 +184,11 @@ class KnowledgeIndex:
             lexicon=lexicon,
         )
 
+    def discard(self) -> None:
+        """Throw the whole index away: the pointer and every generation (the next ingest rebuilds it all)."""
+        self._drop(self._pointer_name)
+        self._drop_stale(keep=set())
+
     def _drop(self, name: str) -> None:
         try:
             self._client.delete_collection(name)
