@@ -475,8 +475,13 @@ def _sweep(settings: Settings, knowledge: AssistantServices, labelled: Sequence[
 
 def _log_to_file(logger: logging.Logger, path: Path) -> None:
     """Send a logger's records (errors with their tracebacks) to a file instead of the terminal."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(path, encoding="utf-8")
+    from bot.local_state import LocalStateError, os_error_message, prepare_directory
+
+    prepare_directory(path.parent, "日志目录")
+    try:
+        handler = logging.FileHandler(path, encoding="utf-8")
+    except OSError as exc:
+        raise LocalStateError(os_error_message(path.parent, exc, "日志目录")) from exc
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     logger.addHandler(handler)
     logger.propagate = False
