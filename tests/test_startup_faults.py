@@ -237,3 +237,36 @@ def test_ingest_rebuild_keeps_the_index_when_the_knowledge_directory_is_missing(
     result = _bot(data, tmp_path / "nowhere", "ingest", "--rebuild")
     _assert_explained(result, str(tmp_path / "nowhere"), "知识库目录不存在")
     assert json.loads(_bot(data, kb, "ask", "楼道里的灭火器过期了该找谁").stdout)["answered"] is True
+
+
+@pytest.mark.parametrize("temp_usable", [True, False])
+def test_the_last_resort_handler_survives_an_unwritable_data_dir(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], temp_usable: bool
+) -> None:
+    import bot.__main__ as cli
+
+    data = tmp_path / "data"
+    data.write_text("not a directory")
+    temp = tmp_path / "temp"
+    if temp_usable:
+        temp.mkdir()
+    else:
+        temp.write_text("not a directory either")
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("BOT_DATA_DIR", str(data))
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+
+    def unexpected(*_: object) -> int:
+        raise RuntimeError("an unexpected library failure")
+
+    monkeypatch.setattr(cli, "cmd_questions", unexpected)
+    assert cli.main(["questions"]) == 1
+    err = capsys.readouterr().err
+    assert "运行出错" in err and len(err.strip().splitlines()) == 1
+    assert "Traceback" not in err and "unexpected library failure" not in err
+    logs = list(temp.glob("*.log")) if temp_usable else []
+    if temp_usable:
+        assert len(logs) == 1 and str(logs[0]) in err
+        assert "RuntimeError: an unexpected library failure" in logs[0].read_text(encoding="utf-8")
+    else:
+        assert "无法写入日志" in err
