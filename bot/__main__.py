@@ -5,10 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 import tempfile
+import traceback
 from collections.abc import Callable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -47,9 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except AssistantError as exc:
         print(str(exc), file=sys.stderr)
         return 1
-    except Exception as exc:  # last resort: a short Chinese message on screen, the traceback in the log file
-        log_file = _log_exception(settings)
-        print(f"运行出错：{exc}（详细信息已写入 {log_file}）", file=sys.stderr)
+    except Exception as exc:  # last resort: a short Chinese message on screen, the traceback in a log file
+        _report_unexpected(settings, exc)
         return 1
 
 
@@ -89,6 +90,9 @@ def _parser() -> argparse.ArgumentParser:
 
     ingest = sub.add_parser("ingest", help="增量导入知识库文件")
     ingest.add_argument("--kb", type=Path, default=None, help="知识库目录（默认 BOT_KNOWLEDGE_DIR）")
+    ingest.add_argument(
+        "--rebuild", action="store_true", help="丢弃现有索引（包括已损坏的），从知识库文件全部重建；请先停止助手"
+    )
     ingest.set_defaults(func=cmd_ingest)
 
     evaluate = sub.add_parser("eval", help="在临时索引上评测知识库，最后一行输出 JSON")
@@ -110,11 +114,18 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
-    """Incrementally ingest the knowledge directory and print a summary."""
-    from bot.app import build_knowledge
+    """Incrementally ingest the knowledge directory (with --rebuild: the index thrown away first) and print a
+    summary."""
+    from bot.app import build_knowledge, discard_index
 
+    root: Path = args.kb or settings.knowledge_dir
+    if args.rebuild:
+        if not root.is_dir():  # checked before the index is thrown away
+            raise AssistantError(f"知识库目录不存在：{root}（索引没有改动）")
+        print("正在丢弃旧索引，从知识库文件全部重建……", flush=True)
+        discard_index(settings)
     knowledge = build_knowledge(settings)
-    report = _run_ingest(knowledge.ingestor, args.kb or settings.knowledge_dir)
+    report = _run_ingest(knowledge.ingestor, root)
     print(format_report(report))
     return 1 if report.failures else 0
 
@@ -465,25 +476,60 @@ def _sweep(settings: Settings, knowledge: AssistantServices, labelled: Sequence[
 
 def _log_to_file(logger: logging.Logger, path: Path) -> None:
     """Send a logger's records (errors with their tracebacks) to a file instead of the terminal."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handler = logging.FileHandler(path, encoding="utf-8")
+    from bot.local_state import LocalStateError, os_error_message, prepare_directory
+
+    prepare_directory(path.parent, "日志目录")
+    try:
+        handler = logging.FileHandler(path, encoding="utf-8")
+    except OSError as exc:
+        raise LocalStateError(os_error_message(path.parent, exc, "日志目录")) from exc
     handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
     logger.addHandler(handler)
     logger.propagate = False
 
 
-def _log_exception(settings: Settings) -> Path:
-    """Append the current exception's traceback to data/logs/bot.log and return that path."""
-    log_file = settings.data_dir / "logs" / "bot.log"
-    log_file.parent.mkdir(parents=True, exist_ok=True)
-    logger = logging.getLogger("bot.cli")
-    handler = logging.FileHandler(log_file, encoding="utf-8")
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(message)s"))
-    logger.addHandler(handler)
-    logger.exception("command failed")
-    handler.close()
-    logger.removeHandler(handler)
-    return log_file
+def _report_unexpected(settings: Settings, exc: Exception) -> None:
+    """Tell staff in one Chinese line that something unexpected failed and where its details are; never raises.
+
+    The traceback goes to data/logs/bot.log or, when the data directory cannot take it (read-only, full, not a
+    directory), to a new file in the temporary directory; the library's own text stays in that file.
+    """
+    try:
+        log_file = _log_exception(settings, exc)
+        if log_file is not None:
+            message = f"运行出错，详细信息已写入 {log_file}；请把这个文件交给技术人员。"
+        else:
+            message = (
+                f"运行出错，而且无法写入日志：数据目录 {settings.data_dir.absolute()} "
+                "和临时目录都不能写；请检查磁盘空间和目录权限。"
+            )
+        print(message, file=sys.stderr)
+    except Exception:  # even stderr may be gone; the exit code still says the command failed
+        return
+
+
+def _log_exception(settings: Settings, exc: Exception) -> Path | None:
+    """Append exc's traceback to data/logs/bot.log, else to a new file in the temporary directory; the file
+    written, or None when neither can be written. Never raises."""
+    record = (
+        f"{datetime.now().isoformat(sep=' ', timespec='seconds')} ERROR command failed\n"
+        + "".join(traceback.format_exception(exc))
+    )
+    try:
+        log_file = settings.data_dir / "logs" / "bot.log"
+        log_file.parent.mkdir(parents=True, exist_ok=True)
+        with log_file.open("a", encoding="utf-8") as out:
+            out.write(record)
+        return log_file
+    except Exception:  # the data directory is the problem, perhaps: fall back to a private temporary file
+        pass
+    try:
+        descriptor, name = tempfile.mkstemp(prefix="community-assistant-", suffix=".log")
+        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+            out.write(record)
+        return Path(name)
+    except Exception:
+        return None
 
 
 def _validation_message(exc: ValidationError) -> str:

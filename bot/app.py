@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -13,10 +14,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.config import Settings
 from bot.domain.errors import AssistantError
 from bot.handlers.router import MessageRouter, RateLimits
+from bot.local_state import LocalStateError, os_error_message, prepare_directory
 from bot.ports import ChatGateway, Clock, SystemClock
 from bot.rag.embeddings import embed_array, make_embeddings
 from bot.rag.generation import GroundedAnswerWriter, make_chat_model
-from bot.rag.index import KnowledgeIndex
+from bot.rag.index import KnowledgeIndex, index_problem
 from bot.rag.ingestion import KnowledgeIngestor
 from bot.rag.prompts import PromptLibrary
 from bot.rag.retriever import FusionWeights, HybridRetriever
@@ -66,6 +68,7 @@ def chroma_client(settings: Settings, persist_dir: Path | None = None) -> Any:
     """An embedded (persistent) Chroma client, or an HTTP client for a Chroma server; telemetry off."""
     import chromadb
     from chromadb.config import Settings as ChromaSettings
+    from chromadb.errors import ChromaError
 
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     if settings.vector_store == "server" and persist_dir is None:
@@ -76,8 +79,36 @@ def chroma_client(settings: Settings, persist_dir: Path | None = None) -> Any:
                 f"连不上 Chroma 向量库服务 {settings.chroma_host}:{settings.chroma_port}，请确认它已启动"
             ) from exc
     path = persist_dir or settings.chroma_dir
-    path.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+    prepare_directory(path, "向量索引目录")
+    try:
+        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+    except ChromaError as exc:  # a damaged store, a full disk: said in Chinese, with what to do
+        raise index_problem(path, exc) from exc
+
+
+def index_location(settings: Settings, persist_dir: Path | None = None) -> Path | str:
+    """Where the index lives, as staff are told: the embedded store's directory, or the server's host:port."""
+    if settings.vector_store == "server" and persist_dir is None:
+        return f"{settings.chroma_host}:{settings.chroma_port}"
+    return persist_dir or settings.chroma_dir
+
+
+def discard_index(settings: Settings) -> None:
+    """Throw the knowledge index away, damaged or not, so the next ingest builds it anew from the files.
+
+    The embedded store's directory is removed whole (a damaged store cannot be opened to delete from); on a
+    Chroma server the pointer and every generation are dropped.
+    """
+    if settings.vector_store == "server":
+        KnowledgeIndex(chroma_client(settings), settings.collection_name, location=index_location(settings)).discard()
+        return
+    path = settings.chroma_dir
+    if not path.is_dir():
+        return  # nothing to discard (a file in its place is reported when the index is opened)
+    try:
+        shutil.rmtree(path)
+    except OSError as exc:
+        raise LocalStateError(os_error_message(path, exc, "向量索引目录")) from exc
 
 
 def fusion_weights(settings: Settings) -> FusionWeights:
@@ -121,10 +152,14 @@ def build_knowledge(
     clock: Clock | None = None,
 ) -> AssistantServices:
     """Wire everything; state_dir gives a private embedded index and database (evaluation, benchmark)."""
+    prepare_directory(settings.data_dir)  # before anything is loaded: a fault here is told at once, in Chinese
     clock = clock or SystemClock()
     embeddings = embeddings or make_embeddings(settings)
+    persist_dir = state_dir / "chroma" if state_dir else None
     index = KnowledgeIndex(
-        chroma_client(settings, state_dir / "chroma" if state_dir else None), settings.collection_name
+        chroma_client(settings, persist_dir),
+        settings.collection_name,
+        location=index_location(settings, persist_dir),
     )
     sessions = open_database(f"sqlite:///{state_dir / 'assistant.db'}" if state_dir else settings.database)
     ingestor = KnowledgeIngestor(

@@ -6,18 +6,44 @@ Readers always see a whole generation; a crash or error while ingesting leaves t
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
-from chromadb.errors import NotFoundError
+from chromadb.errors import ChromaError, NotFoundError
 
+from bot.domain.errors import AssistantError
 from bot.domain.knowledge import Chunk, EntryKind
+from bot.local_state import store_problem
 from bot.rag.lexical import Lexicon
 
 _BATCH = 1000
 _POINTER_SUFFIX = "-pointer"
+REBUILD_COMMAND = "python -m bot ingest --rebuild"
+
+
+class IndexUnavailableError(AssistantError):
+    """The Chroma store cannot be read or written; the message names it and what to do (often: rebuild it)."""
+
+
+def index_problem(location: Path | str, exc: Exception) -> IndexUnavailableError:
+    """The Chinese error for a failure of the Chroma store at location (a directory, or a server's host:port)."""
+    if isinstance(location, str):
+        return IndexUnavailableError(
+            f"Chroma 向量库服务 {location} 读写索引时出错；请查看该服务的日志，如果索引已损坏，"
+            f"运行 {REBUILD_COMMAND} 重建索引。"
+        )
+    code = re.search(r"\(code: (\d+)\)", str(exc))  # Chroma passes SQLite's result code on in its message
+    damaged = (
+        f"向量索引目录 {location.absolute()} 已损坏，无法读取（或由另一个版本的 Chroma 建立）；"
+        f"请运行 {REBUILD_COMMAND} 从知识库文件重建索引。"
+    )
+    sqlite_code = int(code.group(1)) if code else None
+    return IndexUnavailableError(store_problem(location, sqlite_code, what="向量索引目录", damaged=damaged))
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,26 +78,37 @@ class IndexSnapshot:
 class KnowledgeIndex:
     """Generations of the knowledge collection in one Chroma client, and the pointer naming the live one."""
 
-    def __init__(self, client: Any, name: str) -> None:
+    def __init__(self, client: Any, name: str, *, location: Path | str) -> None:
         self._client = client
         self._name = name
         self._pointer_name = name + _POINTER_SUFFIX
+        self._location = location
+
+    @contextmanager
+    def _store(self) -> Iterator[None]:
+        """Chroma's errors (a damaged store, a full disk) become IndexUnavailableError, told in Chinese."""
+        try:
+            yield
+        except ChromaError as exc:
+            raise index_problem(self._location, exc) from exc
 
     # ------------------------------------------------------------ reading
 
     def pointer(self) -> dict[str, Any]:
         """The live generation's name, embedding model and lexicon ({} before the first ingest)."""
-        try:
-            collection = self._client.get_collection(self._pointer_name, embedding_function=None)
-        except NotFoundError:
-            return {}
-        return dict(collection.metadata or {})
+        with self._store():
+            try:
+                collection = self._client.get_collection(self._pointer_name, embedding_function=None)
+            except NotFoundError:
+                return {}
+            return dict(collection.metadata or {})
 
     def _live(self) -> Any | None:
         generation = self.pointer().get("generation")
         if not generation:
             return None
-        return self._client.get_collection(generation, embedding_function=None)
+        with self._store():  # a pointer naming a missing generation is a damaged store too
+            return self._client.get_collection(generation, embedding_function=None)
 
     def files(self) -> dict[str, IndexedFile]:
         """Per-file records of the live generation."""
@@ -109,9 +146,11 @@ class KnowledgeIndex:
         if collection is None:
             return
         include = ["documents", "metadatas", *(["embeddings"] if include_vectors else [])]
-        total = collection.count()
+        with self._store():
+            total = collection.count()
         for offset in range(0, total, _BATCH):
-            page = collection.get(include=include, limit=_BATCH, offset=offset)
+            with self._store():
+                page = collection.get(include=include, limit=_BATCH, offset=offset)
             vectors = page.get("embeddings") if include_vectors else None
             for i, chunk_id in enumerate(page["ids"]):
                 meta = page["metadatas"][i]
@@ -123,7 +162,10 @@ class KnowledgeIndex:
         collection = self._live()
         if collection is None or not vectors:
             return {}
-        result = collection.query(query_embeddings=[list(v) for v in vectors], n_results=limit, include=["distances"])
+        with self._store():
+            result = collection.query(
+                query_embeddings=[list(v) for v in vectors], n_results=limit, include=["distances"]
+            )
         best: dict[str, float] = {}
         for ids, distances in zip(result["ids"], result["distances"], strict=True):
             for chunk_id, distance in zip(ids, distances, strict=True):
@@ -140,6 +182,10 @@ class KnowledgeIndex:
         lexicon: Lexicon,
     ) -> str:
         """Write a complete new generation, verify it, flip the pointer, then drop older generations."""
+        with self._store():
+            return self._write_generation(chunks, embedding_id=embedding_id, lexicon=lexicon)
+
+    def _write_generation(self, chunks: Sequence[StoredChunk], *, embedding_id: str, lexicon: Lexicon) -> str:
         previous = self.pointer()
         number = int(previous.get("number", 0)) + 1
         generation = f"{self._name}-g{number}"
@@ -171,8 +217,9 @@ class KnowledgeIndex:
             "embedding": embedding_id,
             "lexicon": json.dumps(lexicon.to_json(), ensure_ascii=False),
         }
-        pointer = self._client.get_or_create_collection(self._pointer_name, embedding_function=None)
-        pointer.modify(metadata=metadata)
+        with self._store():
+            pointer = self._client.get_or_create_collection(self._pointer_name, embedding_function=None)
+            pointer.modify(metadata=metadata)
 
     def update_lexicon(self, lexicon: Lexicon) -> None:
         """Store a changed lexicon with the live generation (no re-embedding needed)."""
@@ -183,6 +230,12 @@ class KnowledgeIndex:
             embedding_id=str(pointer["embedding"]),
             lexicon=lexicon,
         )
+
+    def discard(self) -> None:
+        """Throw the whole index away: the pointer and every generation (the next ingest rebuilds it all)."""
+        with self._store():
+            self._drop(self._pointer_name)
+            self._drop_stale(keep=set())
 
     def _drop(self, name: str) -> None:
         try:

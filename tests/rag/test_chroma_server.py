@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import build_knowledge
+from bot.app import build_knowledge, discard_index
 from bot.config import Settings
 from tests.conftest import CountingEmbeddings
 from tests.support.knowledge_files import small_knowledge_base
@@ -72,3 +72,23 @@ def test_ingest_and_retrieve_through_a_chroma_server(
     assert again.ingestor.ingest(kb).chunks_embedded == 0
     again.retriever.reload()
     assert again.retriever.retrieve("电瓶车可以推到家里充电不")[0].entry_id == "faq-t-fire-02"
+
+
+def test_discarding_the_index_on_a_chroma_server_drops_every_generation(
+    tmp_path: Path, chroma_server: int, counting_embeddings: CountingEmbeddings
+) -> None:
+    settings = Settings(
+        data_dir=tmp_path / "data",
+        vector_store="server",
+        chroma_port=chroma_server,
+        collection_name="discarded",
+        _env_file=None,  # type: ignore[call-arg]
+    )
+    kb = small_knowledge_base(tmp_path / "kb")
+    build_knowledge(settings, embeddings=counting_embeddings).ingestor.ingest(kb)
+    counting_embeddings.embedded = 0
+
+    discard_index(settings)
+    knowledge = build_knowledge(settings, embeddings=counting_embeddings)
+    assert knowledge.index.pointer() == {}
+    assert knowledge.ingestor.ingest(kb).chunks_embedded == counting_embeddings.embedded == 22

@@ -135,3 +135,21 @@ def test_lexicon_edit_is_picked_up_without_reembedding(
     report = knowledge.ingestor.ingest(kb)
     assert report.chunks_embedded == 0
     assert knowledge.index.snapshot().lexicon.synonyms == {"送饭": "送餐上门"}
+
+
+def test_a_discarded_index_has_no_generation_left_and_is_rebuilt_whole(
+    settings: Settings, counting_embeddings: CountingEmbeddings
+) -> None:
+    kb = small_knowledge_base(settings.knowledge_dir)
+    knowledge = _knowledge(settings, counting_embeddings)
+    knowledge.ingestor.ingest(kb)
+    write_faq_csv(kb / "faq" / "fire.csv", FIRE_ROWS[:1])
+    knowledge.ingestor.ingest(kb)  # a second generation beside the first
+    counting_embeddings.embedded = 0
+
+    knowledge.index.discard()
+    assert knowledge.index.pointer() == {} and knowledge.index.snapshot().chunks == ()
+    client = knowledge.index._client
+    assert [c for c in client.list_collections() if c.name.startswith(settings.collection_name)] == []
+    report = knowledge.ingestor.ingest(kb)
+    assert len(report.files_added) == 4 and report.chunks_embedded == counting_embeddings.embedded == 18
