@@ -14,6 +14,8 @@ from bot.domain.messages import InboundMessage
 
 log = logging.getLogger(__name__)
 LEDGER_RETENTION = timedelta(days=7)
+# Logged once the account is logged in and messages are being handled and replies sent (a readiness signal).
+SERVING = "WeChat logged in: serving"
 
 
 class WechatRuntime:
@@ -45,6 +47,7 @@ class WechatRuntime:
         self.runtime.outbox.forget_processed_before(self._services.clock.now() - LEDGER_RETENTION)
         await self.channel.start()
         sender = asyncio.create_task(self._send_loop(stop, poll_s))
+        log.info(SERVING)
         backoff = 1.0
         loop = asyncio.get_running_loop()
         remind_every = timedelta(minutes=self._services.settings.unanswered_remind_minutes)
