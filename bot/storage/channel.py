@@ -1,18 +1,21 @@
-"""Repositories the channel runtime needs: group configuration, processed message ids and the outbox."""
+"""Repositories the channel runtime needs: group configuration, the inbox, processed message ids and the outbox."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.domain.messages import OutboundMessage, TriggerMode
-from bot.storage.models import GroupConfigRow, OutboxRow, ProcessedMessageRow
+from bot.domain.messages import InboundMessage, MessageKind, OutboundMessage, TriggerMode
+from bot.domain.privacy import mask_personal_data
+from bot.storage.models import GroupConfigRow, InboxRow, OutboxRow, ProcessedMessageRow
 
 QUEUED, SENT, FAILED = "queued", "sent", "failed"
+# Inbox: received → handled, or failed after repeated attempts.
+RECEIVED, HANDLED = "received", "handled"
 
 
 @dataclass(frozen=True, slots=True)
@@ -138,8 +141,114 @@ def _config(row: GroupConfigRow) -> GroupConfig:
     )
 
 
+class SqlInbox:
+    """Every inbound message, recorded before it is handled; what a killed process had not handled yet is handled
+    at the next start. Marked handled in the transaction that queues its replies (SqlOutbox.complete)."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def receive(self, message: InboundMessage, *, now: datetime) -> bool:
+        """Record a message as received; False if it was received before. An InboundMessage is bounded and free of
+        control characters by construction (text at most MAX_MESSAGE_CHARS), so it is stored as it is."""
+        try:
+            with self._sessions.begin() as session:
+                session.add(
+                    InboxRow(
+                        message_id=message.message_id,
+                        channel=message.channel,
+                        sender_id=message.sender_id,
+                        sender_name=message.sender_name,
+                        group_id=message.group_id,
+                        group_name=message.group_name,
+                        text=message.text,
+                        kind=message.kind.value,
+                        at=message.at,
+                        mentions_self=message.mentions_self,
+                        from_self=message.from_self,
+                        status=RECEIVED,
+                        attempts=0,
+                        outcome="",
+                        last_error="",
+                        received_at=now,
+                        handled_at=None,
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def waiting(self) -> list[InboundMessage]:
+        """Messages received but not handled yet, in the order they arrived."""
+        with self._sessions() as session:
+            rows = session.scalars(select(InboxRow).where(InboxRow.status == RECEIVED).order_by(InboxRow.id))
+            return [_inbound(row) for row in rows]
+
+    def begin(self, message_id: str) -> int | None:
+        """Count one more attempt at handling a waiting message (counted before it starts, so a message that kills
+        the process is counted too) and return its number; None when the message is not waiting."""
+        with self._sessions.begin() as session:
+            row = session.scalars(
+                select(InboxRow).where(InboxRow.message_id == message_id, InboxRow.status == RECEIVED)
+            ).one_or_none()
+            if row is None:
+                return None
+            row.attempts += 1
+            return row.attempts
+
+    def finish(self, message_id: str, outcome: str, *, now: datetime) -> None:
+        """The router is done with the message: handled, with its outcome (also when it queued nothing)."""
+        with self._sessions.begin() as session:
+            row = session.scalars(select(InboxRow).where(InboxRow.message_id == message_id)).one_or_none()
+            if row is None or row.status not in (RECEIVED, HANDLED):
+                return
+            row.status, row.outcome, row.text = HANDLED, outcome[:64], ""
+            row.handled_at = row.handled_at or now
+
+    def record_failure(self, message_id: str, reason: str, *, give_up: bool, now: datetime) -> None:
+        """An attempt failed: keep the reason; when giving up, the message is failed and never tried again (its text
+        kept for staff, masked like conversation turns)."""
+        with self._sessions.begin() as session:
+            row = session.scalars(
+                select(InboxRow).where(InboxRow.message_id == message_id, InboxRow.status == RECEIVED)
+            ).one_or_none()
+            if row is None:
+                return
+            row.last_error = reason[:2000]
+            if give_up:
+                row.status, row.handled_at, row.text = FAILED, now, mask_personal_data(row.text)
+
+    def counts(self) -> dict[str, int]:
+        """Number of messages per status."""
+        with self._sessions() as session:
+            rows = session.execute(select(InboxRow.status, func.count()).group_by(InboxRow.status))
+            return {status: count for status, count in rows}
+
+    def forget_settled_before(self, cutoff: datetime) -> int:
+        """Drop handled and failed messages received before cutoff (never one still waiting)."""
+        with self._sessions.begin() as session:
+            result = session.execute(delete(InboxRow).where(InboxRow.status != RECEIVED, InboxRow.received_at < cutoff))
+            return int(getattr(result, "rowcount", 0) or 0)
+
+
+def _inbound(row: InboxRow) -> InboundMessage:
+    return InboundMessage(
+        message_id=row.message_id,
+        channel=row.channel,
+        sender_id=row.sender_id,
+        sender_name=row.sender_name,
+        text=row.text,
+        kind=MessageKind(row.kind),
+        at=row.at,
+        group_id=row.group_id,
+        group_name=row.group_name,
+        mentions_self=row.mentions_self,
+        from_self=row.from_self,
+    )
+
+
 class SqlOutbox:
-    """Messages to send, with the processed-message ledger written in the same transaction."""
+    """Messages to send, with the processed-message ledger (and the inbox) written in the same transaction."""
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
@@ -150,10 +259,16 @@ class SqlOutbox:
             return session.get(ProcessedMessageRow, message_id) is not None
 
     def complete(self, message_id: str, replies: list[OutboundMessage], *, now: datetime) -> bool:
-        """Mark a message handled and queue its replies atomically; False if another delivery got there first."""
+        """Mark a message handled (in the ledger and the inbox) and queue its replies atomically; False if another
+        delivery got there first. Once handled, the inbox no longer keeps the resident's text."""
         try:
             with self._sessions.begin() as session:
                 session.add(ProcessedMessageRow(message_id=message_id, at=now))
+                session.execute(
+                    update(InboxRow)
+                    .where(InboxRow.message_id == message_id, InboxRow.status == RECEIVED)
+                    .values(status=HANDLED, text="", handled_at=now)
+                )
                 for reply in replies:
                     session.add(queued_row(reply, now))
         except IntegrityError:

@@ -79,6 +79,32 @@ class ProcessedMessageRow(Base):
     at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
 
 
+class InboxRow(Base):
+    """A platform message as the channel converted it, recorded before it is handled: received, then handled (or
+    failed after repeated attempts). Those still received after a crash are handled at the next start, in order."""
+
+    __tablename__ = "inbox"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    message_id: Mapped[str] = mapped_column(String(191), unique=True)
+    channel: Mapped[str] = mapped_column(String(32))
+    sender_id: Mapped[str] = mapped_column(String(128))
+    sender_name: Mapped[str] = mapped_column(String(256))
+    group_id: Mapped[str] = mapped_column(String(128))
+    group_name: Mapped[str] = mapped_column(String(256))
+    text: Mapped[str] = mapped_column(Text)
+    kind: Mapped[str] = mapped_column(String(16))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    mentions_self: Mapped[bool] = mapped_column(Boolean)
+    from_self: Mapped[bool] = mapped_column(Boolean)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    attempts: Mapped[int] = mapped_column(Integer)
+    outcome: Mapped[str] = mapped_column(String(64))
+    last_error: Mapped[str] = mapped_column(Text)
+    received_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    handled_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
 class OutboxRow(Base):
     """A message waiting to be sent, sent, or finally failed (never silently dropped)."""
 

@@ -1,14 +1,17 @@
-"""Group configuration, the processed-message ledger and the outbox on both databases."""
+"""Group configuration, the inbox, the processed-message ledger and the outbox on both databases."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.domain.messages import OutboundMessage
-from bot.storage.channel import SqlGroupConfigs, SqlOutbox
+from bot.domain.messages import MAX_MESSAGE_CHARS, InboundMessage, MessageKind, OutboundMessage
+from bot.storage.channel import SqlGroupConfigs, SqlInbox, SqlOutbox
+from bot.storage.models import InboxRow
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
@@ -56,3 +59,81 @@ def test_old_ledger_entries_are_forgotten(sessions: sessionmaker[Session]) -> No
     outbox.complete("new", [], now=NOW)
     assert outbox.forget_processed_before(NOW - timedelta(days=7)) == 1
     assert not outbox.seen("old") and outbox.seen("new")
+
+
+def _inbound(message_id: str, text: str = "灭火器过期了找谁换", **fields: Any) -> InboundMessage:
+    values: dict[str, Any] = {
+        "channel": "wechat",
+        "sender_id": "wxid_li",
+        "sender_name": "李阿姨",
+        "kind": MessageKind.TEXT,
+        "at": NOW - timedelta(seconds=5),
+        "group_id": "room-3",
+        "group_name": "3号楼群",
+        "mentions_self": True,
+    }
+    return InboundMessage(message_id=message_id, text=text, **{**values, **fields})
+
+
+def test_the_inbox_keeps_messages_until_handled_and_gives_them_back_in_arrival_order(
+    sessions: sessionmaker[Session],
+) -> None:
+    inbox, outbox = SqlInbox(sessions), SqlOutbox(sessions)
+    later = _inbound("m-2", "社区食堂几点开饭", at=NOW - timedelta(minutes=1))  # an earlier timestamp, arrived later
+    private = _inbound("m-3", "", kind=MessageKind.VOICE, group_id="", group_name="", mentions_self=False)
+    for message in (_inbound("m-1"), later, private):
+        assert inbox.receive(message, now=NOW)
+    assert not inbox.receive(_inbound("m-1"), now=NOW)  # a redelivery is recorded once
+    assert inbox.waiting() == [_inbound("m-1"), later, private]
+
+    reply = OutboundMessage("wechat", "答复", group_id="room-3", mention_ids=("wxid_li",))
+    assert outbox.complete("m-1", [reply], now=NOW)  # the same transaction marks it handled
+    inbox.finish("m-3", "not_addressed", now=NOW)
+    assert inbox.waiting() == [later]
+    assert inbox.counts() == {"handled": 2, "received": 1}
+    assert inbox.begin("m-1") is None and inbox.begin("m-3") is None
+    with sessions() as session:  # a handled message no longer keeps the resident's words
+        handled = session.execute(select(InboxRow.text, InboxRow.outcome, InboxRow.handled_at).order_by(InboxRow.id))
+        assert handled.all()[0::2] == [("", "", NOW), ("", "not_addressed", NOW)]
+
+
+def test_the_inbox_stores_any_message_the_channel_delivers_on_both_databases(sessions: sessionmaker[Session]) -> None:
+    inbox = SqlInbox(sessions)
+    text = "第一行\x00\x07\x1b[31m\r\n第二行\t完\x7f\x85" + "长" * 5000  # PostgreSQL refuses NUL in text
+    message = _inbound("m-1\x00", text, sender_name="李\x00阿姨" * 100, group_name="3号\x00楼群", sender_id="x" * 300)
+    assert inbox.receive(message, now=NOW)
+    (stored,) = inbox.waiting()
+    assert stored == message
+    assert stored.text.startswith("第一行[31m\n第二行\t完长") and len(stored.text) == MAX_MESSAGE_CHARS
+    assert stored.group_name == "3号楼群" and "\x00" not in stored.sender_name + stored.message_id
+
+
+def test_attempts_are_counted_and_a_message_that_keeps_failing_is_failed_for_good(
+    sessions: sessionmaker[Session],
+) -> None:
+    inbox = SqlInbox(sessions)
+    inbox.receive(_inbound("m-1", "我的电话13912345678，高龄津贴怎么领"), now=NOW)
+    assert inbox.begin("m-1") == 1
+    inbox.record_failure("m-1", "RuntimeError: boom", give_up=False, now=NOW)
+    assert [m.message_id for m in inbox.waiting()] == ["m-1"]  # tried again
+    assert inbox.begin("m-1") == 2
+    inbox.record_failure("m-1", "RuntimeError: boom again", give_up=True, now=NOW)
+    assert inbox.waiting() == [] and inbox.begin("m-1") is None
+    assert inbox.counts() == {"failed": 1}
+    with sessions() as session:
+        row = session.scalars(select(InboxRow)).one()
+    assert (row.attempts, row.last_error, row.handled_at) == (2, "RuntimeError: boom again", NOW)
+    assert "13912345678" not in row.text and "高龄津贴" in row.text  # kept for staff, masked
+
+
+def test_settled_inbox_messages_are_forgotten_but_waiting_ones_never(sessions: sessionmaker[Session]) -> None:
+    inbox = SqlInbox(sessions)
+    for message_id in ("old-handled", "old-failed", "old-waiting"):
+        inbox.receive(_inbound(message_id), now=NOW - timedelta(days=30))
+    inbox.receive(_inbound("new-handled"), now=NOW)
+    inbox.finish("old-handled", "answered", now=NOW - timedelta(days=30))
+    inbox.finish("new-handled", "answered", now=NOW)
+    inbox.record_failure("old-failed", "RuntimeError: boom", give_up=True, now=NOW - timedelta(days=30))
+    assert inbox.forget_settled_before(NOW - timedelta(days=7)) == 2
+    assert inbox.counts() == {"handled": 1, "received": 1}
+    assert [m.message_id for m in inbox.waiting()] == ["old-waiting"]
