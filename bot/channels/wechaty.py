@@ -59,6 +59,9 @@ def import_wechaty() -> Any:
     puppet_schemas.PuppetOptions.__hash__ = object.__hash__
     import wechaty
 
+    # The library logs the text of every message received and sent at INFO: residents' numbers must not reach logs.
+    for name in ("Wechaty", "Message", "Room", "Contact"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     return wechaty
 
 
