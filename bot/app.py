@@ -34,7 +34,7 @@ from bot.services.knowledge_admin import KnowledgeMaintenance
 from bot.services.safety import JsonlFlaggedMessageLog, SensitiveWords
 from bot.services.scope import RegionScope
 from bot.services.sending import OutboxSender, SendingPolicy
-from bot.storage.channel import SqlGroupConfigs, SqlOutbox
+from bot.storage.channel import SqlGroupConfigs, SqlInbox, SqlOutbox
 from bot.storage.engine import make_engine, session_factory, upgrade
 from bot.storage.staff import SqlAuditLog, SqlStaffAccounts
 from bot.storage.turns import SqlTurnLog
@@ -208,7 +208,7 @@ def build_knowledge(
 
 @dataclass(frozen=True, slots=True)
 class ChannelRuntime:
-    """What a chat channel needs: the router for inbound messages and the sender draining the outbox."""
+    """What a chat channel needs: the inbox and router for inbound messages, the sender draining the outbox."""
 
     router: MessageRouter
     outbox: SqlOutbox
@@ -217,6 +217,7 @@ class ChannelRuntime:
     faq_book: FaqBook
     sender: OutboxSender
     audit: StaffAudit
+    inbox: SqlInbox
 
 
 def build_channel_runtime(
@@ -261,7 +262,7 @@ def build_channel_runtime(
         max_attempts=settings.send_max_attempts,
     )
     sender = OutboxSender(outbox, gateway, services.clock, policy)
-    return ChannelRuntime(router, outbox, groups, escalation, faq_book, sender, audit)
+    return ChannelRuntime(router, outbox, groups, escalation, faq_book, sender, audit, SqlInbox(services.sessions))
 
 
 def build_console(services: AssistantServices, runtime: ChannelRuntime) -> ConsoleServices:

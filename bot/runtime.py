@@ -1,19 +1,26 @@
-"""Running the assistant on a chat account: inbound messages through the router, the outbox drained gently."""
+"""Running the assistant on a chat account: inbound messages recorded in the inbox and handled by the router,
+the outbox drained gently."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import traceback
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from bot.app import AssistantServices, ChannelRuntime, build_channel_runtime
 from bot.channels.wechaty import WechatyChannel, WechatyChannelError
 from bot.domain.messages import InboundMessage
+from bot.domain.privacy import mask_personal_data
+from bot.handlers.router import Handling
 
 log = logging.getLogger(__name__)
 LEDGER_RETENTION = timedelta(days=7)
+# A message is picked up for handling at most this often (a crash mid-handling counts): then it is failed for good.
+MAX_HANDLING_ATTEMPTS = 3
+GAVE_UP = f"处理了 {MAX_HANDLING_ATTEMPTS} 次都没有完成（进程在处理时中断），不再重试"
 # Logged once the account is logged in and messages are being handled and replies sent (a readiness signal).
 SERVING = "WeChat logged in: serving"
 
@@ -31,21 +38,85 @@ class WechatRuntime:
         # One handler thread: answering is CPU-bound (more threads only contend for the GIL and the BLAS threads)
         # and SQLite takes one writer at a time (concurrent handlers queued behind its lock, stalling replies).
         self._handler_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="router")
+        # Recording in the inbox never waits behind the handler thread (that is where messages pile up).
+        self._inbox_thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inbox")
+        self._backlog: list[asyncio.Task[None]] = []
 
     async def _on_message(self, message: InboundMessage) -> None:
+        """The channel's event callback: record the message in the inbox, then queue it for the handler thread."""
         loop = asyncio.get_running_loop()
-        handling = await loop.run_in_executor(self._handler_thread, self.runtime.router.handle, message)
+        try:
+            recorded = await loop.run_in_executor(
+                self._inbox_thread, lambda: self.runtime.inbox.receive(message, now=self._services.clock.now())
+            )
+        except Exception as exc:  # the database refused it: say so (masked); the rest of the stream goes on
+            log.error("could not record message %s, so it is not handled:\n%s", message.message_id, _masked(exc))
+            return
+        if not recorded:
+            log.info("message %s delivered again: already received", message.message_id)
+            return
+        await self._handle(message)
+
+    async def _handle(self, message: InboundMessage) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            handling = await loop.run_in_executor(self._handler_thread, self._handle_recorded, message)
+        except Exception as exc:  # the inbox itself failed: the message waits there for the next start
+            log.error("message %s left waiting in the inbox:\n%s", message.message_id, _masked(exc))
+            return
         log.info("message %s in %s: %s", message.message_id, message.group_id or "private", handling.outcome)
         if handling.replies:
             self._wake.set()
 
+    def _handle_recorded(self, message: InboundMessage) -> Handling:
+        """Route one message from the inbox (on the handler thread). An error is logged and recorded with the
+        message, which is tried again up to MAX_HANDLING_ATTEMPTS in all and then failed; it never escapes."""
+        inbox, clock = self.runtime.inbox, self._services.clock
+        while (attempt := inbox.begin(message.message_id)) is not None:
+            if attempt > MAX_HANDLING_ATTEMPTS:
+                inbox.record_failure(message.message_id, GAVE_UP, give_up=True, now=clock.now())
+                log.error("message %s failed: picked up %d times without finishing", message.message_id, attempt - 1)
+                return Handling("failed")
+            try:
+                handling = self.runtime.router.handle(message)
+            except Exception as exc:  # one message's bug must not stop the others
+                give_up = attempt == MAX_HANDLING_ATTEMPTS
+                reason = mask_personal_data(f"{type(exc).__name__}: {exc}")
+                inbox.record_failure(message.message_id, reason, give_up=give_up, now=clock.now())
+                log.error(
+                    "handling message %s failed (attempt %d of %d%s):\n%s",
+                    message.message_id,
+                    attempt,
+                    MAX_HANDLING_ATTEMPTS,
+                    ", giving up" if give_up else "",
+                    _masked(exc),
+                )
+                if give_up:
+                    return Handling("failed")
+                continue
+            inbox.finish(message.message_id, handling.outcome, now=clock.now())
+            return handling
+        return Handling("not_waiting")
+
     async def run(
         self, stop: asyncio.Event, *, poll_s: float = 0.5, health_s: float = 5.0, max_backoff_s: float = 60.0
     ) -> None:
-        """Connect (failing clearly if the first login fails), then serve until stop is set."""
+        """Handle what the inbox still holds from before, connect (failing clearly if the first login fails), then
+        serve until stop is set."""
+        now = self._services.clock.now()
         # Platforms redeliver within minutes; a week of message ids is plenty to answer each once.
-        self.runtime.outbox.forget_processed_before(self._services.clock.now() - LEDGER_RETENTION)
-        await self.channel.start()
+        self.runtime.outbox.forget_processed_before(now - LEDGER_RETENTION)
+        self.runtime.inbox.forget_settled_before(now - LEDGER_RETENTION)
+        backlog = self.runtime.inbox.waiting()
+        if backlog:
+            log.info("handling %d messages received before the restart", len(backlog))
+        # Queued for the handler thread before connecting, so they go first, in the order they arrived.
+        self._backlog = [asyncio.create_task(self._handle(message)) for message in backlog]
+        try:
+            await self.channel.start()
+        except BaseException:
+            self._stop_handling()
+            raise
         sender = asyncio.create_task(self._send_loop(stop, poll_s))
         log.info(SERVING)
         backoff = 1.0
@@ -75,6 +146,11 @@ class WechatRuntime:
             with contextlib.suppress(asyncio.CancelledError):
                 await sender
             await self.channel.stop()
+            self._stop_handling()
+
+    def _stop_handling(self) -> None:
+        """Stop without working through the queue: what was not handled stays in the inbox for the next start."""
+        self._handler_thread.shutdown(wait=False, cancel_futures=True)
 
     def _remind(self, older_than: timedelta) -> None:
         """Re-notify staff of questions open longer than older_than (and wake the sender)."""
@@ -87,6 +163,11 @@ class WechatRuntime:
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=poll_s)
+
+
+def _masked(exc: BaseException) -> str:
+    """The traceback with residents' numbers masked (exception messages, database errors' parameters)."""
+    return mask_personal_data("".join(traceback.format_exception(exc)).rstrip())
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> bool:

@@ -4,15 +4,20 @@ the real python-wechaty client, router, assistant, outbox and sender."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from bot.app import AssistantServices
+from bot.domain.messages import InboundMessage
+from bot.handlers.router import Handling
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
 from bot.runtime import WechatRuntime
+from bot.storage.models import InboxRow
 from tests.support.gateway import TOKEN, Gateway, running_gateway, serving_in_thread
 from tests.support.services import ready_services
 
@@ -121,3 +126,39 @@ def test_a_wrong_token_fails_with_a_clear_error(gateway: Gateway, services: Assi
 
     with pytest.raises(WechatyChannelError, match="没有在 5 秒内登录"):
         asyncio.run(attempt())
+
+
+def test_a_message_the_router_fails_on_is_recorded_as_failed_and_the_others_are_still_answered(
+    gateway: Gateway,
+    bot: WechatRuntime,
+    services: AssistantServices,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    route = bot.runtime.router.handle
+
+    def failing_on_one(message: InboundMessage) -> Handling:
+        if "高龄津贴" in message.text:
+            raise RuntimeError(f"unexpected trouble with {message.text!r}")
+        return route(message)
+
+    monkeypatch.setattr(bot.runtime.router, "handle", failing_on_one)
+    caplog.set_level(logging.INFO, logger="bot.runtime")
+    before = len(gateway.sent())
+    gateway.say("wxid_wang", "@社区小助手 我的电话13912345678，高龄津贴怎么领", room=ROOM, mentions=("bot",))
+    gateway.say("wxid_wang", "@社区小助手 社区图书馆几点开门", room=ROOM, mentions=("bot",))
+    (reply,) = _new_sent(gateway, before)
+    assert "图书馆" in str(reply["text"])
+
+    def failed() -> list[InboxRow]:
+        with services.sessions() as session:
+            return list(session.scalars(select(InboxRow).where(InboxRow.status == "failed")))
+
+    deadline = time.monotonic() + 20
+    while not failed() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    (row,) = failed()
+    assert (row.attempts, row.sender_id) == (3, "wxid_wang")
+    assert row.last_error.startswith("RuntimeError: unexpected trouble with") and "139****5678" in row.last_error
+    assert caplog.text.count("RuntimeError: unexpected trouble") == 3  # each attempt logged with its traceback
+    assert "13912345678" not in caplog.text + row.last_error + row.text  # residents' numbers masked everywhere

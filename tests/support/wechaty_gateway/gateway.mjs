@@ -6,6 +6,7 @@
 //   GET  /received -> [{"id", "talkerId", "text"}]  (every message the residents sent)
 //   POST /redeliver {"id": "..."}  -> emits that message event again (a duplicate delivery)
 //   POST /reset -> clears /sent
+//   room-7@chatroom holds 40 more residents, wxid_r01..wxid_r40 (居民01..居民40), for bursts from many askers
 import http from 'node:http'
 import { PuppetMock, mock } from 'wechaty-puppet-mock'
 import { PuppetServer } from 'wechaty-puppet-service'
@@ -25,6 +26,9 @@ mocker.use(m => {
   const zhao = contact(m, 'wxid_zhao', '赵老师')
   room(m, { id: 'room-3@chatroom', topic: '幸福里3号楼群', memberIdList: [bot.id, li.id, wang.id, zhao.id], ownerId: li.id })
   room(m, { id: 'room-5@chatroom', topic: '幸福里5号楼群', memberIdList: [bot.id, li.id, wang.id], ownerId: wang.id })
+  const many = Array.from({ length: 40 }, (_, n) => String(n + 1).padStart(2, '0'))
+    .map(n => contact(m, `wxid_r${n}`, `居民${n}`))
+  room(m, { id: 'room-7@chatroom', topic: '幸福里7号楼群', memberIdList: [bot.id, ...many.map(c => c.id)], ownerId: li.id })
   m.login(bot)
   return () => {}  // the mock calls each environment's cleanup on stop; it must be a function
 })
