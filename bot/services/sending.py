@@ -60,6 +60,10 @@ class OutboxSender:
             self._next_send_at = (
                 self._monotonic() + self._policy.interval_s + self._rng.uniform(0, self._policy.jitter_s)
             )
+            # Claimed before the platform call: if the process dies before mark_sent, the restart does not send it
+            # again (see SqlOutbox.settle_interrupted_sends).
+            if not self._outbox.claim(entry.id):
+                continue
             try:
                 await self._gateway.send(entry.message)
             except Exception as exc:  # any platform error: retry later, or record the final failure

@@ -13,9 +13,12 @@ from bot.domain.messages import InboundMessage, MessageKind, OutboundMessage, Tr
 from bot.domain.privacy import mask_personal_data
 from bot.storage.models import GroupConfigRow, InboxRow, OutboxRow, ProcessedMessageRow
 
-QUEUED, SENT, FAILED = "queued", "sent", "failed"
+# Outbox: queued → sending (claimed just before the platform call) → sent, or back to queued for a retry, or failed.
+# A row still sending at start-up was cut off mid-send: unconfirmed (it may have gone out; it is not sent again).
+QUEUED, SENDING, SENT, FAILED, UNCONFIRMED = "queued", "sending", "sent", "failed", "unconfirmed"
 # Inbox: received → handled, or failed after repeated attempts.
 RECEIVED, HANDLED = "received", "handled"
+UNCONFIRMED_NOTE = "发送时进程中断：这条可能已经发出，为免在群里重复，没有重发"
 
 
 @dataclass(frozen=True, slots=True)
@@ -298,6 +301,14 @@ class SqlOutbox:
                 for row in rows
             ]
 
+    def claim(self, entry_id: int) -> bool:
+        """Mark a queued entry as being sent, just before the platform call; False if it is no longer queued."""
+        with self._sessions.begin() as session:
+            result = session.execute(
+                update(OutboxRow).where(OutboxRow.id == entry_id, OutboxRow.status == QUEUED).values(status=SENDING)
+            )
+            return bool(getattr(result, "rowcount", 0))
+
     def mark_sent(self, entry_id: int, *, now: datetime) -> None:
         """The message left the bot."""
         with self._sessions.begin() as session:
@@ -313,7 +324,18 @@ class SqlOutbox:
             if retry_at is None:
                 row.status = FAILED
             else:
-                row.not_before = retry_at
+                row.status, row.not_before = QUEUED, retry_at
+
+    def settle_interrupted_sends(self) -> int:
+        """At start-up: entries a stopped process was sending may have gone out. They are kept as unconfirmed for
+        staff and not sent again (a reply twice in a group is worse than the rare lost one); how many there were."""
+        with self._sessions.begin() as session:
+            result = session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.status == SENDING)
+                .values(status=UNCONFIRMED, last_error=UNCONFIRMED_NOTE)
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
 
     def counts(self) -> dict[str, int]:
         """Number of entries per status."""

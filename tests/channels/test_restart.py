@@ -224,6 +224,31 @@ def test_kill_9_loses_no_message_received_but_not_yet_handled(tmp_path: Path, ga
         second.stop()
 
 
+def test_kill_9_between_the_send_and_marking_it_sent_does_not_send_it_again(tmp_path: Path, gateway: Gateway) -> None:
+    """The reply reached WeChat but the process died before it heard so. It is not sent a second time (a duplicate
+    in a group is worse than the rare lost reply): the entry is kept as unconfirmed for staff."""
+    first = _start(tmp_path, gateway, interval_s=0.05)
+    try:
+        first.wait_serving()
+        gateway.hold_acknowledgements()
+        gateway.say("wxid_zhao", "@社区小助手 社区食堂几点开饭", room=ROOM, mentions=("bot",))
+        _wait(lambda: _replies_to(gateway, "wxid_zhao") == 1, 120, "the reply to reach the gateway")
+        assert "sent" not in _outbox(tmp_path)  # the process has not heard that it went
+        first.kill()
+    finally:
+        gateway.release_acknowledgements()
+        first.stop()
+
+    second = _start(tmp_path, gateway, interval_s=0.05)
+    try:
+        second.wait_serving()
+        _wait(lambda: not {"queued", "sending"} & set(_outbox(tmp_path)), 60, "the outbox to settle")
+        assert _replies_to(gateway, "wxid_zhao") == 1
+        assert _outbox(tmp_path) == {"unconfirmed": 1}
+    finally:
+        second.stop()
+
+
 def test_at_start_the_backlog_is_answered_and_a_message_that_stopped_the_process_three_times_is_failed(
     tmp_path: Path, gateway: Gateway, use_embeddings: UniversalSentenceEncoderEmbeddings
 ) -> None:

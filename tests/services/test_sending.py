@@ -6,6 +6,8 @@ import asyncio
 import random
 from pathlib import Path
 
+import pytest
+
 from bot.domain.messages import OutboundMessage
 from bot.services.sending import OutboxSender, SendingPolicy
 from bot.storage.channel import SqlOutbox
@@ -84,3 +86,33 @@ def test_failures_are_retried_with_backoff_then_recorded(tmp_path: Path) -> None
         asyncio.run(sender.send_due())
         clock.advance(hours=1)
     assert outbox.counts() == {"sent": 1, "failed": 1}
+
+
+class ProcessKilled(BaseException):
+    """Stands in for SIGKILL: nothing after the point it is raised runs (no except Exception catches it)."""
+
+
+class DyingGateway(RecordingGateway):
+    """The message reaches WeChat, then the process dies before the send returns."""
+
+    async def send(self, message: OutboundMessage) -> None:
+        await super().send(message)
+        raise ProcessKilled
+
+
+def test_a_reply_cut_off_between_the_send_and_marking_it_sent_is_not_sent_again(tmp_path: Path) -> None:
+    outbox, clock, virtual = _outbox(tmp_path), FakeClock(), VirtualTime()
+    outbox.enqueue(OutboundMessage("wechat", "答复", group_id="room"), now=clock.now())
+    gateway = DyingGateway()
+    policy = SendingPolicy(interval_s=0.0, jitter_s=0.0)
+    dying = OutboxSender(outbox, gateway, clock, policy, sleep=virtual.sleep, monotonic=virtual.monotonic)
+    with pytest.raises(ProcessKilled):
+        asyncio.run(dying.send_due())
+    # The restart: the entry that was being sent may have gone out, so it is kept for staff, not sent again.
+    assert outbox.settle_interrupted_sends() == 1
+    restarted = OutboxSender(
+        outbox, RecordingGateway(), clock, policy, sleep=virtual.sleep, monotonic=virtual.monotonic
+    )
+    assert asyncio.run(restarted.send_due()) == 0
+    assert [m.text for m in gateway.sent] == ["答复"]
+    assert outbox.counts() == {"unconfirmed": 1}

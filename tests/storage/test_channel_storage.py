@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -137,3 +138,18 @@ def test_settled_inbox_messages_are_forgotten_but_waiting_ones_never(sessions: s
     assert inbox.forget_settled_before(NOW - timedelta(days=7)) == 2
     assert inbox.counts() == {"handled": 1, "received": 1}
     assert [m.message_id for m in inbox.waiting()] == ["old-waiting"]
+
+
+def test_a_send_cut_off_by_a_stop_is_kept_unconfirmed_and_not_sent_again(sessions: sessionmaker[Session]) -> None:
+    outbox = SqlOutbox(sessions)
+    outbox.enqueue(OutboundMessage("wechat", "答复一", group_id="room-1"), now=NOW)
+    outbox.enqueue(OutboundMessage("wechat", "答复二", group_id="room-1"), now=NOW)
+    first, second = outbox.due(now=NOW, limit=10)
+    assert outbox.claim(first.id) and not outbox.claim(first.id)
+    assert outbox.due(now=NOW, limit=10) == [second]
+    assert outbox.claim(second.id)
+    outbox.mark_failed_attempt(second.id, "TimeoutError: gateway", retry_at=NOW)  # a failed send is retried
+    assert outbox.due(now=NOW, limit=10) == [dataclasses.replace(second, attempts=1)]
+    assert outbox.settle_interrupted_sends() == 1  # at start-up: the first was being sent when the process stopped
+    assert outbox.counts() == {"unconfirmed": 1, "queued": 1}
+    assert [q.id for q in outbox.due(now=NOW + timedelta(days=1), limit=10)] == [second.id]

@@ -55,6 +55,14 @@ class Gateway:
         """Emit an already delivered message again."""
         self._post("/redeliver", {"id": message_id})
 
+    def hold_acknowledgements(self) -> None:
+        """From now on each send is recorded but the bot hears it went only after release_acknowledgements()."""
+        self._post("/hold", {})
+
+    def release_acknowledgements(self) -> None:
+        """Acknowledge the held sends and stop holding."""
+        self._post("/release", {})
+
     def sent(self) -> list[dict[str, Any]]:
         """Everything the bot sent."""
         return list(self._get("/sent"))

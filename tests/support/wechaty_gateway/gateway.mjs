@@ -6,6 +6,8 @@
 //   GET  /received -> [{"id", "talkerId", "text"}]  (every message the residents sent)
 //   POST /redeliver {"id": "..."}  -> emits that message event again (a duplicate delivery)
 //   POST /reset -> clears /sent
+//   POST /hold, POST /release -> from /hold on, each send is recorded but its acknowledgement to the bot is held
+//     until /release (a bot killed meanwhile sent the message but never heard that it went)
 //   room-7@chatroom holds 40 more residents, wxid_r01..wxid_r40 (居民01..居民40), for bursts from many askers
 import http from 'node:http'
 import { PuppetMock, mock } from 'wechaty-puppet-mock'
@@ -36,9 +38,12 @@ mocker.use(m => {
 const puppet = new PuppetMock({ mocker })
 const sent = []
 const sendText = puppet.messageSendText.bind(puppet)
+let held = null  // {promise, release} while acknowledgements are held
 puppet.messageSendText = async (conversationId, text, mentionIdList) => {
   sent.push({ conversationId, text, mentionIdList: mentionIdList || [], at: Date.now() })
-  return sendText(conversationId, text)
+  const id = await sendText(conversationId, text)
+  if (held) await held.promise
+  return id
 }
 
 const received = []
@@ -75,6 +80,16 @@ http.createServer(async (req, res) => {
     } else if (req.method === 'POST' && req.url === '/redeliver') {
       const { id } = await body(req)
       puppet.emit('message', { messageId: id })
+      res.end('{"ok":true}')
+    } else if (req.method === 'POST' && req.url === '/hold') {
+      if (!held) {
+        let release
+        const promise = new Promise(resolve => { release = resolve })
+        held = { promise, release }
+      }
+      res.end('{"ok":true}')
+    } else if (req.method === 'POST' && req.url === '/release') {
+      if (held) { held.release(); held = null }
       res.end('{"ok":true}')
     } else if (req.method === 'POST' && req.url === '/reset') {
       sent.length = 0
