@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from bot.domain.privacy import mask_personal_data
+
 # What the core keeps of one inbound message at most. The assistant asks residents to shorten anything over 500
 # characters; a request for a person keeps its first part. Nothing longer is stored, embedded or logged.
 MAX_MESSAGE_CHARS = 2000
@@ -75,8 +77,9 @@ class InboundMessage:
         for name in ("message_id", "sender_id", "group_id"):
             object.__setattr__(self, name, bounded_id(getattr(self, name)))
         object.__setattr__(self, "channel", one_line(self.channel, limit=32))
-        object.__setattr__(self, "sender_name", one_line(self.sender_name))
-        object.__setattr__(self, "group_name", one_line(self.group_name))
+        # Display names are the residents' own choice, and some carry a phone number: masked like every text kept.
+        object.__setattr__(self, "sender_name", mask_personal_data(one_line(self.sender_name)))
+        object.__setattr__(self, "group_name", mask_personal_data(one_line(self.group_name)))
         object.__setattr__(self, "text", plain_text(self.text))
 
     @property

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from bot.app import ChannelRuntime
 from bot.domain.messages import InboundMessage, MessageKind
 from bot.storage.models import (
+    AuditLogRow,
     ConversationTurnRow,
     GroupConfigRow,
     OutboxRow,
@@ -89,6 +90,8 @@ def _stored_texts(runtime: ChannelRuntime) -> list[str]:
         UnansweredQuestionRow.question,
         UnansweredAskerRow.text,
         GroupConfigRow.name,
+        AuditLogRow.actor,
+        AuditLogRow.detail,
     ]
     with runtime.router._outbox._sessions() as session:
         texts = [text for column in columns for text in session.scalars(select(column))]
