@@ -18,9 +18,7 @@ depends_on = None
 def upgrade() -> None:
     """Add unanswered_questions.vector and vector_model, and an index of open questions per community."""
     op.add_column("unanswered_questions", sa.Column("vector", sa.LargeBinary(), nullable=True))
-    op.add_column(
-        "unanswered_questions", sa.Column("vector_model", sa.String(128), nullable=False, server_default="")
-    )
+    op.add_column("unanswered_questions", sa.Column("vector_model", sa.String(128), nullable=False, server_default=""))
     op.create_index("ix_unanswered_questions_community_status", "unanswered_questions", ["community", "status"])
 
 
