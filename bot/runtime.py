@@ -44,6 +44,8 @@ class WechatRuntime:
 
     async def _on_message(self, message: InboundMessage) -> None:
         """The channel's event callback: record the message in the inbox, then queue it for the handler thread."""
+        if message.from_self:  # the bot's own replies coming back are no work: not recorded, not queued
+            return
         loop = asyncio.get_running_loop()
         try:
             recorded = await loop.run_in_executor(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -31,6 +32,7 @@ SAME_QUESTION = 0.88
 # person is cut here, so staff read its start and nothing unbounded is stored or embedded.
 QUEUED_QUESTION_CHARS = 500
 _ANSWER_CHARS = 4000
+_RECENT_EMBEDDINGS = 1024
 
 
 class EmptyAnswerError(ValueError):
@@ -90,6 +92,7 @@ class EscalationService:
         self._community_of = community_of
         self._group_name_of = group_name_of
         self._open_vectors = OpenQuestionVectors(questions, embed, embedding_id)
+        self._recent_embeddings: OrderedDict[str, Vector] = OrderedDict()
         self._embed = embed
         self._queue = queue
         self._clock = clock
@@ -110,7 +113,7 @@ class EscalationService:
         text = queued_text(question.text)
         asker = Asker(question.channel, question.group_id, question.user_id, text, now)
         community = self._community_of(question.group_id)
-        vector = self._embed([text])[0]
+        vector = self._embedding(text)
         same = self._open_near_duplicate(vector, community) if join_similar else None
         if same is not None:
             try:
@@ -203,6 +206,16 @@ class EscalationService:
     def is_staff_group(self, group_id: str) -> bool:
         """Whether messages in this group come from staff."""
         return bool(self._staff_group_id) and group_id == self._staff_group_id
+
+    def _embedding(self, text: str) -> Vector:
+        """The question's embedding; residents repeat the same questions, so recent ones are kept (bounded)."""
+        vector = self._recent_embeddings.pop(text, None)
+        if vector is None:
+            vector = self._embed([text])[0]
+        self._recent_embeddings[text] = vector
+        while len(self._recent_embeddings) > _RECENT_EMBEDDINGS:
+            self._recent_embeddings.popitem(last=False)
+        return vector
 
     def _open_near_duplicate(self, vector: Vector, community: str) -> UnansweredQuestion | None:
         """The open question of the same community that asks the same thing, if any."""

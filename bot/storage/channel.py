@@ -191,22 +191,26 @@ class SqlInbox:
         """Count one more attempt at handling a waiting message (counted before it starts, so a message that kills
         the process is counted too) and return its number; None when the message is not waiting."""
         with self._sessions.begin() as session:
-            row = session.scalars(
-                select(InboxRow).where(InboxRow.message_id == message_id, InboxRow.status == RECEIVED)
-            ).one_or_none()
-            if row is None:
-                return None
-            row.attempts += 1
-            return row.attempts
+            attempts = session.execute(
+                update(InboxRow)
+                .where(InboxRow.message_id == message_id, InboxRow.status == RECEIVED)
+                .values(attempts=InboxRow.attempts + 1)
+                .returning(InboxRow.attempts)
+                .execution_options(synchronize_session=False)
+            ).scalar_one_or_none()
+            return int(attempts) if attempts is not None else None
 
     def finish(self, message_id: str, outcome: str, *, now: datetime) -> None:
         """The router is done with the message: handled, with its outcome (also when it queued nothing)."""
         with self._sessions.begin() as session:
-            row = session.scalars(select(InboxRow).where(InboxRow.message_id == message_id)).one_or_none()
-            if row is None or row.status not in (RECEIVED, HANDLED):
-                return
-            row.status, row.outcome, row.text = HANDLED, outcome[:64], ""
-            row.handled_at = row.handled_at or now
+            session.execute(
+                update(InboxRow)
+                .where(InboxRow.message_id == message_id, InboxRow.status.in_((RECEIVED, HANDLED)))
+                .values(
+                    status=HANDLED, outcome=outcome[:64], text="", handled_at=func.coalesce(InboxRow.handled_at, now)
+                )
+                .execution_options(synchronize_session=False)
+            )
 
     def record_failure(self, message_id: str, reason: str, *, give_up: bool, now: datetime) -> None:
         """An attempt failed: keep the reason; when giving up, the message is failed and never tried again (its text
@@ -271,6 +275,7 @@ class SqlOutbox:
                     update(InboxRow)
                     .where(InboxRow.message_id == message_id, InboxRow.status == RECEIVED)
                     .values(status=HANDLED, text="", handled_at=now)
+                    .execution_options(synchronize_session=False)
                 )
                 for reply in replies:
                     session.add(queued_row(reply, now))
