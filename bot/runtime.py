@@ -96,7 +96,8 @@ class WechatRuntime:
                 if give_up:
                     return Handling("failed")
                 continue
-            inbox.finish(message.message_id, handling.outcome, now=clock.now())
+            if not handling.recorded:  # an outcome that queued nothing: the router did not mark it handled
+                inbox.finish(message.message_id, handling.outcome, now=clock.now())
             return handling
         return Handling("not_waiting")
 

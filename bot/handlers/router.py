@@ -46,10 +46,12 @@ ESCALATED_REASONS = frozenset({"low_confidence", "llm_no_answer", "output_blocke
 
 @dataclass(frozen=True, slots=True)
 class Handling:
-    """What the router did with one message: an outcome name and the replies it queued."""
+    """What the router did with one message: an outcome name, the replies it queued, and whether the message was
+    marked handled with that outcome (in the inbox and the ledger) in the transaction that queued them."""
 
     outcome: str
     replies: list[OutboundMessage] = field(default_factory=list)
+    recorded: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,8 +126,8 @@ class MessageRouter:
         if limited is not None:
             if self._warned.allow(f"{message.group_id}|{message.sender_id}", now):
                 return self._queue(message, limited, "rate_limited")
-            self._outbox.complete(message.message_id, [], now=now)
-            return Handling("rate_limited_silent")
+            recorded = self._outbox.complete(message.message_id, [], now=now, outcome="rate_limited_silent")
+            return Handling("rate_limited_silent", recorded=recorded)
 
         question = Question(text, message.group_id, message.sender_id, message.at, message.channel)
         if self._escalation is not None and wants_a_person(text):
@@ -255,6 +257,6 @@ class MessageRouter:
             user_id=message.sender_id if message.is_private else "",
             mention_ids=() if message.is_private else (message.sender_id,),
         )
-        if not self._outbox.complete(message.message_id, [reply], now=self._clock.now()):
+        if not self._outbox.complete(message.message_id, [reply], now=self._clock.now(), outcome=outcome):
             return Handling("duplicate")
-        return Handling(outcome, [reply])
+        return Handling(outcome, [reply], recorded=True)

@@ -265,7 +265,7 @@ class SqlOutbox:
         with self._sessions() as session:
             return session.get(ProcessedMessageRow, message_id) is not None
 
-    def complete(self, message_id: str, replies: list[OutboundMessage], *, now: datetime) -> bool:
+    def complete(self, message_id: str, replies: list[OutboundMessage], *, now: datetime, outcome: str = "") -> bool:
         """Mark a message handled (in the ledger and the inbox) and queue its replies atomically; False if another
         delivery got there first. Once handled, the inbox no longer keeps the resident's text."""
         try:
@@ -274,7 +274,7 @@ class SqlOutbox:
                 session.execute(
                     update(InboxRow)
                     .where(InboxRow.message_id == message_id, InboxRow.status == RECEIVED)
-                    .values(status=HANDLED, text="", handled_at=now)
+                    .values(status=HANDLED, outcome=outcome[:64], text="", handled_at=now)
                     .execution_options(synchronize_session=False)
                 )
                 for reply in replies:
