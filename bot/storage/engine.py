@@ -21,12 +21,13 @@ class DatabaseUnavailableError(AssistantError):
 
 
 def make_engine(url: str) -> Engine:
-    """An engine for SQLite (file created on demand, WAL, foreign keys) or PostgreSQL (psycopg)."""
+    """An engine for SQLite (file created on demand, WAL, foreign keys) or PostgreSQL (psycopg). Statement
+    parameters are left out of error messages: they carry residents' text into logs."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             prepare_directory(Path(parsed.database).parent, "数据库所在目录")
-        engine = create_engine(url, connect_args={"check_same_thread": False})
+        engine = create_engine(url, connect_args={"check_same_thread": False}, hide_parameters=True)
 
         @event.listens_for(engine, "connect")
         def _sqlite_pragmas(connection: Any, _record: Any) -> None:
@@ -40,7 +41,7 @@ def make_engine(url: str) -> Engine:
             cursor.close()
 
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True, hide_parameters=True)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -153,3 +153,17 @@ def test_a_send_cut_off_by_a_stop_is_kept_unconfirmed_and_not_sent_again(session
     assert outbox.settle_interrupted_sends() == 1  # at start-up: the first was being sent when the process stopped
     assert outbox.counts() == {"unconfirmed": 1, "queued": 1}
     assert [q.id for q in outbox.due(now=NOW + timedelta(days=1), limit=10)] == [second.id]
+
+
+def test_a_database_error_never_carries_a_residents_text_into_the_log(database_url: str) -> None:
+    import sqlalchemy as sa
+
+    from bot.storage.engine import make_engine
+
+    engine = make_engine(database_url)
+    try:
+        with engine.begin() as connection, pytest.raises(sa.exc.DBAPIError) as caught:
+            connection.execute(sa.text("INSERT INTO no_such_table VALUES (:text)"), {"text": "我电话13912345678"})
+    finally:
+        engine.dispose()
+    assert "13912345678" not in str(caught.value)
