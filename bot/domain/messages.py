@@ -22,9 +22,8 @@ _LINE_BREAK = re.compile(r"[\n\u2028\u2029]")
 
 
 def plain_text(text: str, *, limit: int = MAX_MESSAGE_CHARS) -> str:
-    """Text fit to store: control characters and NUL removed (tabs become spaces), at most limit characters."""
-    text = _CONTROL.sub(lambda m: " " if m.group(0) == "\t" else "", text[: limit * 2])
-    return text[:limit]
+    """Text fit to store: control characters and NUL removed (tabs and line breaks kept), at most limit characters."""
+    return _CONTROL.sub("", text[: limit * 2])[:limit]
 
 
 def one_line(text: str, *, limit: int = MAX_NAME_CHARS) -> str:

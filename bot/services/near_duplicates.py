@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from bot.storage.unanswered import SqlUnansweredQuestions
+from bot.storage.unanswered import EmbeddingRow, SqlUnansweredQuestions
 
 Vector = np.ndarray[Any, np.dtype[np.float32]]
 # How often a community's open list is read again in full, dropping questions settled by another process (the
@@ -109,24 +109,23 @@ class OpenQuestionVectors:
 
     def _resync(self, community: str) -> None:
         """Read a community's open questions again in full: settled ones drop out, missing ones come in."""
-        numbers = self._questions.open_numbers(community=community, limit=None)
+        numbers = self._questions.open_numbers(community=community)
         old = self._communities.get(community, _CommunityVectors())
         fresh = _CommunityVectors()
         missing = []
-        for number in sorted(numbers):
+        for number in numbers:
             row = old.rows.get(number)
             if row is None:
                 missing.append(number)
             else:
                 fresh.add(number, old.matrix[row])
         if missing:
-            rows = self._questions.vectors(missing, model=self._model)
-            for number, (_, vector) in self._vectors([(n, community, q, v) for n, q, v in rows]).items():
+            for number, (_, vector) in self._vectors(self._questions.vectors(missing, model=self._model)).items():
                 fresh.add(number, vector)
         fresh.synced_at = time.monotonic()
         self._communities[community] = fresh
 
-    def _vectors(self, rows: list[tuple[int, str, str, bytes | None]]) -> dict[int, tuple[str, Vector]]:
+    def _vectors(self, rows: list[EmbeddingRow]) -> dict[int, tuple[str, Vector]]:
         """(community, embedding) by number: kept ones decoded; a bounded number of the others embedded now and
         kept (questions queued by an older version, or under another embedding model)."""
         found: dict[int, tuple[str, Vector]] = {}

@@ -201,14 +201,13 @@ class SqlInbox:
             return int(attempts) if attempts is not None else None
 
     def finish(self, message_id: str, outcome: str, *, now: datetime) -> None:
-        """The router is done with the message: handled, with its outcome (also when it queued nothing)."""
+        """The router is done with a message it queued nothing for (SqlOutbox.complete marks the others): handled,
+        with its outcome."""
         with self._sessions.begin() as session:
             session.execute(
                 update(InboxRow)
-                .where(InboxRow.message_id == message_id, InboxRow.status.in_((RECEIVED, HANDLED)))
-                .values(
-                    status=HANDLED, outcome=outcome[:64], text="", handled_at=func.coalesce(InboxRow.handled_at, now)
-                )
+                .where(InboxRow.message_id == message_id, InboxRow.status == RECEIVED)
+                .values(status=HANDLED, outcome=outcome[:64], text="", handled_at=now)
                 .execution_options(synchronize_session=False)
             )
 

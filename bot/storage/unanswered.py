@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.domain.escalation import Asker, QuestionStatus, UnansweredQuestion
@@ -73,51 +73,32 @@ class SqlUnansweredQuestions:
         """Every open question, urgent first, then oldest first."""
         return self.listed(community=None, status=QuestionStatus.OPEN, limit=None)
 
-    def open_numbers(self, *, community: str, limit: int | None) -> list[int]:
-        """The numbers of one community's open questions, newest first (at most limit of them)."""
+    def open_numbers(self, *, community: str) -> list[int]:
+        """The numbers of one community's open questions, oldest first."""
         query = (
             select(UnansweredQuestionRow.id)
             .where(
                 UnansweredQuestionRow.status == QuestionStatus.OPEN.value,
                 UnansweredQuestionRow.community == community,
             )
-            .order_by(UnansweredQuestionRow.id.desc())
-            .limit(limit)
+            .order_by(UnansweredQuestionRow.id)
         )
         with self._sessions() as session:
             return list(session.scalars(query))
 
-    def queued_after(self, number: int, *, model: str, limit: int) -> list[tuple[int, str, str, bytes | None]]:
-        """(number, community, question, embedding if model made it) of open questions numbered after number."""
-        query = (
-            select(
-                UnansweredQuestionRow.id,
-                UnansweredQuestionRow.community,
-                UnansweredQuestionRow.question,
-                UnansweredQuestionRow.vector,
-                UnansweredQuestionRow.vector_model,
-            )
-            .where(UnansweredQuestionRow.id > number, UnansweredQuestionRow.status == QuestionStatus.OPEN.value)
-            .order_by(UnansweredQuestionRow.id)
-            .limit(limit)
-        )
+    def queued_after(self, number: int, *, model: str, limit: int) -> list[EmbeddingRow]:
+        """The embedding rows of open questions numbered after number, oldest first."""
+        where = (UnansweredQuestionRow.id > number, UnansweredQuestionRow.status == QuestionStatus.OPEN.value)
         with self._sessions() as session:
-            return [(n, c, q, v if m == model else None) for n, c, q, v, m in session.execute(query)]
+            return _embedding_rows(session, *where, model=model, limit=limit)
 
-    def vectors(self, numbers: Sequence[int], *, model: str) -> list[tuple[int, str, bytes | None]]:
-        """(number, question, embedding) of the given questions; the embedding only if model made it."""
-        found: list[tuple[int, str, bytes | None]] = []
+    def vectors(self, numbers: Sequence[int], *, model: str) -> list[EmbeddingRow]:
+        """The embedding rows of the given questions."""
+        found: list[EmbeddingRow] = []
         with self._sessions() as session:
             for start in range(0, len(numbers), 500):  # bounded IN lists for every database
-                rows = session.execute(
-                    select(
-                        UnansweredQuestionRow.id,
-                        UnansweredQuestionRow.question,
-                        UnansweredQuestionRow.vector,
-                        UnansweredQuestionRow.vector_model,
-                    ).where(UnansweredQuestionRow.id.in_(list(numbers[start : start + 500])))
-                )
-                found += [(n, q, v if m == model else None) for n, q, v, m in rows]
+                chunk = list(numbers[start : start + 500])
+                found += _embedding_rows(session, UnansweredQuestionRow.id.in_(chunk), model=model, limit=None)
         return found
 
     def keep_vectors(self, vectors: Mapping[int, bytes], *, model: str) -> None:
@@ -205,6 +186,27 @@ class SqlUnansweredQuestions:
             for reply in replies:
                 session.add(queued_row(reply, now))
             return _question(session, row)
+
+
+# (number, community, question, its embedding if the given model made it)
+EmbeddingRow = tuple[int, str, str, bytes | None]
+
+
+def _embedding_rows(session: Session, *where: ColumnElement[bool], model: str, limit: int | None) -> list[EmbeddingRow]:
+    """What near-duplicate matching reads of the questions matching where, by number."""
+    query = (
+        select(
+            UnansweredQuestionRow.id,
+            UnansweredQuestionRow.community,
+            UnansweredQuestionRow.question,
+            UnansweredQuestionRow.vector,
+            UnansweredQuestionRow.vector_model,
+        )
+        .where(*where)
+        .order_by(UnansweredQuestionRow.id)
+        .limit(limit)
+    )
+    return [(n, c, q, v if m == model else None) for n, c, q, v, m in session.execute(query)]
 
 
 def _asker_row(question_id: int, asker: Asker) -> UnansweredAskerRow:
