@@ -224,7 +224,7 @@ class KnowledgeMaintenance:
         if community and not (replaced and all(not entry.community for entry in stored)):
             data = _claimed_for(community, suffix, data)
         entries = self._trial(name, relative, data)
-        foreign = next((e.community for e in entries if not uploader.sees_knowledge(e.community)), None)
+        foreign = _foreign_community(uploader, entries)
         if foreign is not None:
             raise UploadForbiddenError(f"{name} 里有属于其他社区（{foreign}）的条目，您只能上传本社区的内容")
         write_knowledge_file(target, data)
@@ -250,7 +250,7 @@ class KnowledgeMaintenance:
             raise UploadForbiddenError(
                 f"现有的 {relative} 无法读取，不能确认它属于哪个社区，请联系管理员替换"
             ) from None
-        foreign = next((e.community for e in stored if not uploader.sees_knowledge(e.community)), None)
+        foreign = _foreign_community(uploader, stored)
         if foreign is not None:
             raise UploadForbiddenError(f"现有的 {relative} 属于其他社区（{foreign}），不能替换")
         return stored
@@ -267,6 +267,11 @@ class KnowledgeMaintenance:
     def _set(self, status: ReindexStatus) -> None:
         with self._state_lock:
             self._status = status
+
+
+def _foreign_community(uploader: StaffUser, entries: list[KnowledgeEntry]) -> str | None:
+    """The first community among entries that the uploader may not edit (the FAQ editor's rule), if any."""
+    return next((e.community for e in entries if not uploader.sees_knowledge(e.community)), None)
 
 
 def _claimed_for(community: str, suffix: str, data: bytes) -> bytes:
