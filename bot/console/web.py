@@ -16,6 +16,7 @@ from fastapi.templating import Jinja2Templates
 
 from bot.config import Settings
 from bot.domain.conversation import reason_label
+from bot.domain.errors import AssistantError
 from bot.domain.staff import AUDIT_ACTIONS, Permission, Role, StaffUser
 from bot.ports import Clock
 from bot.services.accounts import StaffAccounts
@@ -59,20 +60,32 @@ class StaffSession:
     ip: str
 
 
-class SignInRequiredError(Exception):
+class SignInRequiredError(AssistantError):
     """No valid session: the browser is sent to the sign-in page."""
 
+    def __init__(self, message: str = "请先登录。") -> None:
+        super().__init__(message)
 
-class PasswordChangeRequiredError(Exception):
+
+class PasswordChangeRequiredError(AssistantError):
     """The account must change its temporary password before anything else."""
 
+    def __init__(self, message: str = "请先修改临时密码。") -> None:
+        super().__init__(message)
 
-class ForbiddenError(Exception):
+
+class ForbiddenError(AssistantError):
     """The signed-in role may not do this (or the data belongs to another community)."""
 
+    def __init__(self, message: str = "没有权限查看或修改这项内容。") -> None:
+        super().__init__(message)
 
-class CsrfError(Exception):
+
+class CsrfError(AssistantError):
     """A form without the session's CSRF token."""
+
+    def __init__(self, message: str = "页面已过期，请刷新后重试。") -> None:
+        super().__init__(message)
 
 
 def make_templates(zone: tzinfo) -> Jinja2Templates:

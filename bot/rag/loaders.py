@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 from yaml.nodes import Node
 
+from bot.domain.errors import AssistantError
 from bot.domain.knowledge import EntryKind, KnowledgeEntry, Section
 
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".csv", ".xlsx", ".docx", ".pdf", ".txt")
@@ -50,7 +51,7 @@ PARSE_MAX_SECONDS = 60.0
 _FORMAT_NAMES = {".xlsx": " Excel（.xlsx）", ".docx": " Word（.docx）", ".pdf": " PDF "}
 
 
-class KnowledgeFileError(Exception):
+class KnowledgeFileError(AssistantError):
     """A knowledge file that cannot be read; the message is a reason staff can act on, in Chinese."""
 
 

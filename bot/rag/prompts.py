@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from bot.domain.errors import AssistantError
 
-class PromptNotFoundError(LookupError):
+
+class PromptNotFoundError(AssistantError):
     """A prompt name with no file behind it."""
 
 

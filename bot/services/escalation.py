@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from bot.domain.conversation import Question
+from bot.domain.errors import AssistantError
 from bot.domain.escalation import Asker, QuestionStatus, UnansweredQuestion
 from bot.domain.messages import OutboundMessage, plain_text
 from bot.domain.privacy import mask_personal_data
@@ -35,7 +36,7 @@ _ANSWER_CHARS = 4000
 _RECENT_EMBEDDINGS = 1024
 
 
-class EmptyAnswerError(ValueError):
+class EmptyAnswerError(AssistantError):
     """Staff sent an empty answer."""
 
 

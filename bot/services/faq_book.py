@@ -10,7 +10,7 @@ from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.domain.errors import KnowledgeBusyError
+from bot.domain.errors import AssistantError, KnowledgeBusyError
 from bot.domain.escalation import QuestionStatus, UnansweredQuestion
 from bot.domain.knowledge import EntryKind, KnowledgeEntry
 from bot.ports import Clock
@@ -28,11 +28,11 @@ MAX_QUESTION_CHARS = 200
 MAX_ANSWER_CHARS = 2000
 
 
-class NotAnsweredError(ValueError):
+class NotAnsweredError(AssistantError):
     """Only an answered question can become a FAQ entry."""
 
 
-class FaqEditError(ValueError):
+class FaqEditError(AssistantError):
     """A FAQ entry that cannot be written; the message says why, in Chinese."""
 
 

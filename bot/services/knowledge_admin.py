@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from bot.domain.errors import KnowledgeBusyError
+from bot.domain.errors import AssistantError, KnowledgeBusyError
 from bot.domain.knowledge import EntryKind, IngestReport, KnowledgeEntry
 from bot.domain.staff import StaffUser
 from bot.ports import Clock
@@ -36,7 +36,7 @@ _UNSAFE_NAME = re.compile(r"[\\/:*?\"<>|\x00-\x1f]")
 MAX_FILE_NAME_CHARS = 120
 
 
-class UploadError(ValueError):
+class UploadError(AssistantError):
     """An uploaded file that is not taken; the message says why, in Chinese."""
 
 

@@ -9,11 +9,12 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.domain.errors import AssistantError
 from bot.domain.staff import AuditEntry, Role, StaffProfile, StaffUser
 from bot.storage.models import AuditLogRow, ConsoleSessionRow, StaffUserRow
 
 
-class UsernameTakenError(ValueError):
+class UsernameTakenError(AssistantError):
     """Another account already has that username."""
 
 
@@ -58,7 +59,7 @@ class SqlStaffAccounts:
             with self._sessions.begin() as session:
                 session.add(row)
         except IntegrityError:
-            raise UsernameTakenError(username) from None
+            raise UsernameTakenError(f"用户名 {username} 已经有人用了") from None
         return _user(row)
 
     def credentials(self, username: str) -> tuple[StaffUser, str] | None:

@@ -8,14 +8,19 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.domain.errors import AssistantError
 from bot.domain.escalation import Asker, QuestionStatus, UnansweredQuestion
 from bot.domain.messages import OutboundMessage
 from bot.storage.channel import queued_row
 from bot.storage.models import UnansweredAskerRow, UnansweredQuestionRow
 
 
-class QuestionNotOpenError(LookupError):
+class QuestionNotOpenError(AssistantError):
     """No open question has that number."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__(f"没有找到待答的 #{number}（可能已经处理过了）")
+        self.number = number
 
 
 class SqlUnansweredQuestions:
