@@ -19,7 +19,7 @@ sys.path.insert(0, str(REPO))
 
 import numpy as np  # noqa: E402
 
-from bot.app import build_knowledge  # noqa: E402
+from bot.app import build_application  # noqa: E402
 from bot.config import Settings  # noqa: E402
 from bot.runtime import WechatRuntime  # noqa: E402
 from tests.support.gateway import TOKEN, Gateway, running_gateway, serving_in_thread  # noqa: E402
@@ -53,7 +53,7 @@ def main() -> None:
             rate_per_group_per_minute=10000,
             _env_file=None,  # type: ignore[call-arg]
         )
-        services = build_knowledge(settings)
+        services = build_application(settings)
         services.ingestor.ingest(settings.knowledge_dir)
         services.assistant.prepare()
         runtime = WechatRuntime(services, endpoint=gateway.endpoint, token=TOKEN, login_timeout_s=60)

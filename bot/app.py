@@ -6,7 +6,7 @@ import shutil
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from langchain_core.embeddings import Embeddings
 from sqlalchemy.orm import Session, sessionmaker
@@ -40,28 +40,51 @@ from bot.storage.staff import SqlAuditLog, SqlStaffAccounts
 from bot.storage.turns import SqlTurnLog
 from bot.storage.unanswered import SqlUnansweredQuestions
 
-if TYPE_CHECKING:
-    from bot.console.web import ConsoleServices
-
 
 class ServiceUnavailableError(AssistantError):
     """A service the assistant depends on cannot be reached; the message says which, in Chinese."""
 
 
 @dataclass(frozen=True, slots=True)
-class AssistantServices:
-    """The assistant's knowledge side and the resident-facing assistant, wired."""
+class Application:
+    """The whole assistant, built once from Settings by `build_application`: every service and repository.
+
+    The command line, the console, the chat runtime and the scheduler all take this object; a chat channel adds
+    only its gateway (`sender`)."""
 
     settings: Settings
+    clock: Clock
+    sessions: sessionmaker[Session]
     embeddings: Embeddings
     index: KnowledgeIndex
     ingestor: KnowledgeIngestor
     retriever: HybridRetriever
     answering: AnsweringService
     assistant: ResidentAssistant
-    clock: Clock
-    sessions: sessionmaker[Session]
-    maintenance: KnowledgeMaintenance
+    knowledge: KnowledgeMaintenance
+    groups: SqlGroupConfigs
+    inbox: SqlInbox
+    outbox: SqlOutbox
+    escalation: EscalationService
+    faq_book: FaqBook
+    audit: StaffAudit
+    accounts: StaffAccounts
+    dashboard: Dashboard
+    router: MessageRouter
+
+    def prepare(self) -> None:
+        """Load the models and indexes answering needs, so the first resident does not wait for them."""
+        self.assistant.prepare()
+
+    def sender(self, gateway: ChatGateway, *, policy: SendingPolicy | None = None) -> OutboxSender:
+        """The outbox drained through one chat account's gateway, spaced as the settings say (or as policy says)."""
+        settings = self.settings
+        policy = policy or SendingPolicy(
+            interval_s=settings.send_interval_s,
+            jitter_s=settings.send_jitter_s,
+            max_attempts=settings.send_max_attempts,
+        )
+        return OutboxSender(self.outbox, gateway, self.clock, policy)
 
 
 def chroma_client(settings: Settings, persist_dir: Path | None = None) -> Any:
@@ -144,14 +167,15 @@ def open_database(url: str) -> sessionmaker[Session]:
     return session_factory(engine)
 
 
-def build_knowledge(
+def build_application(
     settings: Settings,
     *,
     embeddings: Embeddings | None = None,
     state_dir: Path | None = None,
     clock: Clock | None = None,
-) -> AssistantServices:
-    """Wire everything; state_dir gives a private embedded index and database (evaluation, benchmark)."""
+) -> Application:
+    """Build the whole assistant once from Settings; state_dir gives a private embedded index and database
+    (evaluation, benchmark). Nothing is loaded or ingested here: `prepare()` loads the models."""
     prepare_directory(settings.data_dir)  # before anything is loaded: a fault here is told at once, in Chinese
     clock = clock or SystemClock()
     embeddings = embeddings or make_embeddings(settings)
@@ -183,17 +207,18 @@ def build_knowledge(
         top_k=settings.top_k,
         max_reply_chars=settings.max_reply_chars,
     )
+    turns = SqlTurnLog(sessions)
     assistant = ResidentAssistant(
         answering,
         ConversationMemory(clock, ttl=timedelta(minutes=settings.followup_minutes)),
         SensitiveWords.from_directory(settings.knowledge_dir),
         JsonlFlaggedMessageLog(settings.data_dir / "flagged_messages.jsonl"),
-        SqlTurnLog(sessions),
+        turns,
         clock,
         max_question_chars=settings.max_question_chars,
         followup_threshold=settings.followup_threshold,
     )
-    maintenance = KnowledgeMaintenance(
+    knowledge = KnowledgeMaintenance(
         settings.knowledge_dir,
         ingestor,
         assistant,
@@ -201,54 +226,30 @@ def build_knowledge(
         upload_max_bytes=int(settings.upload_max_mb * 1024 * 1024),
         reindex_timeout_s=settings.reindex_timeout_s,
     )
-    return AssistantServices(
-        settings, embeddings, index, ingestor, retriever, answering, assistant, clock, sessions, maintenance
-    )
-
-
-@dataclass(frozen=True, slots=True)
-class ChannelRuntime:
-    """What a chat channel needs: the inbox and router for inbound messages, the sender draining the outbox."""
-
-    router: MessageRouter
-    outbox: SqlOutbox
-    groups: SqlGroupConfigs
-    escalation: EscalationService
-    faq_book: FaqBook
-    sender: OutboxSender
-    audit: StaffAudit
-    inbox: SqlInbox
-
-
-def build_channel_runtime(
-    services: AssistantServices, gateway: ChatGateway, *, policy: SendingPolicy | None = None
-) -> ChannelRuntime:
-    """Wire the router, outbox and sender for one channel account."""
-    settings = services.settings
     groups = SqlGroupConfigs(
-        services.sessions,
+        sessions,
         enabled_by_default=settings.groups_enabled_by_default,
         keywords=settings.split_list(settings.keyword_prefixes),
         default_community=settings.default_community,
     )
-    outbox = SqlOutbox(services.sessions)
+    outbox = SqlOutbox(sessions)
     escalation = EscalationService(
-        SqlUnansweredQuestions(services.sessions),
+        SqlUnansweredQuestions(sessions),
         outbox,
-        services.clock,
-        embed=lambda texts: embed_array(services.embeddings, texts),
+        clock,
+        embed=lambda texts: embed_array(embeddings, texts),
         embedding_id=settings.embedding_id,
         staff_group_id=settings.staff_group_id,
         community_of=groups.community_of,
         group_name_of=groups.name_of,
     )
-    faq_book = FaqBook(settings.knowledge_dir, services.clock, services.maintenance.editing)
-    audit = StaffAudit(SqlAuditLog(services.sessions), services.clock)
+    faq_book = FaqBook(settings.knowledge_dir, clock, knowledge.editing)
+    audit = StaffAudit(SqlAuditLog(sessions), clock)
     router = MessageRouter(
-        services.assistant,
+        assistant,
         groups,
         outbox,
-        services.clock,
+        clock,
         bot_names=settings.split_list(settings.bot_names),
         other_bot_ids=settings.split_list(settings.other_bot_ids),
         limits=RateLimits(settings.rate_per_resident_per_minute, settings.rate_per_group_per_minute),
@@ -256,51 +257,42 @@ def build_channel_runtime(
         faq_book=faq_book,
         audit=audit,
     )
-    policy = policy or SendingPolicy(
-        interval_s=settings.send_interval_s,
-        jitter_s=settings.send_jitter_s,
-        max_attempts=settings.send_max_attempts,
-    )
-    sender = OutboxSender(outbox, gateway, services.clock, policy)
-    return ChannelRuntime(router, outbox, groups, escalation, faq_book, sender, audit, SqlInbox(services.sessions))
-
-
-def build_console(services: AssistantServices, runtime: ChannelRuntime) -> ConsoleServices:
-    """The console's services: the channel runtime's queue, groups and FAQ book, plus accounts and the audit log."""
-    from bot.console.web import ConsoleServices
-
-    settings = services.settings
-    audit = runtime.audit
-    policy = LoginPolicy(
-        max_failures_per_user=settings.login_max_failures,
-        window=timedelta(minutes=settings.login_lockout_minutes),
-        session_length=timedelta(hours=settings.console_session_hours),
+    accounts = StaffAccounts(
+        SqlStaffAccounts(sessions),
+        audit,
+        clock,
+        LoginPolicy(
+            max_failures_per_user=settings.login_max_failures,
+            window=timedelta(minutes=settings.login_lockout_minutes),
+            session_length=timedelta(hours=settings.console_session_hours),
+        ),
     )
     dashboard = Dashboard(
-        SqlTurnLog(services.sessions),
-        runtime.groups,
-        runtime.escalation,
-        services.clock,
+        turns,
+        groups,
+        escalation,
+        clock,
         utc_offset=timedelta(hours=settings.utc_offset_hours),
         default_community=settings.default_community,
     )
-    return ConsoleServices(
+    return Application(
         settings=settings,
-        clock=services.clock,
-        accounts=staff_accounts(services.sessions, services.clock, audit, policy),
+        clock=clock,
+        sessions=sessions,
+        embeddings=embeddings,
+        index=index,
+        ingestor=ingestor,
+        retriever=retriever,
+        answering=answering,
+        assistant=assistant,
+        knowledge=knowledge,
+        groups=groups,
+        inbox=SqlInbox(sessions),
+        outbox=outbox,
+        escalation=escalation,
+        faq_book=faq_book,
         audit=audit,
-        escalation=runtime.escalation,
-        faq_book=runtime.faq_book,
-        knowledge=services.maintenance,
-        groups=runtime.groups,
+        accounts=accounts,
         dashboard=dashboard,
-        assistant=services.assistant,
+        router=router,
     )
-
-
-def staff_accounts(
-    sessions: sessionmaker[Session], clock: Clock, audit: StaffAudit | None = None, policy: LoginPolicy | None = None
-) -> StaffAccounts:
-    """Console accounts over the assistant's database (the command line creates the first admin through this)."""
-    audit = audit or StaffAudit(SqlAuditLog(sessions), clock)
-    return StaffAccounts(SqlStaffAccounts(sessions), audit, clock, policy)

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from bot.app import build_knowledge
+from bot.app import build_application
 from bot.config import Settings
 from bot.domain.conversation import Question
 from bot.rag.loaders import iter_knowledge_files
@@ -49,12 +49,12 @@ def run_benchmark(settings: Settings, *, min_chunks: int, queries_path: Path) ->
     with tempfile.TemporaryDirectory(prefix="bot-bench-") as tmp:
         root = Path(tmp)
         bench_settings = settings.model_copy(update={"data_dir": root / "data", "vector_store": "embedded"})
-        probe = build_knowledge(bench_settings, state_dir=root / "probe")
+        probe = build_application(bench_settings, state_dir=root / "probe")
         base_chunks = probe.ingestor.ingest(settings.knowledge_dir).chunks_total
         copies = max(1, -(-min_chunks // max(base_chunks, 1)))
         synthesize_knowledge_base(settings.knowledge_dir, root / "kb", copies)
 
-        knowledge = build_knowledge(bench_settings, embeddings=probe.embeddings)
+        knowledge = build_application(bench_settings, embeddings=probe.embeddings)
         started = time.perf_counter()
         report = knowledge.ingestor.ingest(root / "kb")
         ingest_seconds = time.perf_counter() - started

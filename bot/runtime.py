@@ -10,7 +10,7 @@ import traceback
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from bot.app import AssistantServices, ChannelRuntime, build_channel_runtime
+from bot.app import Application
 from bot.channels.wechaty import WechatyChannel, WechatyChannelError
 from bot.domain.messages import InboundMessage
 from bot.domain.privacy import mask_personal_data
@@ -28,12 +28,12 @@ SERVING = "WeChat logged in: serving"
 class WechatRuntime:
     """One WeChat account end to end; reconnects with backoff when the event stream drops."""
 
-    def __init__(self, services: AssistantServices, *, endpoint: str, token: str, login_timeout_s: float) -> None:
-        self._services = services
+    def __init__(self, application: Application, *, endpoint: str, token: str, login_timeout_s: float) -> None:
+        self.application = application
         self.channel = WechatyChannel(
             endpoint=endpoint, token=token, on_message=self._on_message, login_timeout_s=login_timeout_s
         )
-        self.runtime: ChannelRuntime = build_channel_runtime(services, self.channel)
+        self.sender = application.sender(self.channel)
         self._wake = asyncio.Event()
         # One handler thread: answering is CPU-bound (more threads only contend for the GIL and the BLAS threads)
         # and SQLite takes one writer at a time (concurrent handlers queued behind its lock, stalling replies).
@@ -49,7 +49,7 @@ class WechatRuntime:
         loop = asyncio.get_running_loop()
         try:
             recorded = await loop.run_in_executor(
-                self._inbox_thread, lambda: self.runtime.inbox.receive(message, now=self._services.clock.now())
+                self._inbox_thread, lambda: self.application.inbox.receive(message, now=self.application.clock.now())
             )
         except Exception as exc:  # the database refused it: say so (masked); the rest of the stream goes on
             log.error("could not record message %s, so it is not handled:\n%s", message.message_id, _masked(exc))
@@ -73,14 +73,14 @@ class WechatRuntime:
     def _handle_recorded(self, message: InboundMessage) -> Handling:
         """Route one message from the inbox (on the handler thread). An error is logged and recorded with the
         message, which is tried again up to MAX_HANDLING_ATTEMPTS in all and then failed; it never escapes."""
-        inbox, clock = self.runtime.inbox, self._services.clock
+        inbox, clock = self.application.inbox, self.application.clock
         while (attempt := inbox.begin(message.message_id)) is not None:
             if attempt > MAX_HANDLING_ATTEMPTS:
                 inbox.record_failure(message.message_id, GAVE_UP, give_up=True, now=clock.now())
                 log.error("message %s failed: picked up %d times without finishing", message.message_id, attempt - 1)
                 return Handling("failed")
             try:
-                handling = self.runtime.router.handle(message)
+                handling = self.application.router.handle(message)
             except Exception as exc:  # one message's bug must not stop the others
                 give_up = attempt == MAX_HANDLING_ATTEMPTS
                 reason = mask_personal_data(f"{type(exc).__name__}: {exc}")
@@ -106,16 +106,16 @@ class WechatRuntime:
     ) -> None:
         """Handle what the inbox still holds from before, connect (failing clearly if the first login fails), then
         serve until stop is set."""
-        now = self._services.clock.now()
+        now = self.application.clock.now()
         # Platforms redeliver within minutes; a week of message ids is plenty to answer each once.
-        self.runtime.outbox.forget_processed_before(now - LEDGER_RETENTION)
-        self.runtime.inbox.forget_settled_before(now - LEDGER_RETENTION)
-        unconfirmed = self.runtime.outbox.settle_interrupted_sends()
+        self.application.outbox.forget_processed_before(now - LEDGER_RETENTION)
+        self.application.inbox.forget_settled_before(now - LEDGER_RETENTION)
+        unconfirmed = self.application.outbox.settle_interrupted_sends()
         if unconfirmed:
             log.warning(
                 "%d replies were being sent when the process stopped: kept as unconfirmed, not resent", unconfirmed
             )
-        backlog = self.runtime.inbox.waiting()
+        backlog = self.application.inbox.waiting()
         if backlog:
             log.info("handling %d messages received before the restart", len(backlog))
         # Queued for the handler thread before connecting, so they go first, in the order they arrived.
@@ -129,7 +129,7 @@ class WechatRuntime:
         log.info(SERVING)
         backoff = 1.0
         loop = asyncio.get_running_loop()
-        remind_every = timedelta(minutes=self._services.settings.unanswered_remind_minutes)
+        remind_every = timedelta(minutes=self.application.settings.unanswered_remind_minutes)
         next_reminder = loop.time() + remind_every.total_seconds()
         try:
             while not stop.is_set():
@@ -162,12 +162,12 @@ class WechatRuntime:
 
     def _remind(self, older_than: timedelta) -> None:
         """Re-notify staff of questions open longer than older_than (and wake the sender)."""
-        if self.runtime.escalation.renotify_overdue(older_than=older_than):
+        if self.application.escalation.renotify_overdue(older_than=older_than):
             self._wake.set()
 
     async def _send_loop(self, stop: asyncio.Event, poll_s: float) -> None:
         while not stop.is_set():
-            await self.runtime.sender.send_due()
+            await self.sender.send_due()
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=poll_s)

@@ -144,17 +144,14 @@ def test_every_handled_message_is_recorded_masked(tmp_path: Path, kb: Path) -> N
 
 
 def test_staff_can_list_and_answer_questions_from_the_terminal(tmp_path: Path, kb: Path) -> None:
-    from bot.app import build_knowledge
+    from bot.app import build_application
     from bot.config import Settings
     from bot.domain.conversation import Question
     from bot.storage.channel import SqlOutbox
 
     assert _run(tmp_path, "questions").stdout.strip() == "没有待答的问题。"
     settings = Settings(data_dir=tmp_path / "data", knowledge_dir=kb, _env_file=None)  # type: ignore[call-arg]
-    from bot.app import build_channel_runtime
-    from bot.channels.terminal import TerminalGateway
-
-    runtime = build_channel_runtime(build_knowledge(settings), TerminalGateway())
+    runtime = build_application(settings)
     runtime.escalation.escalate(Question("小区里能不能养鸽子", "room-3", "wxid_li"), reason="low_confidence")
 
     listed = _run(tmp_path, "questions")

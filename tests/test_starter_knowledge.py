@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import build_knowledge
+from bot.app import build_application
 from bot.config import Settings
 from bot.domain.conversation import Question
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
@@ -56,7 +56,7 @@ def test_development_set_meets_the_retrieval_targets(
     tmp_path: Path, use_embeddings: UniversalSentenceEncoderEmbeddings
 ) -> None:
     settings = Settings(data_dir=tmp_path / "data", _env_file=None)  # type: ignore[call-arg]
-    knowledge = build_knowledge(settings, embeddings=use_embeddings)
+    knowledge = build_application(settings, embeddings=use_embeddings)
     report = knowledge.ingestor.ingest(KNOWLEDGE)
     assert not report.failures
     knowledge.assistant.prepare()

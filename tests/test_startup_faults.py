@@ -243,7 +243,8 @@ def test_ingest_rebuild_keeps_the_index_when_the_knowledge_directory_is_missing(
 def test_the_last_resort_handler_survives_an_unwritable_data_dir(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], temp_usable: bool
 ) -> None:
-    import bot.__main__ as cli
+    import bot.cli as cli
+    from bot.cli.command import Command
 
     data = tmp_path / "data"
     data.write_text("not a directory")
@@ -259,7 +260,7 @@ def test_the_last_resort_handler_survives_an_unwritable_data_dir(
     def unexpected(*_: object) -> int:
         raise RuntimeError("an unexpected library failure")
 
-    monkeypatch.setattr(cli, "cmd_questions", unexpected)
+    monkeypatch.setattr(cli, "COMMANDS", (Command("questions", "列出待答问题", unexpected),))
     assert cli.main(["questions"]) == 1
     err = capsys.readouterr().err
     assert "运行出错" in err and len(err.strip().splitlines()) == 1

@@ -13,10 +13,10 @@ from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from bot.app import Application
 from bot.console.routes import auth, dashboard, knowledge, management, questions
 from bot.console.web import (
     STATIC_DIR,
-    ConsoleServices,
     CsrfError,
     ForbiddenError,
     PasswordChangeRequiredError,
@@ -41,7 +41,7 @@ _SECURITY_HEADERS = {
 }
 
 
-def create_console(services: ConsoleServices) -> FastAPI:
+def create_console(services: Application) -> FastAPI:
     """The console app; every route but sign-in requires a session, every action a role."""
     app = FastAPI(title="社区助手控制台", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.services = services

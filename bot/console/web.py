@@ -14,40 +14,15 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, Response
 from fastapi.templating import Jinja2Templates
 
-from bot.config import Settings
+from bot.app import Application
 from bot.domain.conversation import reason_label
 from bot.domain.errors import AssistantError
 from bot.domain.staff import AUDIT_ACTIONS, Permission, Role, StaffUser
-from bot.ports import Clock
-from bot.services.accounts import StaffAccounts
-from bot.services.assistant import ResidentAssistant
-from bot.services.audit import StaffAudit
-from bot.services.dashboard import Dashboard
-from bot.services.escalation import EscalationService
-from bot.services.faq_book import FaqBook
-from bot.services.knowledge_admin import KnowledgeMaintenance
-from bot.storage.channel import SqlGroupConfigs
 
 SESSION_COOKIE = "console_session"
 LOGIN_CSRF_COOKIE = "console_login_csrf"
 TEMPLATES_DIR = Path(__file__).parent / "templates"
 STATIC_DIR = Path(__file__).parent / "static"
-
-
-@dataclass(frozen=True, slots=True)
-class ConsoleServices:
-    """The services the console calls: the same ones the chat and the command line use."""
-
-    settings: Settings
-    clock: Clock
-    accounts: StaffAccounts
-    audit: StaffAudit
-    escalation: EscalationService
-    faq_book: FaqBook
-    knowledge: KnowledgeMaintenance
-    groups: SqlGroupConfigs
-    dashboard: Dashboard
-    assistant: ResidentAssistant
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,13 +81,13 @@ def make_templates(zone: tzinfo) -> Jinja2Templates:
     return Jinja2Templates(env=environment)
 
 
-def services(request: Request) -> ConsoleServices:
+def services(request: Request) -> Application:
     """The console's services, stored on the app."""
-    found: ConsoleServices = request.app.state.services
+    found: Application = request.app.state.services
     return found
 
 
-Services = Annotated[ConsoleServices, Depends(services)]
+Services = Annotated[Application, Depends(services)]
 
 
 def client_ip(request: Request) -> str:

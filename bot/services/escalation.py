@@ -188,7 +188,9 @@ class EscalationService:
         """Question #number, open or answered."""
         return self._questions.get(number)
 
-    def queue(self, *, community: str | None, status: QuestionStatus, limit: int = 200) -> list[UnansweredQuestion]:
+    def queue(
+        self, *, community: str | None, status: QuestionStatus, limit: int | None = 200
+    ) -> list[UnansweredQuestion]:
         """Questions in one status (only one community's if given): open ones urgent first, answered newest first."""
         return self._questions.listed(community=community, status=status, limit=limit)
 

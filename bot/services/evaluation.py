@@ -10,8 +10,10 @@ from typing import Any
 
 import numpy as np
 
-from bot.domain.conversation import Reply
+from bot.domain.conversation import Question, Reply
 from bot.domain.errors import AssistantError
+from bot.services.answering import AnsweringService, confidence
+from bot.services.assistant import ResidentAssistant
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,3 +184,60 @@ def score_conversations(conversations: Sequence[Conversation], last_replies: Seq
 
 def _ratio(part: float, whole: int) -> float:
     return round(part / whole, 4) if whole else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Evaluation:
+    """What one evaluation run found: the figures (the JSON line printed last) and the queries it got wrong."""
+
+    figures: dict[str, object]
+    miss_lines: list[str]
+
+
+def evaluate(
+    assistant: ResidentAssistant,
+    queries: Sequence[LabelledQuery],
+    conversations: Sequence[Conversation] = (),
+    *,
+    threshold: float,
+) -> Evaluation:
+    """Run every query (each from a different resident, so no follow-up context carries over) and every two-turn
+    conversation through the reply path, and score them."""
+    assistant.reply(Question(queries[0].query, "eval", "warm-up"))  # latency figures are steady-state
+    replies = [assistant.reply(Question(q.query, "eval", f"q{n}")) for n, q in enumerate(queries)]
+    figures: dict[str, object] = json.loads(score_replies(queries, replies, threshold=threshold).to_json())
+    last_replies: list[Reply] = []
+    for n, conversation in enumerate(conversations):
+        replied = [assistant.reply(Question(turn.query, "eval", f"c{n}")) for turn in conversation.turns]
+        last_replies.append(replied[-1])
+    miss_lines = misses(queries, replies)
+    for conversation, reply in zip(conversations, last_replies, strict=True):
+        miss_lines += [
+            f"[对话 {conversation.kind}] {conversation.turns[0].query} → {line}"
+            for line in misses(conversation.turns[-1:], [reply])
+        ]
+    if conversations:
+        figures.update(score_conversations(conversations, last_replies))
+    return Evaluation(figures, miss_lines)
+
+
+def sweep(answering: AnsweringService, labelled: Sequence[LabelledQuery]) -> Iterator[str]:
+    """Metrics over a grid of margin weights, agreement bonuses and refusal thresholds, one line each (a tuning aid).
+
+    answering should refuse nothing (threshold 0): retrieval runs once, only the decision varies."""
+    yield "margin_weight agreement_bonus threshold hit@1 hit@3 mrr correct wrong refused"
+    raw = [answering.answer(q.query) for q in labelled]
+    for margin_weight in (0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0):
+        for agreement_bonus in (0.0, 0.1, 0.2, 0.3, 0.4, 0.5):
+            scores = [confidence(a.hits, margin_weight, agreement_bonus) for a in raw]
+            for t in range(40, 301, 5):
+                threshold = t / 100
+                decided = [
+                    Reply(a.text, a.answered and score >= threshold, a.reason, (a,), a.latency_ms)
+                    for a, score in zip(raw, scores, strict=True)
+                ]
+                m = score_replies(labelled, decided, threshold=threshold)
+                yield (
+                    f"{margin_weight:.1f} {agreement_bonus:.1f} {threshold:.2f} {m.hit_at_1:.3f} {m.hit_at_3:.3f} "
+                    f"{m.mrr:.3f} {m.correct_rate:.3f} {m.wrong_answer_rate:.3f} {m.refused_rate:.3f}"
+                )

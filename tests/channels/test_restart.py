@@ -256,7 +256,7 @@ def test_at_start_the_backlog_is_answered_and_a_message_that_stopped_the_process
 
     services = ready_services(tmp_path / "data", use_embeddings, send_interval_s=0.05, send_jitter_s=0.0)
     runtime = WechatRuntime(services, endpoint=gateway.endpoint, token=TOKEN, login_timeout_s=30)
-    inbox, now = runtime.runtime.inbox, services.clock.now()
+    inbox, now = runtime.application.inbox, services.clock.now()
 
     def asked(message_id: str, text: str) -> InboundMessage:
         return InboundMessage(
@@ -269,16 +269,16 @@ def test_at_start_the_backlog_is_answered_and_a_message_that_stopped_the_process
     inbox.receive(asked("before-restart-2", "社区食堂几点开饭"), now=now)
     with serving_in_thread(runtime, poll_s=0.1):
         _wait(lambda: _replies_to(gateway, "wxid_wang") >= 1, 60, "the waiting message to be answered")
-        _wait(lambda: not runtime.runtime.inbox.waiting(), 60, "the inbox to settle")
+        _wait(lambda: not runtime.application.inbox.waiting(), 60, "the inbox to settle")
     assert _replies_to(gateway, "wxid_wang") == 1
-    assert runtime.runtime.outbox.counts() == {"sent": 1}
+    assert runtime.application.outbox.counts() == {"sent": 1}
     with services.sessions() as session:
         failed = session.scalars(select(InboxRow).where(InboxRow.status == "failed")).one()
     assert (failed.message_id, failed.attempts, failed.last_error) == ("before-restart-1", 4, GAVE_UP)
 
 
 def test_a_dropped_connection_is_restored_with_backoff(tmp_path: Path) -> None:
-    from bot.app import build_knowledge
+    from bot.app import build_application
     from bot.config import Settings
     from bot.runtime import WechatRuntime
     from tests.support.gateway import free_port
@@ -291,7 +291,7 @@ def test_a_dropped_connection_is_restored_with_backoff(tmp_path: Path) -> None:
         send_jitter_s=0.0,
         _env_file=None,
     )  # type: ignore[call-arg]
-    services = build_knowledge(settings)
+    services = build_application(settings)
     services.ingestor.ingest(settings.knowledge_dir)
     with contextlib.ExitStack() as runtime_scope:
         with running_gateway(port=port, control=control) as gateway:

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.app import AssistantServices
+from bot.app import Application
 from bot.domain.messages import InboundMessage
 from bot.handlers.router import Handling
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
@@ -34,7 +34,7 @@ def gateway() -> Iterator[Gateway]:
 @pytest.fixture(scope="module")
 def services(
     tmp_path_factory: pytest.TempPathFactory, use_embeddings: UniversalSentenceEncoderEmbeddings
-) -> AssistantServices:
+) -> Application:
     return ready_services(
         tmp_path_factory.mktemp("data"),
         use_embeddings,
@@ -45,13 +45,13 @@ def services(
 
 
 @pytest.fixture(scope="module")
-def bot(gateway: Gateway, services: AssistantServices) -> Iterator[WechatRuntime]:
+def bot(gateway: Gateway, services: Application) -> Iterator[WechatRuntime]:
     """The runtime in its own event loop thread, connected to the gateway."""
     runtime = WechatRuntime(services, endpoint=gateway.endpoint, token=TOKEN, login_timeout_s=30)
-    runtime.runtime.groups.get_or_register(
+    runtime.application.groups.get_or_register(
         group_id=OTHER_ROOM, channel="wechat", name="5号楼", now=services.clock.now()
     )
-    runtime.runtime.groups.update(OTHER_ROOM, enabled=False, now=services.clock.now())
+    runtime.application.groups.update(OTHER_ROOM, enabled=False, now=services.clock.now())
     with serving_in_thread(runtime, poll_s=0.1):
         yield runtime
 
@@ -61,7 +61,7 @@ def _new_sent(gateway: Gateway, before: int, count: int = 1) -> list[dict[str, o
 
 
 def test_a_mentioned_question_gets_the_grounded_answer_mentioning_the_asker(
-    gateway: Gateway, bot: WechatRuntime, services: AssistantServices
+    gateway: Gateway, bot: WechatRuntime, services: Application
 ) -> None:
     before = len(gateway.sent())
     gateway.say("wxid_li", "@社区小助手\u2005灭火器过期了找谁换", room=ROOM, mentions=("bot",))
@@ -114,7 +114,7 @@ def test_a_flood_is_rate_limited(gateway: Gateway, bot: WechatRuntime) -> None:
     assert sum("您发得太快了" in str(r["text"]) for r in replies) == 1
 
 
-def test_a_wrong_token_fails_with_a_clear_error(gateway: Gateway, services: AssistantServices, tmp_path: Path) -> None:
+def test_a_wrong_token_fails_with_a_clear_error(gateway: Gateway, services: Application, tmp_path: Path) -> None:
     from bot.channels.wechaty import WechatyChannel, WechatyChannelError
 
     async def attempt() -> None:
@@ -131,18 +131,18 @@ def test_a_wrong_token_fails_with_a_clear_error(gateway: Gateway, services: Assi
 def test_a_message_the_router_fails_on_is_recorded_as_failed_and_the_others_are_still_answered(
     gateway: Gateway,
     bot: WechatRuntime,
-    services: AssistantServices,
+    services: Application,
     monkeypatch: pytest.MonkeyPatch,
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    route = bot.runtime.router.handle
+    route = bot.application.router.handle
 
     def failing_on_one(message: InboundMessage) -> Handling:
         if "高龄津贴" in message.text:
             raise RuntimeError(f"unexpected trouble with {message.text!r}")
         return route(message)
 
-    monkeypatch.setattr(bot.runtime.router, "handle", failing_on_one)
+    monkeypatch.setattr(bot.application.router, "handle", failing_on_one)
     caplog.set_level(logging.INFO, logger="bot.runtime")
     before = len(gateway.sent())
     gateway.say("wxid_wang", "@社区小助手 我的电话13912345678，高龄津贴怎么领", room=ROOM, mentions=("bot",))

@@ -11,7 +11,6 @@ from typing import Any
 
 import pytest
 
-from bot.app import build_console
 from bot.console.app import create_console
 from bot.console.server import ConsoleServer
 from bot.domain.staff import Role, StaffProfile
@@ -73,9 +72,8 @@ def test_a_cadre_answers_in_the_browser_and_the_resident_gets_it_in_the_group(
         tmp_path / "data", use_embeddings, knowledge_dir=knowledge, send_interval_s=0.05, send_jitter_s=0.0
     )
     runtime = WechatRuntime(services, endpoint=gateway.endpoint, token=TOKEN, login_timeout_s=30)
-    console = build_console(services, runtime.runtime)
-    console.accounts.create_user(None, username="li", profile=StaffProfile("李干部", Role.ADMIN), password=PASSWORD)
-    server = ConsoleServer(create_console(console), host="127.0.0.1", port=free_port())
+    services.accounts.create_user(None, username="li", profile=StaffProfile("李干部", Role.ADMIN), password=PASSWORD)
+    server = ConsoleServer(create_console(services), host="127.0.0.1", port=free_port())
     server.start()
     try:
         with serving_in_thread(runtime, poll_s=0.1):

@@ -32,7 +32,7 @@ def world(
     directory = tmp_path_factory.mktemp(f"console-{request.param}")
     with fresh_database(request.param, directory) as url:
         built = console_world(directory, use_embeddings, database_url=url, clock=FakeClock())
-        groups, now = built.runtime.groups, built.services.clock.now()
+        groups, now = built.application.groups, built.application.clock.now()
         for room, name, community in ((ROOM_A, "幸福里3号楼", "幸福里"), (ROOM_B, "和平里1号楼", "和平里")):
             groups.get_or_register(group_id=room, channel="wechat", name=name, now=now)
             groups.update(room, community=community, now=now)
@@ -44,8 +44,8 @@ def world(
 
 
 def ask(world: ConsoleWorld, text: str, room: str, resident: str = "wxid_li") -> UnansweredQuestion:
-    question = Question(text, room, resident, world.services.clock.now(), "wechat")
-    return world.runtime.escalation.escalate(question, reason="low_confidence")
+    question = Question(text, room, resident, world.application.clock.now(), "wechat")
+    return world.application.escalation.escalate(question, reason="low_confidence")
 
 
 def test_every_page_but_sign_in_needs_a_session(world: ConsoleWorld) -> None:
@@ -153,7 +153,7 @@ def test_roles_are_checked_on_actions_too(world: ConsoleWorld) -> None:
         "/users", data={"csrf_token": token, "username": "sneaky", "role": "admin", "password": "Sneaky-pass-99"}
     )
     assert created.status_code == 403
-    assert all(u.username != "sneaky" for u in world.console.accounts.users())
+    assert all(u.username != "sneaky" for u in world.application.accounts.users())
     handler = world.client()
     sign_in(handler, "zhao")
     assert handler.post("/knowledge/try", data={"csrf_token": csrf_of(handler), "text": "你好"}).status_code == 403
@@ -170,7 +170,7 @@ def test_a_cadre_sees_and_answers_only_their_community(world: ConsoleWorld) -> N
     assert client.get(f"/questions/{theirs.id}").status_code == 403
     token = csrf_of(client)
     refused = client.post(f"/questions/{theirs.id}/answer", data={"csrf_token": token, "answer": "不告诉你"})
-    assert refused.status_code == 403 and world.runtime.escalation.get(theirs.id).answer == ""  # type: ignore[union-attr]
+    assert refused.status_code == 403 and world.application.escalation.get(theirs.id).answer == ""  # type: ignore[union-attr]
     dashboard = client.get("/").text
     assert "和平里1号楼" not in dashboard
     admin = world.client()
@@ -201,16 +201,16 @@ def test_answering_from_the_console_queues_the_reply_and_adds_the_faq_that_answe
         data={"csrf_token": csrf_of(client), "answer": "东门车棚每晚22点锁门，早上6点开。", "to_knowledge": "1"},
     )
     assert response.status_code == 303
-    queued = [q.message for q in world.runtime.outbox.due(now=world.services.clock.now(), limit=100)]
+    queued = [q.message for q in world.application.outbox.due(now=world.application.clock.now(), limit=100)]
     reply = next(m for m in queued if "22点锁门" in m.text)
     assert (reply.group_id, reply.mention_ids) == (ROOM_A, ("wxid_zhang",))
     assert "社区工作人员答复" in reply.text
     page = client.get(response.headers["location"]).text
     assert "已加入知识库" in page and f"faq-staff-{question.id}" in page
 
-    later = world.services.assistant.reply(Question("东门自行车棚晚上几点锁门？", ROOM_A, "wxid_qian"))
+    later = world.application.assistant.reply(Question("东门自行车棚晚上几点锁门？", ROOM_A, "wxid_qian"))
     assert later.answered and "22点锁门" in later.text
-    actions = [e.action for e in world.console.audit.entries(limit=20, actor="li")]
+    actions = [e.action for e in world.application.audit.entries(limit=20, actor="li")]
     assert "question_answered" in actions and "faq_added" in actions
     again = client.post(f"/questions/{question.id}/answer", data={"csrf_token": csrf_of(client), "answer": "再答"})
     assert again.status_code == 409 and "已经有人答过" in again.text
@@ -221,7 +221,7 @@ def test_questions_waiting_too_long_are_marked_overdue(world: ConsoleWorld) -> N
     sign_in(client, "li")
     ask(world, "垃圾房的门锁坏了", ROOM_A)
     assert "超时" not in client.get("/questions").text.split("垃圾房的门锁坏了")[0].rsplit("<li", 1)[-1]
-    clock = world.services.clock
+    clock = world.application.clock
     assert isinstance(clock, FakeClock)
     clock.advance(minutes=61)
     item = client.get("/questions").text.split("垃圾房的门锁坏了")[0].rsplit("<li", 1)[-1]
@@ -232,16 +232,16 @@ def test_a_question_needing_no_answer_is_closed_without_messaging_the_resident(w
     question = ask(world, "哈哈哈你们真逗", ROOM_A)
     client = world.client()
     sign_in(client, "li")
-    queued_before = len(world.runtime.outbox.due(now=world.services.clock.now(), limit=1000))
+    queued_before = len(world.application.outbox.due(now=world.application.clock.now(), limit=1000))
     response = client.post(
         f"/questions/{question.id}/close", data={"csrf_token": csrf_of(client), "note": "闲聊，不是问题"}
     )
     assert response.status_code == 303
-    assert len(world.runtime.outbox.due(now=world.services.clock.now(), limit=1000)) == queued_before
+    assert len(world.application.outbox.due(now=world.application.clock.now(), limit=1000)) == queued_before
     assert "哈哈哈你们真逗" not in client.get("/questions").text
     closed = client.get("/questions?status=closed").text
     assert "哈哈哈你们真逗" in closed and "闲聊，不是问题" in closed
-    audit = world.console.audit.entries(limit=5, action="question_closed")
+    audit = world.application.audit.entries(limit=5, action="question_closed")
     assert audit and audit[0].target == f"#{question.id}"
 
 
@@ -271,7 +271,7 @@ def test_editing_a_faq_entry_rewrites_its_table_and_the_next_answer(world: Conso
         },
     )
     assert saved.status_code == 303
-    table = (world.services.settings.knowledge_dir / "faq" / "elderly.csv").read_text(encoding="utf-8")
+    table = (world.application.settings.knowledge_dir / "faq" / "elderly.csv").read_text(encoding="utf-8")
     assert "每月150元" in table and "faq-elderly-01" in table  # other rows kept
     tried = client.post("/knowledge/try", data={"csrf_token": csrf_of(client), "text": "高龄补贴一个月发多少"})
     assert "每月150元" in tried.text and "faq-elderly-02" in tried.text  # the reply and its sources with scores
@@ -290,7 +290,7 @@ def test_uploads_are_checked_before_they_are_stored(world: ConsoleWorld) -> None
     for name, data, reason in cases:
         response = client.post("/knowledge/upload", data={"csrf_token": token}, files={"file": (name, data)})
         assert response.status_code == 400 and reason in response.text, name
-    assert not (world.services.settings.knowledge_dir.parent / "etc").exists()
+    assert not (world.application.settings.knowledge_dir.parent / "etc").exists()
     guide = (
         "---\nid: guide-pool\ntitle: 社区游泳馆使用说明\ncategory: 文体\nsource: 社区文体中心（示例）\n"
         "updated: 2026-11-20\n---\n\n## 开放时间\n\n社区游泳馆每天上午9点到晚上9点开放，周一闭馆（示例）。\n"
@@ -305,20 +305,20 @@ def test_uploads_are_checked_before_they_are_stored(world: ConsoleWorld) -> None
         time.sleep(0.2)
         status = client.get("/knowledge/reindex/status").json()
     assert status["percent"] == 100 and not status["error"]
-    assert (world.services.settings.knowledge_dir / "guides" / "社区游泳馆使用说明.md").exists()
-    reply = world.services.assistant.reply(Question("社区游泳馆几点开门", ROOM_A, "wxid_sun"))
+    assert (world.application.settings.knowledge_dir / "guides" / "社区游泳馆使用说明.md").exists()
+    reply = world.application.assistant.reply(Question("社区游泳馆几点开门", ROOM_A, "wxid_sun"))
     assert reply.answered and "上午9点到晚上9点" in reply.text
 
 
 def test_an_oversized_upload_is_refused_before_it_is_read(world: ConsoleWorld) -> None:
     client = world.client()
     sign_in(client, "li")
-    too_big = b"x" * (world.console.knowledge.upload_limit + 2 * 1024 * 1024)
+    too_big = b"x" * (world.application.knowledge.upload_limit + 2 * 1024 * 1024)
     response = client.post(
         "/knowledge/upload", data={"csrf_token": csrf_of(client)}, files={"file": ("big.txt", too_big)}
     )
     assert response.status_code == 413 and "提交的内容太大" in response.text
-    assert not (world.services.settings.knowledge_dir / "docs" / "big.txt").exists()
+    assert not (world.application.settings.knowledge_dir / "docs" / "big.txt").exists()
 
     def chunks() -> Iterator[bytes]:
         yield b"csrf_token=x&question=q"
@@ -379,7 +379,7 @@ def test_admins_switch_groups_and_their_trigger_mode(world: ConsoleWorld) -> Non
         },
     )
     assert response.status_code == 303
-    config = world.runtime.groups.get(ROOM_B)
+    config = world.application.groups.get(ROOM_B)
     assert config is not None and not config.enabled and config.trigger.value == "mention"
     assert config.keywords == ("小助手", "#问")
     assert "群设置已保存" in client.get(response.headers["location"]).text
@@ -388,10 +388,10 @@ def test_admins_switch_groups_and_their_trigger_mode(world: ConsoleWorld) -> Non
 
 
 def test_the_dashboard_counts_the_weeks_questions(world: ConsoleWorld) -> None:
-    assistant = world.services.assistant
+    assistant = world.application.assistant
     assistant.reply(Question("灭火器过期了找谁换", ROOM_A, "wxid_a", channel="wechat"))
     assistant.reply(Question("火星上能办居住证吗", ROOM_A, "wxid_b", channel="wechat"))
-    figures = world.console.dashboard.figures(community="幸福里", titles={})
+    figures = world.application.dashboard.figures(community="幸福里", titles={})
     assert figures.today >= 2 and figures.week >= figures.today
     assert 0 < figures.answered_week < figures.week
     assert any(g.label == "幸福里3号楼" for g in figures.groups)

@@ -93,11 +93,11 @@ def test_the_console_serves_other_requests_while_an_upload_is_parsed(
     finally:
         release.set()
         server.stop()
-    assert (world.services.settings.knowledge_dir / "docs" / "停车须知.txt").exists()
+    assert (world.application.settings.knowledge_dir / "docs" / "停车须知.txt").exists()
 
 
 def test_a_cadre_cannot_replace_another_communitys_faq_table(world: ConsoleWorld) -> None:
-    kb = world.services.settings.knowledge_dir
+    kb = world.application.settings.knowledge_dir
     row = [
         "faq-heping-parking",
         "和平里停车证怎么办？",
@@ -127,7 +127,7 @@ def test_a_cadre_cannot_replace_another_communitys_faq_table(world: ConsoleWorld
 
 
 def test_a_cadres_new_table_belongs_to_their_community(world: ConsoleWorld) -> None:
-    kb = world.services.settings.knowledge_dir
+    kb = world.application.settings.knowledge_dir
     row = ["faq-xingfu-bikes", "幸福里自行车棚在哪？", "", "在3号楼北侧（示例）。", "停车", "幸福里物业", "2026-10-01"]
     data = write_faq_csv(kb.parent / "bikes.csv", [row]).read_bytes()
     assert _upload(_signed_in(world, "li"), "xingfu-bikes.csv", data).status_code == 303
@@ -137,7 +137,7 @@ def test_a_cadres_new_table_belongs_to_their_community(world: ConsoleWorld) -> N
 
 
 def test_a_truncated_xlsx_in_the_knowledge_base_leaves_every_page_working(world: ConsoleWorld) -> None:
-    kb = world.services.settings.knowledge_dir
+    kb = world.application.settings.knowledge_dir
     broken = _sheet_cut_in_half(write_faq_xlsx(kb / "faq" / "cut-short.xlsx", FIRE_ROWS))
     try:
         for username in ("chief", "li"):
@@ -156,7 +156,7 @@ def test_uploading_a_truncated_xlsx_is_refused_in_chinese(world: ConsoleWorld, t
     for data in (whole[: len(whole) // 2], _sheet_cut_in_half(tmp_path / "whole.xlsx").read_bytes()):
         response = _upload(client, "cut-upload.xlsx", data)
         assert response.status_code == 400 and "不是有效的 Excel" in response.text
-    assert not (world.services.settings.knowledge_dir / "faq" / "cut-upload.xlsx").exists()
+    assert not (world.application.settings.knowledge_dir / "faq" / "cut-upload.xlsx").exists()
 
 
 def test_a_300_character_file_name_is_refused_in_chinese(world: ConsoleWorld) -> None:

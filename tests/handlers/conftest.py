@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.app import ChannelRuntime, build_channel_runtime
+from bot.app import Application
 from bot.domain.messages import InboundMessage, MessageKind, OutboundMessage
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
 from tests.conftest import REPO, fresh_database
@@ -31,7 +31,7 @@ def chat_runtime(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     use_embeddings: UniversalSentenceEncoderEmbeddings,
-) -> Iterator[ChannelRuntime]:
+) -> Iterator[Application]:
     """The starter knowledge base behind the router, on a fresh SQLite file or PostgreSQL schema, once per module."""
     root = tmp_path_factory.mktemp("chat")
     kb = root / "kb"
@@ -45,12 +45,12 @@ def chat_runtime(
             staff_group_id=STAFF_GROUP,
             database_url=url,
         )
-        yield build_channel_runtime(services, NoGateway())
+        yield services
         services.sessions.kw["bind"].dispose()
 
 
 def resident_message(
-    runtime: ChannelRuntime,
+    runtime: Application,
     text: str,
     *,
     sender: str,

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import ChannelRuntime, build_channel_runtime
+from bot.app import Application
 from bot.domain.escalation import QuestionStatus
 from bot.domain.messages import InboundMessage, MessageKind, OutboundMessage
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
@@ -27,17 +27,17 @@ class NoGateway:
 
 
 @pytest.fixture
-def runtime(tmp_path: Path, use_embeddings: UniversalSentenceEncoderEmbeddings) -> ChannelRuntime:
+def runtime(tmp_path: Path, use_embeddings: UniversalSentenceEncoderEmbeddings) -> Application:
     kb = tmp_path / "kb"
     shutil.copytree(REPO / "knowledge", kb)  # staff answers are written into the knowledge base
     services = ready_services(
         tmp_path / "data", use_embeddings, knowledge_dir=kb, clock=FakeClock(), staff_group_id=STAFF
     )
-    return build_channel_runtime(services, NoGateway())
+    return services
 
 
 def say(
-    runtime: ChannelRuntime, text: str, *, sender: str, group: str, name: str = "居民", mention: bool = True
+    runtime: Application, text: str, *, sender: str, group: str, name: str = "居民", mention: bool = True
 ) -> list[OutboundMessage]:
     message = InboundMessage(
         message_id=f"e{next(_ids)}",
@@ -54,12 +54,12 @@ def say(
     return runtime.router.handle(message).replies
 
 
-def _staff_notices(runtime: ChannelRuntime) -> list[str]:
+def _staff_notices(runtime: Application) -> list[str]:
     due = runtime.outbox.due(now=runtime.router._clock.now(), limit=100)
     return [q.message.text for q in due if q.message.group_id == STAFF]
 
 
-def test_refused_questions_reach_staff_and_the_answer_reaches_every_asker(runtime: ChannelRuntime) -> None:
+def test_refused_questions_reach_staff_and_the_answer_reaches_every_asker(runtime: Application) -> None:
     (refusal,) = say(runtime, "小区里能不能养鸽子", sender="wxid_li", group="room-3@chatroom")
     assert "转给社区工作人员" in refusal.text
     say(runtime, "小区里能不能养鸽子啊", sender="wxid_wang", group="room-5@chatroom")  # joins the same question
@@ -83,7 +83,7 @@ def test_refused_questions_reach_staff_and_the_answer_reaches_every_asker(runtim
     assert "没有找到待答的 #1" in again.text
 
 
-def test_staff_close_a_question_from_the_staff_group(runtime: ChannelRuntime) -> None:
+def test_staff_close_a_question_from_the_staff_group(runtime: Application) -> None:
     say(runtime, "哈哈哈你们真逗", sender="wxid_wang", group="room-5@chatroom")
     assert runtime.escalation.count(community=None, status=QuestionStatus.OPEN) == 1
     (ack,) = say(runtime, "#1 关闭：闲聊", sender="wxid_staff", group=STAFF, name="张主任")
@@ -98,7 +98,7 @@ def test_staff_close_a_question_from_the_staff_group(runtime: ChannelRuntime) ->
     assert parse_staff_close("#3 关闭") == (3, "") and parse_staff_close("#3 答：关闭") is None
 
 
-def test_answers_and_closings_from_the_console_are_announced_in_the_staff_group(runtime: ChannelRuntime) -> None:
+def test_answers_and_closings_from_the_console_are_announced_in_the_staff_group(runtime: Application) -> None:
     say(runtime, "小区里能不能养鸽子", sender="wxid_li", group="room-3@chatroom")
     say(runtime, "哈哈哈你们真逗", sender="wxid_wang", group="room-5@chatroom")
     first, _ = _staff_notices(runtime)
@@ -109,7 +109,7 @@ def test_answers_and_closings_from_the_console_are_announced_in_the_staff_group(
     assert notices == ["#1 已由李干部在控制台答复：小区不允许养鸽子", "#2 已由李干部在控制台关闭，不答复：闲聊"]
 
 
-def test_asking_for_a_person_is_urgent(runtime: ChannelRuntime) -> None:
+def test_asking_for_a_person_is_urgent(runtime: Application) -> None:
     (reply,) = say(runtime, "转人工", sender="wxid_zhao", group="room-3@chatroom")
     assert "已通知社区工作人员" in reply.text
     (notice,) = _staff_notices(runtime)
@@ -118,7 +118,7 @@ def test_asking_for_a_person_is_urgent(runtime: ChannelRuntime) -> None:
     assert question.urgent and question.reason == "handoff"
 
 
-def test_a_request_for_a_person_carries_what_the_resident_asked_and_is_never_merged(runtime: ChannelRuntime) -> None:
+def test_a_request_for_a_person_carries_what_the_resident_asked_and_is_never_merged(runtime: Application) -> None:
     say(runtime, "小区里能不能养鸽子", sender="wxid_li", group="room-3@chatroom")
     say(runtime, "转人工", sender="wxid_li", group="room-3@chatroom")
     say(runtime, "转人工", sender="wxid_wang", group="room-5@chatroom")
@@ -130,7 +130,7 @@ def test_a_request_for_a_person_carries_what_the_resident_asked_and_is_never_mer
     assert is_bare_handoff("我要转人工！") and is_bare_handoff("找工作人员") and not is_bare_handoff("转人工，水管漏了")
 
 
-def test_staff_chatter_and_answered_questions_are_not_escalated(runtime: ChannelRuntime) -> None:
+def test_staff_chatter_and_answered_questions_are_not_escalated(runtime: Application) -> None:
     assert say(runtime, "今天大家辛苦了", sender="wxid_staff", group=STAFF) == []
     say(runtime, "灭火器过期了找谁换", sender="wxid_li", group="room-3@chatroom")
     assert _staff_notices(runtime) == []
@@ -143,7 +143,7 @@ def test_parsing() -> None:
     assert wants_a_person("我要转人工") and wants_a_person("找工作人员") and not wants_a_person("工作时间")
 
 
-def test_an_answer_becomes_a_faq_entry_and_the_next_asker_gets_it(runtime: ChannelRuntime, tmp_path: Path) -> None:
+def test_an_answer_becomes_a_faq_entry_and_the_next_asker_gets_it(runtime: Application, tmp_path: Path) -> None:
     say(runtime, "小区里能不能养鸽子", sender="wxid_li", group="room-3@chatroom")
     say(runtime, "小区能养鸽子不", sender="wxid_wang", group="room-5@chatroom")
     say(runtime, "小区里能不能养狗", sender="wxid_zhao", group="room-5@chatroom")  # another matter: #2
@@ -159,7 +159,7 @@ def test_an_answer_becomes_a_faq_entry_and_the_next_asker_gets_it(runtime: Chann
     assert "小区不允许养鸽子" in answer.text and "社区工作人员答复（张主任）" in answer.text
 
 
-def test_overdue_questions_are_re_notified_once_per_period(runtime: ChannelRuntime) -> None:
+def test_overdue_questions_are_re_notified_once_per_period(runtime: Application) -> None:
     from datetime import timedelta
 
     say(runtime, "小区里能不能养鸽子", sender="wxid_li", group="room-3@chatroom")
@@ -172,7 +172,7 @@ def test_overdue_questions_are_re_notified_once_per_period(runtime: ChannelRunti
     assert runtime.escalation.renotify_overdue(older_than=timedelta(hours=1)) == []
 
 
-def test_each_refused_part_of_a_several_question_message_is_escalated(runtime: ChannelRuntime) -> None:
+def test_each_refused_part_of_a_several_question_message_is_escalated(runtime: Application) -> None:
     (reply,) = say(
         runtime,
         "高龄津贴每个月能领多少钱？另外楼道里的灭火器过期了找谁换？小区里能不能养鸽子？",
@@ -184,7 +184,7 @@ def test_each_refused_part_of_a_several_question_message_is_escalated(runtime: C
     assert question.question == "小区里能不能养鸽子？"
 
 
-def test_a_private_question_is_answered_privately(runtime: ChannelRuntime) -> None:
+def test_a_private_question_is_answered_privately(runtime: Application) -> None:
     say(runtime, "小区里能不能养鸽子", sender="wxid_li", group="")
     (notice,) = _staff_notices(runtime)
     assert "私聊的居民问" in notice
@@ -195,7 +195,7 @@ def test_a_private_question_is_answered_privately(runtime: ChannelRuntime) -> No
 
 
 def test_a_resident_who_picks_a_choice_gets_the_answer_and_their_question_leaves_the_queue(
-    runtime: ChannelRuntime,
+    runtime: Application,
 ) -> None:
     (refusal,) = say(runtime, "食堂", sender="wxid_li", group="room-3@chatroom")
     assert "回复数字" in refusal.text and "\n1. " in refusal.text
@@ -209,7 +209,7 @@ def test_a_resident_who_picks_a_choice_gets_the_answer_and_their_question_leaves
     assert any(n.startswith("#1 已由小助手在群聊关闭") for n in _staff_notices(runtime))
 
 
-def test_a_pick_leaves_a_question_other_residents_wait_on_open(runtime: ChannelRuntime) -> None:
+def test_a_pick_leaves_a_question_other_residents_wait_on_open(runtime: Application) -> None:
     say(runtime, "食堂", sender="wxid_li", group="room-3@chatroom")
     say(runtime, "食堂", sender="wxid_wang", group="room-5@chatroom")  # joins the same question
     say(runtime, "1", sender="wxid_li", group="room-3@chatroom")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.app import ChannelRuntime
+from bot.app import Application
 from bot.domain.escalation import QuestionStatus
 from bot.handlers.router import RATE_LIMITED_TEXT
 from bot.storage.models import GroupConfigRow, OutboxRow, UnansweredAskerRow, UnansweredQuestionRow
@@ -13,12 +13,12 @@ from tests.handlers.conftest import resident_message
 from tests.support.personal_numbers import revealed
 
 
-def _outbox_texts(runtime: ChannelRuntime) -> list[str]:
+def _outbox_texts(runtime: Application) -> list[str]:
     with runtime.router._outbox._sessions() as session:
         return list(session.scalars(select(OutboxRow.text)))
 
 
-def _queued_texts(runtime: ChannelRuntime) -> list[str]:
+def _queued_texts(runtime: Application) -> list[str]:
     with runtime.router._outbox._sessions() as session:
         return [
             *session.scalars(select(UnansweredQuestionRow.question)),
@@ -26,7 +26,7 @@ def _queued_texts(runtime: ChannelRuntime) -> list[str]:
         ]
 
 
-def test_fault_1_a_long_request_for_a_person_is_stored_bounded(chat_runtime: ChannelRuntime) -> None:
+def test_fault_1_a_long_request_for_a_person_is_stored_bounded(chat_runtime: Application) -> None:
     story = "转人工，" + "我家楼上天天半夜剁肉，" * 5000  # 55,000 characters
     handling = chat_runtime.router.handle(
         resident_message(chat_runtime, story, sender="wxid_long", group="r1@chatroom")
@@ -35,7 +35,7 @@ def test_fault_1_a_long_request_for_a_person_is_stored_bounded(chat_runtime: Cha
     assert max(len(text) for text in _queued_texts(chat_runtime)) <= 500
 
 
-def test_fault_2_a_reply_never_repeats_a_residents_number_to_the_group(chat_runtime: ChannelRuntime) -> None:
+def test_fault_2_a_reply_never_repeats_a_residents_number_to_the_group(chat_runtime: Application) -> None:
     text = "高龄津贴怎么申请？另外我电话139.1234.5678灭火器过期了找谁换？"
     handling = chat_runtime.router.handle(
         resident_message(chat_runtime, text, sender="wxid_phone", group="r2@chatroom")
@@ -45,7 +45,7 @@ def test_fault_2_a_reply_never_repeats_a_residents_number_to_the_group(chat_runt
     assert not leaked
 
 
-def test_fault_5_near_duplicates_join_only_within_a_community(chat_runtime: ChannelRuntime) -> None:
+def test_fault_5_near_duplicates_join_only_within_a_community(chat_runtime: Application) -> None:
     groups = chat_runtime.groups
     for group, community in (("heping@chatroom", "和平里"), ("xingfu@chatroom", "幸福里")):
         chat_runtime.router.handle(resident_message(chat_runtime, "你好", sender="wxid_any", group=group))
@@ -58,7 +58,7 @@ def test_fault_5_near_duplicates_join_only_within_a_community(chat_runtime: Chan
     assert [[a.user_id for a in q.askers] for q in heping if "鸽子" in q.question] == [["wxid_b", "wxid_c"]]
 
 
-def test_fault_6_private_chats_are_limited_per_resident_not_all_together(chat_runtime: ChannelRuntime) -> None:
+def test_fault_6_private_chats_are_limited_per_resident_not_all_together(chat_runtime: Application) -> None:
     clock = chat_runtime.router._clock
     outcomes = []
     for number in range(40):  # forty residents, one private message each, within 20 seconds
@@ -75,7 +75,7 @@ def test_fault_6_private_chats_are_limited_per_resident_not_all_together(chat_ru
     assert notice == RATE_LIMITED_TEXT and "不回复" in notice and "一条条回复" not in notice
 
 
-def test_fault_7_nul_and_control_characters_in_any_field_are_stored_cleanly(chat_runtime: ChannelRuntime) -> None:
+def test_fault_7_nul_and_control_characters_in_any_field_are_stored_cleanly(chat_runtime: Application) -> None:
     group = "nul\x00room@chatroom"
     message = resident_message(
         chat_runtime, "转人工，楼道\x00灯坏了\x07", sender="wxid\x00nul", group=group, group_name="幸福\x00里\x1b3号楼"

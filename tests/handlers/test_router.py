@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import AssistantServices
+from bot.app import Application
 from bot.domain.messages import InboundMessage, MessageKind, TriggerMode, strip_mentions
 from bot.handlers.router import NON_TEXT_HINT, RATE_LIMITED_TEXT, MessageRouter, RateLimits
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
@@ -22,12 +22,12 @@ _ids = itertools.count()
 @pytest.fixture(scope="module")
 def knowledge(
     tmp_path_factory: pytest.TempPathFactory, use_embeddings: UniversalSentenceEncoderEmbeddings
-) -> AssistantServices:
+) -> Application:
     return ready_services(tmp_path_factory.mktemp("data"), use_embeddings)
 
 
 @pytest.fixture
-def parts(tmp_path: Path, knowledge: AssistantServices) -> tuple[MessageRouter, SqlGroupConfigs, SqlOutbox]:
+def parts(tmp_path: Path, knowledge: Application) -> tuple[MessageRouter, SqlGroupConfigs, SqlOutbox]:
     engine = make_engine(f"sqlite:///{tmp_path / 'runtime.db'}")
     upgrade(engine)
     sessions = session_factory(engine)

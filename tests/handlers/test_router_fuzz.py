@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from bot.app import ChannelRuntime
+from bot.app import Application
 from bot.domain.messages import InboundMessage, MessageKind
 from bot.storage.models import (
     AuditLogRow,
@@ -82,7 +82,7 @@ def messages(draw: st.DrawFn) -> tuple[dict[str, object], list[str]]:
     return fields, numbers
 
 
-def _stored_texts(runtime: ChannelRuntime) -> list[str]:
+def _stored_texts(runtime: Application) -> list[str]:
     columns = [
         ConversationTurnRow.question,
         ConversationTurnRow.reply,
@@ -105,7 +105,7 @@ def _stored_texts(runtime: ChannelRuntime) -> list[str]:
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=messages())
 def test_generated_messages_never_raise_never_store_a_number_and_always_get_a_reply_or_a_reason(
-    chat_runtime: ChannelRuntime, case: tuple[dict[str, object], list[str]]
+    chat_runtime: Application, case: tuple[dict[str, object], list[str]]
 ) -> None:
     fields, numbers = case
     message: InboundMessage = resident_message(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import build_knowledge, discard_index
+from bot.app import build_application, discard_index
 from bot.config import Settings
 from tests.conftest import CountingEmbeddings
 from tests.support.knowledge_files import small_knowledge_base
@@ -63,12 +63,12 @@ def test_ingest_and_retrieve_through_a_chroma_server(
         _env_file=None,  # type: ignore[call-arg]
     )
     kb = small_knowledge_base(tmp_path / "kb")
-    knowledge = build_knowledge(settings, embeddings=counting_embeddings)
+    knowledge = build_application(settings, embeddings=counting_embeddings)
     first = knowledge.ingestor.ingest(kb)
     assert first.chunks_total == 22 and not first.failures
     assert not (tmp_path / "data" / "chroma").exists()  # nothing embedded on disk: the server holds the index
 
-    again = build_knowledge(settings, embeddings=counting_embeddings)
+    again = build_application(settings, embeddings=counting_embeddings)
     assert again.ingestor.ingest(kb).chunks_embedded == 0
     again.retriever.reload()
     assert again.retriever.retrieve("电瓶车可以推到家里充电不")[0].entry_id == "faq-t-fire-02"
@@ -85,10 +85,10 @@ def test_discarding_the_index_on_a_chroma_server_drops_every_generation(
         _env_file=None,  # type: ignore[call-arg]
     )
     kb = small_knowledge_base(tmp_path / "kb")
-    build_knowledge(settings, embeddings=counting_embeddings).ingestor.ingest(kb)
+    build_application(settings, embeddings=counting_embeddings).ingestor.ingest(kb)
     counting_embeddings.embedded = 0
 
     discard_index(settings)
-    knowledge = build_knowledge(settings, embeddings=counting_embeddings)
+    knowledge = build_application(settings, embeddings=counting_embeddings)
     assert knowledge.index.pointer() == {}
     assert knowledge.ingestor.ingest(kb).chunks_embedded == counting_embeddings.embedded == 22

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.app import build_knowledge
+from bot.app import build_application
 from bot.config import Settings
 from bot.rag.lexical import Lexicon
 from tests.conftest import CountingEmbeddings
@@ -12,7 +12,7 @@ from tests.support.knowledge_files import FIRE_ROWS, small_knowledge_base, write
 
 
 def _knowledge(settings: Settings, embeddings: CountingEmbeddings):  # type: ignore[no-untyped-def]
-    return build_knowledge(settings, embeddings=embeddings)
+    return build_application(settings, embeddings=embeddings)
 
 
 def test_first_run_indexes_everything_second_run_embeds_nothing(
@@ -116,12 +116,12 @@ def test_changing_the_embedding_model_rebuilds_everything(
     settings: Settings, counting_embeddings: CountingEmbeddings
 ) -> None:
     kb = small_knowledge_base(settings.knowledge_dir)
-    build_knowledge(settings, embeddings=counting_embeddings).ingestor.ingest(kb)
-    index = build_knowledge(settings, embeddings=counting_embeddings).index
+    build_application(settings, embeddings=counting_embeddings).ingestor.ingest(kb)
+    index = build_application(settings, embeddings=counting_embeddings).index
     index.set_pointer(
         generation=index.pointer()["generation"], number=1, embedding_id="some-older-model", lexicon=Lexicon()
     )
-    report = build_knowledge(settings, embeddings=counting_embeddings).ingestor.ingest(kb)
+    report = build_application(settings, embeddings=counting_embeddings).ingestor.ingest(kb)
     assert report.rebuilt and report.chunks_embedded == 22
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from bot.app import build_knowledge
+from bot.app import build_application
 from bot.config import Settings
 from bot.domain.knowledge import Chunk, EntryKind, RetrievalHit
 from bot.rag.chunking import OVERVIEW_SECTION
@@ -104,7 +104,7 @@ def _siblings_kb(root: Path) -> Path:
 
 
 def _scores(settings: Settings, embeddings: CountingEmbeddings, question: str, weight: float) -> dict[str, float]:
-    knowledge = build_knowledge(settings.model_copy(update={"sibling_lexical_weight": weight}), embeddings=embeddings)
+    knowledge = build_application(settings.model_copy(update={"sibling_lexical_weight": weight}), embeddings=embeddings)
     knowledge.ingestor.ingest(settings.knowledge_dir)
     return {hit.entry_id: hit.score for hit in knowledge.retriever.retrieve(question, top_k=10)}
 
@@ -132,7 +132,7 @@ def test_a_long_story_separates_siblings_by_the_words_they_use_and_a_short_quest
 
     def scores(question: str, long_question_chars: int) -> dict[str, float]:
         update = {"sibling_lexical_weight": 0.5, "long_question_chars": long_question_chars}
-        knowledge = build_knowledge(settings.model_copy(update=update), embeddings=counting_embeddings)
+        knowledge = build_application(settings.model_copy(update=update), embeddings=counting_embeddings)
         knowledge.ingestor.ingest(settings.knowledge_dir)
         return {hit.entry_id: hit.score for hit in knowledge.retriever.retrieve(question, top_k=10)}
 
@@ -157,7 +157,7 @@ def test_a_follow_up_within_one_subject_is_scored_as_before(
     within = frozenset({"faq-t-al-01", "faq-t-al-02", "guide-t-allowance"})
 
     def follow_up(weight: float) -> list[RetrievalHit]:
-        knowledge = build_knowledge(
+        knowledge = build_application(
             settings.model_copy(update={"sibling_lexical_weight": weight}), embeddings=counting_embeddings
         )
         knowledge.ingestor.ingest(settings.knowledge_dir)

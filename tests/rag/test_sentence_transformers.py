@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import build_knowledge
+from bot.app import build_application
 from bot.config import Settings
 from bot.rag.embeddings import SentenceTransformerEmbeddings, make_embeddings
 from tests.support.knowledge_files import write_faq_csv
@@ -68,7 +68,7 @@ def test_settings_select_a_local_sentence_transformers_model(
         ],
     ]
     write_faq_csv(kb / "faq.csv", rows)
-    knowledge = build_knowledge(settings, embeddings=embeddings)
+    knowledge = build_application(settings, embeddings=embeddings)
     report = knowledge.ingestor.ingest(kb)
     assert report.chunks_total == 12 and not report.failures
     knowledge.retriever.reload()

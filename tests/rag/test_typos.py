@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.app import build_knowledge
+from bot.app import build_application
 from bot.config import Settings
 from bot.rag.lexical import STOPWORDS, ChineseAnalyzer, Lexicon
 from bot.rag.typos import HomophoneCorrector, sound
@@ -75,7 +75,7 @@ def test_retrieval_scores_a_typed_question_like_the_right_spelling(
             ["faq-t-d-02", "残疾人补贴怎么申请？", "残疾人补贴申请", "到社区窗口申请。", "助残", "测试", ""],
         ],
     )
-    knowledge = build_knowledge(settings, embeddings=counting_embeddings)
+    knowledge = build_application(settings, embeddings=counting_embeddings)
     knowledge.ingestor.ingest(settings.knowledge_dir)
     typed = knowledge.retriever.retrieve("残疾正丢了咋补半")
     meant = knowledge.retriever.retrieve("残疾证丢了咋补办")

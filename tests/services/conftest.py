@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.app import AssistantServices
+from bot.app import Application
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
 from tests.support.clock import FakeClock
 from tests.support.services import ready_services
@@ -18,6 +18,6 @@ def clock() -> FakeClock:
 @pytest.fixture(scope="module")
 def knowledge(
     tmp_path_factory: pytest.TempPathFactory, use_embeddings: UniversalSentenceEncoderEmbeddings, clock: FakeClock
-) -> AssistantServices:
+) -> Application:
     """The starter knowledge base, once per module (the reply path only reads it)."""
     return ready_services(tmp_path_factory.mktemp("data"), use_embeddings, clock=clock)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import open_database, staff_accounts
+from bot.app import open_database
 from bot.domain.staff import Permission, Role, StaffProfile
 from bot.services.accounts import (
     AccountError,
@@ -17,6 +17,8 @@ from bot.services.accounts import (
     password_problem,
     verify_password,
 )
+from bot.services.audit import StaffAudit
+from bot.storage.staff import SqlAuditLog, SqlStaffAccounts
 from tests.support.clock import FakeClock
 
 GOOD = "Harbour-lights-42"
@@ -29,7 +31,8 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def accounts(tmp_path: Path, clock: FakeClock) -> StaffAccounts:
-    return staff_accounts(open_database(f"sqlite:///{tmp_path / 'a.db'}"), clock)
+    sessions = open_database(f"sqlite:///{tmp_path / 'a.db'}")
+    return StaffAccounts(SqlStaffAccounts(sessions), StaffAudit(SqlAuditLog(sessions), clock), clock)
 
 
 def test_passwords_are_salted_scrypt_hashes() -> None:

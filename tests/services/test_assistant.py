@@ -8,14 +8,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import AssistantServices, build_knowledge
+from bot.app import Application, build_application
 from bot.config import Settings
 from bot.domain.conversation import Question, Reply
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
 from tests.support.clock import FakeClock
 
 
-def ask(knowledge: AssistantServices, text: str, group: str = "g1", user: str = "u1") -> Reply:
+def ask(knowledge: Application, text: str, group: str = "g1", user: str = "u1") -> Reply:
     return knowledge.assistant.reply(Question(text, group_id=group, user_id=user))
 
 
@@ -36,14 +36,14 @@ def _top(reply: Reply) -> str | None:
     ],
 )
 def test_small_talk_gets_a_short_friendly_reply_never_a_knowledge_hit(
-    knowledge: AssistantServices, text: str, kind: str
+    knowledge: Application, text: str, kind: str
 ) -> None:
     reply = ask(knowledge, text, user=f"smalltalk-{kind}")
     assert reply.reason == f"small_talk:{kind}" and not reply.answered and reply.answers == ()
     assert len(reply.text) <= 40 and "来源" not in reply.text
 
 
-def test_answer_is_plain_text_with_essentials_and_a_source_line(knowledge: AssistantServices) -> None:
+def test_answer_is_plain_text_with_essentials_and_a_source_line(knowledge: Application) -> None:
     reply = ask(knowledge, "灭火器过期了找谁换", user="plain")
     assert reply.answered and _top(reply) == "faq-fire-03"
     body, source = reply.text.rsplit("\n", 1)
@@ -53,13 +53,13 @@ def test_answer_is_plain_text_with_essentials_and_a_source_line(knowledge: Assis
         assert markdown not in reply.text
 
 
-def test_guide_answers_name_the_guide_and_section(knowledge: AssistantServices) -> None:
+def test_guide_answers_name_the_guide_and_section(knowledge: Application) -> None:
     reply = ask(knowledge, "厨余垃圾连着塑料袋一起扔进绿桶行不行", user="guide")
     if reply.answered and _top(reply) == "guide-garbage-sorting":
         assert "《垃圾分类投放指南》" in reply.text
 
 
-def test_out_of_scope_questions_are_refused_and_said_to_be_passed_on(knowledge: AssistantServices) -> None:
+def test_out_of_scope_questions_are_refused_and_said_to_be_passed_on(knowledge: Application) -> None:
     for text in ("明天股票会涨吗", "护照在哪里办", "北京的高龄津贴多少钱"):
         reply = ask(knowledge, text, user="refuse")
         assert not reply.answered
@@ -67,7 +67,7 @@ def test_out_of_scope_questions_are_refused_and_said_to_be_passed_on(knowledge: 
 
 
 def test_follow_up_resolves_against_the_previous_topic_then_expires(
-    knowledge: AssistantServices, clock: FakeClock
+    knowledge: Application, clock: FakeClock
 ) -> None:
     assert _top(ask(knowledge, "高龄津贴每个月能领多少钱", user="f1")) == "faq-elderly-02"
     assert _top(ask(knowledge, "那需要带什么材料？", user="f1")) == "faq-elderly-03"
@@ -78,23 +78,23 @@ def test_follow_up_resolves_against_the_previous_topic_then_expires(
     assert ask(knowledge, "那需要带什么材料？", user="f1").reason == "needs_topic"
 
 
-def test_follow_up_context_is_per_group(knowledge: AssistantServices) -> None:
+def test_follow_up_context_is_per_group(knowledge: Application) -> None:
     assert _top(ask(knowledge, "食堂送餐上门怎么申请", group="g-a", user="same")) == "faq-canteen-05"
     assert _top(ask(knowledge, "高龄津贴每个月能领多少钱", group="g-b", user="same")) == "faq-elderly-02"
     assert _top(ask(knowledge, "那送一次多少钱", group="g-a", user="same")) == "faq-canteen-05"
 
 
-def test_a_new_question_is_not_hijacked_by_the_previous_topic(knowledge: AssistantServices) -> None:
+def test_a_new_question_is_not_hijacked_by_the_previous_topic(knowledge: Application) -> None:
     ask(knowledge, "居住证在哪里办，多久能拿到证？", user="switch")
     assert _top(ask(knowledge, "楼上漏水渗到我家天花板了怎么办", user="switch")) == "faq-property-06"
 
 
-def test_a_short_question_naming_another_subject_is_not_a_follow_up(knowledge: AssistantServices) -> None:
+def test_a_short_question_naming_another_subject_is_not_a_follow_up(knowledge: Application) -> None:
     assert _top(ask(knowledge, "灭火器过期了找谁换", user="short-switch")) == "faq-fire-03"
     assert _top(ask(knowledge, "社区食堂几点开饭", user="short-switch")) == "faq-canteen-01"
 
 
-def test_several_questions_in_one_message_are_each_answered_or_refused(knowledge: AssistantServices) -> None:
+def test_several_questions_in_one_message_are_each_answered_or_refused(knowledge: Application) -> None:
     reply = ask(knowledge, "高龄津贴每个月能领多少钱？另外楼道里的灭火器过期了找谁换？护照在哪里办？", user="multi")
     assert reply.reason == "several_questions" and reply.answered
     lines = reply.text.split("\n")
@@ -113,17 +113,17 @@ def test_several_questions_in_one_message_are_each_answered_or_refused(knowledge
         ("高" * 600, "too_long"),
     ],
 )
-def test_bad_input_gets_a_short_clear_reply(knowledge: AssistantServices, text: str, reason: str) -> None:
+def test_bad_input_gets_a_short_clear_reply(knowledge: Application, text: str, reason: str) -> None:
     reply = ask(knowledge, text, user="bad-input")
     assert reply.reason == reason and not reply.answered and len(reply.text) < 60
 
 
-def test_mixed_scripts_and_garbage_around_a_question_still_work(knowledge: AssistantServices) -> None:
+def test_mixed_scripts_and_garbage_around_a_question_still_work(knowledge: Application) -> None:
     reply = ask(knowledge, "\x00请问 Library 图书馆\u200b 几点开门?? abc", user="mixed")
     assert _top(reply) == "faq-library-01"
 
 
-def test_sensitive_input_is_not_answered_and_recorded_masked(knowledge: AssistantServices) -> None:
+def test_sensitive_input_is_not_answered_and_recorded_masked(knowledge: Application) -> None:
     reply = ask(knowledge, "我电话13812345678，小区里有人组织赌 博，高龄津贴多少钱", user="sensitive")
     assert not reply.answered and reply.reason == "sensitive_input" and "赌" not in reply.text
     log = knowledge.settings.data_dir / "flagged_messages.jsonl"
@@ -144,7 +144,7 @@ def test_a_reply_containing_a_listed_word_is_never_sent(
     )
     (kb / "_sensitive_words.txt").write_text("# test\n赌博\n", encoding="utf-8")
     settings = Settings(data_dir=tmp_path / "data", knowledge_dir=kb, _env_file=None)  # type: ignore[call-arg]
-    services = build_knowledge(settings, embeddings=use_embeddings)
+    services = build_application(settings, embeddings=use_embeddings)
     services.ingestor.ingest(kb)
     reply = ask(services, "棋牌室晚上开到几点", user="out")
     assert reply.reason == "output_blocked" and not reply.answered and "赌博" not in reply.text
@@ -162,7 +162,7 @@ def test_long_answers_end_on_a_whole_sentence_and_point_to_the_source(
         encoding="utf-8",
     )
     settings = Settings(data_dir=tmp_path / "data", knowledge_dir=kb, max_reply_chars=120, _env_file=None)  # type: ignore[call-arg]
-    services = build_knowledge(settings, embeddings=use_embeddings)
+    services = build_application(settings, embeddings=use_embeddings)
     services.ingestor.ingest(kb)
     reply = ask(services, "办理居住证明要注意什么", user="long")
     body, source = reply.text.rsplit("\n", 1)
@@ -172,7 +172,7 @@ def test_long_answers_end_on_a_whole_sentence_and_point_to_the_source(
 
 
 def test_a_storage_failure_never_blocks_the_reply(
-    knowledge: AssistantServices, monkeypatch: pytest.MonkeyPatch
+    knowledge: Application, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     class BrokenLog:
         def record(self, turn: object) -> None:
@@ -192,7 +192,7 @@ def test_a_storage_failure_never_blocks_the_reply(
     )
 
 
-def test_a_misspelt_subject_is_still_a_new_question_not_a_follow_up(knowledge: AssistantServices) -> None:
+def test_a_misspelt_subject_is_still_a_new_question_not_a_follow_up(knowledge: Application) -> None:
     assert _top(ask(knowledge, "高龄津贴每个月能领多少钱", user="t1")) == "faq-elderly-02"
     # "残疾正" sounds like 残疾证: it names another subject, so it is not searched within 高龄津贴.
     assert _top(ask(knowledge, "残疾正丢了咋补", user="t1")) == "faq-disability-05"

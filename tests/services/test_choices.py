@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.app import AssistantServices
+from bot.app import Application
 from bot.domain.conversation import Question, Reply
 from bot.services.answering import REFUSAL_TEXT
 from bot.services.assistant import choice_number
@@ -13,11 +13,11 @@ from tests.support.clock import FakeClock
 VAGUE = "食堂"  # the canteen's FAQ entries all fit; none alone
 
 
-def ask(knowledge: AssistantServices, text: str, user: str, group: str = "g1") -> Reply:
+def ask(knowledge: Application, text: str, user: str, group: str = "g1") -> Reply:
     return knowledge.assistant.reply(Question(text, group_id=group, user_id=user))
 
 
-def test_a_vague_question_is_refused_with_numbered_choices(knowledge: AssistantServices) -> None:
+def test_a_vague_question_is_refused_with_numbered_choices(knowledge: Application) -> None:
     reply = ask(knowledge, VAGUE, user="c1")
     assert not reply.answered and reply.reason == "low_confidence"
     assert reply.primary is not None
@@ -30,7 +30,7 @@ def test_a_vague_question_is_refused_with_numbered_choices(knowledge: AssistantS
     assert "*" not in reply.text and "#" not in reply.text
 
 
-def test_replying_a_number_answers_that_entry_with_its_source(knowledge: AssistantServices) -> None:
+def test_replying_a_number_answers_that_entry_with_its_source(knowledge: Application) -> None:
     offered = ask(knowledge, VAGUE, user="c2")
     assert offered.primary is not None
     second = offered.primary.choices[1]
@@ -47,7 +47,7 @@ def test_replying_a_number_answers_that_entry_with_its_source(knowledge: Assista
     assert follow_up.reason != "needs_topic"
 
 
-def test_a_number_beyond_the_choices_asks_again(knowledge: AssistantServices) -> None:
+def test_a_number_beyond_the_choices_asks_again(knowledge: Application) -> None:
     ask(knowledge, VAGUE, user="c3")
     reply = ask(knowledge, "９", user="c3")
     assert not reply.answered and reply.reason == "choice_out_of_range"
@@ -55,7 +55,7 @@ def test_a_number_beyond_the_choices_asks_again(knowledge: AssistantServices) ->
 
 
 def test_choices_belong_to_one_resident_and_end_with_a_new_question_or_time(
-    knowledge: AssistantServices, clock: FakeClock
+    knowledge: Application, clock: FakeClock
 ) -> None:
     ask(knowledge, VAGUE, user="c4")
     assert ask(knowledge, "1", user="someone-else").reason != "chosen"
@@ -69,7 +69,7 @@ def test_choices_belong_to_one_resident_and_end_with_a_new_question_or_time(
     assert ask(knowledge, "1", user="c5").reason != "chosen"
 
 
-def test_a_clear_question_gets_no_choices(knowledge: AssistantServices) -> None:
+def test_a_clear_question_gets_no_choices(knowledge: Application) -> None:
     reply = ask(knowledge, "高龄津贴每个月能领多少钱", user="c6")
     assert reply.answered and reply.primary is not None and reply.primary.choices == ()
     assert ask(knowledge, "1", user="c6").reason != "chosen"

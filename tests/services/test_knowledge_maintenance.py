@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from langchain_core.embeddings import Embeddings
 
-from bot.app import AssistantServices
+from bot.app import Application
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
 from bot.rag.ingestion import IngestStoppedError
 from bot.services.faq_book import STAFF_FAQ_FILE, FaqBook, FaqDraft, FaqEditError
@@ -47,7 +47,7 @@ class HeldEmbeddings(Embeddings):
 
 @dataclass
 class Held:
-    services: AssistantServices
+    services: Application
     embeddings: HeldEmbeddings
     clock: FakeClock
     maintenance: KnowledgeMaintenance
@@ -59,7 +59,7 @@ class Held:
             kb / "faq" / "parking.csv", [["faq-t-parking", "小区能停几辆车？", "", "每户一个车位。", "c", "s", ""]]
         )
         self.embeddings.armed = True
-        running = pool.submit(self.maintenance.reindex)
+        running = pool.submit(self.knowledge.reindex)
         assert self.embeddings.inside.wait(60), "the re-index never reached the model"
         return running
 
@@ -82,32 +82,32 @@ def held(tmp_path: Path, use_embeddings: UniversalSentenceEncoderEmbeddings) -> 
 def test_a_reindex_running_past_its_time_limit_stops_with_a_chinese_error(held: Held) -> None:
     with ThreadPoolExecutor(max_workers=1) as pool:
         running = held.start_held_reindex(pool)
-        assert held.maintenance.status().running
+        assert held.knowledge.status().running
         held.clock.advance(seconds=61)
         held.embeddings.release.set()
         assert isinstance(running.exception(timeout=120), IngestStoppedError)
-    status = held.maintenance.status()
+    status = held.knowledge.status()
     assert not status.running and "超过 60 秒" in status.error and "BOT_REINDEX_TIMEOUT_S" in status.error
     assert "faq-t-parking" not in held.indexed_ids() and "faq-t-fire-01" in held.indexed_ids()
 
 
 def test_a_running_reindex_can_be_cancelled_and_keeps_the_previous_index(held: Held) -> None:
-    assert not held.maintenance.cancel_reindex()  # nothing to cancel
+    assert not held.knowledge.cancel_reindex()  # nothing to cancel
     with ThreadPoolExecutor(max_workers=1) as pool:
         running = held.start_held_reindex(pool)
-        assert held.maintenance.cancel_reindex()
+        assert held.knowledge.cancel_reindex()
         held.embeddings.release.set()
         assert isinstance(running.exception(timeout=120), IngestStoppedError)
-    assert "已取消" in held.maintenance.status().error
+    assert "已取消" in held.knowledge.status().error
     assert "faq-t-parking" not in held.indexed_ids()
     held.embeddings.armed = False
-    held.maintenance.reindex()  # the next run is not cancelled by the last one's request
+    held.knowledge.reindex()  # the next run is not cancelled by the last one's request
     assert "faq-t-parking" in held.indexed_ids()
 
 
 def test_a_faq_save_waiting_for_a_running_reindex_gives_up_with_a_chinese_message(held: Held) -> None:
     kb = held.services.settings.knowledge_dir
-    book = FaqBook(kb, held.clock, held.maintenance.editing)
+    book = FaqBook(kb, held.clock, held.knowledge.editing)
     draft = FaqDraft("快递柜坏了找谁？", "找物业（示例）。")
     with ThreadPoolExecutor(max_workers=1) as pool:
         running = held.start_held_reindex(pool)

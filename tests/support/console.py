@@ -12,12 +12,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from langchain_core.embeddings import Embeddings
 
-from bot.app import AssistantServices, ChannelRuntime, build_channel_runtime, build_console
+from bot.app import Application
 from bot.console.app import create_console
-from bot.console.web import ConsoleServices
-from bot.domain.messages import OutboundMessage
 from bot.domain.staff import Role, StaffProfile, StaffUser
-from bot.ports import ChatGateway, Clock
+from bot.ports import Clock
 from tests.support.services import STARTER_KNOWLEDGE, ready_services
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -25,26 +23,16 @@ _LOGIN_CSRF = re.compile(r'name="login_csrf" value="([^"]+)"')
 PASSWORD = "Harbour-lights-42"
 
 
-class QueueOnlyGateway:
-    """A gateway for tests that only look at the outbox: sending is never attempted."""
-
-    async def send(self, message: OutboundMessage) -> None:
-        """Refuse: these tests check what was queued."""
-        raise AssertionError(f"unexpected send: {message}")
-
-
 @dataclass
 class ConsoleWorld:
-    """Everything a console test touches: the services, the channel runtime, the console and its app."""
+    """Everything a console test touches: the application and its console app."""
 
-    services: AssistantServices
-    runtime: ChannelRuntime
-    console: ConsoleServices
+    application: Application
     app: FastAPI
 
     def user(self, username: str, role: Role, *, community: str = "", department: str = "") -> StaffUser:
         """An account whose password needs no change (as after its first sign-in)."""
-        user = self.console.accounts.create_user(
+        user = self.application.accounts.create_user(
             None,
             username=username,
             profile=StaffProfile(username, role, community, department),
@@ -63,7 +51,6 @@ def console_world(
     *,
     database_url: str = "",
     clock: Clock | None = None,
-    gateway: ChatGateway | None = None,
     **settings: Any,
 ) -> ConsoleWorld:
     """Services over a private copy of the starter knowledge base (the console writes to it), wired to a console."""
@@ -73,9 +60,7 @@ def console_world(
     services = ready_services(
         directory / "data", embeddings, knowledge_dir=knowledge, clock=clock, database_url=database_url, **settings
     )
-    runtime = build_channel_runtime(services, gateway or QueueOnlyGateway())
-    console = build_console(services, runtime)
-    return ConsoleWorld(services, runtime, console, create_console(console))
+    return ConsoleWorld(services, create_console(services))
 
 
 def sign_in(client: TestClient, username: str, password: str = PASSWORD) -> Any:

@@ -7,7 +7,7 @@ from typing import Any
 
 from langchain_core.embeddings import Embeddings
 
-from bot.app import AssistantServices, build_knowledge
+from bot.app import Application, build_application
 from bot.config import Settings
 from bot.ports import Clock
 
@@ -21,9 +21,9 @@ def ready_services(
     knowledge_dir: Path = STARTER_KNOWLEDGE,
     clock: Clock | None = None,
     **settings: Any,
-) -> AssistantServices:
+) -> Application:
     """Settings (no .env) with data in data_dir, the knowledge base ingested and the models loaded."""
-    built = build_knowledge(
+    built = build_application(
         Settings(data_dir=data_dir, knowledge_dir=knowledge_dir, _env_file=None, **settings),  # type: ignore[call-arg]
         embeddings=embeddings,
         clock=clock,
