@@ -4,10 +4,30 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from bot.services.answering import Answer
+from bot.domain.knowledge import RetrievalHit
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """The decision and text for one question, with the evidence behind it."""
+
+    question: str
+    answered: bool
+    reason: str
+    text: str
+    score: float
+    hits: list[RetrievalHit] = field(default_factory=list)
+    sources: tuple[RetrievalHit, ...] = ()
+    mode: str = "extractive"
+    latency_ms: float = 0.0
+    # Near-equal candidates offered to the resident as numbered choices when the question was refused
+    choices: tuple[RetrievalHit, ...] = ()
+
+    @property
+    def top(self) -> RetrievalHit | None:
+        """The best hit, if any."""
+        return self.hits[0] if self.hits else None
 
 
 @dataclass(frozen=True, slots=True)

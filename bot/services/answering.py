@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
+from bot.domain.conversation import Answer
 from bot.domain.knowledge import EntryKind, RetrievalHit
 from bot.domain.privacy import mask_personal_data
 from bot.rag.chunking import pack_sentences
@@ -25,28 +26,6 @@ class ChoiceRule:
     floor: float
     gap: float
     limit: int = 3
-
-
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """The decision and text for one question, with the evidence behind it."""
-
-    question: str
-    answered: bool
-    reason: str
-    text: str
-    score: float
-    hits: list[RetrievalHit] = field(default_factory=list)
-    sources: tuple[RetrievalHit, ...] = ()
-    mode: str = "extractive"
-    latency_ms: float = 0.0
-    # Near-equal candidates offered to the resident as numbered choices when the question was refused
-    choices: tuple[RetrievalHit, ...] = ()
-
-    @property
-    def top(self) -> RetrievalHit | None:
-        """The best hit, if any."""
-        return self.hits[0] if self.hits else None
 
 
 class AnsweringService:

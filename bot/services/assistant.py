@@ -10,10 +10,10 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot.domain.conversation import ConversationTurn, Question, Reply
+from bot.domain.conversation import Answer, ConversationTurn, Question, Reply
 from bot.domain.privacy import mask_personal_data
 from bot.ports import Clock, TurnLog
-from bot.services.answering import REFUSAL_TEXT, Answer, AnsweringService
+from bot.services.answering import REFUSAL_TEXT, AnsweringService
 from bot.services.conversation import ConversationMemory, Topic
 from bot.services.safety import (
     FlaggedMessageLog,

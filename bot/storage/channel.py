@@ -9,6 +9,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.domain.groups import GroupConfig
 from bot.domain.messages import InboundMessage, MessageKind, OutboundMessage, TriggerMode
 from bot.domain.privacy import mask_personal_data
 from bot.storage.models import GroupConfigRow, InboxRow, OutboxRow, ProcessedMessageRow
@@ -19,20 +20,6 @@ QUEUED, SENDING, SENT, FAILED, UNCONFIRMED = "queued", "sending", "sent", "faile
 # Inbox: received → handled, or failed after repeated attempts.
 RECEIVED, HANDLED = "received", "handled"
 UNCONFIRMED_NOTE = "发送时进程中断：这条可能已经发出，为免在群里重复，没有重发"
-
-
-@dataclass(frozen=True, slots=True)
-class GroupConfig:
-    """Whether and how the assistant answers in one group."""
-
-    group_id: str
-    channel: str
-    name: str
-    enabled: bool
-    keywords: tuple[str, ...]
-    community: str = ""
-    trigger: TriggerMode = TriggerMode.KEYWORD
-    updated_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
