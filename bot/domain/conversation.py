@@ -103,3 +103,13 @@ def reason_label(reason: str) -> str:
     if reason.startswith("small_talk"):
         return "寒暄，不查知识库"
     return REASON_LABELS.get(reason, reason)
+
+
+@dataclass(frozen=True, slots=True)
+class ActivityScope:
+    """Which turns the dashboard counts: not those of the excluded channels; one community's groups if given (a
+    private chat counts for the community private chats belong to)."""
+
+    exclude_channels: tuple[str, ...] = ()
+    community: str | None = None
+    includes_private: bool = True

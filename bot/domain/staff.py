@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from bot.domain.errors import AssistantError
+
 
 class Role(StrEnum):
     """A console role."""
@@ -127,3 +129,16 @@ AUDIT_ACTIONS: dict[str, str] = {
     "group_updated": "修改群设置",
     "admin_created": "创建管理员（命令行）",
 }
+
+
+class UsernameTakenError(AssistantError):
+    """Another account already has that username."""
+
+
+@dataclass(frozen=True, slots=True)
+class StoredSession:
+    """A valid console session and its account."""
+
+    user: StaffUser
+    csrf_token: str
+    expires_at: datetime

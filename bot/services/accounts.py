@@ -11,10 +11,9 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.domain.errors import AssistantError
-from bot.domain.staff import Role, StaffProfile, StaffUser
-from bot.ports import Clock
+from bot.domain.staff import Role, StaffProfile, StaffUser, StoredSession, UsernameTakenError
+from bot.ports import Clock, StaffAccountStore
 from bot.services.audit import StaffAudit
-from bot.storage.staff import SqlStaffAccounts, StoredSession, UsernameTakenError
 
 # scrypt with n=2**14, r=8, p=1: 16 MiB and about 50 ms per check here, the interactive-login parameters the
 # scrypt paper recommends; the parameters are stored with each hash so they can be raised later.
@@ -98,7 +97,7 @@ class StaffAccounts:
     """Accounts, sign-in and sessions of the console; every change is written to the audit log."""
 
     def __init__(
-        self, accounts: SqlStaffAccounts, audit: StaffAudit, clock: Clock, policy: LoginPolicy | None = None
+        self, accounts: StaffAccountStore, audit: StaffAudit, clock: Clock, policy: LoginPolicy | None = None
     ) -> None:
         self._accounts = accounts
         self._audit = audit

@@ -6,11 +6,10 @@ import itertools
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone
 
+from bot.domain.conversation import ActivityScope
 from bot.domain.escalation import QuestionStatus, UnansweredQuestion
-from bot.ports import Clock
+from bot.ports import ActivityLog, Clock, GroupDirectory
 from bot.services.escalation import EscalationService
-from bot.storage.channel import SqlGroupConfigs
-from bot.storage.turns import ActivityScope, SqlTurnLog
 
 CONSOLE_CHANNEL = "console"
 DAYS = 7
@@ -58,8 +57,8 @@ class Dashboard:
 
     def __init__(
         self,
-        turns: SqlTurnLog,
-        groups: SqlGroupConfigs,
+        turns: ActivityLog,
+        groups: GroupDirectory,
         escalation: EscalationService,
         clock: Clock,
         *,

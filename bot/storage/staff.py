@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.domain.errors import AssistantError
-from bot.domain.staff import AuditEntry, Role, StaffProfile, StaffUser
+from bot.domain.staff import AuditEntry, Role, StaffProfile, StaffUser, StoredSession, UsernameTakenError
 from bot.storage.models import AuditLogRow, ConsoleSessionRow, StaffUserRow
-
-
-class UsernameTakenError(AssistantError):
-    """Another account already has that username."""
-
-
-@dataclass(frozen=True, slots=True)
-class StoredSession:
-    """A valid console session and its account."""
-
-    user: StaffUser
-    csrf_token: str
-    expires_at: datetime
 
 
 class SqlStaffAccounts:

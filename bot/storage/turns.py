@@ -9,20 +9,10 @@ from datetime import datetime
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.domain.conversation import ConversationTurn
+from bot.domain.conversation import ActivityScope, ConversationTurn
 from bot.storage.models import ConversationTurnRow, GroupConfigRow
 
 _FIELDS = [field.name for field in dataclasses.fields(ConversationTurn)]
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class ActivityScope:
-    """Which turns the dashboard counts: not those of the excluded channels; one community's groups if given (a
-    private chat counts for the community private chats belong to)."""
-
-    exclude_channels: tuple[str, ...] = ()
-    community: str | None = None
-    includes_private: bool = True
 
 
 class SqlTurnLog:

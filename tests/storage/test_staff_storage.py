@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.domain.staff import Role, StaffProfile
-from bot.storage.staff import SqlAuditLog, SqlStaffAccounts, UsernameTakenError
+from bot.domain.staff import Role, StaffProfile, UsernameTakenError
+from bot.storage.staff import SqlAuditLog, SqlStaffAccounts
 
 NOW = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
 
