@@ -156,6 +156,26 @@ class Settings(BaseSettings):
     send_jitter_s: float = Field(default=1.0, ge=0.0, le=60.0)
     send_max_attempts: int = Field(default=5, ge=1, le=50)
 
+    # Scheduled jobs (reminders, notices), kept in the database and run by the one process holding a lease there
+    scheduler_lease_s: float = Field(
+        default=30.0,
+        ge=3.0,
+        le=600.0,
+        description=(
+            "How long the process running scheduled jobs holds its lease without renewing (it renews every third "
+            "of it); when that process dies, another takes over within about this long."
+        ),
+    )
+    scheduler_misfire_grace_s: int = Field(
+        default=3600,
+        ge=1,
+        le=7 * 86400,
+        description=(
+            "A job that came due while no process ran still runs on the next start if it is at most this many "
+            "seconds late (once, however many runs it missed)."
+        ),
+    )
+
     # The community a new group (and a private chat) belongs to until an admin assigns it in the console
     default_community: str = ""
 

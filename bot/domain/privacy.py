@@ -9,6 +9,7 @@ forms folded, separators between digits allowed) and classified by their digits,
 from __future__ import annotations
 
 import re
+import traceback
 import unicodedata
 from collections.abc import Callable
 
@@ -44,6 +45,11 @@ def mask_personal_data(text: str) -> str:
         return text
     pieces.append(text[last:])
     return "".join(pieces)
+
+
+def masked_traceback(exc: BaseException) -> str:
+    """An exception's traceback for a log, residents' numbers masked (in messages, in database errors' parameters)."""
+    return mask_personal_data("".join(traceback.format_exception(exc)).rstrip())
 
 
 def _normalised_view(text: str) -> str:

@@ -209,3 +209,13 @@ class AuditLogRow(Base):
     detail: Mapped[str] = mapped_column(Text)
     community: Mapped[str] = mapped_column(String(128))
     ip: Mapped[str] = mapped_column(String(64), index=True)
+
+
+class SchedulerLeaseRow(Base):
+    """Who may run scheduled jobs, and until when unless renewed (one row per lease name)."""
+
+    __tablename__ = "scheduler_lease"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(191))
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
