@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from bot.rag.index import KnowledgeIndex, index_problem
 from bot.rag.ingestion import KnowledgeIngestor
 from bot.rag.prompts import PromptLibrary
 from bot.rag.retriever import FusionWeights, HybridRetriever
+from bot.scheduling import JobScheduler, default_holder
 from bot.services.accounts import LoginPolicy, StaffAccounts
 from bot.services.answering import AnsweringService, ChoiceRule
 from bot.services.assistant import ResidentAssistant
@@ -39,6 +42,16 @@ from bot.storage.engine import make_engine, session_factory, upgrade
 from bot.storage.staff import SqlAuditLog, SqlStaffAccounts
 from bot.storage.turns import SqlTurnLog
 from bot.storage.unanswered import SqlUnansweredQuestions
+
+# The scheduler's job table: name → what the job calls. A new job is one more row here (and, when it runs on a
+# standing schedule, one line in Application.start_jobs); jobs call services, never a channel.
+REMIND_OVERDUE_QUESTIONS = "remind_overdue_questions"
+
+
+def scheduled_jobs(settings: Settings, escalation: EscalationService) -> Mapping[str, Callable[..., object]]:
+    """Every job the scheduler can run, by name."""
+    remind_every = timedelta(minutes=settings.unanswered_remind_minutes)
+    return {REMIND_OVERDUE_QUESTIONS: partial(escalation.renotify_overdue, older_than=remind_every)}
 
 
 class ServiceUnavailableError(AssistantError):
@@ -71,6 +84,18 @@ class Application:
     accounts: StaffAccounts
     dashboard: Dashboard
     router: MessageRouter
+    scheduler: JobScheduler
+
+    def start_jobs(self) -> None:
+        """Start this process's scheduler (it runs jobs only while it holds the deployment's lease) and register the
+        standing schedules; every mode that serves (terminal, console only, WeChat) calls this."""
+        self.scheduler.start()
+        remind_every = timedelta(minutes=self.settings.unanswered_remind_minutes)
+        self.scheduler.every(REMIND_OVERDUE_QUESTIONS, remind_every, job_id=REMIND_OVERDUE_QUESTIONS)
+
+    def stop_jobs(self) -> None:
+        """Stop running jobs and hand the lease to another process at once."""
+        self.scheduler.shutdown()
 
     def prepare(self) -> None:
         """Load the models and indexes answering needs, so the first resident does not wait for them."""
@@ -185,7 +210,9 @@ def build_application(
         settings.collection_name,
         location=index_location(settings, persist_dir),
     )
-    sessions = open_database(f"sqlite:///{state_dir / 'assistant.db'}" if state_dir else settings.database)
+    engine = make_engine(f"sqlite:///{state_dir / 'assistant.db'}" if state_dir else settings.database)
+    upgrade(engine)
+    sessions = session_factory(engine)
     ingestor = KnowledgeIngestor(
         index, embeddings, embedding_id=settings.embedding_id, chunk_max_chars=settings.chunk_max_chars
     )
@@ -295,4 +322,11 @@ def build_application(
         accounts=accounts,
         dashboard=dashboard,
         router=router,
+        scheduler=JobScheduler(
+            engine,
+            scheduled_jobs(settings, escalation),
+            holder=default_holder(),
+            lease_s=settings.scheduler_lease_s,
+            misfire_grace_s=settings.scheduler_misfire_grace_s,
+        ),
     )

@@ -6,14 +6,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import traceback
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from bot.app import Application
 from bot.channels.wechaty import WechatyChannel, WechatyChannelError
 from bot.domain.messages import InboundMessage
-from bot.domain.privacy import mask_personal_data
+from bot.domain.privacy import mask_personal_data, masked_traceback
 from bot.handlers.router import Handling
 
 log = logging.getLogger(__name__)
@@ -52,7 +51,9 @@ class WechatRuntime:
                 self._inbox_thread, lambda: self.application.inbox.receive(message, now=self.application.clock.now())
             )
         except Exception as exc:  # the database refused it: say so (masked); the rest of the stream goes on
-            log.error("could not record message %s, so it is not handled:\n%s", message.message_id, _masked(exc))
+            log.error(
+                "could not record message %s, so it is not handled:\n%s", message.message_id, masked_traceback(exc)
+            )
             return
         if not recorded:
             log.info("message %s delivered again: already received", message.message_id)
@@ -64,7 +65,7 @@ class WechatRuntime:
         try:
             handling = await loop.run_in_executor(self._handler_thread, self._handle_recorded, message)
         except Exception as exc:  # the inbox itself failed: the message waits there for the next start
-            log.error("message %s left waiting in the inbox:\n%s", message.message_id, _masked(exc))
+            log.error("message %s left waiting in the inbox:\n%s", message.message_id, masked_traceback(exc))
             return
         log.info("message %s in %s: %s", message.message_id, message.group_id or "private", handling.outcome)
         if handling.replies:
@@ -91,7 +92,7 @@ class WechatRuntime:
                     attempt,
                     MAX_HANDLING_ATTEMPTS,
                     ", giving up" if give_up else "",
-                    _masked(exc),
+                    masked_traceback(exc),
                 )
                 if give_up:
                     return Handling("failed")
@@ -128,14 +129,8 @@ class WechatRuntime:
         sender = asyncio.create_task(self._send_loop(stop, poll_s))
         log.info(SERVING)
         backoff = 1.0
-        loop = asyncio.get_running_loop()
-        remind_every = timedelta(minutes=self.application.settings.unanswered_remind_minutes)
-        next_reminder = loop.time() + remind_every.total_seconds()
         try:
             while not stop.is_set():
-                if loop.time() >= next_reminder:
-                    next_reminder = loop.time() + remind_every.total_seconds()
-                    await loop.run_in_executor(None, self._remind, remind_every)
                 if await self.channel.alive():
                     backoff = 1.0
                     await _wait(stop, health_s)
@@ -160,22 +155,12 @@ class WechatRuntime:
         """Stop without working through the queue: what was not handled stays in the inbox for the next start."""
         self._handler_thread.shutdown(wait=False, cancel_futures=True)
 
-    def _remind(self, older_than: timedelta) -> None:
-        """Re-notify staff of questions open longer than older_than (and wake the sender)."""
-        if self.application.escalation.renotify_overdue(older_than=older_than):
-            self._wake.set()
-
     async def _send_loop(self, stop: asyncio.Event, poll_s: float) -> None:
         while not stop.is_set():
             await self.sender.send_due()
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=poll_s)
-
-
-def _masked(exc: BaseException) -> str:
-    """The traceback with residents' numbers masked (exception messages, database errors' parameters)."""
-    return mask_personal_data("".join(traceback.format_exception(exc)).rstrip())
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> bool:

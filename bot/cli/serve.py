@@ -48,6 +48,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         login_timeout_s=settings.wechaty_login_timeout_s,
     )
     console = _start_console(application)
+    application.start_jobs()
 
     async def serve() -> None:
         stop = asyncio.Event()
@@ -62,6 +63,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
     try:
         asyncio.run(serve())
     finally:
+        application.stop_jobs()
         if console is not None:
             console.stop()
     return 0
@@ -88,6 +90,7 @@ def chat(settings: Settings, args: argparse.Namespace) -> int:
         # Answers staff send from the console reach the terminal resident without waiting for the next line.
         threading.Thread(target=_drain_until, args=(drain, stop), name="terminal-sender", daemon=True).start()
     channel = TerminalChannel(application.router.handle, drain, application.clock)
+    application.start_jobs()
     try:
         if console is not None and not sys.stdin.isatty():
             print("没有交互终端：只运行控制台，按 Ctrl-C 停止。", flush=True)
@@ -106,6 +109,7 @@ def chat(settings: Settings, args: argparse.Namespace) -> int:
                 channel.say(line)
     finally:
         stop.set()
+        application.stop_jobs()
         if console is not None:
             console.stop()
 
