@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -23,6 +24,9 @@ EVAL_KEYS = {
     "p50_ms",
     "p95_ms",
 }
+
+if TYPE_CHECKING:
+    from bot.app import Application
 
 
 def _run(
@@ -216,3 +220,58 @@ def test_run_serves_the_console_beside_the_chat_and_prints_its_address(tmp_path:
         process.send_signal(signal.SIGINT)
         _, errors = process.communicate(timeout=30)
     assert process.returncode in (0, 130) and "Traceback" not in errors
+
+
+def test_console_only_mode_runs_the_scheduled_reminders(tmp_path: Path, kb: Path) -> None:
+    """No WeChat and no terminal: the deployment's scheduler still reminds staff of overdue questions."""
+    import signal
+    import time
+
+    from bot.app import build_application
+    from bot.config import Settings
+    from bot.domain.conversation import Question
+    from tests.support.gateway import free_port
+
+    environment = {
+        **os.environ,
+        "BOT_DATA_DIR": str(tmp_path / "data"),
+        "BOT_KNOWLEDGE_DIR": str(kb),
+        "BOT_CONSOLE_PORT": str(free_port()),
+        "BOT_STAFF_GROUP_ID": "staff@chatroom",
+        "BOT_UNANSWERED_REMIND_MINUTES": "0.02",  # every 1.2 s
+    }
+    settings = Settings(data_dir=tmp_path / "data", knowledge_dir=kb, staff_group_id="staff@chatroom", _env_file=None)  # type: ignore[call-arg]
+    application = build_application(settings)
+    application.escalation.escalate(Question("小区里能不能养鸽子", "room-3", "wxid_li"), reason="low_confidence")
+
+    def reminders() -> int:
+        return sum("超时未答" in text for text in _outbox_texts(application))
+
+    assert reminders() == 0
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"],
+        stdin=subprocess.DEVNULL,  # no terminal: console only
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=environment,
+    )
+    try:
+        deadline = time.monotonic() + 180
+        while reminders() == 0 and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert reminders() >= 1, "no reminder was queued while the console ran alone"
+    finally:
+        process.send_signal(signal.SIGINT)
+        _, errors = process.communicate(timeout=60)
+    assert process.returncode in (0, 130) and "Traceback" not in errors
+
+
+def _outbox_texts(application: Application) -> list[str]:
+    from sqlalchemy import select
+
+    from bot.storage.models import OutboxRow
+
+    with application.sessions() as session:
+        return list(session.scalars(select(OutboxRow.text)))
