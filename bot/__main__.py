@@ -323,24 +323,25 @@ def cmd_answer(settings: Settings, args: argparse.Namespace) -> int:
     """Answer question #n from the terminal: queued for every asker; optionally added to the knowledge base."""
     from bot.app import build_channel_runtime, build_knowledge
     from bot.channels.terminal import TerminalGateway
+    from bot.domain.escalation import QuestionNotOpenError
+    from bot.domain.staff import Actor
     from bot.services.faq_book import FaqEditError, NotAnsweredError
-    from bot.storage.unanswered import QuestionNotOpenError
 
     knowledge = build_knowledge(settings)
     # The running assistant's sender delivers the queued answers; this process only queues them.
     runtime = build_channel_runtime(knowledge, TerminalGateway())
+    actor = Actor.command_line(args.by)
     try:
-        answered = runtime.escalation.answer(args.number, args.text, by=args.by, elsewhere="命令行")
+        answered = runtime.escalation.answer(args.number, args.text, actor=actor)
     except QuestionNotOpenError:
         raise AssistantError(f"没有找到待答的 #{args.number}（可能已经答过了）") from None
-    runtime.audit.record(None, "question_answered", target=f"#{args.number}", detail=f"{args.by}：{args.text[:200]}")
     print(f"已把 #{args.number} 的答复排入发件箱，发给 {len(answered.askers)} 位居民。")
     if args.faq:
         try:
             entry_id = runtime.faq_book.add(answered)
         except (NotAnsweredError, FaqEditError) as exc:
             raise AssistantError(str(exc)) from None
-        runtime.audit.record(None, "faq_added", target=entry_id, detail=f"#{args.number}")
+        runtime.audit.record_as(actor, "faq_added", target=entry_id, detail=f"#{args.number}")
         print(f"已加入知识库：{entry_id}")
     return 0
 

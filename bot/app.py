@@ -232,10 +232,12 @@ def build_channel_runtime(
         default_community=settings.default_community,
     )
     outbox = SqlOutbox(services.sessions)
+    audit = StaffAudit(SqlAuditLog(services.sessions), services.clock)
     escalation = EscalationService(
         SqlUnansweredQuestions(services.sessions),
         outbox,
         services.clock,
+        audit=audit,
         embed=lambda texts: embed_array(services.embeddings, texts),
         embedding_id=settings.embedding_id,
         staff_group_id=settings.staff_group_id,
@@ -243,7 +245,6 @@ def build_channel_runtime(
         group_name_of=groups.name_of,
     )
     faq_book = FaqBook(settings.knowledge_dir, services.clock, services.maintenance.editing)
-    audit = StaffAudit(SqlAuditLog(services.sessions), services.clock)
     router = MessageRouter(
         services.assistant,
         groups,

@@ -209,3 +209,20 @@ class AuditLogRow(Base):
     detail: Mapped[str] = mapped_column(Text)
     community: Mapped[str] = mapped_column(String(128))
     ip: Mapped[str] = mapped_column(String(64), index=True)
+
+
+class WorkflowTransitionRow(Base):
+    """One move of an entity (an unanswered question, later a petition) through its workflow (append-only)."""
+
+    __tablename__ = "workflow_transitions"
+    __table_args__ = (Index("ix_workflow_transitions_kind_entity", "kind", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[int] = mapped_column(Integer)
+    from_status: Mapped[str] = mapped_column(String(32))
+    to_status: Mapped[str] = mapped_column(String(32))
+    event: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(128))
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    note: Mapped[str] = mapped_column(Text)
