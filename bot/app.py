@@ -260,10 +260,12 @@ def build_application(
         default_community=settings.default_community,
     )
     outbox = SqlOutbox(sessions)
+    audit = StaffAudit(SqlAuditLog(sessions), clock)
     escalation = EscalationService(
         SqlUnansweredQuestions(sessions),
         outbox,
         clock,
+        audit=audit,
         embed=lambda texts: embed_array(embeddings, texts),
         embedding_id=settings.embedding_id,
         staff_group_id=settings.staff_group_id,
@@ -271,7 +273,6 @@ def build_application(
         group_name_of=groups.name_of,
     )
     faq_book = FaqBook(settings.knowledge_dir, clock, knowledge.editing)
-    audit = StaffAudit(SqlAuditLog(sessions), clock)
     router = MessageRouter(
         assistant,
         groups,

@@ -60,16 +60,19 @@ def answer(settings: Settings, args: argparse.Namespace) -> int:
     """Answer question #n from the terminal: queued for every asker; optionally added to the knowledge base.
     The running assistant's sender delivers the queued answers; this process only queues them."""
     from bot.app import build_application
+    from bot.domain.escalation import QuestionNotOpenError
+    from bot.domain.staff import Actor
 
     application = build_application(settings)
-    answered = application.escalation.answer(args.number, args.text, by=args.by, elsewhere="命令行")
-    application.audit.record(
-        None, "question_answered", target=f"#{args.number}", detail=f"{args.by}：{args.text[:200]}"
-    )
+    actor = Actor.command_line(args.by)
+    try:
+        answered = application.escalation.answer(args.number, args.text, actor=actor)
+    except QuestionNotOpenError:
+        raise AssistantError(f"没有找到待答的 #{args.number}（可能已经答过了）") from None
     print(f"已把 #{args.number} 的答复排入发件箱，发给 {len(answered.askers)} 位居民。")
     if args.faq:
         entry_id = application.faq_book.add(answered)
-        application.audit.record(None, "faq_added", target=entry_id, detail=f"#{args.number}")
+        application.audit.record_as(actor, "faq_added", target=entry_id, detail=f"#{args.number}")
         print(f"已加入知识库：{entry_id}")
     return 0
 

@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from bot.domain.workflow import TransitionNotAllowed, Workflow
+
 
 class QuestionStatus(StrEnum):
     """Where an unanswered question stands."""
@@ -14,6 +16,31 @@ class QuestionStatus(StrEnum):
     ANSWERED = "answered"
     # Staff looked at it and decided no answer is owed (chit-chat, a duplicate, already settled in the group)
     CLOSED = "closed"
+
+
+class QuestionEvent(StrEnum):
+    """What staff (or the assistant) do to an unanswered question."""
+
+    ANSWER = "answer"
+    CLOSE = "close"
+
+
+class QuestionNotOpenError(TransitionNotAllowed):
+    """No open question has that number: it is missing, or already answered or closed."""
+
+
+# Only an open question can be answered or closed; answered and closed questions stay as they are.
+QUESTION_WORKFLOW: Workflow[QuestionStatus, QuestionEvent] = Workflow(
+    "question",
+    "问题",
+    statuses={QuestionStatus.OPEN: "待答", QuestionStatus.ANSWERED: "已答复", QuestionStatus.CLOSED: "已关闭"},
+    events={QuestionEvent.ANSWER: "答复", QuestionEvent.CLOSE: "关闭"},
+    moves={
+        (QuestionStatus.OPEN, QuestionEvent.ANSWER): QuestionStatus.ANSWERED,
+        (QuestionStatus.OPEN, QuestionEvent.CLOSE): QuestionStatus.CLOSED,
+    },
+    error=QuestionNotOpenError,
+)
 
 
 @dataclass(frozen=True, slots=True)

@@ -96,6 +96,64 @@ class StaffUser:
         return not community or self.sees_community(community)
 
 
+class Venue(StrEnum):
+    """Where an action was taken."""
+
+    CONSOLE = "控制台"
+    STAFF_GROUP = "微信员工群"
+    COMMAND_LINE = "命令行"
+    ASSISTANT = "小助手"  # the assistant itself (a resident's pick among the choices closes their question)
+
+
+@dataclass(frozen=True, slots=True)
+class Actor:
+    """Who acted and from where: what the audit trail and a workflow's history record of them."""
+
+    name: str  # as staff know them: a console user's name, a WeChat name, what --by gave, "小助手"
+    where: Venue
+    username: str = ""  # the console account, if any
+    role: Role | None = None
+    community: str = ""
+    ip: str = ""
+
+    @classmethod
+    def console(cls, user: StaffUser, *, ip: str) -> Actor:
+        """A console user acting from the address ip."""
+        return cls(user.display_name or user.username, Venue.CONSOLE, user.username, user.role, user.community, ip)
+
+    @classmethod
+    def staff_group(cls, sender: str) -> Actor:
+        """A staff member writing in the staff WeChat group (their WeChat name, or id when WeChat gave none)."""
+        return cls(sender, Venue.STAFF_GROUP)
+
+    @classmethod
+    def command_line(cls, name: str = "") -> Actor:
+        """Whoever runs a command (named by --by where the command asks)."""
+        return cls(name, Venue.COMMAND_LINE)
+
+    @property
+    def elsewhere(self) -> str:
+        """Where the staff group is told the action was taken; empty when taken in the staff group itself."""
+        return {Venue.STAFF_GROUP: "", Venue.ASSISTANT: "群聊"}.get(self.where, self.where.value)
+
+    @property
+    def audit_name(self) -> str:
+        """The audit trail's actor: the console account, "微信:<name>" in the staff group, else the venue."""
+        if self.where is Venue.CONSOLE:
+            return self.username or self.name
+        if self.where is Venue.STAFF_GROUP:
+            return f"微信:{self.name}"
+        return self.where.value
+
+    def audit_detail(self, detail: str) -> str:
+        """The audit trail's detail: a command line names no account, so whoever ran it is kept before it."""
+        named = self.where is Venue.COMMAND_LINE and self.name
+        return f"{self.name}：{detail}" if named else detail
+
+
+ASSISTANT = Actor("小助手", Venue.ASSISTANT)
+
+
 @dataclass(frozen=True, slots=True)
 class AuditEntry:
     """One staff action, as recorded: who, what, on which object, from where."""

@@ -10,8 +10,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.domain.conversation import Question, Reply
-from bot.domain.escalation import QuestionStatus
+from bot.domain.escalation import QuestionNotOpenError, QuestionStatus
 from bot.domain.messages import InboundMessage, MessageKind, OutboundMessage, TriggerMode, strip_mentions
+from bot.domain.staff import ASSISTANT, Actor
 from bot.handlers.ratelimit import SlidingWindowLimiter
 from bot.ports import Clock
 from bot.services.answering import choice_label
@@ -28,7 +29,6 @@ from bot.services.escalation import (
 )
 from bot.services.faq_book import FaqBook, FaqEditError, NotAnsweredError
 from bot.storage.channel import SqlGroupConfigs, SqlOutbox
-from bot.storage.unanswered import QuestionNotOpenError
 
 log = logging.getLogger(__name__)
 
@@ -39,7 +39,6 @@ GROUP_BUSY_TEXT = "群里提问的人太多了，您这条我没能处理，请�
 # Replies that promise the question was passed to staff: they put it in the unanswered queue.
 # How far back a resident's last question is attached to their request for a person.
 HANDOFF_CONTEXT = timedelta(minutes=30)
-ASSISTANT_NAME = "小助手"
 _OFFERED_CAPACITY = 10_000
 ESCALATED_REASONS = frozenset({"low_confidence", "llm_no_answer", "output_blocked"})
 
@@ -186,7 +185,7 @@ class MessageRouter:
         if any((a.group_id, a.user_id) != (question.group_id, question.user_id) for a in queued.askers):
             return
         note = f"居民从候选里选了“{choice_label(picked)}”"
-        self._escalation.close(number, note, by=ASSISTANT_NAME, elsewhere="群聊")
+        self._escalation.close(number, note, actor=ASSISTANT)
 
     def _staff_message(self, message: InboundMessage) -> Handling:
         """In the staff group only "#12 答：…", "#12 入库" and "#12 关闭" mean something."""
@@ -194,6 +193,7 @@ class MessageRouter:
         text = strip_mentions(message.text, self._bot_names)[0]
         if message.kind is not MessageKind.TEXT:
             return Handling("staff_chatter")
+        actor = Actor.staff_group(message.sender_name or message.sender_id)
         to_knowledge = parse_staff_to_knowledge(text)
         if to_knowledge is not None and self._faq_book is not None:
             question = self._escalation.get(to_knowledge)
@@ -203,33 +203,28 @@ class MessageRouter:
                 entry_id = self._faq_book.add(question)
             except (NotAnsweredError, FaqEditError) as exc:
                 return self._queue(message, f"没能加入知识库：{exc}。", "staff_faq_refused")
-            self._record_staff(message, "faq_added", target=entry_id, detail=f"#{to_knowledge}")
+            if self._audit is not None:
+                self._audit.record_as(actor, "faq_added", target=entry_id, detail=f"#{to_knowledge}")
             reply = f"已把 #{to_knowledge} 加入知识库（{entry_id}），以后居民再问会自动回答。"
             return self._queue(message, reply, "staff_faq_added")
         closing = parse_staff_close(text)
         if closing is not None:
             number, note = closing
             try:
-                closed = self._escalation.close(number, note, by=message.sender_name or message.sender_id)
+                self._escalation.close(number, note, actor=actor)
             except QuestionNotOpenError:
                 return self._queue(message, f"没有找到待答的 #{number}（可能已经处理过了）。", "staff_unknown_number")
-            self._record_staff(message, "question_closed", target=f"#{number}", detail=closed.answer)
             return self._queue(message, f"已关闭 #{number}，不会发消息给居民。", "staff_closed")
         parsed = parse_staff_answer(text)
         if parsed is None:
             return Handling("staff_chatter")
         number, answer = parsed
         try:
-            answered = self._escalation.answer(number, answer, by=message.sender_name or message.sender_id)
+            answered = self._escalation.answer(number, answer, actor=actor)
         except QuestionNotOpenError:
             return self._queue(message, f"没有找到待答的 #{number}（可能已经答过了）。", "staff_unknown_number")
-        self._record_staff(message, "question_answered", target=f"#{number}", detail=answer[:200])
         count = len({(a.group_id, a.user_id) for a in answered.askers})
         return self._queue(message, f"已把 #{number} 的答复发给 {count} 位居民。", "staff_answered")
-
-    def _record_staff(self, message: InboundMessage, action: str, *, target: str, detail: str) -> None:
-        if self._audit is not None:
-            self._audit.record_in_chat(message.sender_name or message.sender_id, action, target=target, detail=detail)
 
     def _addressed_text(
         self, message: InboundMessage, trigger: TriggerMode, keywords: tuple[str, ...]

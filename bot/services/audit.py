@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.domain.staff import AuditEntry, StaffUser
+from bot.domain.staff import Actor, AuditEntry, StaffUser, Venue
 from bot.ports import Clock
 from bot.storage.staff import SqlAuditLog
 
@@ -16,28 +16,27 @@ class StaffAudit:
         self._log = log
         self._clock = clock
 
-    def record(self, user: StaffUser | None, action: str, *, target: str = "", detail: str = "", ip: str = "") -> None:
-        """Append one console action (user None: the command line)."""
+    def record_as(self, actor: Actor, action: str, *, target: str = "", detail: str = "") -> None:
+        """Append one action by actor; every entry is written through here."""
         self._log.record(
             at=self._clock.now(),
-            actor=user.username if user else "命令行",
-            role=user.role.value if user else "",
+            actor=actor.audit_name,
+            role=actor.role.value if actor.role else "",
             action=action,
             target=target,
-            detail=detail,
-            community=user.community if user else "",
-            ip=ip,
+            detail=actor.audit_detail(detail),
+            community=actor.community,
+            ip=actor.ip,
         )
 
-    def record_in_chat(self, sender: str, action: str, *, target: str, detail: str = "") -> None:
-        """Append an action a staff member took in the staff WeChat group (actor: their WeChat name or id)."""
-        self._log.record(
-            at=self._clock.now(), actor=f"微信:{sender}", role="", action=action, target=target, detail=detail
-        )
+    def record(self, user: StaffUser | None, action: str, *, target: str = "", detail: str = "", ip: str = "") -> None:
+        """Append one console action (user None: the command line)."""
+        actor = Actor.console(user, ip=ip) if user else Actor.command_line()
+        self.record_as(actor, action, target=target, detail=detail)
 
     def failed_sign_in(self, username: str, *, ip: str) -> None:
         """Record a failed sign-in under the name that was typed."""
-        self._log.record(at=self._clock.now(), actor=username[:64], role="", action="login_failed", ip=ip)
+        self.record_as(Actor(username[:64], Venue.CONSOLE, username=username[:64], ip=ip), "login_failed")
 
     def failures_since(self, since: datetime, *, username: str = "", ip: str = "") -> int:
         """Failed sign-ins since a time, for one typed username or one address."""

@@ -12,13 +12,22 @@ import numpy as np
 
 from bot.domain.conversation import Question
 from bot.domain.errors import AssistantError
-from bot.domain.escalation import Asker, QuestionStatus, UnansweredQuestion
+from bot.domain.escalation import (
+    QUESTION_WORKFLOW,
+    Asker,
+    QuestionEvent,
+    QuestionNotOpenError,
+    QuestionStatus,
+    UnansweredQuestion,
+)
 from bot.domain.messages import OutboundMessage, plain_text
 from bot.domain.privacy import mask_personal_data
+from bot.domain.staff import Actor
 from bot.ports import Clock
+from bot.services.audit import StaffAudit
 from bot.services.near_duplicates import OpenQuestionVectors, Vector
 from bot.storage.channel import SqlOutbox
-from bot.storage.unanswered import QuestionNotOpenError, SqlUnansweredQuestions
+from bot.storage.unanswered import SqlUnansweredQuestions
 
 HANDOFF_TEXT = "好的，已通知社区工作人员，请稍候，他们会在这里回复您。"
 _HANDOFF = re.compile(r"转人工|人工客服|人工服务|找工作人员|找个人|真人|找社区的人|要人工")
@@ -74,7 +83,8 @@ def parse_staff_answer(text: str) -> tuple[int, str] | None:
 
 
 class EscalationService:
-    """Keeps the unanswered queue: near-duplicates join, staff are told, answers go back to every asker."""
+    """Keeps the unanswered queue: near-duplicates join, staff are told, answers go back to every asker; each answer
+    and closing is audited here, whoever gave it and wherever."""
 
     def __init__(
         self,
@@ -82,6 +92,7 @@ class EscalationService:
         queue: SqlOutbox,
         clock: Clock,
         *,
+        audit: StaffAudit,
         embed: Callable[[list[str]], np.ndarray[Any, np.dtype[np.float32]]],
         embedding_id: str = "",
         staff_group_id: str = "",
@@ -90,6 +101,7 @@ class EscalationService:
         group_name_of: Callable[[str], str] = lambda group_id: group_id,
     ) -> None:
         self._questions = questions
+        self._audit = audit
         self._community_of = community_of
         self._group_name_of = group_name_of
         self._open_vectors = OpenQuestionVectors(questions, embed, embedding_id)
@@ -139,18 +151,18 @@ class EscalationService:
         self._notify(created, now)
         return created
 
-    def answer(self, number: int, answer: str, *, by: str, elsewhere: str = "") -> UnansweredQuestion:
-        """Staff answer question #number: every asker gets it in their group, @-mentioned, through the outbox.
+    def answer(self, number: int, answer: str, *, actor: Actor) -> UnansweredQuestion:
+        """actor answers question #number: every asker gets it in their group, @-mentioned, through the outbox.
 
-        elsewhere names where the answer was given when not in the staff group ("控制台"): the staff group is told, so
-        nobody there answers it again.
+        When the answer was given elsewhere than in the staff group (the console, the command line), the staff
+        group is told, so nobody there answers it again.
         """
         answer = plain_text(answer, limit=_ANSWER_CHARS).strip()
         if not answer:
             raise EmptyAnswerError("答复内容不能为空")
         question = self._questions.get(number)
         if question is None:
-            raise QuestionNotOpenError(number)
+            raise QUESTION_WORKFLOW.refusal(number, None, QuestionEvent.ANSWER)
         replies = [
             OutboundMessage(
                 channel=asker.channel,
@@ -161,20 +173,24 @@ class EscalationService:
             )
             for asker in question.askers
         ]
-        if elsewhere:
-            replies += self._staff_notice(f"#{number} 已由{by}在{elsewhere}答复：{_short(answer, 40)}")
-        answered = self._questions.answer(number, answer=answer, by=by, now=self._clock.now(), replies=replies)
+        if actor.elsewhere:
+            replies += self._staff_notice(f"#{number} 已由{actor.name}在{actor.elsewhere}答复：{_short(answer, 40)}")
+        answered = self._questions.answer(number, answer=answer, by=actor.name, now=self._clock.now(), replies=replies)
+        self._audit.record_as(actor, "question_answered", target=f"#{number}", detail=answer[:200])
         self._open_vectors.forget(number, answered.community)
         return answered
 
-    def close(self, number: int, note: str, *, by: str, elsewhere: str = "") -> UnansweredQuestion:
-        """Staff decide question #number needs no answer: the residents are not messaged; the staff group is told
-        when it was decided elsewhere (the console)."""
+    def close(self, number: int, note: str, *, actor: Actor) -> UnansweredQuestion:
+        """actor decides question #number needs no answer: the residents are not messaged; the staff group is told
+        when it was decided elsewhere (the console, or the assistant when a resident picked one of its choices)."""
         note = plain_text(note, limit=_ANSWER_CHARS).strip() or "无需答复"
         notice = (
-            self._staff_notice(f"#{number} 已由{by}在{elsewhere}关闭，不答复：{_short(note, 40)}") if elsewhere else []
+            self._staff_notice(f"#{number} 已由{actor.name}在{actor.elsewhere}关闭，不答复：{_short(note, 40)}")
+            if actor.elsewhere
+            else []
         )
-        closed = self._questions.close(number, note=note, by=by, now=self._clock.now(), replies=notice)
+        closed = self._questions.close(number, note=note, by=actor.name, now=self._clock.now(), replies=notice)
+        self._audit.record_as(actor, "question_closed", target=f"#{number}", detail=closed.answer)
         self._open_vectors.forget(number, closed.community)
         return closed
 

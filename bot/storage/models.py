@@ -219,3 +219,20 @@ class SchedulerLeaseRow(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     holder: Mapped[str] = mapped_column(String(191))
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class WorkflowTransitionRow(Base):
+    """One move of an entity (an unanswered question, later a petition) through its workflow (append-only)."""
+
+    __tablename__ = "workflow_transitions"
+    __table_args__ = (Index("ix_workflow_transitions_kind_entity", "kind", "entity_id"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    entity_id: Mapped[int] = mapped_column(Integer)
+    from_status: Mapped[str] = mapped_column(String(32))
+    to_status: Mapped[str] = mapped_column(String(32))
+    event: Mapped[str] = mapped_column(String(32))
+    actor: Mapped[str] = mapped_column(String(128))
+    at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    note: Mapped[str] = mapped_column(Text)

@@ -1,4 +1,5 @@
-"""Repository of unanswered questions; answering one queues the replies in the same transaction."""
+"""Repository of unanswered questions; answering or closing one is a QUESTION_WORKFLOW move that queues the replies
+and records the move in the same transaction."""
 
 from __future__ import annotations
 
@@ -8,19 +9,17 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.domain.errors import AssistantError
-from bot.domain.escalation import Asker, QuestionStatus, UnansweredQuestion
+from bot.domain.escalation import (
+    QUESTION_WORKFLOW,
+    Asker,
+    QuestionEvent,
+    QuestionNotOpenError,
+    QuestionStatus,
+    UnansweredQuestion,
+)
 from bot.domain.messages import OutboundMessage
-from bot.storage.channel import queued_row
 from bot.storage.models import UnansweredAskerRow, UnansweredQuestionRow
-
-
-class QuestionNotOpenError(AssistantError):
-    """No open question has that number."""
-
-    def __init__(self, number: int) -> None:
-        super().__init__(f"没有找到待答的 #{number}（可能已经处理过了）")
-        self.number = number
+from bot.storage.workflow import apply_transition
 
 
 class SqlUnansweredQuestions:
@@ -69,7 +68,8 @@ class SqlUnansweredQuestions:
         with self._sessions.begin() as session:
             row = session.get(UnansweredQuestionRow, question_id)
             if row is None or row.status != QuestionStatus.OPEN.value:
-                raise QuestionNotOpenError(question_id)
+                status = row.status if row is not None else None
+                raise QuestionNotOpenError(f"没有待答的问题 #{question_id}", entity_id=question_id, status=status)
             row.urgent = row.urgent or urgent
             session.add(_asker_row(question_id, asker))
             return _question(session, row)
@@ -165,32 +165,39 @@ class SqlUnansweredQuestions:
         replies: Sequence[OutboundMessage],
     ) -> UnansweredQuestion:
         """Mark an open question answered and queue the replies to its askers, atomically."""
-        return self._settle(question_id, QuestionStatus.ANSWERED, text=answer, by=by, now=now, replies=replies)
+        return self._settle(question_id, QuestionEvent.ANSWER, text=answer, by=by, now=now, replies=replies)
 
     def close(
         self, question_id: int, *, note: str, by: str, now: datetime, replies: Sequence[OutboundMessage] = ()
     ) -> UnansweredQuestion:
         """Take an open question off the queue without answering it, keeping why (and queue the notices given)."""
-        return self._settle(question_id, QuestionStatus.CLOSED, text=note, by=by, now=now, replies=replies)
+        return self._settle(question_id, QuestionEvent.CLOSE, text=note, by=by, now=now, replies=replies)
 
     def _settle(
         self,
         question_id: int,
-        status: QuestionStatus,
+        event: QuestionEvent,
         *,
         text: str,
         by: str,
         now: datetime,
         replies: Sequence[OutboundMessage],
     ) -> UnansweredQuestion:
+        """Apply event as QUESTION_WORKFLOW allows (QuestionNotOpenError otherwise), keeping text, who and when."""
         with self._sessions.begin() as session:
-            row = session.get(UnansweredQuestionRow, question_id, with_for_update=True)
-            if row is None or row.status != QuestionStatus.OPEN.value:
-                raise QuestionNotOpenError(question_id)
-            row.status, row.answer, row.answered_by, row.answered_at = status.value, text, by, now
-            for reply in replies:
-                session.add(queued_row(reply, now))
-            return _question(session, row)
+            apply_transition(
+                session,
+                QUESTION_WORKFLOW,
+                UnansweredQuestionRow,
+                question_id,
+                event,
+                actor=by,
+                at=now,
+                note=text,
+                values={"answer": text, "answered_by": by, "answered_at": now},
+                messages=replies,
+            )
+            return _question(session, session.get_one(UnansweredQuestionRow, question_id))
 
 
 # (number, community, question, its embedding if the given model made it)

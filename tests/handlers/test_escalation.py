@@ -11,6 +11,7 @@ import pytest
 from bot.app import Application
 from bot.domain.escalation import QuestionStatus
 from bot.domain.messages import InboundMessage, MessageKind, OutboundMessage
+from bot.domain.staff import Actor, Venue
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
 from bot.services.escalation import is_bare_handoff, parse_staff_answer, parse_staff_close, wants_a_person
 from tests.conftest import REPO
@@ -103,8 +104,9 @@ def test_answers_and_closings_from_the_console_are_announced_in_the_staff_group(
     say(runtime, "哈哈哈你们真逗", sender="wxid_wang", group="room-5@chatroom")
     first, _ = _staff_notices(runtime)
     assert "“room-3@chatroom”群的居民问" in first  # the group's name once WeChat gave one; here the id
-    runtime.escalation.answer(1, "小区不允许养鸽子。", by="李干部", elsewhere="控制台")
-    runtime.escalation.close(2, "闲聊", by="李干部", elsewhere="控制台")
+    cadre = Actor("李干部", Venue.CONSOLE, username="li")
+    runtime.escalation.answer(1, "小区不允许养鸽子。", actor=cadre)
+    runtime.escalation.close(2, "闲聊", actor=cadre)
     notices = _staff_notices(runtime)[2:]
     assert notices == ["#1 已由李干部在控制台答复：小区不允许养鸽子", "#2 已由李干部在控制台关闭，不答复：闲聊"]
 

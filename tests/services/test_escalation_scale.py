@@ -13,11 +13,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.domain.conversation import Question
 from bot.domain.escalation import QuestionStatus
+from bot.domain.staff import Actor
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings, embed_array
+from bot.services.audit import StaffAudit
 from bot.services.escalation import EscalationService
 from bot.storage.channel import SqlOutbox
 from bot.storage.engine import make_engine, session_factory, upgrade
 from bot.storage.models import UnansweredAskerRow, UnansweredQuestionRow
+from bot.storage.staff import SqlAuditLog
 from bot.storage.unanswered import SqlUnansweredQuestions
 from tests.support.clock import FakeClock
 
@@ -55,10 +58,12 @@ def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
 def _service(
     sessions: sessionmaker[Session], embed: CountingEmbedder, communities: dict[str, str]
 ) -> EscalationService:
+    clock = FakeClock()
     return EscalationService(
         SqlUnansweredQuestions(sessions),
         SqlOutbox(sessions),
-        FakeClock(),
+        clock,
+        audit=StaffAudit(SqlAuditLog(sessions), clock),
         embed=embed,
         community_of=lambda group: communities.get(group, ""),
     )
@@ -170,7 +175,7 @@ def test_fault_3_a_question_settled_by_another_process_is_not_joined(
 ) -> None:
     chat = _service(sessions, CountingEmbedder(use_embeddings), {})
     first = _ask(chat, "小区里能不能养鸽子", user="wxid_a")
-    _service(sessions, CountingEmbedder(use_embeddings), {}).close(first, "闲聊", by="李干部")  # the command line
+    _service(sessions, CountingEmbedder(use_embeddings), {}).close(first, "闲聊", actor=Actor.command_line("李干部"))
     second = _ask(chat, "小区里能不能养鸽子啊", user="wxid_b")
     assert second != first
     third = _ask(chat, "小区里可以养鸽子吗", user="wxid_c")

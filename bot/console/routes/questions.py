@@ -8,11 +8,10 @@ from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
 from bot.console.web import ForbiddenError, Services, StaffSession, acting, allowed, page, redirect
-from bot.domain.escalation import QuestionStatus, UnansweredQuestion
-from bot.domain.staff import Permission
+from bot.domain.escalation import QuestionNotOpenError, QuestionStatus, UnansweredQuestion
+from bot.domain.staff import Actor, Permission
 from bot.services.escalation import EmptyAnswerError
 from bot.services.faq_book import FaqEditError, NotAnsweredError
-from bot.storage.unanswered import QuestionNotOpenError
 
 router = APIRouter()
 Answerer = Annotated[StaffSession, allowed(Permission.ANSWER_QUESTIONS)]
@@ -63,15 +62,13 @@ def answer(
         error = f"答复太长（最多 {MAX_ANSWER_CHARS} 字），居民在手机上看不完，请精简。"
     if error:
         return _question_page(request, console, session, found, error=error, draft=answer, status_code=400)
-    by = session.user.display_name or session.user.username
     try:
-        answered = console.escalation.answer(number, text, by=by, elsewhere="控制台")
+        answered = console.escalation.answer(number, text, actor=Actor.console(session.user, ip=session.ip))
     except QuestionNotOpenError:
         return _question_page(request, console, session, found, error="这个问题已经有人答过了。", status_code=409)
     except EmptyAnswerError:
         return _question_page(request, console, session, found, error="请填写答复内容。", status_code=400)
     askers = len({(a.group_id, a.user_id) for a in answered.askers})
-    console.audit.record(session.user, "question_answered", target=f"#{number}", detail=text[:200], ip=session.ip)
     if to_knowledge:
         return _add_to_knowledge(request, console, session, answered)
     return redirect(f"/questions/{number}", notice=f"answered:{askers}")
@@ -88,12 +85,9 @@ def close(
     """Take the question off the queue without answering (chit-chat, a duplicate, settled in the group)."""
     found = _visible(console, session, number)
     try:
-        closed = console.escalation.close(
-            number, note, by=session.user.display_name or session.user.username, elsewhere="控制台"
-        )
+        console.escalation.close(number, note, actor=Actor.console(session.user, ip=session.ip))
     except QuestionNotOpenError:
         return _question_page(request, console, session, found, error="这个问题已经处理过了。", status_code=409)
-    console.audit.record(session.user, "question_closed", target=f"#{number}", detail=closed.answer, ip=session.ip)
     return redirect(f"/questions/{number}", notice="closed")
 
 

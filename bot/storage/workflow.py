@@ -1,0 +1,97 @@
+"""Moving stored entities through their workflow: a compare-and-set on the status, the move recorded, and the
+messages it sends queued, in the caller's one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.domain.messages import OutboundMessage
+from bot.domain.workflow import Transition, Workflow
+from bot.storage.channel import queued_row
+from bot.storage.models import Base, WorkflowTransitionRow
+
+S = TypeVar("S", bound=str)
+E = TypeVar("E", bound=str)
+
+
+def apply_transition(
+    session: Session,
+    workflow: Workflow[S, E],
+    row_type: type[Base],
+    entity_id: int,
+    event: E,
+    *,
+    actor: str,
+    at: datetime,
+    note: str = "",
+    values: Mapping[str, Any] | None = None,
+    messages: Sequence[OutboundMessage] = (),
+) -> Transition:
+    """Move row entity_id of row_type (a table with an integer id and a status column) on event, setting values
+    with the new status; record the move and queue messages.
+
+    The status is changed only where it still is the one read (UPDATE … WHERE id AND status): of two sessions
+    acting at once one wins, the other gets the workflow's TransitionNotAllowed, as does a missing entity or an
+    event its status does not allow. Nothing is committed here; the caller's transaction holds it all.
+    """
+    status = _status(session, workflow, row_type, entity_id)
+    if status is None:
+        raise workflow.refusal(entity_id, None, event)
+    target = workflow.next(status, event, entity_id=entity_id)
+    columns = row_type.__table__.c
+    changed = session.execute(
+        update(row_type)
+        .where(columns.id == entity_id, columns.status == status)
+        .values({**(values or {}), "status": target})
+        .execution_options(synchronize_session=False)
+    )
+    if not getattr(changed, "rowcount", 0):  # settled by another session since it was read
+        raise workflow.refusal(entity_id, _status(session, workflow, row_type, entity_id), event)
+    transition = Transition(workflow.kind, entity_id, status, target, event, actor, at, note)
+    session.add(
+        WorkflowTransitionRow(
+            kind=transition.kind,
+            entity_id=entity_id,
+            from_status=transition.from_status,
+            to_status=transition.to_status,
+            event=transition.event,
+            actor=actor[:128],
+            at=at,
+            note=note,
+        )
+    )
+    for message in messages:
+        session.add(queued_row(message, at))
+    return transition
+
+
+class SqlTransitions:
+    """The stored history of workflow moves."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def transitions(self, kind: str, entity_id: int) -> list[Transition]:
+        """Every move of one entity, oldest first."""
+        query = (
+            select(WorkflowTransitionRow)
+            .where(WorkflowTransitionRow.kind == kind, WorkflowTransitionRow.entity_id == entity_id)
+            .order_by(WorkflowTransitionRow.at, WorkflowTransitionRow.id)
+        )
+        with self._sessions() as session:
+            return [
+                Transition(r.kind, r.entity_id, r.from_status, r.to_status, r.event, r.actor, r.at, r.note)
+                for r in session.scalars(query)
+            ]
+
+
+def _status(session: Session, workflow: Workflow[S, E], row_type: type[Base], entity_id: int) -> S | None:
+    """The entity's stored status, or None when there is no such entity."""
+    columns = row_type.__table__.c
+    stored = session.scalar(select(columns.status).where(columns.id == entity_id))
+    return workflow.status_of(stored) if stored is not None else None
