@@ -50,7 +50,7 @@ class Held:
     services: Application
     embeddings: HeldEmbeddings
     clock: FakeClock
-    maintenance: KnowledgeMaintenance
+    knowledge: KnowledgeMaintenance
 
     def start_held_reindex(self, pool: ThreadPoolExecutor) -> Future[object]:
         """A re-index with a new file to embed, stopped inside the model until released."""
