@@ -51,8 +51,10 @@ def resident_handlers(
     faq_book: FaqBook | None,
     audit: StaffAudit | None,
 ) -> HandlerTable:
-    """Every inbound message's rows, in order; the first that matches ends the walk. Rows without an unanswered queue
-    (escalation) are left out. A new kind of message (a petition, a notice) is one more row at its priority."""
+    """Every inbound message's rows, in order (each row's priority in the comment); every row here blocks, so the
+    first that matches ends the walk. Rows that need the unanswered queue (escalation) are left out without it. A new
+    kind of message (a petition, a notice) is one more row at its priority, such as 80: after the rate limit and
+    before the handoff."""
     table = HandlerTable()
     table.add(IgnoreBots(other_bot_ids))  # 10: our own messages and other bots'
     table.add(DropDuplicates(outbox))  # 20: delivered again
