@@ -1,0 +1,134 @@
+"""The staff group's rows: only "#12 答：…", "#12 入库" and "#12 关闭" mean something; the rest is chatter."""
+
+from __future__ import annotations
+
+from bot.domain.escalation import QuestionNotOpenError
+from bot.domain.messages import InboundMessage, MessageKind
+from bot.domain.staff import Actor
+from bot.handlers.context import Handling, MessageContext
+from bot.services.audit import StaffAudit
+from bot.services.escalation import (
+    EscalationService,
+    parse_staff_answer,
+    parse_staff_close,
+    parse_staff_to_knowledge,
+)
+from bot.services.faq_book import FaqBook, FaqEditError, NotAnsweredError
+
+
+class StaffNonText:
+    """Pictures, voice and files in the staff group are chatter, whatever text they carry."""
+
+    name = "staff_non_text"
+    priority = 10
+    block = True
+
+    def check(self, message: InboundMessage, context: MessageContext) -> bool:
+        """Whether the message is anything but text."""
+        return message.kind is not MessageKind.TEXT
+
+    def handle(self, message: InboundMessage, context: MessageContext, match: bool) -> Handling:
+        """Nothing to do."""
+        return Handling("staff_chatter")
+
+
+class AddToKnowledge:
+    """Staff say "#12 入库": the staff answer to #12 becomes an FAQ entry of the knowledge base."""
+
+    name = "staff_to_knowledge"
+    priority = 20
+    block = True
+
+    def __init__(self, escalation: EscalationService, faq_book: FaqBook, audit: StaffAudit | None) -> None:
+        self._escalation = escalation
+        self._faq_book = faq_book
+        self._audit = audit
+
+    def check(self, message: InboundMessage, context: MessageContext) -> int | None:
+        """The question number, or None."""
+        return parse_staff_to_knowledge(context.text)
+
+    def handle(self, message: InboundMessage, context: MessageContext, match: int) -> Handling:
+        """Add the answered question to the FAQ book, or say why it cannot be."""
+        to_knowledge = match
+        question = self._escalation.get(to_knowledge)
+        try:
+            if question is None:
+                raise NotAnsweredError(f"没有 #{to_knowledge}")
+            entry_id = self._faq_book.add(question)
+        except (NotAnsweredError, FaqEditError) as exc:
+            return context.queue(f"没能加入知识库：{exc}。", "staff_faq_refused")
+        if self._audit is not None:
+            self._audit.record_as(_staff(message), "faq_added", target=entry_id, detail=f"#{to_knowledge}")
+        reply = f"已把 #{to_knowledge} 加入知识库（{entry_id}），以后居民再问会自动回答。"
+        return context.queue(reply, "staff_faq_added")
+
+
+class CloseQuestion:
+    """Staff say "#12 关闭 …": the question is closed without a message to the residents."""
+
+    name = "staff_close"
+    priority = 30
+    block = True
+
+    def __init__(self, escalation: EscalationService) -> None:
+        self._escalation = escalation
+
+    def check(self, message: InboundMessage, context: MessageContext) -> tuple[int, str] | None:
+        """The question number and the closing note, or None."""
+        return parse_staff_close(context.text)
+
+    def handle(self, message: InboundMessage, context: MessageContext, match: tuple[int, str]) -> Handling:
+        """Close the question and confirm it in the staff group."""
+        number, note = match
+        try:
+            self._escalation.close(number, note, actor=_staff(message))
+        except QuestionNotOpenError:
+            return context.queue(f"没有找到待答的 #{number}（可能已经处理过了）。", "staff_unknown_number")
+        return context.queue(f"已关闭 #{number}，不会发消息给居民。", "staff_closed")
+
+
+class AnswerQuestion:
+    """Staff say "#12 答：…": the answer reaches every resident who asked #12."""
+
+    name = "staff_answer"
+    priority = 40
+    block = True
+
+    def __init__(self, escalation: EscalationService) -> None:
+        self._escalation = escalation
+
+    def check(self, message: InboundMessage, context: MessageContext) -> tuple[int, str] | None:
+        """The question number and the answer, or None."""
+        return parse_staff_answer(context.text)
+
+    def handle(self, message: InboundMessage, context: MessageContext, match: tuple[int, str]) -> Handling:
+        """Send the answer to the askers and confirm it in the staff group."""
+        number, answer = match
+        try:
+            answered = self._escalation.answer(number, answer, actor=_staff(message))
+        except QuestionNotOpenError:
+            return context.queue(f"没有找到待答的 #{number}（可能已经答过了）。", "staff_unknown_number")
+        count = len({(a.group_id, a.user_id) for a in answered.askers})
+        return context.queue(f"已把 #{number} 的答复发给 {count} 位居民。", "staff_answered")
+
+
+class StaffChatter:
+    """Everything else staff say among themselves is left alone."""
+
+    name = "staff_chatter"
+    priority = 100
+    block = True
+
+    def check(self, message: InboundMessage, context: MessageContext) -> bool:
+        """Always: the last row takes what no command did."""
+        return True
+
+    def handle(self, message: InboundMessage, context: MessageContext, match: bool) -> Handling:
+        """Nothing to do."""
+        return Handling("staff_chatter")
+
+
+def _staff(message: InboundMessage) -> Actor:
+    """The staff member who wrote in the staff group, as the audit names them."""
+    return Actor.staff_group(message.sender_name or message.sender_id)
