@@ -110,11 +110,7 @@ class WechatRuntime:
         # Platforms redeliver within minutes; a week of message ids is plenty to answer each once.
         self.runtime.outbox.forget_processed_before(now - LEDGER_RETENTION)
         self.runtime.inbox.forget_settled_before(now - LEDGER_RETENTION)
-        unconfirmed = self.runtime.outbox.settle_interrupted_sends()
-        if unconfirmed:
-            log.warning(
-                "%d replies were being sent when the process stopped: kept as unconfirmed, not resent", unconfirmed
-            )
+        # Replies a stopped process was sending are settled by the sender once their lease runs out (OutboxSender).
         backlog = self.runtime.inbox.waiting()
         if backlog:
             log.info("handling %d messages received before the restart", len(backlog))

@@ -183,8 +183,9 @@ class SqlUnansweredQuestions:
             if row is None or row.status != QuestionStatus.OPEN.value:
                 raise QuestionNotOpenError(question_id)
             row.status, row.answer, row.answered_by, row.answered_at = status.value, text, by, now
-            for reply in replies:
-                session.add(queued_row(reply, now))
+            source = f"question:{question_id}"
+            for n, reply in enumerate(replies):  # a question is settled once: keyed by its outcome and position
+                session.add(queued_row(reply, now, source=source, dedupe_key=f"{source}:{status.value}:{n}"))
             return _question(session, row)
 
 

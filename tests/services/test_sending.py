@@ -53,7 +53,7 @@ def _outbox(tmp_path: Path) -> SqlOutbox:
 def test_a_burst_is_spread_not_dropped(tmp_path: Path) -> None:
     outbox, clock, virtual = _outbox(tmp_path), FakeClock(), VirtualTime()
     for n in range(5):
-        outbox.enqueue(OutboundMessage("wechat", f"答复{n}", group_id="room"), now=clock.now())
+        outbox.enqueue(OutboundMessage("wechat", f"答复{n}", group_id="room"), now=clock.now(), source=f"notice:{n}")
     gateway = RecordingGateway()
     policy = SendingPolicy(interval_s=1.5, jitter_s=1.0)
     sender = OutboxSender(
@@ -68,7 +68,7 @@ def test_a_burst_is_spread_not_dropped(tmp_path: Path) -> None:
 
 def test_failures_are_retried_with_backoff_then_recorded(tmp_path: Path) -> None:
     outbox, clock, virtual = _outbox(tmp_path), FakeClock(), VirtualTime()
-    outbox.enqueue(OutboundMessage("wechat", "会成功", group_id="room"), now=clock.now())
+    outbox.enqueue(OutboundMessage("wechat", "会成功", group_id="room"), now=clock.now(), source="notice:1")
     gateway = RecordingGateway(failures=2)
     policy = SendingPolicy(interval_s=0.0, jitter_s=0.0, max_attempts=3, backoff_s=10)
     sender = OutboxSender(outbox, gateway, clock, policy, sleep=virtual.sleep, monotonic=virtual.monotonic)
@@ -80,7 +80,7 @@ def test_failures_are_retried_with_backoff_then_recorded(tmp_path: Path) -> None
     clock.advance(seconds=20)
     assert asyncio.run(sender.send_due()) == 1 and gateway.sent[0].text == "会成功"
 
-    outbox.enqueue(OutboundMessage("wechat", "一直失败", group_id="room"), now=clock.now())
+    outbox.enqueue(OutboundMessage("wechat", "一直失败", group_id="room"), now=clock.now(), source="notice:2")
     gateway.failures = 100
     for _ in range(3):
         asyncio.run(sender.send_due())
@@ -102,14 +102,16 @@ class DyingGateway(RecordingGateway):
 
 def test_a_reply_cut_off_between_the_send_and_marking_it_sent_is_not_sent_again(tmp_path: Path) -> None:
     outbox, clock, virtual = _outbox(tmp_path), FakeClock(), VirtualTime()
-    outbox.enqueue(OutboundMessage("wechat", "答复", group_id="room"), now=clock.now())
+    outbox.enqueue(OutboundMessage("wechat", "答复", group_id="room"), now=clock.now(), source="reply:m-1")
     gateway = DyingGateway()
     policy = SendingPolicy(interval_s=0.0, jitter_s=0.0)
     dying = OutboxSender(outbox, gateway, clock, policy, sleep=virtual.sleep, monotonic=virtual.monotonic)
     with pytest.raises(ProcessKilled):
         asyncio.run(dying.send_due())
-    # The restart: the entry that was being sent may have gone out, so it is kept for staff, not sent again.
-    assert outbox.settle_interrupted_sends() == 1
+    # The restart: the entry that was being sent may have gone out, so once its lease has run out it is kept for
+    # staff, not sent again.
+    clock.advance(seconds=policy.lease_s)
+    assert len(outbox.recover_expired(now=clock.now()).unconfirmed) == 1
     restarted = OutboxSender(
         outbox, RecordingGateway(), clock, policy, sleep=virtual.sleep, monotonic=virtual.monotonic
     )
