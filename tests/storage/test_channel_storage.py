@@ -43,7 +43,9 @@ def test_a_message_is_completed_once(sessions: sessionmaker[Session]) -> None:
 def test_outbox_retries_then_keeps_the_final_failure(sessions: sessionmaker[Session]) -> None:
     outbox = SqlOutbox(sessions)
     outbox.enqueue(OutboundMessage("wechat", "通知一", group_id="room-1"), now=NOW, source="notice:1")
-    outbox.enqueue(OutboundMessage("wechat", "通知二", group_id="room-2"), now=NOW + timedelta(seconds=1), source="notice:1")
+    outbox.enqueue(
+        OutboundMessage("wechat", "通知二", group_id="room-2"), now=NOW + timedelta(seconds=1), source="notice:1"
+    )
     first, second = _sending(outbox, now=NOW + timedelta(seconds=2))
     outbox.mark_sent(first.id, SENDER, now=NOW)
     outbox.mark_failed(second.id, SENDER, "TimeoutError: gateway", retry_at=NOW + timedelta(minutes=1))
