@@ -101,15 +101,18 @@ class Application:
         """Load the models and indexes answering needs, so the first resident does not wait for them."""
         self.assistant.prepare()
 
-    def sender(self, gateway: ChatGateway, *, policy: SendingPolicy | None = None) -> OutboxSender:
-        """The outbox drained through one chat account's gateway, spaced as the settings say (or as policy says)."""
+    def sender(
+        self, gateway: ChatGateway, *, channel: str | None = None, policy: SendingPolicy | None = None
+    ) -> OutboxSender:
+        """The outbox drained through one chat account's gateway (only the given channel's messages), spaced as the
+        settings say (or as policy says)."""
         settings = self.settings
         policy = policy or SendingPolicy(
             interval_s=settings.send_interval_s,
             jitter_s=settings.send_jitter_s,
             max_attempts=settings.send_max_attempts,
         )
-        return OutboxSender(self.outbox, gateway, self.clock, policy)
+        return OutboxSender(self.outbox, gateway, self.clock, policy, channel=channel)
 
 
 def chroma_client(settings: Settings, persist_dir: Path | None = None) -> Any:

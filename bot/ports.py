@@ -123,7 +123,10 @@ class ChatGateway(Protocol):
     """Sends messages on one platform account (WeChat through wechaty, the terminal …)."""
 
     async def send(self, message: OutboundMessage) -> None:
-        """Deliver one message; raise on failure (the outbox retries)."""
+        """Deliver one message. On failure raise bot.domain.outbox.PermanentSendError when it can never succeed (the
+        group or person is gone, the bot was removed, the platform refused it: never retried) or TransientSendError
+        when it may succeed later (a timeout, a lost connection: retried with backoff). Any other exception counts as
+        transient."""
 
 
 class SystemClock:

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
 from bot.app import Application
-from bot.channels.wechaty import WechatyChannel, WechatyChannelError
+from bot.channels.wechaty import WECHAT, WechatyChannel, WechatyChannelError
 from bot.domain.messages import InboundMessage
 from bot.domain.privacy import mask_personal_data, masked_traceback
 from bot.handlers.router import Handling
@@ -32,7 +32,7 @@ class WechatRuntime:
         self.channel = WechatyChannel(
             endpoint=endpoint, token=token, on_message=self._on_message, login_timeout_s=login_timeout_s
         )
-        self.sender = application.sender(self.channel)
+        self.sender = application.sender(self.channel, channel=WECHAT)
         self._wake = asyncio.Event()
         # One handler thread: answering is CPU-bound (more threads only contend for the GIL and the BLAS threads)
         # and SQLite takes one writer at a time (concurrent handlers queued behind its lock, stalling replies).
@@ -111,11 +111,7 @@ class WechatRuntime:
         # Platforms redeliver within minutes; a week of message ids is plenty to answer each once.
         self.application.outbox.forget_processed_before(now - LEDGER_RETENTION)
         self.application.inbox.forget_settled_before(now - LEDGER_RETENTION)
-        unconfirmed = self.application.outbox.settle_interrupted_sends()
-        if unconfirmed:
-            log.warning(
-                "%d replies were being sent when the process stopped: kept as unconfirmed, not resent", unconfirmed
-            )
+        # Replies a stopped process was sending are settled by the sender once their lease runs out (OutboxSender).
         backlog = self.application.inbox.waiting()
         if backlog:
             log.info("handling %d messages received before the restart", len(backlog))

@@ -10,12 +10,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from bot.domain.errors import AssistantError
 from bot.domain.messages import InboundMessage, MessageKind, OutboundMessage
+from bot.domain.outbox import PermanentSendError, SendError, TransientSendError, as_send_error
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,29 @@ _KINDS = {
 
 class WechatyChannelError(AssistantError):
     """The WeChat connection could not be made or was refused (wrong token, no gateway)."""
+
+
+# What the puppet service says (as gRPC status UNKNOWN, in English) when the room or contact is not there
+_NOT_THERE = re.compile(r"not exist|not found|no payload", re.IGNORECASE)
+
+
+def _send_error(exc: Exception) -> SendError:
+    """A failed send, classified: the group or person gone, or the message refused, is permanent; a lost connection,
+    a timeout or any other error is transient."""
+    from grpclib.const import Status
+    from grpclib.exceptions import GRPCError, StreamTerminatedError
+
+    if isinstance(exc, GRPCError):
+        if exc.status is Status.NOT_FOUND or _NOT_THERE.search(exc.message or ""):
+            return PermanentSendError("找不到这个群或这位居民（群已解散、助手已被移出群，或已不是好友）")
+        if exc.status in (Status.PERMISSION_DENIED, Status.FAILED_PRECONDITION):
+            return PermanentSendError("微信拒收了这条消息")
+        return TransientSendError("微信服务暂时出错")
+    if isinstance(exc, TimeoutError):
+        return TransientSendError("发送超时")
+    if isinstance(exc, OSError | StreamTerminatedError):
+        return TransientSendError("与微信的连接中断")
+    return as_send_error(exc)
 
 
 def import_wechaty() -> Any:
@@ -138,15 +163,19 @@ class WechatyChannel:
         return True
 
     async def send(self, message: OutboundMessage) -> None:
-        """Send a reply: in a group @-mentioning the asker, or privately."""
+        """Send a reply: in a group @-mentioning the asker, or privately. PermanentSendError when the group or person
+        is not there (or the platform refuses), TransientSendError when the connection fails or times out."""
         if self._bot is None:
-            raise WechatyChannelError("微信未连接")
-        if message.group_id:
-            room = self._bot.Room.load(message.group_id)
-            await room.say(message.text, mention_ids=list(message.mention_ids) or None)
-        else:
-            contact = self._bot.Contact.load(message.user_id)
-            await contact.say(message.text)
+            raise TransientSendError("微信未连接")
+        try:
+            if message.group_id:
+                room = self._bot.Room.load(message.group_id)
+                await room.say(message.text, mention_ids=list(message.mention_ids) or None)
+            else:
+                contact = self._bot.Contact.load(message.user_id)
+                await contact.say(message.text)
+        except Exception as exc:
+            raise _send_error(exc) from exc
 
     async def _login(self, contact: Any) -> None:
         log.info("WeChat account %s logged in", contact.contact_id)

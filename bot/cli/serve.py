@@ -72,12 +72,14 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
 def chat(settings: Settings, args: argparse.Namespace) -> int:
     """An interactive conversation in the terminal (a private chat through the router and outbox, like WeChat),
     with the staff console beside it when run as the product."""
-    from bot.channels.terminal import TerminalChannel, TerminalGateway
+    from bot.channels.terminal import TERMINAL, TerminalChannel, TerminalGateway
     from bot.services.sending import SendingPolicy
 
     application = ready_application(settings)
     # The terminal is no WeChat account to protect: no spacing between messages.
-    sender = application.sender(TerminalGateway(lambda text: print(text, flush=True)), policy=SendingPolicy(0, 0))
+    # It sends only the terminal's messages: what is meant for WeChat groups waits for a WeChat sender.
+    gateway = TerminalGateway(lambda text: print(text, flush=True))
+    sender = application.sender(gateway, channel=TERMINAL, policy=SendingPolicy(0, 0))
     sending = threading.Lock()
 
     def drain() -> None:

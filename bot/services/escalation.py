@@ -258,8 +258,11 @@ class EscalationService:
             f"回复“#{question.id} 答：……”即可把答复发给提问的居民；答复后回复“#{question.id} 入库”可加入知识库；"
             f"不需要答复的回复“#{question.id} 关闭”。"
         )
+        source = f"question:{question.id}"
+        # A reminder is a new message each round; a repeated first notice (or urgent one) is queued once.
+        key = f"{source}:reminder:{now.isoformat()}" if reminder else None
         for notice in self._staff_notice(text):
-            self._queue.enqueue(notice, now=now)
+            self._queue.enqueue(notice, now=now, source=source, dedupe_key=key)
 
 
 def queued_text(text: str) -> str:

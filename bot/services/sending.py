@@ -1,15 +1,20 @@
-"""Draining the outbox gently: one account's messages spaced with jitter, retried with backoff, failures kept."""
+"""Draining the outbox gently: one account's messages spaced with jitter, permanent failures final at once, transient
+ones retried with backoff, a sender's claims held under a lease so several senders share one outbox."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import random
+import secrets
+import socket
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
+from bot.domain.outbox import PermanentSendError, QueuedMessage, as_send_error
 from bot.ports import ChatGateway, Clock
 from bot.storage.channel import SqlOutbox
 
@@ -18,13 +23,20 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True, slots=True)
 class SendingPolicy:
-    """Personal WeChat accounts are banned for bursts: a minimum gap, random jitter, bounded retries."""
+    """Personal WeChat accounts are banned for bursts: a minimum gap, random jitter, bounded retries. lease_s is how
+    long a sender holds what it claimed, and a message it is sending: a sender that dies is taken over after it."""
 
     interval_s: float = 1.5
     jitter_s: float = 1.0
     max_attempts: int = 5
     backoff_s: float = 5.0
     batch: int = 20
+    lease_s: float = 30.0
+
+
+def sender_name() -> str:
+    """A name for this sender that no other process shares: host, process id and a random part."""
+    return f"{socket.gethostname()[:80]}:{os.getpid()}:{secrets.token_hex(4)}"
 
 
 class OutboxSender:
@@ -37,6 +49,8 @@ class OutboxSender:
         clock: Clock,
         policy: SendingPolicy,
         *,
+        owner: str | None = None,
+        channel: str | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         monotonic: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
@@ -45,44 +59,39 @@ class OutboxSender:
         self._gateway = gateway
         self._clock = clock
         self._policy = policy
+        self.owner = owner or sender_name()
+        self._channel = channel
+        self._lease = timedelta(seconds=policy.lease_s)
         self._sleep = sleep
         self._monotonic = monotonic
         self._rng = rng or random.Random()
         self._next_send_at = 0.0
 
     async def send_due(self) -> int:
-        """Send what is due now (spaced out); the number of messages that left."""
+        """Settle leases that ran out, then claim what is due and send it (spaced out); the number of messages that
+        left."""
+        self._recover()
+        await self._wait_for_gap()  # claimed only when the first can go at once: a claim is held while it waits
         sent = 0
-        for entry in self._outbox.due(now=self._clock.now(), limit=self._policy.batch):
-            wait = self._next_send_at - self._monotonic()
-            if wait > 0:
-                await self._sleep(wait)
+        for entry in self._outbox.claim_due(
+            now=self._clock.now(), limit=self._claim_limit(), owner=self.owner, lease=self._lease, channel=self._channel
+        ):
+            await self._wait_for_gap()
+            # Marked sending right before the platform call: if the process dies before the outcome is recorded, the
+            # entry becomes unconfirmed when its lease runs out and is not sent again.
+            if not self._outbox.start_send(entry.id, self.owner, now=self._clock.now(), lease=self._lease):
+                log.warning("outbox entry %s: the claim ran out and was taken back; left to whoever holds it", entry.id)
+                continue
             self._next_send_at = (
                 self._monotonic() + self._policy.interval_s + self._rng.uniform(0, self._policy.jitter_s)
             )
-            # Claimed before the platform call: if the process dies before mark_sent, the restart does not send it
-            # again (see SqlOutbox.settle_interrupted_sends).
-            if not self._outbox.claim(entry.id):
-                continue
             try:
                 await self._gateway.send(entry.message)
-            except Exception as exc:  # any platform error: retry later, or record the final failure
-                attempts = entry.attempts + 1
-                give_up = attempts >= self._policy.max_attempts
-                retry_at = (
-                    None
-                    if give_up
-                    else self._clock.now() + timedelta(seconds=self._policy.backoff_s * 2 ** (attempts - 1))
-                )
-                self._outbox.mark_failed_attempt(entry.id, f"{type(exc).__name__}: {exc}", retry_at=retry_at)
-                log.warning(
-                    "send of outbox entry %s failed (attempt %s%s)",
-                    entry.id,
-                    attempts,
-                    ", giving up" if give_up else "",
-                )
+            except Exception as exc:  # classified: permanent is final, anything else is retried
+                self._record_failure(entry, exc)
                 continue
-            self._outbox.mark_sent(entry.id, now=self._clock.now())
+            if not self._outbox.mark_sent(entry.id, self.owner, now=self._clock.now()):
+                log.warning("outbox entry %s was sent, but staff queued it again meanwhile", entry.id)
             sent += 1
         return sent
 
@@ -94,3 +103,51 @@ class OutboxSender:
                 await asyncio.wait_for(stop.wait(), timeout=poll_s)
             except TimeoutError:
                 continue
+
+    def _recover(self) -> None:
+        """Give back claims whose sender stopped; keep its interrupted sends as unconfirmed, with a warning each."""
+        expired = self._outbox.recover_expired(now=self._clock.now())
+        if expired.requeued:
+            log.info("%d outbox entries claimed by a sender that stopped are queued again", expired.requeued)
+        for delivery in expired.unconfirmed:
+            log.warning(
+                "outbox entry %s (%s, to %s) was being sent when its sender stopped: it may have gone out, so it is "
+                "kept as unconfirmed and not sent again",
+                delivery.id,
+                delivery.source,
+                delivery.target,
+            )
+
+    def _claim_limit(self) -> int:
+        """How many entries can be started within the lease at the policy's spacing (one at least, a batch at most)."""
+        gap = self._policy.interval_s + self._policy.jitter_s
+        if gap <= 0:
+            return self._policy.batch
+        return max(1, min(self._policy.batch, int(self._policy.lease_s // gap)))
+
+    async def _wait_for_gap(self) -> None:
+        wait = self._next_send_at - self._monotonic()
+        if wait > 0:
+            await self._sleep(wait)
+
+    def _record_failure(self, entry: QueuedMessage, exc: Exception) -> None:
+        """Final at once for a permanent error or the last attempt; otherwise queued again after an exponential
+        backoff. Logged by entry, source and reason only (never the message's text)."""
+        error = as_send_error(exc)
+        attempts = entry.attempts + 1
+        if isinstance(error, PermanentSendError):
+            retry_at, note = None, "，不再重试"
+        elif attempts >= self._policy.max_attempts:
+            retry_at, note = None, f"，已试 {attempts} 次，不再重试"
+        else:
+            retry_at = self._clock.now() + timedelta(seconds=self._policy.backoff_s * 2 ** (attempts - 1))
+            note = "，稍后重试"
+        self._outbox.mark_failed(entry.id, self.owner, error.reason + note, retry_at=retry_at)
+        log.warning(
+            "sending outbox entry %s (%s) failed, attempt %d%s: %s",
+            entry.id,
+            entry.source,
+            attempts,
+            "" if retry_at else ", giving up",
+            type(exc).__name__ if error is not exc else error.reason,
+        )

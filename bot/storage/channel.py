@@ -3,32 +3,27 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import ColumnElement, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.domain.groups import GroupConfig
-from bot.domain.messages import InboundMessage, MessageKind, OutboundMessage, TriggerMode
+from bot.domain.messages import InboundMessage, MessageKind, OutboundMessage, TriggerMode, bounded_id
+from bot.domain.outbox import (
+    UNCONFIRMED_NOTE,
+    Delivery,
+    OutboxStatus,
+    QueuedMessage,
+    dedupe_digest,
+    delivery_target,
+)
 from bot.domain.privacy import mask_personal_data
 from bot.storage.models import GroupConfigRow, InboxRow, OutboxRow, ProcessedMessageRow
 
-# Outbox: queued → sending (claimed just before the platform call) → sent, or back to queued for a retry, or failed.
-# A row still sending at start-up was cut off mid-send: unconfirmed (it may have gone out; it is not sent again).
-QUEUED, SENDING, SENT, FAILED, UNCONFIRMED = "queued", "sending", "sent", "failed", "unconfirmed"
-# Inbox: received → handled, or failed after repeated attempts.
-RECEIVED, HANDLED = "received", "handled"
-UNCONFIRMED_NOTE = "发送时进程中断：这条可能已经发出，为免在群里重复，没有重发"
-
-
-@dataclass(frozen=True, slots=True)
-class QueuedMessage:
-    """An outbox entry due for sending."""
-
-    id: int
-    message: OutboundMessage
-    attempts: int
+# Inbox: received → handled, or failed after repeated attempts. (The outbox's statuses: bot.domain.outbox.)
+RECEIVED, HANDLED, FAILED = "received", "handled", "failed"
 
 
 class SqlGroupConfigs:
@@ -241,7 +236,12 @@ def _inbound(row: InboxRow) -> InboundMessage:
 
 
 class SqlOutbox:
-    """Messages to send, with the processed-message ledger (and the inbox) written in the same transaction."""
+    """Messages to send, with the processed-message ledger (and the inbox) written in the same transaction.
+
+    Several senders (threads or processes) share it: each claims due rows under a lease (claim_due), marks one as
+    sending right before the gateway call (start_send) and records the outcome (mark_sent, mark_failed). A lease that
+    runs out is settled by whichever sender looks next (recover_expired): a claimed row is queued again (it was never
+    handed to the gateway), a sending row becomes unconfirmed (it may have gone out) and waits for staff (resend)."""
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
@@ -252,8 +252,9 @@ class SqlOutbox:
             return session.get(ProcessedMessageRow, message_id) is not None
 
     def complete(self, message_id: str, replies: list[OutboundMessage], *, now: datetime, outcome: str = "") -> bool:
-        """Mark a message handled (in the ledger and the inbox) and queue its replies atomically; False if another
-        delivery got there first. Once handled, the inbox no longer keeps the resident's text."""
+        """Mark a message handled (in the ledger and the inbox) and queue its replies atomically (source
+        "reply:<message id>"); False if another delivery got there first. Once handled, the inbox no longer keeps the
+        resident's text."""
         try:
             with self._sessions.begin() as session:
                 session.add(ProcessedMessageRow(message_id=message_id, at=now))
@@ -263,70 +264,162 @@ class SqlOutbox:
                     .values(status=HANDLED, outcome=outcome[:64], text="", handled_at=now)
                     .execution_options(synchronize_session=False)
                 )
-                for reply in replies:
-                    session.add(queued_row(reply, now))
+                source = f"reply:{message_id}"
+                for n, reply in enumerate(replies):
+                    # Keyed by position: the ledger forgets after a week, the keys keep a late redelivery out too
+                    session.add(queued_row(reply, now, source=source, dedupe_key=f"{source}:{n}"))
         except IntegrityError:
             return False
         return True
 
-    def enqueue(self, message: OutboundMessage, *, now: datetime) -> None:
-        """Queue a message that answers no inbound message (notices, staff answers)."""
-        with self._sessions.begin() as session:
-            session.add(queued_row(message, now))
+    def enqueue(self, message: OutboundMessage, *, now: datetime, source: str, dedupe_key: str | None = None) -> bool:
+        """Queue a message that answers no inbound message (notices, staff answers); False, queuing nothing, when the
+        same dedupe key (by default: the same source, target and text) was queued before."""
+        try:
+            with self._sessions.begin() as session:
+                session.add(queued_row(message, now, source=source, dedupe_key=dedupe_key))
+        except IntegrityError:
+            return False
+        return True
 
     def due(self, *, now: datetime, limit: int) -> list[QueuedMessage]:
-        """Queued messages whose time has come, oldest first."""
+        """Queued messages whose time has come, oldest first (what the next claim would take)."""
         with self._sessions() as session:
+            rows = session.scalars(select(OutboxRow).where(*_is_due(now)).order_by(*_OLDEST_FIRST).limit(limit))
+            return [_queued(row) for row in rows]
+
+    def claim_due(
+        self, *, now: datetime, limit: int, owner: str, lease: timedelta, channel: str | None = None
+    ) -> list[QueuedMessage]:
+        """Claim up to limit due messages (only one channel's if given) for owner until now + lease, oldest first, in
+        one transaction; a row another sender holds is never claimed twice."""
+        due = select(OutboxRow.id).where(*_is_due(now)).order_by(*_OLDEST_FIRST).limit(limit)
+        if channel is not None:
+            due = due.where(OutboxRow.channel == channel)
+        with self._sessions.begin() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                # Rows another sender's transaction is claiming are skipped, not waited for, and not taken again
+                ids = list(session.scalars(due.with_for_update(skip_locked=True)))
+                if not ids:
+                    return []
+                chosen = OutboxRow.id.in_(ids)
+            else:  # SQLite writes one statement at a time: a single UPDATE over the due rows is the compare-and-set
+                chosen = OutboxRow.id.in_(due.scalar_subquery())
             rows = session.scalars(
-                select(OutboxRow)
-                .where(OutboxRow.status == QUEUED, OutboxRow.not_before <= now)
-                .order_by(OutboxRow.not_before, OutboxRow.id)
-                .limit(limit)
-            )
-            return [
-                QueuedMessage(
-                    row.id,
-                    OutboundMessage(row.channel, row.text, row.group_id, row.user_id, tuple(row.mention_ids)),
-                    row.attempts,
-                )
-                for row in rows
-            ]
+                update(OutboxRow)
+                .where(chosen, OutboxRow.status == OutboxStatus.QUEUED)
+                .values(status=OutboxStatus.CLAIMED, claimed_by=owner, lease_until=now + lease)
+                .returning(OutboxRow)
+                .execution_options(synchronize_session=False)
+            ).all()
+            return [_queued(row) for row in sorted(rows, key=lambda row: (row.not_before, row.id))]
 
-    def claim(self, entry_id: int) -> bool:
-        """Mark a queued entry as being sent, just before the platform call; False if it is no longer queued."""
-        with self._sessions.begin() as session:
-            result = session.execute(
-                update(OutboxRow).where(OutboxRow.id == entry_id, OutboxRow.status == QUEUED).values(status=SENDING)
-            )
-            return bool(getattr(result, "rowcount", 0))
-
-    def mark_sent(self, entry_id: int, *, now: datetime) -> None:
-        """The message left the bot."""
-        with self._sessions.begin() as session:
-            row = session.get_one(OutboxRow, entry_id)
-            row.status, row.sent_at, row.attempts = SENT, now, row.attempts + 1
-
-    def mark_failed_attempt(self, entry_id: int, error: str, *, retry_at: datetime | None) -> None:
-        """A send failed: retry at retry_at, or give up for good (None) keeping the error for staff."""
-        with self._sessions.begin() as session:
-            row = session.get_one(OutboxRow, entry_id)
-            row.attempts += 1
-            row.last_error = error[:2000]
-            if retry_at is None:
-                row.status = FAILED
-            else:
-                row.status, row.not_before = QUEUED, retry_at
-
-    def settle_interrupted_sends(self) -> int:
-        """At start-up: entries a stopped process was sending may have gone out. They are kept as unconfirmed for
-        staff and not sent again (a reply twice in a group is worse than the rare lost one); how many there were."""
+    def start_send(self, entry_id: int, owner: str, *, now: datetime, lease: timedelta) -> bool:
+        """Right before the gateway call: owner's claimed entry becomes sending, its lease renewed to cover the call;
+        False if owner no longer holds it (its claim ran out and was given back)."""
         with self._sessions.begin() as session:
             result = session.execute(
                 update(OutboxRow)
-                .where(OutboxRow.status == SENDING)
-                .values(status=UNCONFIRMED, last_error=UNCONFIRMED_NOTE)
+                .where(
+                    OutboxRow.id == entry_id,
+                    OutboxRow.status == OutboxStatus.CLAIMED,
+                    OutboxRow.claimed_by == owner,
+                )
+                .values(status=OutboxStatus.SENDING, lease_until=now + lease)
             )
-            return int(getattr(result, "rowcount", 0) or 0)
+            return bool(getattr(result, "rowcount", 0))
+
+    def mark_sent(self, entry_id: int, owner: str, *, now: datetime) -> bool:
+        """The gateway took the message. Also settles an entry left unconfirmed meanwhile (the call outlasted the
+        lease) while owner still holds it; False if it does not."""
+        return self._settle(entry_id, owner, status=OutboxStatus.SENT, sent_at=now, lease_until=None)
+
+    def mark_failed(self, entry_id: int, owner: str, reason: str, *, retry_at: datetime | None) -> bool:
+        """The gateway refused the message: queued again for retry_at (a transient error), or failed for good (None:
+        a permanent error, or the last attempt), keeping the reason for staff; False if owner no longer holds it."""
+        if retry_at is None:
+            return self._settle(entry_id, owner, status=OutboxStatus.FAILED, last_error=reason[:2000], lease_until=None)
+        return self._settle(
+            entry_id,
+            owner,
+            status=OutboxStatus.QUEUED,
+            last_error=reason[:2000],
+            not_before=retry_at,
+            claimed_by=None,
+            lease_until=None,
+        )
+
+    def _settle(self, entry_id: int, owner: str, **values: object) -> bool:
+        """Record the outcome of owner's send (one more attempt)."""
+        with self._sessions.begin() as session:
+            result = session.execute(
+                update(OutboxRow)
+                .where(
+                    OutboxRow.id == entry_id,
+                    OutboxRow.status.in_((OutboxStatus.SENDING, OutboxStatus.UNCONFIRMED)),
+                    OutboxRow.claimed_by == owner,
+                )
+                .values(attempts=OutboxRow.attempts + 1, **values)
+            )
+            return bool(getattr(result, "rowcount", 0))
+
+    def recover_expired(self, *, now: datetime) -> ExpiredLeases:
+        """Settle leases that ran out (their sender died or stalled), never a live sender's: claimed rows are queued
+        again; sending rows become unconfirmed, with a note for staff, and are not sent again by themselves."""
+        with self._sessions.begin() as session:
+            requeued = session.execute(
+                update(OutboxRow)
+                .where(OutboxRow.status == OutboxStatus.CLAIMED, OutboxRow.lease_until <= now)
+                .values(status=OutboxStatus.QUEUED, claimed_by=None, lease_until=None)
+            )
+            unconfirmed = session.scalars(
+                update(OutboxRow)
+                .where(OutboxRow.status == OutboxStatus.SENDING, OutboxRow.lease_until <= now)
+                .values(status=OutboxStatus.UNCONFIRMED, last_error=UNCONFIRMED_NOTE)
+                .returning(OutboxRow)
+                .execution_options(synchronize_session=False)
+            ).all()
+            return ExpiredLeases(
+                int(getattr(requeued, "rowcount", 0) or 0), tuple(_delivery(row) for row in unconfirmed)
+            )
+
+    def resend(self, entry_id: int, *, now: datetime) -> bool:
+        """Staff checked the group and want an unconfirmed (or failed) entry sent again: queued now, attempts counted
+        anew; False if it is in no such state."""
+        with self._sessions.begin() as session:
+            result = session.execute(
+                update(OutboxRow)
+                .where(
+                    OutboxRow.id == entry_id,
+                    OutboxRow.status.in_((OutboxStatus.UNCONFIRMED, OutboxStatus.FAILED)),
+                )
+                .values(
+                    status=OutboxStatus.QUEUED,
+                    not_before=now,
+                    attempts=0,
+                    last_error="",
+                    claimed_by=None,
+                    lease_until=None,
+                )
+            )
+            return bool(getattr(result, "rowcount", 0))
+
+    def deliveries(self, source: str) -> list[Delivery]:
+        """Every message queued for one source (a reply, a question, a notice), one per target, in queue order."""
+        with self._sessions() as session:
+            rows = session.scalars(select(OutboxRow).where(OutboxRow.source == source).order_by(OutboxRow.id))
+            return [_delivery(row) for row in rows]
+
+    def unconfirmed(self, *, limit: int = 200) -> list[Delivery]:
+        """Entries that may or may not have gone out (their sender died mid-send), oldest first, for staff to check."""
+        with self._sessions() as session:
+            rows = session.scalars(
+                select(OutboxRow)
+                .where(OutboxRow.status == OutboxStatus.UNCONFIRMED)
+                .order_by(OutboxRow.id)
+                .limit(limit)
+            )
+            return [_delivery(row) for row in rows]
 
     def counts(self) -> dict[str, int]:
         """Number of entries per status."""
@@ -341,18 +434,59 @@ class SqlOutbox:
             return int(getattr(result, "rowcount", 0) or 0)
 
 
-def queued_row(message: OutboundMessage, now: datetime) -> OutboxRow:
-    """A new outbox row for message (also used by repositories that queue replies in their own transaction)."""
+@dataclass(frozen=True, slots=True)
+class ExpiredLeases:
+    """What SqlOutbox.recover_expired settled: claims given back to the queue, and sends left unconfirmed."""
+
+    requeued: int
+    unconfirmed: tuple[Delivery, ...]
+
+
+def queued_row(message: OutboundMessage, now: datetime, *, source: str, dedupe_key: str | None = None) -> OutboxRow:
+    """A new outbox row for message (also used by repositories that queue replies in their own transaction). The
+    dedupe key defaults to the source, target and text; a second row with the same key is refused (IntegrityError)."""
+    source = bounded_id(source, limit=255)
     return OutboxRow(
         channel=message.channel,
         group_id=message.group_id,
         user_id=message.user_id,
         mention_ids=list(message.mention_ids),
         text=message.text,
-        status=QUEUED,
+        status=OutboxStatus.QUEUED,
         attempts=0,
         not_before=now,
         last_error="",
         created_at=now,
         sent_at=None,
+        source=source,
+        target=delivery_target(message),
+        dedupe_key=dedupe_digest(message, source=source, key=dedupe_key),
+        claimed_by=None,
+        lease_until=None,
+    )
+
+
+_OLDEST_FIRST = (OutboxRow.not_before, OutboxRow.id)
+
+
+def _is_due(now: datetime) -> tuple[ColumnElement[bool], ...]:
+    return OutboxRow.status == OutboxStatus.QUEUED, OutboxRow.not_before <= now
+
+
+def _queued(row: OutboxRow) -> QueuedMessage:
+    message = OutboundMessage(row.channel, row.text, row.group_id, row.user_id, tuple(row.mention_ids))
+    return QueuedMessage(row.id, message, row.attempts, row.source)
+
+
+def _delivery(row: OutboxRow) -> Delivery:
+    return Delivery(
+        id=row.id,
+        source=row.source,
+        target=row.target,
+        text=row.text,
+        status=OutboxStatus(row.status),
+        attempts=row.attempts,
+        last_error=row.last_error,
+        created_at=row.created_at,
+        sent_at=row.sent_at,
     )

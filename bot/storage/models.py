@@ -106,9 +106,16 @@ class InboxRow(Base):
 
 
 class OutboxRow(Base):
-    """A message waiting to be sent, sent, or finally failed (never silently dropped)."""
+    """A message waiting to be sent, held by a sender under a lease, sent, failed or unconfirmed (never silently
+    dropped); see bot.domain.outbox.OutboxStatus."""
 
     __tablename__ = "outbox"
+    __table_args__ = (
+        # Senders claim due rows (queued, oldest first) and look for leases run out (claimed or sending)
+        Index("ix_outbox_status_not_before", "status", "not_before"),
+        Index("ix_outbox_status_lease_until", "status", "lease_until"),
+        Index("ix_outbox_dedupe_key", "dedupe_key", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     channel: Mapped[str] = mapped_column(String(32))
@@ -116,12 +123,20 @@ class OutboxRow(Base):
     user_id: Mapped[str] = mapped_column(String(128))
     mention_ids: Mapped[list[str]] = mapped_column(JSON)
     text: Mapped[str] = mapped_column(Text)
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[str] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer)
-    not_before: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    not_before: Mapped[datetime] = mapped_column(UtcDateTime())
     last_error: Mapped[str] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     sent_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # What the message belongs to ("reply:<inbound message id>", "question:12" …) and where it goes
+    source: Mapped[str] = mapped_column(String(255), server_default="", index=True)
+    target: Mapped[str] = mapped_column(String(200), server_default="")
+    # SHA-256 of the caller's key (or of source, target and text): the same key is queued once
+    dedupe_key: Mapped[str] = mapped_column(String(64))
+    # The sender holding the row (claimed or sending) and until when; kept on a sent row as who sent it
+    claimed_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
 
 
 class UnansweredQuestionRow(Base):

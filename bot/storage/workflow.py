@@ -65,8 +65,10 @@ def apply_transition(
             note=note,
         )
     )
-    for message in messages:
-        session.add(queued_row(message, at))
+    # The move happens once, so its messages are keyed by entity, new status and position (never queued twice).
+    source = f"{workflow.kind}:{entity_id}"
+    for n, message in enumerate(messages):
+        session.add(queued_row(message, at, source=source, dedupe_key=f"{source}:{target}:{n}"))
     return transition
 
 

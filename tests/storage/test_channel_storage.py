@@ -11,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.domain.messages import MAX_MESSAGE_CHARS, InboundMessage, MessageKind, OutboundMessage
+from bot.domain.outbox import QueuedMessage
 from bot.storage.channel import SqlGroupConfigs, SqlInbox, SqlOutbox
 from bot.storage.models import InboxRow
 
@@ -41,17 +42,30 @@ def test_a_message_is_completed_once(sessions: sessionmaker[Session]) -> None:
 
 def test_outbox_retries_then_keeps_the_final_failure(sessions: sessionmaker[Session]) -> None:
     outbox = SqlOutbox(sessions)
-    outbox.enqueue(OutboundMessage("wechat", "通知一", group_id="room-1"), now=NOW)
-    outbox.enqueue(OutboundMessage("wechat", "通知二", group_id="room-2"), now=NOW + timedelta(seconds=1))
-    first, second = outbox.due(now=NOW + timedelta(seconds=2), limit=10)
-    outbox.mark_sent(first.id, now=NOW)
-    outbox.mark_failed_attempt(second.id, "TimeoutError: gateway", retry_at=NOW + timedelta(minutes=1))
+    outbox.enqueue(OutboundMessage("wechat", "通知一", group_id="room-1"), now=NOW, source="notice:1")
+    outbox.enqueue(
+        OutboundMessage("wechat", "通知二", group_id="room-2"), now=NOW + timedelta(seconds=1), source="notice:1"
+    )
+    first, second = _sending(outbox, now=NOW + timedelta(seconds=2))
+    outbox.mark_sent(first.id, SENDER, now=NOW)
+    outbox.mark_failed(second.id, SENDER, "TimeoutError: gateway", retry_at=NOW + timedelta(minutes=1))
     assert outbox.due(now=NOW + timedelta(seconds=30), limit=10) == []
     (retry,) = outbox.due(now=NOW + timedelta(minutes=1), limit=10)
     assert retry.attempts == 1
-    outbox.mark_failed_attempt(retry.id, "TimeoutError: gateway", retry_at=None)
+    _sending(outbox, now=NOW + timedelta(minutes=1))
+    outbox.mark_failed(retry.id, SENDER, "TimeoutError: gateway", retry_at=None)
     assert outbox.due(now=NOW + timedelta(days=1), limit=10) == []
     assert outbox.counts() == {"sent": 1, "failed": 1}
+
+
+SENDER, LEASE = "sender-1", timedelta(seconds=30)
+
+
+def _sending(outbox: SqlOutbox, *, now: datetime, owner: str = SENDER) -> list[QueuedMessage]:
+    """Claim what is due and mark it sending, as a sender does right before the gateway call."""
+    claimed = outbox.claim_due(now=now, limit=10, owner=owner, lease=LEASE)
+    assert all(outbox.start_send(entry.id, owner, now=now, lease=LEASE) for entry in claimed)
+    return claimed
 
 
 def test_old_ledger_entries_are_forgotten(sessions: sessionmaker[Session]) -> None:
@@ -142,15 +156,20 @@ def test_settled_inbox_messages_are_forgotten_but_waiting_ones_never(sessions: s
 
 def test_a_send_cut_off_by_a_stop_is_kept_unconfirmed_and_not_sent_again(sessions: sessionmaker[Session]) -> None:
     outbox = SqlOutbox(sessions)
-    outbox.enqueue(OutboundMessage("wechat", "答复一", group_id="room-1"), now=NOW)
-    outbox.enqueue(OutboundMessage("wechat", "答复二", group_id="room-1"), now=NOW)
+    outbox.enqueue(OutboundMessage("wechat", "答复一", group_id="room-1"), now=NOW, source="reply:m-1")
+    outbox.enqueue(OutboundMessage("wechat", "答复二", group_id="room-1"), now=NOW, source="reply:m-2")
     first, second = outbox.due(now=NOW, limit=10)
-    assert outbox.claim(first.id) and not outbox.claim(first.id)
+    assert outbox.claim_due(now=NOW, limit=1, owner="stopped", lease=LEASE) == [first]
+    assert outbox.start_send(first.id, "stopped", now=NOW, lease=LEASE)
+    assert not outbox.start_send(first.id, "stopped", now=NOW, lease=LEASE)
     assert outbox.due(now=NOW, limit=10) == [second]
-    assert outbox.claim(second.id)
-    outbox.mark_failed_attempt(second.id, "TimeoutError: gateway", retry_at=NOW)  # a failed send is retried
+    assert outbox.claim_due(now=NOW, limit=10, owner=SENDER, lease=LEASE) == [second]
+    assert outbox.start_send(second.id, SENDER, now=NOW, lease=LEASE)
+    outbox.mark_failed(second.id, SENDER, "TimeoutError: gateway", retry_at=NOW)  # a failed send is retried
     assert outbox.due(now=NOW, limit=10) == [dataclasses.replace(second, attempts=1)]
-    assert outbox.settle_interrupted_sends() == 1  # at start-up: the first was being sent when the process stopped
+    assert outbox.recover_expired(now=NOW + LEASE / 2).unconfirmed == ()  # a live sender's send is left alone
+    # The first was being sent when its process stopped: once its lease ran out it is unconfirmed
+    assert len(outbox.recover_expired(now=NOW + LEASE).unconfirmed) == 1
     assert outbox.counts() == {"unconfirmed": 1, "queued": 1}
     assert [q.id for q in outbox.due(now=NOW + timedelta(days=1), limit=10)] == [second.id]
 

@@ -1,0 +1,113 @@
+"""The outbox's vocabulary: where an entry stands, what a sender holds, what staff see per target, and the errors a
+chat gateway raises (permanent ones are never retried, transient ones are)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+
+from bot.domain.errors import AssistantError
+from bot.domain.messages import OutboundMessage
+
+
+class OutboxStatus(StrEnum):
+    """Where an outbox entry stands: queued → claimed → sending → sent, or back to queued for a retry, or failed.
+
+    claimed: a sender holds it under a lease and has not handed it to the gateway yet; when the lease runs out
+    (the sender died) it goes back to queued, nothing was sent. sending: handed to the gateway; when the lease runs out
+    before the outcome is recorded it may have gone out, so it becomes unconfirmed and is not sent again by itself."""
+
+    QUEUED = "queued"
+    CLAIMED = "claimed"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    UNCONFIRMED = "unconfirmed"
+
+    @property
+    def label(self) -> str:
+        """How staff see the status."""
+        return {
+            "queued": "等待发送",
+            "claimed": "准备发送",
+            "sending": "正在发送",
+            "sent": "已发送",
+            "failed": "发送失败",
+            "unconfirmed": "未确认是否发出",
+        }[self.value]
+
+
+UNCONFIRMED_NOTE = "发送时进程中断：这条可能已经发出，为免在群里重复，没有重发；请到群里核对，需要时点“重发”"
+
+
+@dataclass(frozen=True, slots=True)
+class QueuedMessage:
+    """An outbox entry a sender holds (or one due for sending)."""
+
+    id: int
+    message: OutboundMessage
+    attempts: int
+    source: str
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """One message to one target as staff see it: what it belongs to, where it stands, why it failed."""
+
+    id: int
+    source: str
+    target: str
+    text: str
+    status: OutboxStatus
+    attempts: int
+    last_error: str
+    created_at: datetime
+    sent_at: datetime | None
+
+
+def delivery_target(message: OutboundMessage) -> str:
+    """Where a message goes: its channel and group, or its channel and the person in a private chat."""
+    if message.group_id:
+        return f"{message.channel}:group:{message.group_id}"
+    return f"{message.channel}:user:{message.user_id}"
+
+
+def dedupe_digest(message: OutboundMessage, *, source: str, key: str | None) -> str:
+    """The stored dedupe key: a digest of the key given, or of the source, target, mentions and text. A second
+    message with the same digest is never queued."""
+    if key is None:
+        key = "\n".join((source, delivery_target(message), *message.mention_ids, message.text))
+    return hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class SendError(AssistantError):
+    """A gateway could not send a message; reason says why in Chinese, for staff."""
+
+    default_reason = "消息没有发出去"
+
+    def __init__(self, reason: str | None = None) -> None:
+        self.reason = reason or self.default_reason
+        super().__init__(self.reason)
+
+
+class PermanentSendError(SendError):
+    """Sending can never succeed (the group no longer exists, the bot was removed, the message was refused): the
+    entry fails at once, never retried."""
+
+    default_reason = "发不出去（群已不存在、助手已不在群里或消息被拒收）"
+
+
+class TransientSendError(SendError):
+    """Sending may succeed later (a timeout, a lost connection): retried with exponential backoff."""
+
+    default_reason = "暂时发不出去（网络或微信连接问题）"
+
+
+def as_send_error(exc: Exception) -> SendError:
+    """What a gateway raised, as a SendError: an unknown exception counts as transient (named by its type only: its
+    message may quote the text being sent)."""
+    if isinstance(exc, SendError):
+        return exc
+    return TransientSendError(f"发送出错（{type(exc).__name__}）")
