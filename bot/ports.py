@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from bot.domain.conversation import ActivityScope, ConversationTurn
+from bot.domain.escalation import Asker, EmbeddingRow, QuestionStatus, UnansweredQuestion
 from bot.domain.groups import GroupConfig
 from bot.domain.messages import OutboundMessage, TriggerMode
-from bot.domain.staff import StaffProfile, StaffUser, StoredSession
+from bot.domain.outbox import ExpiredLeases, QueuedMessage
+from bot.domain.staff import AuditEntry, StaffProfile, StaffUser, StoredSession
 
 
 class Clock(Protocol):
@@ -117,6 +119,116 @@ class StaffAccountStore(Protocol):
 
     def close_session(self, token_hash: str) -> None:
         """Sign a browser out."""
+
+
+class Outbox(Protocol):
+    """Messages waiting to be sent, with the ledger of handled inbound messages; every insert is deduplicated."""
+
+    def seen(self, message_id: str) -> bool:
+        """Whether this platform message was already handled."""
+
+    def complete(self, message_id: str, replies: list[OutboundMessage], *, now: datetime, outcome: str = "") -> bool:
+        """Mark a message handled and queue its replies atomically; False if another delivery got there first."""
+
+    def enqueue(self, message: OutboundMessage, *, now: datetime, source: str, dedupe_key: str | None = None) -> bool:
+        """Queue a message that answers no inbound message; False if the same dedupe key was queued before."""
+
+    def claim_due(
+        self, *, now: datetime, limit: int, owner: str, lease: timedelta, channel: str | None = None
+    ) -> list[QueuedMessage]:
+        """Claim due messages for one sender until now + lease; a row is never claimed by two senders."""
+
+    def start_send(self, entry_id: int, owner: str, *, now: datetime, lease: timedelta) -> bool:
+        """Right before the gateway call: the claimed entry becomes sending; False if owner no longer holds it."""
+
+    def mark_sent(self, entry_id: int, owner: str, *, now: datetime) -> bool:
+        """The gateway took the message."""
+
+    def mark_failed(self, entry_id: int, owner: str, reason: str, *, retry_at: datetime | None) -> bool:
+        """A send failed: queued again at retry_at, or failed for good (None), keeping the reason for staff."""
+
+    def recover_expired(self, *, now: datetime) -> ExpiredLeases:
+        """Claims whose lease ran out go back to the queue; sends whose lease ran out become unconfirmed."""
+
+
+class UnansweredQuestions(Protocol):
+    """The queue of questions handed to a person, their askers, and the embeddings near-duplicates are found by."""
+
+    def create(
+        self,
+        *,
+        question: str,
+        asker: Asker,
+        urgent: bool,
+        reason: str,
+        candidates: Sequence[str],
+        now: datetime,
+        community: str = "",
+        vector: bytes | None = None,
+        vector_model: str = "",
+    ) -> UnansweredQuestion:
+        """A new open question with its first asker."""
+
+    def join(self, question_id: int, asker: Asker, *, urgent: bool) -> UnansweredQuestion:
+        """Another resident asks the same open question."""
+
+    def get(self, question_id: int) -> UnansweredQuestion | None:
+        """One question by its number."""
+
+    def listed(self, *, community: str | None, status: QuestionStatus, limit: int | None) -> list[UnansweredQuestion]:
+        """Questions in one status (only one community's if given)."""
+
+    def count(self, *, community: str | None, status: QuestionStatus) -> int:
+        """How many questions are in one status."""
+
+    def due_for_reminder(self, *, now: datetime, older_than: timedelta) -> list[UnansweredQuestion]:
+        """Open questions waiting (or last reminded) more than older_than ago; marks them reminded now."""
+
+    def answer(
+        self, question_id: int, *, answer: str, by: str, now: datetime, replies: Sequence[OutboundMessage]
+    ) -> UnansweredQuestion:
+        """Answer an open question and queue the replies to its askers, atomically (a workflow move)."""
+
+    def close(
+        self, question_id: int, *, note: str, by: str, now: datetime, replies: Sequence[OutboundMessage] = ()
+    ) -> UnansweredQuestion:
+        """Close an open question without answering it (a workflow move)."""
+
+    def open_numbers(self, *, community: str) -> list[int]:
+        """The numbers of one community's open questions, oldest first."""
+
+    def queued_after(self, number: int, *, model: str, limit: int) -> list[EmbeddingRow]:
+        """The embedding rows of open questions numbered after number."""
+
+    def vectors(self, numbers: Sequence[int], *, model: str) -> list[EmbeddingRow]:
+        """The embedding rows of the given questions."""
+
+    def keep_vectors(self, vectors: Mapping[int, bytes], *, model: str) -> None:
+        """Store embeddings made later for questions queued without one."""
+
+
+class AuditLog(Protocol):
+    """The append-only record of staff actions."""
+
+    def record(
+        self,
+        *,
+        at: datetime,
+        actor: str,
+        role: str,
+        action: str,
+        target: str = "",
+        detail: str = "",
+        community: str = "",
+        ip: str = "",
+    ) -> None:
+        """Append one entry."""
+
+    def entries(self, *, limit: int, offset: int = 0, actor: str = "", action: str = "") -> list[AuditEntry]:
+        """Newest first, optionally only one actor's or one action's."""
+
+    def count_since(self, *, action: str, since: datetime, actor: str = "", ip: str = "") -> int:
+        """How many entries of action since a time, for one actor and/or one address."""
 
 
 class ChatGateway(Protocol):

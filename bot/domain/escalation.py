@@ -70,3 +70,7 @@ class UnansweredQuestion:
     answered_by: str = ""
     answered_at: datetime | None = None
     community: str = ""
+
+
+# (number, community, question, its embedding if the given model made it)
+EmbeddingRow = tuple[int, str, str, bytes | None]

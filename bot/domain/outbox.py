@@ -111,3 +111,11 @@ def as_send_error(exc: Exception) -> SendError:
     if isinstance(exc, SendError):
         return exc
     return TransientSendError(f"发送出错（{type(exc).__name__}）")
+
+
+@dataclass(frozen=True, slots=True)
+class ExpiredLeases:
+    """What an outbox's recover_expired settled: claims given back to the queue, and sends left unconfirmed."""
+
+    requeued: int
+    unconfirmed: tuple[Delivery, ...]

@@ -10,8 +10,7 @@ from functools import cached_property
 from bot.domain.conversation import Question
 from bot.domain.groups import GroupConfig
 from bot.domain.messages import InboundMessage, MessageKind, OutboundMessage, TriggerMode, strip_mentions
-from bot.ports import Clock, GroupDirectory
-from bot.storage.channel import SqlOutbox
+from bot.ports import Clock, GroupDirectory, Outbox
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +42,7 @@ class MessageContext:
         *,
         clock: Clock,
         groups: GroupDirectory,
-        outbox: SqlOutbox,
+        outbox: Outbox,
         bot_names: tuple[str, ...],
         awaits_choice: Callable[[str, str, str], bool],
     ) -> None:

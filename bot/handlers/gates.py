@@ -10,8 +10,8 @@ from bot.domain.messages import InboundMessage, MessageKind
 from bot.handlers.context import Handling, MessageContext
 from bot.handlers.ratelimit import SlidingWindowLimiter
 from bot.handlers.table import HandlerTable
+from bot.ports import Outbox
 from bot.services.escalation import EscalationService
-from bot.storage.channel import SqlOutbox
 
 NON_TEXT_HINT = "我现在只看得懂文字，请用文字描述您的问题，我来帮您查。"
 # Said once per window; what follows within the window is not answered, so the notice says so.
@@ -54,7 +54,7 @@ class DropDuplicates:
     priority = 20
     block = True
 
-    def __init__(self, outbox: SqlOutbox) -> None:
+    def __init__(self, outbox: Outbox) -> None:
         self._outbox = outbox
 
     def check(self, message: InboundMessage, context: MessageContext) -> bool:

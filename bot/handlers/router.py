@@ -22,12 +22,11 @@ from bot.handlers.gates import (
 )
 from bot.handlers.staff import AddToKnowledge, AnswerQuestion, CloseQuestion, StaffChatter, StaffNonText
 from bot.handlers.table import HandlerTable
-from bot.ports import Clock, GroupDirectory
+from bot.ports import Clock, GroupDirectory, Outbox
 from bot.services.assistant import ResidentAssistant
 from bot.services.audit import StaffAudit
 from bot.services.escalation import EscalationService
 from bot.services.faq_book import FaqBook
-from bot.storage.channel import SqlOutbox
 
 __all__ = [
     "GROUP_BUSY_TEXT",
@@ -43,7 +42,7 @@ __all__ = [
 
 def resident_handlers(
     assistant: ResidentAssistant,
-    outbox: SqlOutbox,
+    outbox: Outbox,
     *,
     other_bot_ids: Iterable[str],
     limits: RateLimits,
@@ -92,7 +91,7 @@ class MessageRouter:
         self,
         assistant: ResidentAssistant,
         groups: GroupDirectory,
-        outbox: SqlOutbox,
+        outbox: Outbox,
         clock: Clock,
         *,
         bot_names: Iterable[str],

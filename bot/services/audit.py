@@ -5,14 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.domain.staff import Actor, AuditEntry, StaffUser, Venue
-from bot.ports import Clock
-from bot.storage.staff import SqlAuditLog
+from bot.ports import AuditLog, Clock
 
 
 class StaffAudit:
     """Records who did what, when and from where; reads it back for admins."""
 
-    def __init__(self, log: SqlAuditLog, clock: Clock) -> None:
+    def __init__(self, log: AuditLog, clock: Clock) -> None:
         self._log = log
         self._clock = clock
 

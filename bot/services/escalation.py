@@ -23,11 +23,9 @@ from bot.domain.escalation import (
 from bot.domain.messages import OutboundMessage, plain_text
 from bot.domain.privacy import mask_personal_data
 from bot.domain.staff import Actor
-from bot.ports import Clock
+from bot.ports import Clock, Outbox, UnansweredQuestions
 from bot.services.audit import StaffAudit
 from bot.services.near_duplicates import OpenQuestionVectors, Vector
-from bot.storage.channel import SqlOutbox
-from bot.storage.unanswered import SqlUnansweredQuestions
 
 HANDOFF_TEXT = "好的，已通知社区工作人员，请稍候，他们会在这里回复您。"
 _HANDOFF = re.compile(r"转人工|人工客服|人工服务|找工作人员|找个人|真人|找社区的人|要人工")
@@ -88,8 +86,8 @@ class EscalationService:
 
     def __init__(
         self,
-        questions: SqlUnansweredQuestions,
-        queue: SqlOutbox,
+        questions: UnansweredQuestions,
+        queue: Outbox,
         clock: Clock,
         *,
         audit: StaffAudit,

@@ -9,7 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from bot.storage.unanswered import EmbeddingRow, SqlUnansweredQuestions
+from bot.domain.escalation import EmbeddingRow
+from bot.ports import UnansweredQuestions
 
 Vector = np.ndarray[Any, np.dtype[np.float32]]
 # How often a community's open list is read again in full, dropping questions settled by another process (the
@@ -63,9 +64,7 @@ class OpenQuestionVectors:
     number from the database when another process queued them); a community's list is read again in full every
     RESYNC_S; the work per new question is one matrix product and a bounded number of embeddings."""
 
-    def __init__(
-        self, questions: SqlUnansweredQuestions, embed: Callable[[list[str]], Vector], embedding_id: str
-    ) -> None:
+    def __init__(self, questions: UnansweredQuestions, embed: Callable[[list[str]], Vector], embedding_id: str) -> None:
         self._questions = questions
         self._embed = embed
         self._model = embedding_id

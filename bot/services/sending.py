@@ -15,8 +15,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.domain.outbox import PermanentSendError, QueuedMessage, as_send_error
-from bot.ports import ChatGateway, Clock
-from bot.storage.channel import SqlOutbox
+from bot.ports import ChatGateway, Clock, Outbox
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +43,7 @@ class OutboxSender:
 
     def __init__(
         self,
-        outbox: SqlOutbox,
+        outbox: Outbox,
         gateway: ChatGateway,
         clock: Clock,
         policy: SendingPolicy,

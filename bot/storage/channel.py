@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, delete, func, select, update
@@ -14,6 +13,7 @@ from bot.domain.messages import InboundMessage, MessageKind, OutboundMessage, Tr
 from bot.domain.outbox import (
     UNCONFIRMED_NOTE,
     Delivery,
+    ExpiredLeases,
     OutboxStatus,
     QueuedMessage,
     dedupe_digest,
@@ -432,14 +432,6 @@ class SqlOutbox:
         with self._sessions.begin() as session:
             result = session.execute(delete(ProcessedMessageRow).where(ProcessedMessageRow.at < cutoff))
             return int(getattr(result, "rowcount", 0) or 0)
-
-
-@dataclass(frozen=True, slots=True)
-class ExpiredLeases:
-    """What SqlOutbox.recover_expired settled: claims given back to the queue, and sends left unconfirmed."""
-
-    requeued: int
-    unconfirmed: tuple[Delivery, ...]
 
 
 def queued_row(message: OutboundMessage, now: datetime, *, source: str, dedupe_key: str | None = None) -> OutboxRow:

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.domain.escalation import (
     QUESTION_WORKFLOW,
     Asker,
+    EmbeddingRow,
     QuestionEvent,
     QuestionNotOpenError,
     QuestionStatus,
@@ -198,10 +199,6 @@ class SqlUnansweredQuestions:
                 messages=replies,
             )
             return _question(session, session.get_one(UnansweredQuestionRow, question_id))
-
-
-# (number, community, question, its embedding if the given model made it)
-EmbeddingRow = tuple[int, str, str, bytes | None]
 
 
 def _embedding_rows(session: Session, *where: ColumnElement[bool], model: str, limit: int | None) -> list[EmbeddingRow]:
