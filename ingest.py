@@ -2,7 +2,7 @@
 
 import sys
 
-from bot.__main__ import main
+from bot.cli import main
 
 if __name__ == "__main__":
     sys.exit(main(["ingest", *sys.argv[1:]]))
