@@ -172,6 +172,9 @@ class UnansweredQuestions(Protocol):
     def join(self, question_id: int, asker: Asker, *, urgent: bool) -> UnansweredQuestion:
         """Another resident asks the same open question."""
 
+    def asked_by(self, origin: str) -> UnansweredQuestion | None:
+        """The question an inbound message (part) already asked or joined, if it did."""
+
     def get(self, question_id: int) -> UnansweredQuestion | None:
         """One question by its number."""
 

@@ -39,6 +39,8 @@ class Question:
     user_id: str
     at: datetime | None = None
     channel: str = "terminal"
+    # The inbound message it came from ("" outside a chat): what it leads to is done once per message
+    origin: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,6 +52,8 @@ class Asker:
     user_id: str
     text: str
     asked_at: datetime
+    # The inbound message (and part) this asking came from: the same one never asks twice (a retried handler)
+    origin: str = ""
 
 
 @dataclass(frozen=True, slots=True)

@@ -83,9 +83,10 @@ class AssistantReply:
             escalation.escalate(question, reason=reply.reason)
             return
         key = (question.group_id, question.user_id)
-        for answer in reply.answers:
+        for n, answer in enumerate(reply.answers):
             if not answer.answered and answer.reason in ESCALATED_REASONS:
-                part = dataclasses.replace(question, text=answer.question)
+                origin = f"{question.origin}#{n}" if question.origin else ""
+                part = dataclasses.replace(question, text=answer.question, origin=origin)
                 candidates = tuple(hit.entry_id for hit in answer.hits[:3])
                 queued = escalation.escalate(part, reason=answer.reason, candidates=candidates)
                 if answer.choices and len(reply.answers) == 1:

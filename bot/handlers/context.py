@@ -98,7 +98,9 @@ class MessageContext:
     def question(self) -> Question:
         """The addressed text as a resident's question to the assistant."""
         message = self.message
-        return Question(self.addressed.text, message.group_id, message.sender_id, message.at, message.channel)
+        return Question(
+            self.addressed.text, message.group_id, message.sender_id, message.at, message.channel, message.message_id
+        )
 
     def queue(self, text: str, outcome: str) -> Handling:
         """Queue one reply to the sender (in their group, mentioning them; or privately) and mark the message handled

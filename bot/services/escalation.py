@@ -120,9 +120,11 @@ class EscalationService:
         join_similar: bool = True,
     ) -> UnansweredQuestion:
         """Put a question in the queue (masked), joining an open near-duplicate unless told not to; tell staff."""
+        if question.origin and (asked := self._questions.asked_by(question.origin)) is not None:
+            return asked  # a handler retried after a crash: queued and staff told the first time
         now = question.at or self._clock.now()
         text = queued_text(question.text)
-        asker = Asker(question.channel, question.group_id, question.user_id, text, now)
+        asker = Asker(question.channel, question.group_id, question.user_id, text, now, question.origin)
         community = self._community_of(question.group_id)
         vector = self._embedding(text)
         same = self._open_near_duplicate(vector, community) if join_similar else None

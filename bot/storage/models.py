@@ -177,6 +177,7 @@ class UnansweredAskerRow(Base):
     user_id: Mapped[str] = mapped_column(String(128))
     text: Mapped[str] = mapped_column(Text)
     asked_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    origin: Mapped[str | None] = mapped_column(String(160), unique=True, nullable=True)
 
 
 class StaffUserRow(Base):

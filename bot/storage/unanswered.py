@@ -75,6 +75,15 @@ class SqlUnansweredQuestions:
             session.add(_asker_row(question_id, asker))
             return _question(session, row)
 
+    def asked_by(self, origin: str) -> UnansweredQuestion | None:
+        """The question an inbound message (part) already asked or joined, if it did."""
+        with self._sessions() as session:
+            question_id = session.scalar(
+                select(UnansweredAskerRow.question_id).where(UnansweredAskerRow.origin == origin)
+            )
+            row = session.get(UnansweredQuestionRow, question_id) if question_id is not None else None
+            return _question(session, row) if row is not None else None
+
     def open_questions(self) -> list[UnansweredQuestion]:
         """Every open question, urgent first, then oldest first."""
         return self.listed(community=None, status=QuestionStatus.OPEN, limit=None)
@@ -226,6 +235,7 @@ def _asker_row(question_id: int, asker: Asker) -> UnansweredAskerRow:
         user_id=asker.user_id,
         text=asker.text,
         asked_at=asker.asked_at,
+        origin=asker.origin or None,
     )
 
 

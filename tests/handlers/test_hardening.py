@@ -3,6 +3,7 @@ on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from bot.app import Application
@@ -85,3 +86,30 @@ def test_fault_7_nul_and_control_characters_in_any_field_are_stored_cleanly(chat
         (name,) = session.scalars(select(GroupConfigRow.name).where(GroupConfigRow.group_id == "nulroom@chatroom"))
     assert name == "幸福里3号楼"
     assert "转人工，楼道灯坏了" in _queued_texts(chat_runtime)
+
+
+class _KilledBeforeCompleting(BaseException):
+    """Stands in for SIGKILL between the hand-off to staff and the reply's transaction (no handler catches it)."""
+
+
+def test_a_handler_retried_after_a_crash_hands_the_question_to_staff_once(
+    chat_runtime: Application, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    message = resident_message(chat_runtime, "小区里能不能养一只孔雀当宠物", sender="wxid_retry", group="r9@chatroom")
+    outbox = chat_runtime.outbox
+
+    def killed(*args: object, **kwargs: object) -> bool:
+        raise _KilledBeforeCompleting
+
+    with monkeypatch.context() as patch:
+        patch.setattr(outbox, "complete", killed)
+        with pytest.raises(_KilledBeforeCompleting):
+            chat_runtime.router.handle(message)
+    queued_before = [q for q in _queued_texts(chat_runtime) if "孔雀" in q]
+    notices_before = [t for t in _outbox_texts(chat_runtime) if "孔雀" in t]
+    assert len(queued_before) == 2 and len(notices_before) == 1  # question + asker; one notice to staff
+
+    assert chat_runtime.router.handle(message).outcome == "replied:low_confidence"  # the restart handles it again
+    assert [q for q in _queued_texts(chat_runtime) if "孔雀" in q] == queued_before
+    assert [t for t in _outbox_texts(chat_runtime) if "孔雀" in t] == notices_before  # staff told once
+    assert len(chat_runtime.outbox.deliveries(f"reply:{message.message_id}")) == 1  # and the resident's reply queued
