@@ -197,15 +197,7 @@ def test_run_serves_the_console_beside_the_chat_and_prints_its_address(tmp_path:
         "BOT_KNOWLEDGE_DIR": str(kb),
         "BOT_CONSOLE_PORT": str(port),
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run"],
-        stdin=subprocess.DEVNULL,  # no terminal: the console keeps serving until stopped
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
-        env=environment,
-    )
+    process = _run_console_only(tmp_path, environment, stdout=subprocess.PIPE)
     try:
         assert process.stdout is not None
         lines: list[str] = []
@@ -248,15 +240,7 @@ def test_console_only_mode_runs_the_scheduled_reminders(tmp_path: Path, kb: Path
         return sum("超时未答" in text for text in _outbox_texts(application))
 
     assert reminders() == 0
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "run"],
-        stdin=subprocess.DEVNULL,  # no terminal: console only
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        cwd=tmp_path,
-        env=environment,
-    )
+    process = _run_console_only(tmp_path, environment, stdout=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + 180
         while reminders() == 0 and process.poll() is None and time.monotonic() < deadline:
@@ -266,6 +250,19 @@ def test_console_only_mode_runs_the_scheduled_reminders(tmp_path: Path, kb: Path
         process.send_signal(signal.SIGINT)
         _, errors = process.communicate(timeout=60)
     assert process.returncode in (0, 130) and "Traceback" not in errors
+
+
+def _run_console_only(tmp_path: Path, environment: dict[str, str], *, stdout: int) -> subprocess.Popen[str]:
+    """`python -m bot run` without a terminal and without WeChat: the console (and the scheduler) until stopped."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "run"],
+        stdin=subprocess.DEVNULL,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=environment,
+    )
 
 
 def _outbox_texts(application: Application) -> list[str]:

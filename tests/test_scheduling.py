@@ -23,6 +23,7 @@ from bot.scheduling import LEADING, LEASE_NAME, JobScheduler
 from bot.storage.engine import make_engine, upgrade
 from bot.storage.lease import SqlLease
 from tests.conftest import REPO
+from tests.support import processes
 from tests.support.clock import FakeClock
 from tests.support.scheduler_process import READY
 
@@ -293,13 +294,7 @@ class SchedulerProcess:
 
     def stop(self) -> None:
         """SIGTERM (a clean shutdown), SIGKILL if it hangs."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        processes.stop(self.process)
 
 
 def _runs(path: Path) -> list[tuple[str, float]]:

@@ -22,6 +22,7 @@ from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
 from bot.runtime import SERVING
 from bot.storage.models import InboxRow
 from tests.conftest import REPO
+from tests.support import processes
 from tests.support.gateway import TOKEN, Gateway, running_gateway, serving_in_thread
 from tests.support.services import ready_services
 
@@ -58,13 +59,7 @@ class BotProcess:
 
     def stop(self) -> None:
         """Stop it (SIGTERM, then SIGKILL if it hangs)."""
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
+        processes.stop(self.process)
 
 
 def _start(tmp_path: Path, gateway: Gateway, interval_s: float, **settings: str) -> BotProcess:
