@@ -41,11 +41,11 @@ ENTRIES = ["faq-elderly-01", "faq-fire-01", "faq-garbage-02", "faq-charging-01",
 
 def seed(world: ConsoleWorld, *, turns: int, groups: int, questions: int) -> None:
     """A week of activity: turns spread over the groups and the days, and open questions in every community."""
-    now = world.services.clock.now()
+    now = world.application.clock.now()
     for n in range(groups):
         room = f"room-{n}@chatroom"
-        world.runtime.groups.get_or_register(group_id=room, channel="wechat", name=f"{n}号楼群", now=now)
-        world.runtime.groups.update(room, community=COMMUNITIES[n % len(COMMUNITIES)], now=now)
+        world.application.groups.get_or_register(group_id=room, channel="wechat", name=f"{n}号楼群", now=now)
+        world.application.groups.update(room, community=COMMUNITIES[n % len(COMMUNITIES)], now=now)
     rows = [
         {
             "at": now - timedelta(minutes=(n * 7) % (7 * 24 * 60)),
@@ -63,12 +63,12 @@ def seed(world: ConsoleWorld, *, turns: int, groups: int, questions: int) -> Non
         }
         for n in range(turns)
     ]
-    with world.services.sessions.begin() as session:
+    with world.application.sessions.begin() as session:
         for start in range(0, len(rows), 10_000):
             session.execute(insert(ConversationTurnRow), rows[start : start + 10_000])
     for n in range(questions):
         question = Question(f"第{n}个没答上的问题：楼下{n}号路灯坏了找谁", f"room-{n % groups}@chatroom", f"u{n}", now)
-        world.runtime.escalation.escalate(question, reason="low_confidence")
+        world.application.escalation.escalate(question, reason="low_confidence")
 
 
 def timed(call: Callable[[], httpx.Response], repeat: int) -> dict[str, float]:
