@@ -82,40 +82,43 @@ def _category(row: Any, number: int, path: Path) -> PetitionCategory:
 
 # An explicit trigger at the start of the message; the rest is the petition's text.
 _TRIGGER = re.compile(
-    r"^[\s\W]*(?:[#＃]\s*诉求|报事|我(?:要|想)(?:报事|反映|投诉|举报)|反映(?:一下|个|一个)?(?:问题|情况)?|投诉|举报)"
+    r"^[\s\W]*(?:[#＃]\s*诉求|(?:我(?:要|想))?(?:报事|反映|投诉|举报)(?:一下|个|一个)?(?:问题|情况)?)"
     r"[\s:：,，。.!！、\-—]*"
 )
 # Complaint cues, by kind; a message showing several kinds reads more like a complaint.
-_COMPLAINT_CUES: dict[str, str] = {
-    "broken": (
-        r"坏了|坏掉|坏的|损坏|破损|破了|碎了|裂了|裂缝|塌了|塌陷|脱落|掉下来|往下掉|松了|松动|不亮|失灵|故障|卡住|卡在"
-        r"|停了|停用|停水|停电|停气|没水|没电|断水|断电|漏水|漏雨|渗水|滴水|爆了|堵了|堵死|堵塞|不通|反水|冒水|往外冒"
-        r"|积水|淹了|发霉|长毛|没反应|打不开|关不上|刷不开|上不来|不热|发黄|年久失修"
-    ),
-    "dirty": (
-        r"臭|异味|脏|苍蝇|蚊子|老鼠|蟑螂|污水|黑水|狗屎|粪|烟头|油烟|粉尘|扬尘|污染|排污|排放|乱扔|乱倒|堆满|满了|溢出"
-        r"|垃圾.{0,6}(?:没人|没有人|不)(?:清|收|扫|管)"
-    ),
-    "noise": r"噪音|噪声|吵|扰民|太响|嗡嗡|咚咚|睡不着|没法睡|不让人休息|装修|施工|打桩|电钻|砸墙|半夜|深夜|凌晨",
-    "disorder": (
-        r"乱停|乱放|乱摆|乱贴|乱搭|乱建|乱收|乱要|乱开|乱涨|乱象|占道|占用|占着|堵着|挡着|挡住|私搭|私建|私设|私自|擅自"
-        r"|违建|违章|飞线|群租|圈起来|不拴"
-    ),
-    "wrongdoing": (
-        r"违规|违法|违反|非法|无证|黑幕|暗箱|走后门|优亲厚友|腐败|失职|渎职|不作为|乱作为|推诿|推来推去|敷衍|刁难"
-        r"|态度(?:太|很|极|特别)?(?:差|恶劣|不好|冷漠)|拖欠|欠薪|克扣|不给|不退|退不回|缺斤短两|虚假|欺骗|骗|坑|强制|强迫"
-        r"|强行|逼|不公|不合理|不达标|不合格|质量差|太差|差劲|一塌糊涂|超标|超载|偷排|偷工减料"
-    ),
-    "neglect": (
-        r"没人(?:管|理|修|来|清|收|扫|接|问|换)|没见好|不见好|不管|不理|不修|不来|不接|不办事|打不通|没着落|没回音|没下文"
-    ),
-    "lasting": (
-        r"好几天|好多天|好久|几个月|一个多月|[一二两三四五六七八九十几半\d]+(?:天|周|个月|个礼拜|个星期|年)(?:了|都|还|没)"
-        r"|又|天天|每天|每晚|成天|整天|一天到晚|从早到晚|三天两头|总是|老是|一直|反复|好几次|多次|至今|到现在|迟迟"
-    ),
-    "harm": (
-        r"危险|隐患|差点|出事|砸到|砸在|摔|绊倒|下不了楼|爬不上|出不去|进不去|进不来|过不去|没法|受不了|严重|苦不堪言"
-    ),
+_COMPLAINT_CUES: dict[str, re.Pattern[str]] = {
+    kind: re.compile(cue)
+    for kind, cue in {
+        "broken": (
+            r"坏了|坏掉|坏的|损坏|破损|破了|碎了|裂了|裂缝|塌了|塌陷|脱落|掉下来|往下掉|松了|松动|不亮|失灵|故障|卡住|卡在"
+            r"|停了|停用|停水|停电|停气|没水|没电|断水|断电|漏水|漏雨|渗水|滴水|爆了|堵了|堵死|堵塞|不通|反水|冒水|往外冒"
+            r"|积水|淹了|发霉|长毛|没反应|打不开|关不上|刷不开|上不来|不热|发黄|年久失修"
+        ),
+        "dirty": (
+            r"臭|异味|脏|苍蝇|蚊子|老鼠|蟑螂|污水|黑水|狗屎|粪|烟头|油烟|粉尘|扬尘|污染|排污|排放|乱扔|乱倒|堆满|满了|溢出"
+            r"|垃圾.{0,6}(?:没人|没有人|不)(?:清|收|扫|管)"
+        ),
+        "noise": r"噪音|噪声|吵|扰民|太响|嗡嗡|咚咚|睡不着|没法睡|不让人休息|装修|施工|打桩|电钻|砸墙|半夜|深夜|凌晨",
+        "disorder": (
+            r"乱停|乱放|乱摆|乱贴|乱搭|乱建|乱收|乱要|乱开|乱涨|乱象|占道|占用|占着|堵着|挡着|挡住|私搭|私建|私设|私自|擅自"
+            r"|违建|违章|飞线|群租|圈起来|不拴"
+        ),
+        "wrongdoing": (
+            r"违规|违法|违反|非法|无证|黑幕|暗箱|走后门|优亲厚友|腐败|失职|渎职|不作为|乱作为|推诿|推来推去|敷衍|刁难"
+            r"|态度(?:太|很|极|特别)?(?:差|恶劣|不好|冷漠)|拖欠|欠薪|克扣|不给|不退|退不回|缺斤短两|虚假|欺骗|骗|坑|强制|强迫"
+            r"|强行|逼|不公|不合理|不达标|不合格|质量差|太差|差劲|一塌糊涂|超标|超载|偷排|偷工减料"
+        ),
+        "neglect": (
+            r"没人(?:管|理|修|来|清|收|扫|接|问|换)|没见好|不见好|不管|不理|不修|不来|不接|不办事|打不通|没着落|没回音|没下文"
+        ),
+        "lasting": (
+            r"好几天|好多天|好久|几个月|一个多月|[一二两三四五六七八九十几半\d]+(?:天|周|个月|个礼拜|个星期|年)(?:了|都|还|没)"
+            r"|又|天天|每天|每晚|成天|整天|一天到晚|从早到晚|三天两头|总是|老是|一直|反复|好几次|多次|至今|到现在|迟迟"
+        ),
+        "harm": (
+            r"危险|隐患|差点|出事|砸到|砸在|摔|绊倒|下不了楼|爬不上|出不去|进不去|进不来|过不去|没法|受不了|严重|苦不堪言"
+        ),
+    }.items()
 }
 # Urging or requesting that something be done, or challenging what was done: a petition even when phrased as a
 # question ("请问…为什么还不修", "…合理吗").
@@ -155,8 +158,8 @@ _PLACE = re.compile(
     r"|隔壁|对门|对面|邻居|地库|车库|车棚|电梯里|门口|路口|马路|大门|东门|西门|南门|北门|广场|花坛|绿化带|院子|过道|走廊"
 )
 _PUBLIC_BODY = re.compile(
-    r"(?<![超城地景社小])(?:省|市|县|区|镇|乡)(?![场民长区里面内外容])|村(?!里)|街道|政府|(?<![结格布大骗饭牌赌开当])局|厅|委员会|公司|集团|学校|[小中大]学"
-    r"|幼儿园|医院|卫生院|诊所|工厂|工地|开发商"
+    r"(?<![超城地景社小])(?:省|市|县|区|镇|乡)(?![场民长区里面内外容])|村(?!里)|街道|政府|(?<![结格布大骗饭牌赌开当])局"
+    r"|厅|委员会|公司|集团|学校|[小中大]学|幼儿园|医院|卫生院|诊所|工厂|工地|开发商"
 )
 
 
@@ -341,7 +344,7 @@ def _cues(text: str) -> dict[str, float]:
     service, another question, passing on a notice, and a message too short to tell of a case."""
     urge = _URGE.search(text) is not None
     return {
-        "complaint": float(sum(1 for cue in _COMPLAINT_CUES.values() if re.search(cue, text))),
+        "complaint": float(_complaint_kinds(text)),
         "urge": float(urge),
         "place": float(_PLACE.search(text) is not None),
         "body": float(_PUBLIC_BODY.search(text) is not None),
@@ -359,7 +362,12 @@ def _is_question(text: str) -> bool:
         return False
     if _ASK.search(text):
         return True
-    return _QUESTION.search(text) is not None and not any(re.search(cue, text) for cue in _COMPLAINT_CUES.values())
+    return _QUESTION.search(text) is not None and not _complaint_kinds(text)
+
+
+def _complaint_kinds(text: str) -> int:
+    """How many kinds of complaint the text shows."""
+    return sum(1 for cue in _COMPLAINT_CUES.values() if cue.search(text))
 
 
 def _listed_terms(category: PetitionCategory) -> list[str]:
