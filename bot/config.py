@@ -179,6 +179,9 @@ class Settings(BaseSettings):
     # The community a new group (and a private chat) belongs to until an admin assigns it in the console
     default_community: str = ""
 
+    # Petitions (诉求): the categories staff define (JSON: {name: description} or [{name, description, examples}])
+    petition_categories_file: Path = Path("knowledge/petition_categories.json")
+
     # Staff console (FastAPI): started with `python -m bot run`; behind HTTPS in production (secure cookies)
     console_enabled: bool = True
     console_host: str = "127.0.0.1"

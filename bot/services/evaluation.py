@@ -55,13 +55,13 @@ class QueryFileError(AssistantError):
 
 def load_queries(path: Path) -> list[LabelledQuery]:
     """Read a JSONL query file: {"query": "...", "expected_id": "<id>" | null}."""
-    queries = [_labelled(row, f"{path.name} 第 {number} 行") for number, row in _jsonl_rows(path)]
+    queries = [_labelled(row, f"{path.name} 第 {number} 行") for number, row in jsonl_rows(path)]
     if not queries:
         raise QueryFileError(f"{path.name} 里没有查询")
     return queries
 
 
-def _jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:
+def jsonl_rows(path: Path) -> Iterator[tuple[int, Any]]:
     """(line number, parsed JSON) for every non-blank line."""
     for number, line in enumerate(path.read_text(encoding="utf-8-sig").splitlines(), start=1):
         if not line.strip():
@@ -156,7 +156,7 @@ class Conversation:
 def load_conversations(path: Path) -> list[Conversation]:
     """Read a JSONL file of {"turns": [{"query", "expected_id"}, …], "kind": "…"}."""
     conversations: list[Conversation] = []
-    for number, row in _jsonl_rows(path):
+    for number, row in jsonl_rows(path):
         where = f"{path.name} 第 {number} 行"
         turns = row.get("turns") if isinstance(row, dict) else None
         if not isinstance(turns, list) or len(turns) < 2:
