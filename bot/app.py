@@ -252,10 +252,11 @@ def build_application(
         max_reply_chars=settings.max_reply_chars,
     )
     turns = SqlTurnLog(sessions)
+    sensitive_words = SensitiveWords.from_directory(settings.knowledge_dir)
     assistant = ResidentAssistant(
         answering,
         ConversationMemory(clock, ttl=timedelta(minutes=settings.followup_minutes)),
-        SensitiveWords.from_directory(settings.knowledge_dir),
+        sensitive_words,
         JsonlFlaggedMessageLog(settings.data_dir / "flagged_messages.jsonl"),
         turns,
         clock,
@@ -299,6 +300,7 @@ def build_application(
         close_after=timedelta(days=settings.petition_close_after_days),
         private_categories=settings.split_list(settings.petition_private_categories),
         utc_offset=timedelta(hours=settings.utc_offset_hours),
+        sensitive=sensitive_words,
     )
     router = MessageRouter(
         assistant,

@@ -248,12 +248,13 @@ def find_case_number(text: str) -> str | None:
 
 
 _NUMERAL = r"[0-9一二三四五六七八九十百两]+"
-# A building, unit, room or floor ("3号楼", "2单元", "301室", "5层", "3-2-301"), or a shared place of a compound.
+# A building, unit, room or floor ("3号楼", "2单元", "301室", "5层", "3-2-301"), or a place the whole compound
+# shares ("小区门口", "停车场"). A place inside some building ("楼道", "楼下") says nothing until the building is named.
 _LOCATION = re.compile(
     rf"{_NUMERAL}\s*(?:号楼|号院|号门|栋|幢|座|单元|室|层|楼|期|区)"
     rf"(?:\s*{_NUMERAL}\s*(?:号楼|栋|幢|座|单元|室|层|楼|号))*"
     r"|\d+-\d+(?:-\d+)?"
-    r"|(?:小区|楼栋|单元)?(?:楼道|门口|大门|车库|地下室|停车场|电梯间|花园|广场|楼下|楼顶|天台|门卫室|垃圾站)"
+    r"|(?:小区|[东南西北])(?:门口|大门)|小区大门|(?:地下)?车库|停车场|小区花园|广场|垃圾站|门卫室"
 )
 
 

@@ -35,6 +35,7 @@ from bot.domain.staff import ASSISTANT, Actor
 from bot.domain.workflow import TransitionNotAllowed
 from bot.ports import Clock, PetitionClassifier, PetitionStore
 from bot.services.audit import StaffAudit
+from bot.services.safety import SensitiveWords
 
 CONFIRM_TEXT = "这像是要反映问题，需要登记为诉求吗？回复 1 确认"
 LOCATION_QUESTION = "请问具体在哪栋楼、哪个单元？"
@@ -46,7 +47,9 @@ _NOTE_CHARS = 500
 _MINE_LIMIT = 5
 
 # "报事 …", "#诉求 …", "我要反映…", "投诉…": always a petition (the explicit triggers).
-_EXPLICIT = re.compile(r"^\s*(?:报事|#\s*诉求|我(?:要|想)反映|(?:我(?:要|想))?投诉)\s*[:：，,。]?\s*(.*)$", re.DOTALL)
+_EXPLICIT = re.compile(
+    r"^\s*(?:报事|[#＃]\s*诉求|我(?:要|想)反映|(?:我(?:要|想))?投诉)\s*[:：，,。]?\s*(.*)$", re.DOTALL
+)
 # "投诉电话是多少", "投诉找谁": asking how to complain is a question, not a complaint.
 _ASKS_HOW = re.compile(r"^(?:电话|热线|渠道|方式|流程|途径|在哪|找谁|怎么|如何|去哪|可以吗|有用吗|的话)")
 _CONFIRM = re.compile(r"^\s*(?:1|确认|登记)\s*[。.!！]?\s*$")
@@ -60,7 +63,7 @@ class KeywordTriggers:
 
     def recognise(self, text: str) -> Recognition:
         """EXPLICIT with the trigger removed, or NONE."""
-        match = _EXPLICIT.match(unicodedata.normalize("NFKC", text))
+        match = _EXPLICIT.match(text)
         if match is None or _ASKS_HOW.match(match.group(1)):
             return Recognition(RecognitionKind.NONE, "", 0.0, text)
         return Recognition(RecognitionKind.EXPLICIT, DEFAULT_CATEGORY, 1.0, match.group(1).strip())
@@ -103,6 +106,7 @@ class PetitionDesk:
         close_after: timedelta = timedelta(days=7),
         private_categories: Iterable[str] = ("邻里纠纷",),
         utc_offset: timedelta = timedelta(hours=8),
+        sensitive: SensitiveWords | None = None,
     ) -> None:
         self._store = store
         self._classifier = classifier
@@ -112,6 +116,7 @@ class PetitionDesk:
         self._close_after = close_after
         self._private = frozenset(private_categories)
         self._utc_offset = utc_offset
+        self._sensitive = sensitive
 
     def recognise(self, text: str) -> Recognition:
         """Whether text is a petition (explicit or implicit) or not."""
@@ -188,7 +193,7 @@ class PetitionDesk:
             return f"编号 {number} 的诉求涉及个人情况，请私聊我查询。"
         text = (
             f"诉求 {petition.number}（{petition.category}）：{petition.status.label}。"
-            f"“{_short(petition.description, 30)}”，{self._day(petition.created_at)}登记。"
+            f"{self._quoted(petition, 30, '', then='，')}{self._day(petition.created_at)}登记。"
         )
         if petition.note and petition.status in _NOTE_TOLD:
             text += f"说明：{petition.note}"
@@ -202,7 +207,7 @@ class PetitionDesk:
         shown = [p for p in cases if not (asker.group_id and self._told_privately(p))][:_MINE_LIMIT]
         if not shown:
             return "您目前没有在办的诉求。要反映问题，请发“报事”加上事情，比如“报事 3号楼电梯坏了”。"
-        lines = [f"{p.number} “{_short(p.description, 16)}”：{p.status.label}" for p in shown]
+        lines = [f"{p.number}{self._quoted(p, 16, '', before=' ')}：{p.status.label}" for p in shown]
         return "您在办的诉求：\n" + "\n".join(lines) + "\n发“查询 编号”可以看详情。"
 
     def move(self, number: str, event: PetitionEvent, *, actor: Actor, note: str = "") -> Petition:
@@ -246,12 +251,20 @@ class PetitionDesk:
     def _days(self) -> int:
         return max(1, round(self._close_after / timedelta(days=1)))
 
+    def _quoted(self, petition: Petition, limit: int, instead: str, *, before: str = "", then: str = "") -> str:
+        """The resident's words, shortened and quoted (between before and then), as replies repeat them; instead
+        when they hold a word of the sensitive-word list (a resident may report gambling in the building; the
+        assistant never repeats the word)."""
+        if self._sensitive is not None and self._sensitive.find(petition.description):
+            return instead
+        return f"{before}“{_short(petition.description, limit)}”{then}"
+
     def _told_privately(self, petition: Petition) -> bool:
         return petition.category in self._private
 
     def _notice(self, petition: Petition, event: PetitionEvent, note: str) -> str:
         """What the resident is told of a move."""
-        subject = f"您反映的“{_short(petition.description)}”（编号 {petition.number}）"
+        subject = f"您反映的{self._quoted(petition, 20, '事')}（编号 {petition.number}）"
         said = f"：{note}" if note else ""
         return {
             PetitionEvent.ACCEPT: f"{subject}已受理，我们会尽快安排处理。",

@@ -24,6 +24,7 @@ from bot.domain.recognition import Recognition, RecognitionKind
 from bot.domain.staff import Actor, Venue
 from bot.services.audit import StaffAudit
 from bot.services.petitions import LOCATION_QUESTION, KeywordTriggers, PetitionDesk
+from bot.services.safety import SensitiveWords
 from bot.storage.channel import SqlOutbox
 from bot.storage.engine import make_engine, session_factory, upgrade
 from bot.storage.petitions import SqlPetitions
@@ -56,6 +57,7 @@ def desk(sessions: sessionmaker[Session], desk_clock: FakeClock) -> PetitionDesk
         audit=StaffAudit(SqlAuditLog(sessions), desk_clock),
         close_after=timedelta(days=7),
         private_categories=("邻里纠纷",),
+        sensitive=SensitiveWords(["赌博"]),
     )
 
 
@@ -168,3 +170,17 @@ def test_resolved_cases_close_after_days_without_an_answer(
     entries = StaffAudit(SqlAuditLog(sessions), desk_clock).entries(limit=10, action="petition_moved")
     assert (entries[0].actor, entries[0].detail) == ("小助手", "到期自动关闭：办结后7天未收到居民回复，自动关闭")
     assert len(entries) == 5
+
+
+def test_a_listed_word_a_resident_reports_is_never_repeated_to_them(
+    desk: PetitionDesk, sessions: sessionmaker[Session], desk_clock: FakeClock
+) -> None:
+    filed = desk.file(_draft(desk, "5号楼地下室有人聚众赌博", "m1", category="安全隐患")).petition
+    assert filed is not None and "赌博" in filed.description  # kept for staff as the resident wrote it
+    desk.move(filed.number, PetitionEvent.ACCEPT, actor=CADRE)
+    told = [desk.status(filed.number, LI), desk.mine(LI), *_outbox_texts(sessions, desk_clock)]
+    assert told[:2] == [
+        "诉求 2026-0001（安全隐患）：已受理。11月24日登记。",
+        "您在办的诉求：\n2026-0001：已受理\n发“查询 编号”可以看详情。",
+    ]
+    assert told[-1] == "您反映的事（编号 2026-0001）已受理，我们会尽快安排处理。"
