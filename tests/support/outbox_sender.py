@@ -58,8 +58,10 @@ class CrashingOutbox(SqlOutbox):
         super().__init__(sessions)
         self._crash = crash
 
-    def claim_due(self, *, now: datetime, limit: int, owner: str, lease: timedelta) -> list[QueuedMessage]:
-        claimed = super().claim_due(now=now, limit=limit, owner=owner, lease=lease)
+    def claim_due(
+        self, *, now: datetime, limit: int, owner: str, lease: timedelta, channel: str | None = None
+    ) -> list[QueuedMessage]:
+        claimed = super().claim_due(now=now, limit=limit, owner=owner, lease=lease, channel=channel)
         if claimed:
             self._crash.reached("claimed")
         return claimed
