@@ -22,16 +22,16 @@ def reporter_of(message: InboundMessage) -> Reporter:
     return Reporter(message.channel, message.group_id, message.group_name, message.sender_id, message.sender_name)
 
 
-def _handled(message: InboundMessage, outcome: str, replies: Sequence[OutboundMessage]) -> Handling:
-    """The handling of a petition step that marked message handled with its replies in its own transaction; none
-    queued means another delivery of the message was handled first."""
+def _handled(outcome: str, replies: Sequence[OutboundMessage]) -> Handling:
+    """The handling of a petition step that marked its message handled with its replies in its own transaction;
+    none queued means another delivery of the message was handled first."""
     if not replies:
         return Handling("duplicate")
     return Handling(outcome, list(replies), recorded=True)
 
 
 class ConfirmPetition:
-    """ "1" from a resident asked to confirm a complaint: the petition is filed and its number told."""
+    """A resident asked to confirm a complaint says "1": the petition is filed and its number told."""
 
     name = "petition_confirm"
     priority = PRIORITY
@@ -49,7 +49,7 @@ class ConfirmPetition:
     def handle(self, message: InboundMessage, context: MessageContext, match: PetitionDraft) -> Handling:
         """File it and tell the number, with the message marked handled in the same transaction."""
         filing = self._desk.file(match, receipt=Receipt(message.message_id, "petition_filed"))
-        return _handled(message, "petition_filed", filing.replies if filing.recorded else ())
+        return _handled("petition_filed", filing.replies if filing.recorded else ())
 
 
 class DropUnconfirmedPetition:
@@ -84,8 +84,10 @@ class PetitionLocation:
         self._desk = desk
 
     def check(self, message: InboundMessage, context: MessageContext) -> Petition | None:
-        """The case waiting for its location, when the message names a place."""
-        if not find_location(context.addressed.text):
+        """The case waiting for its location, when the message names a place and is no petition of its own ("报事
+        5号楼电梯坏了" is a new case, not the place of the last one)."""
+        text = context.addressed.text
+        if not find_location(text) or self._desk.recognise(text).kind is not RecognitionKind.NONE:
             return None
         return self._desk.awaiting_location(reporter_of(message))
 
@@ -93,11 +95,12 @@ class PetitionLocation:
         """Keep the place and thank the resident."""
         receipt = Receipt(message.message_id, "petition_located")
         replies = self._desk.locate(match, context.addressed.text, receipt=receipt)
-        return _handled(message, "petition_located", replies)
+        return _handled("petition_located", replies)
 
 
 class PetitionStatusQuery:
-    """ "查询 2026-0012" tells where that case stands; "我的诉求" lists the resident's open cases."""
+    """A resident asks after their petitions: "查询 2026-0012" tells where that case stands, "我的诉求" lists their
+    open cases."""
 
     name = "petition_status"
     priority = PRIORITY
@@ -140,9 +143,9 @@ class FilePetition:
             return context.queue(EMPTY_PETITION_TEXT, "petition_empty")
         if match.kind is RecognitionKind.EXPLICIT:
             filing = self._desk.file(draft, receipt=Receipt(message.message_id, "petition_filed"))
-            return _handled(message, "petition_filed", filing.replies if filing.recorded else ())
+            return _handled("petition_filed", filing.replies if filing.recorded else ())
         replies = self._desk.ask_to_confirm(draft, receipt=Receipt(message.message_id, "petition_to_confirm"))
-        return _handled(message, "petition_to_confirm", replies)
+        return _handled("petition_to_confirm", replies)
 
 
 def petition_rows(desk: PetitionDesk) -> list[Handler[Any]]:

@@ -206,3 +206,12 @@ def test_a_move_tells_the_resident_once_and_a_neighbour_dispute_privately(runtim
 
 def _reporter(user_id: str, group: str = "room-3") -> Reporter:
     return Reporter("wechat", group, group, user_id, "居民")
+
+
+def test_a_new_petition_is_not_taken_for_the_place_of_the_last_one(runtime: Application) -> None:
+    first = say(runtime, "报事 电梯坏了", sender="wxid_i1")
+    assert _reply(first).text.endswith(LOCATION_QUESTION)
+    second = say(runtime, "报事 5号楼门禁坏了", sender="wxid_i1")
+    assert second.outcome == "petition_filed" and _number(second) != _number(first)
+    located = say(runtime, "就在3号楼", sender="wxid_i1", mention=False)
+    assert _reply(located).text == f"好的，已记下位置：就在3号楼（诉求编号 {_number(first)}）。"
