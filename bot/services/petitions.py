@@ -45,10 +45,12 @@ DESCRIPTION_CHARS = 500
 LOCATION_CHARS = 100
 _NOTE_CHARS = 500
 _MINE_LIMIT = 5
+# Statuses whose last note the resident is told when asking (the reason, what was done).
+_NOTE_TOLD = frozenset({PetitionStatus.RESOLVED, PetitionStatus.REJECTED, PetitionStatus.MERGED})
 
 # "报事 …", "#诉求 …", "我要反映…", "投诉…": always a petition (the explicit triggers).
 _EXPLICIT = re.compile(
-    r"^\s*(?:报事|[#＃]\s*诉求|我(?:要|想)反映|(?:我(?:要|想))?投诉)\s*[:：，,。]?\s*(.*)$", re.DOTALL
+    r"^\s*(?:报事|[#＃]\s*诉求|我(?:要|想)反映(?:一下)?|(?:我(?:要|想))?投诉)\s*[:：，,。]?\s*(.*)$", re.DOTALL
 )
 # "投诉电话是多少", "投诉找谁": asking how to complain is a question, not a complaint.
 _ASKS_HOW = re.compile(r"^(?:电话|热线|渠道|方式|流程|途径|在哪|找谁|怎么|如何|去哪|可以吗|有用吗|的话)")
@@ -190,7 +192,7 @@ class PetitionDesk:
         ):
             return f"没有找到您登记的编号为 {number} 的诉求，请核对编号；发“我的诉求”可以查看您登记过的。"
         if asker.group_id and self._told_privately(petition):
-            return f"编号 {number} 的诉求涉及个人情况，请私聊我查询。"
+            return f"编号 {number} 的诉求请私聊我查询。"
         text = (
             f"诉求 {petition.number}（{petition.category}）：{petition.status.label}。"
             f"{self._quoted(petition, 30, '', then='，')}{self._day(petition.created_at)}登记。"
@@ -260,7 +262,8 @@ class PetitionDesk:
         return f"{before}“{_short(petition.description, limit)}”{then}"
 
     def _told_privately(self, petition: Petition) -> bool:
-        return petition.category in self._private
+        """Whether the resident hears of this case only privately: a sensitive category, or filed in private."""
+        return petition.category in self._private or not petition.reporter.group_id
 
     def _notice(self, petition: Petition, event: PetitionEvent, note: str) -> str:
         """What the resident is told of a move."""
@@ -286,10 +289,6 @@ class PetitionDesk:
     def _day(self, at: datetime) -> str:
         local = self._local(at)
         return f"{local.month}月{local.day}日"
-
-
-# Statuses whose last note the resident is told when asking (the reason, what was done).
-_NOTE_TOLD = frozenset({PetitionStatus.RESOLVED, PetitionStatus.REJECTED, PetitionStatus.MERGED})
 
 
 def _filed_text(petition: Petition) -> str:

@@ -83,7 +83,7 @@ def test_settled_cases_allow_nothing_and_every_status_can_be_reached() -> None:
         ("报事：楼道灯不亮", RecognitionKind.EXPLICIT, "楼道灯不亮"),
         ("#诉求 小区门口垃圾三天没人清", RecognitionKind.EXPLICIT, "小区门口垃圾三天没人清"),
         ("＃诉求 楼上天天半夜装修", RecognitionKind.EXPLICIT, "楼上天天半夜装修"),
-        ("我要反映一下停车位被占的事", RecognitionKind.EXPLICIT, "一下停车位被占的事"),
+        ("我要反映一下停车位被占的事", RecognitionKind.EXPLICIT, "停车位被占的事"),
         ("投诉物业不管事", RecognitionKind.EXPLICIT, "物业不管事"),
         ("我要投诉，楼下餐馆油烟太大", RecognitionKind.EXPLICIT, "楼下餐馆油烟太大"),
         ("报事", RecognitionKind.EXPLICIT, ""),

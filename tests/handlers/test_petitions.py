@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.app import Application
+from bot.app import CLOSE_UNANSWERED_PETITIONS, Application, scheduled_jobs
 from bot.domain.escalation import QuestionStatus
 from bot.domain.messages import OutboundMessage
 from bot.domain.petitions import PetitionEvent, PetitionStatus, Reporter
@@ -215,3 +215,15 @@ def test_a_new_petition_is_not_taken_for_the_place_of_the_last_one(runtime: Appl
     assert second.outcome == "petition_filed" and _number(second) != _number(first)
     located = say(runtime, "就在3号楼", sender="wxid_i1", mention=False)
     assert _reply(located).text == f"好的，已记下位置：就在3号楼（诉求编号 {_number(first)}）。"
+
+
+def test_the_scheduled_job_closes_what_the_resident_left_unanswered(runtime: Application) -> None:
+    number = _number(say(runtime, "报事 7号楼楼道灯不亮", sender="wxid_j1"))
+    for step in (PetitionEvent.ACCEPT, PetitionEvent.DISPATCH, PetitionEvent.START, PetitionEvent.RESOLVE):
+        runtime.petitions.move(number, step, actor=CADRE, note="已换灯泡" if step is PetitionEvent.RESOLVE else "")
+    assert isinstance(runtime.clock, FakeClock)
+    runtime.clock.advance(days=7, minutes=1)
+    job = scheduled_jobs(runtime.settings, runtime.escalation, runtime.petitions)[CLOSE_UNANSWERED_PETITIONS]
+    job()
+    status = _reply(say(runtime, f"查询 {number}", sender="wxid_j1"))
+    assert status.text.startswith(f"诉求 {number}（其他）：已关闭。")

@@ -129,7 +129,7 @@ def test_a_sensitive_case_is_told_privately(
     (notice,) = SqlOutbox(sessions).due(now=desk_clock.now(), limit=10)
     assert (notice.message.group_id, notice.message.user_id, notice.message.mention_ids) == ("", "wxid_li", ())
     assert notice.message.text.endswith("不予受理，原因：请先找调解委员会。")
-    assert desk.status(filed.number, LI) == "编号 2026-0001 的诉求涉及个人情况，请私聊我查询。"
+    assert desk.status(filed.number, LI) == "编号 2026-0001 的诉求请私聊我查询。"
     privately = Reporter("wechat", "", "", "wxid_li", "李阿姨")
     assert desk.status(filed.number, privately).startswith("诉求 2026-0001（邻里纠纷）：不予受理。")
     assert desk.status(filed.number, privately).endswith("说明：请先找调解委员会")
@@ -148,6 +148,10 @@ def test_status_and_my_cases_tell_only_the_residents_own(desk: PetitionDesk) -> 
     )  # in the group, the neighbour dispute is left out
     assert "2026-0003" in desk.mine(Reporter("wechat", "", "", "wxid_li", "李阿姨"))
     assert desk.mine(wang).startswith("您目前没有在办的诉求。")
+    alone = Reporter("wechat", "", "", "wxid_li", "李阿姨")
+    desk.file(_draft(desk, "我家楼上漏水", "m4", reporter=alone))  # filed in a private chat: not told in a group
+    assert desk.status("2026-0004", LI) == "编号 2026-0004 的诉求请私聊我查询。"
+    assert desk.status("2026-0004", alone).startswith("诉求 2026-0004（设施维修）：已登记。")
 
 
 def test_resolved_cases_close_after_days_without_an_answer(
