@@ -17,7 +17,7 @@ from bot.config import Settings
 from bot.domain.errors import AssistantError
 from bot.handlers.router import MessageRouter, RateLimits
 from bot.local_state import LocalStateError, os_error_message, prepare_directory
-from bot.ports import ChatGateway, Clock, SystemClock
+from bot.ports import ChatGateway, Clock, PetitionClassifier, SystemClock
 from bot.rag.embeddings import embed_array, make_embeddings
 from bot.rag.generation import GroundedAnswerWriter, make_chat_model
 from bot.rag.index import KnowledgeIndex, index_problem
@@ -34,11 +34,14 @@ from bot.services.dashboard import Dashboard
 from bot.services.escalation import EscalationService
 from bot.services.faq_book import FaqBook
 from bot.services.knowledge_admin import KnowledgeMaintenance
+from bot.services.petition_recognition import PetitionRecogniser, load_categories
+from bot.services.petitions import PetitionDesk
 from bot.services.safety import JsonlFlaggedMessageLog, SensitiveWords
 from bot.services.scope import RegionScope
 from bot.services.sending import OutboxSender, SendingPolicy
 from bot.storage.channel import SqlGroupConfigs, SqlInbox, SqlOutbox
 from bot.storage.engine import make_engine, session_factory, upgrade
+from bot.storage.petitions import SqlPetitions
 from bot.storage.staff import SqlAuditLog, SqlStaffAccounts
 from bot.storage.turns import SqlTurnLog
 from bot.storage.unanswered import SqlUnansweredQuestions
@@ -46,12 +49,20 @@ from bot.storage.unanswered import SqlUnansweredQuestions
 # The scheduler's job table: name → what the job calls. A new job is one more row here (and, when it runs on a
 # standing schedule, one line in Application.start_jobs); jobs call services, never a channel.
 REMIND_OVERDUE_QUESTIONS = "remind_overdue_questions"
+CLOSE_UNANSWERED_PETITIONS = "close_unanswered_petitions"
+# How often resolved petitions are checked for the resident's silence (closing is due days after resolving).
+PETITION_CLOSE_CHECK = timedelta(hours=1)
 
 
-def scheduled_jobs(settings: Settings, escalation: EscalationService) -> Mapping[str, Callable[..., object]]:
+def scheduled_jobs(
+    settings: Settings, escalation: EscalationService, petitions: PetitionDesk
+) -> Mapping[str, Callable[..., object]]:
     """Every job the scheduler can run, by name."""
     remind_every = timedelta(minutes=settings.unanswered_remind_minutes)
-    return {REMIND_OVERDUE_QUESTIONS: partial(escalation.renotify_overdue, older_than=remind_every)}
+    return {
+        REMIND_OVERDUE_QUESTIONS: partial(escalation.renotify_overdue, older_than=remind_every),
+        CLOSE_UNANSWERED_PETITIONS: petitions.close_unanswered,
+    }
 
 
 class ServiceUnavailableError(AssistantError):
@@ -79,6 +90,8 @@ class Application:
     inbox: SqlInbox
     outbox: SqlOutbox
     escalation: EscalationService
+    petitions: PetitionDesk
+    recogniser: PetitionRecogniser
     faq_book: FaqBook
     audit: StaffAudit
     accounts: StaffAccounts
@@ -92,14 +105,17 @@ class Application:
         self.scheduler.start()
         remind_every = timedelta(minutes=self.settings.unanswered_remind_minutes)
         self.scheduler.every(REMIND_OVERDUE_QUESTIONS, remind_every, job_id=REMIND_OVERDUE_QUESTIONS)
+        self.scheduler.every(CLOSE_UNANSWERED_PETITIONS, PETITION_CLOSE_CHECK, job_id=CLOSE_UNANSWERED_PETITIONS)
 
     def stop_jobs(self) -> None:
         """Stop running jobs and hand the lease to another process at once."""
         self.scheduler.shutdown()
 
     def prepare(self) -> None:
-        """Load the models and indexes answering needs, so the first resident does not wait for them."""
+        """Load the models and indexes answering and petition recognition need, so the first resident does not
+        wait for them."""
         self.assistant.prepare()
+        self.recogniser.prepare()
 
     def sender(
         self, gateway: ChatGateway, *, channel: str | None = None, policy: SendingPolicy | None = None
@@ -201,9 +217,12 @@ def build_application(
     embeddings: Embeddings | None = None,
     state_dir: Path | None = None,
     clock: Clock | None = None,
+    classifier: PetitionClassifier | None = None,
 ) -> Application:
     """Build the whole assistant once from Settings; state_dir gives a private embedded index and database
-    (evaluation, benchmark). Nothing is loaded or ingested here: `prepare()` loads the models."""
+    (evaluation, benchmark); classifier tells petitions from other messages (by default the petition recogniser
+    over the staff's category file).
+    Nothing is loaded or ingested here: `prepare()` loads the models."""
     prepare_directory(settings.data_dir)  # before anything is loaded: a fault here is told at once, in Chinese
     clock = clock or SystemClock()
     embeddings = embeddings or make_embeddings(settings)
@@ -238,10 +257,11 @@ def build_application(
         max_reply_chars=settings.max_reply_chars,
     )
     turns = SqlTurnLog(sessions)
+    sensitive_words = SensitiveWords.from_directory(settings.knowledge_dir)
     assistant = ResidentAssistant(
         answering,
         ConversationMemory(clock, ttl=timedelta(minutes=settings.followup_minutes)),
-        SensitiveWords.from_directory(settings.knowledge_dir),
+        sensitive_words,
         JsonlFlaggedMessageLog(settings.data_dir / "flagged_messages.jsonl"),
         turns,
         clock,
@@ -276,6 +296,18 @@ def build_application(
         group_name_of=groups.name_of,
     )
     faq_book = FaqBook(settings.knowledge_dir, clock, knowledge.editing)
+    recogniser = PetitionRecogniser(embeddings, load_categories(settings.petition_categories_file))
+    petitions = PetitionDesk(
+        SqlPetitions(sessions),
+        classifier or recogniser,
+        clock,
+        audit=audit,
+        confirm_within=timedelta(minutes=settings.petition_confirm_minutes),
+        close_after=timedelta(days=settings.petition_close_after_days),
+        private_categories=settings.split_list(settings.petition_private_categories),
+        utc_offset=timedelta(hours=settings.utc_offset_hours),
+        sensitive=sensitive_words,
+    )
     router = MessageRouter(
         assistant,
         groups,
@@ -287,6 +319,7 @@ def build_application(
         escalation=escalation,
         faq_book=faq_book,
         audit=audit,
+        petitions=petitions,
     )
     accounts = StaffAccounts(
         SqlStaffAccounts(sessions),
@@ -321,6 +354,8 @@ def build_application(
         inbox=SqlInbox(sessions),
         outbox=outbox,
         escalation=escalation,
+        petitions=petitions,
+        recogniser=recogniser,
         faq_book=faq_book,
         audit=audit,
         accounts=accounts,
@@ -328,7 +363,7 @@ def build_application(
         router=router,
         scheduler=JobScheduler(
             engine,
-            scheduled_jobs(settings, escalation),
+            scheduled_jobs(settings, escalation, petitions),
             holder=default_holder(),
             lease_s=settings.scheduler_lease_s,
             misfire_grace_s=settings.scheduler_misfire_grace_s,

@@ -146,6 +146,11 @@ class Settings(BaseSettings):
     # The staff WeChat group: new unanswered questions are posted there; "#12 答：…" answers one
     staff_group_id: str = ""
     unanswered_remind_minutes: float = Field(default=60.0, gt=0, le=10080)
+    # Petitions (诉求): how long a complaint waits for the resident's "1" (and the place asked for), how long a resolved
+    # case waits for the resident before it is closed, and the categories told privately rather than in the group
+    petition_confirm_minutes: float = Field(default=10.0, gt=0, le=1440)
+    petition_close_after_days: float = Field(default=7.0, gt=0, le=365)
+    petition_private_categories: str = "邻里纠纷"
     # WeChat ids of other bots in the groups (never answered, so two bots cannot talk to each other forever)
     other_bot_ids: str = ""
     keyword_prefixes: str = "小助手,#问"

@@ -11,6 +11,7 @@ from bot.domain.escalation import Asker, EmbeddingRow, QuestionStatus, Unanswere
 from bot.domain.groups import GroupConfig
 from bot.domain.messages import OutboundMessage, TriggerMode
 from bot.domain.outbox import ExpiredLeases, QueuedMessage
+from bot.domain.petitions import Filing, Petition, PetitionDraft, PetitionEvent, Receipt, Recognition, RepliesFor
 from bot.domain.staff import AuditEntry, StaffProfile, StaffUser, StoredSession
 
 
@@ -208,6 +209,80 @@ class UnansweredQuestions(Protocol):
 
     def keep_vectors(self, vectors: Mapping[int, bytes], *, model: str) -> None:
         """Store embeddings made later for questions queued without one."""
+
+
+class PetitionClassifier(Protocol):
+    """Tells whether a resident's message is a petition: said as one ("报事 …"), a complaint that may be one (the
+    resident is asked to confirm), or neither; with its category and the text without the trigger."""
+
+    def recognise(self, text: str) -> Recognition:
+        """The verdict on one message's text (mentions and keyword prefixes already taken off)."""
+
+
+class PetitionStore(Protocol):
+    """Petition cases and the complaints waiting for a resident's confirmation; each step that answers an inbound
+    message marks it handled and queues its replies in the step's own transaction."""
+
+    def file(
+        self,
+        draft: PetitionDraft,
+        *,
+        year: int,
+        now: datetime,
+        receipt: Receipt | None = None,
+        replies: RepliesFor | None = None,
+    ) -> Filing:
+        """A new case numbered in year (or the one draft's origin already made), the receipt's message handled with
+        replies(case) and draft's pending confirmation dropped, in one transaction."""
+
+    def get(self, number: str) -> Petition | None:
+        """One case by its number."""
+
+    def of_reporter(
+        self, channel: str, user_id: str, *, group_id: str | None, open_only: bool, limit: int
+    ) -> list[Petition]:
+        """One resident's cases (only one group's if given; only unsettled ones if open_only), newest first."""
+
+    def move(
+        self,
+        petition_id: int,
+        event: PetitionEvent,
+        *,
+        actor: str,
+        at: datetime,
+        note: str = "",
+        values: Mapping[str, object] | None = None,
+        messages: Sequence[OutboundMessage] = (),
+    ) -> Petition:
+        """A workflow move with its messages queued in the same transaction (PetitionMoveRefused if not allowed)."""
+
+    def resolved_before(self, cutoff: datetime, *, limit: int) -> list[Petition]:
+        """Cases resolved before cutoff and still waiting for the resident's answer, oldest first."""
+
+    def hold(
+        self,
+        draft: PetitionDraft,
+        *,
+        now: datetime,
+        expires_at: datetime,
+        receipt: Receipt,
+        replies: Sequence[OutboundMessage],
+    ) -> bool:
+        """Keep draft for the resident to confirm, their message handled with replies; False if handled before."""
+
+    def pending(self, channel: str, group_id: str, user_id: str, *, now: datetime) -> PetitionDraft | None:
+        """The unexpired complaint this resident (in this group) was asked to confirm."""
+
+    def drop_pending(self, channel: str, group_id: str, user_id: str) -> bool:
+        """Forget the complaint this resident was asked to confirm; False if there was none."""
+
+    def awaiting_location(self, channel: str, group_id: str, user_id: str, *, since: datetime) -> Petition | None:
+        """The resident's newest case in this group whose location was asked for since a time and not yet given."""
+
+    def locate(
+        self, petition_id: int, location: str, *, now: datetime, receipt: Receipt, replies: Sequence[OutboundMessage]
+    ) -> bool:
+        """Keep a case's location, the receipt's message handled with replies; False if handled before."""
 
 
 class AuditLog(Protocol):

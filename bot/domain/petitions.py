@@ -1,9 +1,20 @@
-"""Petitions (诉求): residents' complaints and reports that become cases, and how a message is recognised as one."""
+"""Petitions (诉求): how a resident's message is recognised as one, and the case it becomes — numbered, moved through
+a workflow until it is closed, the resident told of each step."""
 
 from __future__ import annotations
 
+import re
+import unicodedata
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
+
+from bot.domain.errors import AssistantError
+from bot.domain.messages import OutboundMessage
+from bot.domain.workflow import TransitionNotAllowed, Workflow
+
+# ---- recognition
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,3 +55,261 @@ class Recognition:
     def is_petition(self) -> bool:
         """Explicit or implicit."""
         return self.kind is not RecognitionKind.NONE
+
+
+# ---- cases
+
+# The category a petition gets when nothing better is known (staff edit the list of categories).
+DEFAULT_CATEGORY = "其他"
+
+
+class PetitionStatus(StrEnum):
+    """Where a case stands; label is what residents read."""
+
+    SUBMITTED = "submitted"
+    ACCEPTED = "accepted"
+    DISPATCHED = "dispatched"
+    IN_PROGRESS = "in_progress"
+    RESOLVED = "resolved"
+    CLOSED = "closed"
+    REJECTED = "rejected"
+    MERGED = "merged"
+    REOPENED = "reopened"
+
+    @property
+    def label(self) -> str:
+        """The status in residents' words."""
+        return _STATUS_LABELS[self]
+
+    @property
+    def settled(self) -> bool:
+        """Whether nothing more happens to the case (closed, rejected or merged into another)."""
+        return self in _SETTLED
+
+
+_STATUS_LABELS = {
+    PetitionStatus.SUBMITTED: "已登记",
+    PetitionStatus.ACCEPTED: "已受理",
+    PetitionStatus.DISPATCHED: "已派单",
+    PetitionStatus.IN_PROGRESS: "处理中",
+    PetitionStatus.RESOLVED: "已办结",
+    PetitionStatus.CLOSED: "已关闭",
+    PetitionStatus.REJECTED: "不予受理",
+    PetitionStatus.MERGED: "已合并",
+    PetitionStatus.REOPENED: "重新办理",
+}
+_SETTLED = frozenset({PetitionStatus.CLOSED, PetitionStatus.REJECTED, PetitionStatus.MERGED})
+
+
+class PetitionEvent(StrEnum):
+    """What staff, the resident or the assistant do to a case; label is how staff say it."""
+
+    ACCEPT = "accept"
+    DISPATCH = "dispatch"
+    START = "start"
+    RESOLVE = "resolve"
+    CLOSE = "close"  # the resident confirms it is fixed
+    EXPIRE = "expire"  # resolved and no answer from the resident for N days
+    REJECT = "reject"
+    MERGE = "merge"  # a duplicate of another case
+    REOPEN = "reopen"  # the resident says it is not fixed
+
+    @property
+    def label(self) -> str:
+        """The event in staff's words."""
+        return _EVENT_LABELS[self]
+
+
+_EVENT_LABELS = {
+    PetitionEvent.ACCEPT: "受理",
+    PetitionEvent.DISPATCH: "派单",
+    PetitionEvent.START: "开始处理",
+    PetitionEvent.RESOLVE: "办结",
+    PetitionEvent.CLOSE: "关闭",
+    PetitionEvent.EXPIRE: "到期自动关闭",
+    PetitionEvent.REJECT: "不予受理",
+    PetitionEvent.MERGE: "合并",
+    PetitionEvent.REOPEN: "重新办理",
+}
+
+
+class PetitionMoveRefused(TransitionNotAllowed):
+    """A move the case's status does not allow (or a case that is not there)."""
+
+
+_S, _E = PetitionStatus, PetitionEvent
+# The loop: registered → accepted → dispatched → being handled → resolved → closed (the resident confirms, or says
+# nothing for N days). Rejecting needs a reason; a duplicate is merged before anyone works on it. A resident who says
+# it is not fixed reopens it into a status of its own ("重新办理"), not straight back into "处理中": the board shows
+# reopened cases apart (they are the ones the loop failed), and from there the case is taken up again or sent to
+# another department.
+PETITION_WORKFLOW: Workflow[PetitionStatus, PetitionEvent] = Workflow(
+    "petition",
+    "诉求",
+    statuses={status: status.label for status in PetitionStatus},
+    events={event: event.label for event in PetitionEvent},
+    moves={
+        (_S.SUBMITTED, _E.ACCEPT): _S.ACCEPTED,
+        (_S.ACCEPTED, _E.DISPATCH): _S.DISPATCHED,
+        (_S.DISPATCHED, _E.START): _S.IN_PROGRESS,
+        (_S.IN_PROGRESS, _E.RESOLVE): _S.RESOLVED,
+        (_S.RESOLVED, _E.CLOSE): _S.CLOSED,
+        (_S.RESOLVED, _E.EXPIRE): _S.CLOSED,
+        (_S.SUBMITTED, _E.REJECT): _S.REJECTED,
+        (_S.ACCEPTED, _E.REJECT): _S.REJECTED,
+        (_S.SUBMITTED, _E.MERGE): _S.MERGED,
+        (_S.ACCEPTED, _E.MERGE): _S.MERGED,
+        (_S.DISPATCHED, _E.MERGE): _S.MERGED,
+        (_S.RESOLVED, _E.REOPEN): _S.REOPENED,
+        (_S.REOPENED, _E.START): _S.IN_PROGRESS,
+        (_S.REOPENED, _E.DISPATCH): _S.DISPATCHED,
+    },
+    error=PetitionMoveRefused,
+)
+
+
+class Urgency(StrEnum):
+    """How soon a case needs attention."""
+
+    NORMAL = "normal"
+    URGENT = "urgent"
+
+    @property
+    def label(self) -> str:
+        """The urgency in staff's words."""
+        return "紧急" if self is Urgency.URGENT else "一般"
+
+
+class Rating(StrEnum):
+    """The resident's verdict when the case is closed."""
+
+    SATISFIED = "satisfied"
+    FAIR = "fair"
+    DISSATISFIED = "dissatisfied"
+
+    @property
+    def label(self) -> str:
+        """The rating as residents give it."""
+        return {"satisfied": "满意", "fair": "基本满意", "dissatisfied": "不满意"}[self.value]
+
+
+@dataclass(frozen=True, slots=True)
+class Reporter:
+    """Who filed a case and where: the channel, the group (empty: a private chat) and the resident (names masked)."""
+
+    channel: str
+    group_id: str
+    group_name: str
+    user_id: str
+    display_name: str
+
+    def told(self, text: str, *, privately: bool = False) -> OutboundMessage:
+        """A message to this resident: in their group @-mentioning them, or privately (always from a private chat)."""
+        if privately or not self.group_id:
+            return OutboundMessage(self.channel, text, user_id=self.user_id)
+        return OutboundMessage(self.channel, text, group_id=self.group_id, mention_ids=(self.user_id,))
+
+
+@dataclass(frozen=True, slots=True)
+class PetitionDraft:
+    """A petition before it has a number: filed at once, or held until the resident confirms it. origin is the id of
+    the inbound message it came from; one message never makes two cases."""
+
+    category: str
+    description: str
+    location: str
+    reporter: Reporter
+    urgency: Urgency
+    origin: str
+
+
+@dataclass(frozen=True, slots=True)
+class Petition:
+    """A stored case. number ("2026-0012") is what residents and staff quote; id is the database's."""
+
+    id: int
+    number: str
+    category: str
+    description: str
+    location: str
+    reporter: Reporter
+    urgency: Urgency
+    status: PetitionStatus
+    created_at: datetime
+    updated_at: datetime
+    origin: str
+    department: str = ""
+    handler: str = ""
+    rating: Rating | None = None
+    note: str = ""  # the last move's note (a rejection's reason, what was done)
+    resolved_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Receipt:
+    """The inbound message a petition step answers: marked handled, with outcome, in the step's own transaction."""
+
+    message_id: str
+    outcome: str
+
+
+# The replies for a case filed, made once its number is known (inside the filing transaction).
+RepliesFor = Callable[[Petition], Sequence[OutboundMessage]]
+
+
+@dataclass(frozen=True, slots=True)
+class Filing:
+    """What filing did: the case (new, or the one its origin already made), the replies queued, and whether the
+    inbound message was marked handled with them (False: another delivery of it was handled first)."""
+
+    petition: Petition | None
+    replies: tuple[OutboundMessage, ...]
+    recorded: bool
+    created: bool = False
+
+
+class PetitionNotFoundError(AssistantError):
+    """No case has that number."""
+
+
+class ReasonRequiredError(AssistantError):
+    """A move that the resident must be given a reason for came without one."""
+
+
+def case_number(year: int, sequence: int) -> str:
+    """The number residents quote: the year and a per-year sequence of at least four digits ("2026-0012")."""
+    return f"{year}-{sequence:04d}"
+
+
+_NUMBER = re.compile(r"(20\d{2})\s*[-—－_.]\s*(\d{1,6})")
+
+
+def find_case_number(text: str) -> str | None:
+    """The case number in text, however typed ("2026－12", "２０２６-0012" → "2026-0012"), or None."""
+    match = _NUMBER.search(unicodedata.normalize("NFKC", text))
+    return case_number(int(match.group(1)), int(match.group(2))) if match else None
+
+
+_NUMERAL = r"[0-9一二三四五六七八九十百两]+"
+# A building, unit, room or floor ("3号楼", "2单元", "301室", "5层", "3-2-301"), or a place the whole compound
+# shares ("小区门口", "停车场"). A place inside some building ("楼道", "楼下") says nothing until the building is named.
+_LOCATION = re.compile(
+    rf"{_NUMERAL}\s*(?:号楼|号院|号门|栋|幢|座|单元|室|层|楼|期|区)"
+    rf"(?:\s*{_NUMERAL}\s*(?:号楼|栋|幢|座|单元|室|层|楼|号))*"
+    r"|\d+-\d+(?:-\d+)?"
+    r"|(?:小区|[东南西北])(?:门口|大门)|小区大门|(?:地下)?车库|停车场|小区花园|广场|垃圾站|门卫室"
+)
+
+
+def find_location(text: str) -> str:
+    """Where the matter is, as the resident named it ("3号楼2单元", "小区门口"), or "" when they did not say."""
+    match = _LOCATION.search(unicodedata.normalize("NFKC", text))
+    return match.group(0).strip() if match else ""
+
+
+_URGENT = re.compile(r"紧急|急事|很急|着急|危险|着火|起火|冒烟|漏电|漏气|燃气|煤气|被困|困在|下不了楼")
+
+
+def urgency_of(text: str) -> Urgency:
+    """Urgent when the resident speaks of danger or urgency (fire, gas, electricity, someone trapped)."""
+    return Urgency.URGENT if _URGENT.search(text) else Urgency.NORMAL

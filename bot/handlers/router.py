@@ -20,6 +20,7 @@ from bot.handlers.gates import (
     RateLimits,
     StaffGroup,
 )
+from bot.handlers.petitions import petition_rows, reporter_of
 from bot.handlers.staff import AddToKnowledge, AnswerQuestion, CloseQuestion, StaffChatter, StaffNonText
 from bot.handlers.table import HandlerTable
 from bot.ports import Clock, GroupDirectory, Outbox
@@ -27,6 +28,7 @@ from bot.services.assistant import ResidentAssistant
 from bot.services.audit import StaffAudit
 from bot.services.escalation import EscalationService
 from bot.services.faq_book import FaqBook
+from bot.services.petitions import PetitionDesk
 
 __all__ = [
     "GROUP_BUSY_TEXT",
@@ -49,11 +51,12 @@ def resident_handlers(
     escalation: EscalationService | None,
     faq_book: FaqBook | None,
     audit: StaffAudit | None,
+    petitions: PetitionDesk | None = None,
 ) -> HandlerTable:
-    """Every inbound message's rows, in order (each row's priority in the comment); every row here blocks, so the
-    first that matches ends the walk. Rows that need the unanswered queue (escalation) are left out without it. A new
-    kind of message (a petition, a notice) is one more row at its priority, such as 80: after the rate limit and
-    before the handoff."""
+    """Every inbound message's rows, in order (each row's priority in the comment); every row here blocks but one
+    (a petition left unconfirmed), so the first that matches ends the walk. Rows that need the unanswered queue
+    (escalation) are left out without it, the petition rows without the petition desk. A new kind of message (a
+    notice) is one more row at its priority."""
     table = HandlerTable()
     table.add(IgnoreBots(other_bot_ids))  # 10: our own messages and other bots'
     table.add(DropDuplicates(outbox))  # 20: delivered again
@@ -63,6 +66,9 @@ def resident_handlers(
     table.add(NotAddressed())  # 50: not meant for the assistant
     table.add(NonTextHint())  # 60: a picture or voice message: "please write"
     table.add(RateLimit(limits))  # 70: too fast, per resident and per group
+    if petitions is not None:
+        for row in petition_rows(petitions):  # 80: "1" to confirm, the place asked for, "查询 …", "报事 …"
+            table.add(row)
     if escalation is not None:
         table.add(Handoff(assistant, escalation))  # 90: "转人工"
     table.add(AssistantReply(assistant, escalation))  # 100: the assistant's reply
@@ -100,8 +106,10 @@ class MessageRouter:
         escalation: EscalationService | None = None,
         faq_book: FaqBook | None = None,
         audit: StaffAudit | None = None,
+        petitions: PetitionDesk | None = None,
     ) -> None:
         self._assistant = assistant
+        self._petitions = petitions
         self._groups = groups
         self._outbox = outbox
         self._clock = clock
@@ -114,6 +122,7 @@ class MessageRouter:
             escalation=escalation,
             faq_book=faq_book,
             audit=audit,
+            petitions=petitions,
         )
 
     def handle(self, message: InboundMessage) -> Handling:
@@ -124,6 +133,13 @@ class MessageRouter:
             groups=self._groups,
             outbox=self._outbox,
             bot_names=self._bot_names,
-            awaits_choice=self._assistant.awaits_choice,
+            awaits_choice=lambda group_id, user_id, text: self._awaits_reply(message, text),
         )
         return self.table.dispatch(message, context)
+
+    def _awaits_reply(self, message: InboundMessage, text: str) -> bool:
+        """Whether text answers what the assistant just asked its sender, so it needs no @: a pick among the choices
+        offered ("2"), or about a petition, "1" to confirm it or the place asked for."""
+        if self._assistant.awaits_choice(message.group_id, message.sender_id, text):
+            return True
+        return self._petitions is not None and self._petitions.awaits_reply(reporter_of(message), text)

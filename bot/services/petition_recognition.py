@@ -12,6 +12,7 @@ import json
 import logging
 import math
 import re
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -204,6 +205,16 @@ class _CategoryModel:
     pairs: dict[str, float]
 
 
+@dataclass(frozen=True, slots=True)
+class _Models:
+    """What the recogniser computes once: the prototypes' vectors, the word list and the category models."""
+
+    petitions: Vector
+    others: Vector
+    words: _ContentWords
+    categories: list[_CategoryModel]
+
+
 class PetitionRecogniser:
     """Tells petitions from questions and chatter, and picks a petition's category; no I/O beyond its inputs."""
 
@@ -221,11 +232,27 @@ class PetitionRecogniser:
         self._embeddings = embeddings
         self._weights = weights or RecognitionWeights()
         self._category_weights = category_weights or CategoryWeights()
-        petitions, others = _read_prototypes(prototypes_file)
-        self._petition_vectors = embed_array(embeddings, petitions)
-        self._other_vectors = embed_array(embeddings, others)
-        self._words = _ContentWords()
-        self._categories = self._category_models(categories)
+        self._category_list = tuple(categories)
+        self._prototypes_file = prototypes_file
+        self._loaded: _Models | None = None
+        self._loading = threading.Lock()
+
+    def prepare(self) -> None:
+        """Embed the prototypes and categories and load the word list (1–3 s), once; recognise() does it on first
+        use otherwise."""
+        self._models()
+
+    def _models(self) -> _Models:
+        with self._loading:
+            if self._loaded is None:
+                petitions, others = _read_prototypes(self._prototypes_file)
+                self._loaded = _Models(
+                    embed_array(self._embeddings, petitions),
+                    embed_array(self._embeddings, others),
+                    _ContentWords(),
+                    self._category_models(self._category_list),
+                )
+            return self._loaded
 
     def _category_models(self, categories: Sequence[PetitionCategory]) -> list[_CategoryModel]:
         terms = [_listed_terms(c) for c in categories]
@@ -258,13 +285,9 @@ class PetitionRecogniser:
         clean = normalise_text(shown)
         if not has_content(clean) or small_talk(clean) is not None:
             return Recognition(RecognitionKind.NONE, "", 0.0, shown)
-        trigger = _TRIGGER.match(shown)
-        if trigger is not None:
-            rest = shown[trigger.end() :].strip()
-            if not _is_question(normalise_text(rest)):
-                return Recognition(
-                    RecognitionKind.EXPLICIT, self.categorise(rest) if has_content(rest) else "", 1.0, rest
-                )
+        rest = explicit_petition(shown)
+        if rest is not None:
+            return Recognition(RecognitionKind.EXPLICIT, self.categorise(rest) if has_content(rest) else "", 1.0, rest)
         if vector is None:
             vector = self.embed(clean)
         score = self._score(clean, vector)
@@ -276,9 +299,8 @@ class PetitionRecogniser:
         """The petition score in [0, 1]: a logistic combination of the rule cues and the embedding's lean."""
         w = self._weights
         cues = _cues(text)
-        lean = _top_mean(self._petition_vectors @ vector, w.neighbours) - _top_mean(
-            self._other_vectors @ vector, w.neighbours
-        )
+        models = self._models()
+        lean = _top_mean(models.petitions @ vector, w.neighbours) - _top_mean(models.others @ vector, w.neighbours)
         z = (
             w.bias
             + w.complaint * min(cues["complaint"], 3)
@@ -299,7 +321,8 @@ class PetitionRecogniser:
         clean = normalise_text(text)
         if vector is None:
             vector = self.embed(clean)
-        words = self._words.of(clean)
+        models = self._models()
+        words = models.words.of(clean)
         content = self.embed(" ".join(words)) if words else vector
         pairs = set(_pairs(clean))
         w = self._category_weights
@@ -313,7 +336,7 @@ class PetitionRecogniser:
                 + w.words * sum(category.pairs.get(p, 0.0) for p in pairs)
             )
 
-        return max(self._categories, key=score).name
+        return max(models.categories, key=score).name
 
 
 class _ContentWords:
@@ -353,6 +376,16 @@ def _cues(text: str) -> dict[str, float]:
         "notice": float(not urge and _NOTICE.search(text) is not None),
         "short": float(len(re.findall(r"\w", text)) <= 6),
     }
+
+
+def explicit_petition(text: str) -> str | None:
+    """The petition's text when the message says it is one ("报事 …", "#诉求 …", "我要反映…", "投诉…", "举报…"),
+    trigger removed; None otherwise, and for a question about how or where to complain ("投诉电话是多少")."""
+    trigger = _TRIGGER.match(text)
+    if trigger is None:
+        return None
+    rest = text[trigger.end() :].strip()
+    return None if _is_question(normalise_text(rest)) else rest
 
 
 def _is_question(text: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, delete, func, select, update
@@ -257,17 +258,7 @@ class SqlOutbox:
         resident's text."""
         try:
             with self._sessions.begin() as session:
-                session.add(ProcessedMessageRow(message_id=message_id, at=now))
-                session.execute(
-                    update(InboxRow)
-                    .where(InboxRow.message_id == message_id, InboxRow.status == RECEIVED)
-                    .values(status=HANDLED, outcome=outcome[:64], text="", handled_at=now)
-                    .execution_options(synchronize_session=False)
-                )
-                source = f"reply:{message_id}"
-                for n, reply in enumerate(replies):
-                    # Keyed by position: the ledger forgets after a week, the keys keep a late redelivery out too
-                    session.add(queued_row(reply, now, source=source, dedupe_key=f"{source}:{n}"))
+                mark_handled(session, message_id, replies, now=now, outcome=outcome)
         except IntegrityError:
             return False
         return True
@@ -432,6 +423,25 @@ class SqlOutbox:
         with self._sessions.begin() as session:
             result = session.execute(delete(ProcessedMessageRow).where(ProcessedMessageRow.at < cutoff))
             return int(getattr(result, "rowcount", 0) or 0)
+
+
+def mark_handled(
+    session: Session, message_id: str, replies: Sequence[OutboundMessage], *, now: datetime, outcome: str
+) -> None:
+    """In the caller's transaction: record message_id as handled (the ledger, and the inbox, which then forgets its
+    text) and queue its replies (source "reply:<message id>"). A message handled before makes the flush fail with
+    IntegrityError, so a caller that also wrote what the message asked for (a petition filed) rolls that back too."""
+    session.add(ProcessedMessageRow(message_id=message_id, at=now))
+    session.execute(
+        update(InboxRow)
+        .where(InboxRow.message_id == message_id, InboxRow.status == RECEIVED)
+        .values(status=HANDLED, outcome=outcome[:64], text="", handled_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    source = f"reply:{message_id}"
+    for n, reply in enumerate(replies):
+        # Keyed by position: the ledger forgets after a week, the keys keep a late redelivery out too
+        session.add(queued_row(reply, now, source=source, dedupe_key=f"{source}:{n}"))
 
 
 def queued_row(message: OutboundMessage, now: datetime, *, source: str, dedupe_key: str | None = None) -> OutboxRow:

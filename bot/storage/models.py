@@ -238,7 +238,7 @@ class SchedulerLeaseRow(Base):
 
 
 class WorkflowTransitionRow(Base):
-    """One move of an entity (an unanswered question, later a petition) through its workflow (append-only)."""
+    """One move of an entity (an unanswered question, a petition) through its workflow (append-only)."""
 
     __tablename__ = "workflow_transitions"
     __table_args__ = (Index("ix_workflow_transitions_kind_entity", "kind", "entity_id"),)
@@ -252,3 +252,69 @@ class WorkflowTransitionRow(Base):
     actor: Mapped[str] = mapped_column(String(128))
     at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     note: Mapped[str] = mapped_column(Text)
+
+
+class PetitionRow(Base):
+    """A petition (诉求) case: its number, what and where, who reported it from which group, and where it stands.
+    origin is the inbound message that made it (one message never makes two cases)."""
+
+    __tablename__ = "petitions"
+    __table_args__ = (
+        # A resident's cases ("我的诉求") and the cases the expiry job closes
+        Index("ix_petitions_reporter", "channel", "user_id", "status"),
+        Index("ix_petitions_status_resolved_at", "status", "resolved_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    number: Mapped[str] = mapped_column(String(16), unique=True)
+    category: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str] = mapped_column(Text)
+    location: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(32))
+    group_id: Mapped[str] = mapped_column(String(128))
+    group_name: Mapped[str] = mapped_column(String(256))
+    user_id: Mapped[str] = mapped_column(String(128))
+    display_name: Mapped[str] = mapped_column(String(128))
+    urgency: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(32), index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # When the resident was asked where it is (once, at filing, when they had not said)
+    location_asked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    department: Mapped[str] = mapped_column(String(128))
+    handler: Mapped[str] = mapped_column(String(128))
+    rating: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text)
+    origin: Mapped[str] = mapped_column(String(191), unique=True)
+
+
+class PetitionCounterRow(Base):
+    """The last case number given in one year; taken and raised in the transaction that files a case."""
+
+    __tablename__ = "petition_counters"
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    last: Mapped[int] = mapped_column(Integer)
+
+
+class PendingPetitionRow(Base):
+    """A complaint the resident was asked to confirm as a petition ("回复 1 确认"), kept until they answer or it
+    expires; at most one per resident and group."""
+
+    __tablename__ = "pending_petitions"
+    __table_args__ = (Index("ix_pending_petitions_reporter", "channel", "group_id", "user_id", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    origin: Mapped[str] = mapped_column(String(191), unique=True)
+    category: Mapped[str] = mapped_column(String(32))
+    description: Mapped[str] = mapped_column(Text)
+    location: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(32))
+    group_id: Mapped[str] = mapped_column(String(128))
+    group_name: Mapped[str] = mapped_column(String(256))
+    user_id: Mapped[str] = mapped_column(String(128))
+    display_name: Mapped[str] = mapped_column(String(128))
+    urgency: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)

@@ -53,22 +53,24 @@ def apply_transition(
     if not getattr(changed, "rowcount", 0):  # settled by another session since it was read
         raise workflow.refusal(entity_id, _status(session, workflow, row_type, entity_id), event)
     transition = Transition(workflow.kind, entity_id, status, target, event, actor, at, note)
-    session.add(
-        WorkflowTransitionRow(
-            kind=transition.kind,
-            entity_id=entity_id,
-            from_status=transition.from_status,
-            to_status=transition.to_status,
-            event=transition.event,
-            actor=actor[:128],
-            at=at,
-            note=note,
-        )
+    recorded = WorkflowTransitionRow(
+        kind=transition.kind,
+        entity_id=entity_id,
+        from_status=transition.from_status,
+        to_status=transition.to_status,
+        event=transition.event,
+        actor=actor[:128],
+        at=at,
+        note=note,
     )
-    # The move happens once, so its messages are keyed by entity, new status and position (never queued twice).
+    session.add(recorded)
+    session.flush()
+    # Each move is recorded once (a retry after a crash either finds it rolled back or is refused by the status
+    # compare-and-set), so its messages are keyed by the recorded move and position: never queued twice, and a
+    # status reached again (a petition reopened and resolved anew) gets its messages again.
     source = f"{workflow.kind}:{entity_id}"
     for n, message in enumerate(messages):
-        session.add(queued_row(message, at, source=source, dedupe_key=f"{source}:{target}:{n}"))
+        session.add(queued_row(message, at, source=source, dedupe_key=f"{source}:move:{recorded.id}:{n}"))
     return transition
 
 

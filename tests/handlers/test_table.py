@@ -169,6 +169,11 @@ def test_the_application_registers_these_rows_in_this_order(
         (50, "not_addressed"),  # no @, keyword or pick among choices: "not_addressed"
         (60, "non_text_hint"),  # a picture meant for us: "please write"
         (70, "rate_limit"),  # too fast: one notice a minute, then silence
+        (80, "petition_confirm"),  # "1" to a complaint held for confirmation: filed
+        (80, "petition_unconfirmed"),  # anything else drops that complaint (does not block)
+        (80, "petition_location"),  # the place asked for after filing
+        (80, "petition_status"),  # "查询 2026-0012", "我的诉求"
+        (80, "petition"),  # "报事 …" filed at once; a complaint asked to confirm
         (90, "handoff"),  # "转人工": to staff at once
         (100, "assistant_reply"),  # everything else: the assistant's reply
     ]

@@ -9,7 +9,7 @@ from langchain_core.embeddings import Embeddings
 
 from bot.app import Application, build_application
 from bot.config import Settings
-from bot.ports import Clock
+from bot.ports import Clock, PetitionClassifier
 
 STARTER_KNOWLEDGE = Path(__file__).resolve().parents[2] / "knowledge"
 
@@ -20,13 +20,16 @@ def ready_services(
     *,
     knowledge_dir: Path = STARTER_KNOWLEDGE,
     clock: Clock | None = None,
+    classifier: PetitionClassifier | None = None,
     **settings: Any,
 ) -> Application:
-    """Settings (no .env) with data in data_dir, the knowledge base ingested and the models loaded."""
+    """Settings (no .env) with data in data_dir, the knowledge base ingested and the models loaded (petitions told
+    apart by classifier when given)."""
     built = build_application(
         Settings(data_dir=data_dir, knowledge_dir=knowledge_dir, _env_file=None, **settings),  # type: ignore[call-arg]
         embeddings=embeddings,
         clock=clock,
+        classifier=classifier,
     )
     built.ingestor.ingest(knowledge_dir)
     built.assistant.prepare()

@@ -1,0 +1,158 @@
+"""The petition rows (priority 80, after the rate limit and before answering): a resident confirming a complaint
+("1"), or saying something else instead; the place asked for; "查询 2026-0012" and "我的诉求"; a petition said as one
+(filed at once) or a complaint (the resident asked to confirm; never filed silently, never sent to the FAQ queue)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from bot.domain.messages import InboundMessage, OutboundMessage
+from bot.domain.petitions import Petition, PetitionDraft, Receipt, Recognition, RecognitionKind, Reporter, find_location
+from bot.handlers.context import Handling, MessageContext
+from bot.handlers.table import Handler
+from bot.services.petitions import EMPTY_PETITION_TEXT, PetitionDesk, PetitionQuery, is_confirmation, parse_query
+
+PRIORITY = 80
+
+
+def reporter_of(message: InboundMessage) -> Reporter:
+    """Who sent message and where (its names already masked at the edge)."""
+    return Reporter(message.channel, message.group_id, message.group_name, message.sender_id, message.sender_name)
+
+
+def _handled(outcome: str, replies: Sequence[OutboundMessage]) -> Handling:
+    """The handling of a petition step that marked its message handled with its replies in its own transaction;
+    none queued means another delivery of the message was handled first."""
+    if not replies:
+        return Handling("duplicate")
+    return Handling(outcome, list(replies), recorded=True)
+
+
+class ConfirmPetition:
+    """A resident asked to confirm a complaint says "1": the petition is filed and its number told."""
+
+    name = "petition_confirm"
+    priority = PRIORITY
+    block = True
+
+    def __init__(self, desk: PetitionDesk) -> None:
+        self._desk = desk
+
+    def check(self, message: InboundMessage, context: MessageContext) -> PetitionDraft | None:
+        """The complaint waiting for this resident's confirmation, when the message confirms it."""
+        if not is_confirmation(context.addressed.text):
+            return None
+        return self._desk.pending(reporter_of(message))
+
+    def handle(self, message: InboundMessage, context: MessageContext, match: PetitionDraft) -> Handling:
+        """File it and tell the number, with the message marked handled in the same transaction."""
+        filing = self._desk.file(match, receipt=Receipt(message.message_id, "petition_filed"))
+        return _handled("petition_filed", filing.replies if filing.recorded else ())
+
+
+class DropUnconfirmedPetition:
+    """Anything but "1" from a resident asked to confirm a complaint drops it; the message goes on to the rows after
+    (answering, or a new petition). Queues nothing, so it does not block."""
+
+    name = "petition_unconfirmed"
+    priority = PRIORITY
+    block = False
+
+    def __init__(self, desk: PetitionDesk) -> None:
+        self._desk = desk
+
+    def check(self, message: InboundMessage, context: MessageContext) -> bool:
+        """Whether this resident has a complaint waiting for confirmation (the confirming "1" was taken before)."""
+        return self._desk.pending(reporter_of(message)) is not None
+
+    def handle(self, message: InboundMessage, context: MessageContext, match: bool) -> Handling:
+        """Forget the complaint."""
+        self._desk.drop_pending(reporter_of(message))
+        return Handling("petition_unconfirmed")
+
+
+class PetitionLocation:
+    """The place a resident names right after being asked "请问具体在哪栋楼、哪个单元？" is kept with their case."""
+
+    name = "petition_location"
+    priority = PRIORITY
+    block = True
+
+    def __init__(self, desk: PetitionDesk) -> None:
+        self._desk = desk
+
+    def check(self, message: InboundMessage, context: MessageContext) -> Petition | None:
+        """The case waiting for its location, when the message names a place and is no petition of its own ("报事
+        5号楼电梯坏了" is a new case, not the place of the last one)."""
+        text = context.addressed.text
+        if not find_location(text) or self._desk.recognise(text).kind is not RecognitionKind.NONE:
+            return None
+        return self._desk.awaiting_location(reporter_of(message))
+
+    def handle(self, message: InboundMessage, context: MessageContext, match: Petition) -> Handling:
+        """Keep the place and thank the resident."""
+        receipt = Receipt(message.message_id, "petition_located")
+        replies = self._desk.locate(match, context.addressed.text, receipt=receipt)
+        return _handled("petition_located", replies)
+
+
+class PetitionStatusQuery:
+    """A resident asks after their petitions: "查询 2026-0012" tells where that case stands, "我的诉求" lists their
+    open cases."""
+
+    name = "petition_status"
+    priority = PRIORITY
+    block = True
+
+    def __init__(self, desk: PetitionDesk) -> None:
+        self._desk = desk
+
+    def check(self, message: InboundMessage, context: MessageContext) -> PetitionQuery | None:
+        """The query, if the message is one."""
+        return parse_query(context.addressed.text)
+
+    def handle(self, message: InboundMessage, context: MessageContext, match: PetitionQuery) -> Handling:
+        """Reply with the case's status or the resident's cases."""
+        asker = reporter_of(message)
+        text = self._desk.mine(asker) if match.number is None else self._desk.status(match.number, asker)
+        return context.queue(text, "petition_status")
+
+
+class FilePetition:
+    """A petition said as one ("报事 …") is filed at once and its number told; a complaint the recogniser finds in
+    other words is kept for the resident to confirm."""
+
+    name = "petition"
+    priority = PRIORITY
+    block = True
+
+    def __init__(self, desk: PetitionDesk) -> None:
+        self._desk = desk
+
+    def check(self, message: InboundMessage, context: MessageContext) -> Recognition | None:
+        """The recogniser's verdict, unless the message is no petition."""
+        recognition = self._desk.recognise(context.addressed.text)
+        return None if recognition.kind is RecognitionKind.NONE else recognition
+
+    def handle(self, message: InboundMessage, context: MessageContext, match: Recognition) -> Handling:
+        """File it or ask to confirm it; a bare trigger ("报事") gets a request to say what happened."""
+        draft = self._desk.draft(match, reporter_of(message), origin=message.message_id)
+        if not draft.description:
+            return context.queue(EMPTY_PETITION_TEXT, "petition_empty")
+        if match.kind is RecognitionKind.EXPLICIT:
+            filing = self._desk.file(draft, receipt=Receipt(message.message_id, "petition_filed"))
+            return _handled("petition_filed", filing.replies if filing.recorded else ())
+        replies = self._desk.ask_to_confirm(draft, receipt=Receipt(message.message_id, "petition_to_confirm"))
+        return _handled("petition_to_confirm", replies)
+
+
+def petition_rows(desk: PetitionDesk) -> list[Handler[Any]]:
+    """The petition rows, all at priority 80, in the order they run."""
+    return [
+        ConfirmPetition(desk),  # "1" to a complaint held for confirmation
+        DropUnconfirmedPetition(desk),  # anything else drops it (does not block)
+        PetitionLocation(desk),  # "3号楼2单元" after being asked where
+        PetitionStatusQuery(desk),  # "查询 2026-0012", "我的诉求"
+        FilePetition(desk),  # "报事 …" filed; a complaint asked to confirm
+    ]

@@ -1,0 +1,318 @@
+"""Petitions (诉求) in chat: taking a case down (at once when said as one, after the resident confirms a complaint),
+asking once where it is, telling the resident its status, and moving it through its workflow with the resident told
+of each step through the outbox."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from bot.domain.errors import AssistantError
+from bot.domain.messages import OutboundMessage, one_line, plain_text
+from bot.domain.petitions import (
+    DEFAULT_CATEGORY,
+    PETITION_WORKFLOW,
+    Filing,
+    Petition,
+    PetitionDraft,
+    PetitionEvent,
+    PetitionMoveRefused,
+    PetitionNotFoundError,
+    PetitionStatus,
+    ReasonRequiredError,
+    Receipt,
+    Recognition,
+    RecognitionKind,
+    Reporter,
+    find_case_number,
+    find_location,
+    urgency_of,
+)
+from bot.domain.privacy import mask_personal_data
+from bot.domain.staff import ASSISTANT, Actor
+from bot.domain.workflow import TransitionNotAllowed
+from bot.ports import Clock, PetitionClassifier, PetitionStore
+from bot.services.audit import StaffAudit
+from bot.services.petition_recognition import explicit_petition
+from bot.services.safety import SensitiveWords
+
+CONFIRM_TEXT = "这像是要反映问题，需要登记为诉求吗？回复 1 确认"
+LOCATION_QUESTION = "请问具体在哪栋楼、哪个单元？"
+EMPTY_PETITION_TEXT = "请把要反映的事情说一说，比如“报事 3号楼电梯坏了”。"
+# What a case keeps of the resident's words, and of a location they give.
+DESCRIPTION_CHARS = 500
+LOCATION_CHARS = 100
+_NOTE_CHARS = 500
+_MINE_LIMIT = 5
+# Statuses whose last note the resident is told when asking (the reason, what was done).
+_NOTE_TOLD = frozenset({PetitionStatus.RESOLVED, PetitionStatus.REJECTED, PetitionStatus.MERGED})
+
+# "报事 …", "#诉求 …", "我要反映…", "投诉…": always a petition (the explicit triggers).
+_CONFIRM = re.compile(r"^\s*(?:1|确认|登记)\s*[。.!！]?\s*$")
+_STATUS_QUERY = re.compile(r"^\s*(?:查询|查一下|查|询问)\s*(?:诉求|编号|进展|进度)?")
+_MINE_QUERY = re.compile(r"^\s*(?:查询|查看|查|看看|看)?\s*我的(?:诉求|报事|投诉)\s*[？?。]?\s*$")
+
+
+class KeywordTriggers:
+    """The explicit triggers alone: "报事 …", "#诉求 …", "我要反映…", "投诉…" are petitions (category 其他); every
+    other message is none. The recogniser's fallback for what a resident says as a petition."""
+
+    def recognise(self, text: str) -> Recognition:
+        """EXPLICIT with the trigger removed, or NONE."""
+        rest = explicit_petition(" ".join(text.split()))
+        if rest is None:
+            return Recognition(RecognitionKind.NONE, "", 0.0, text)
+        return Recognition(RecognitionKind.EXPLICIT, DEFAULT_CATEGORY, 1.0, rest)
+
+
+@dataclass(frozen=True, slots=True)
+class PetitionQuery:
+    """A resident asking after their petitions: one case by number, or all of theirs (number None)."""
+
+    number: str | None
+
+
+def parse_query(text: str) -> PetitionQuery | None:
+    """'查询 2026-0012' → that case; '我的诉求' → all of the resident's; anything else None."""
+    if _MINE_QUERY.match(text):
+        return PetitionQuery(None)
+    if _STATUS_QUERY.match(text):
+        number = find_case_number(text)
+        if number is not None:
+            return PetitionQuery(number)
+    return None
+
+
+def is_confirmation(text: str) -> bool:
+    """Whether text confirms a complaint as a petition ("1")."""
+    return bool(_CONFIRM.match(unicodedata.normalize("NFKC", text)))
+
+
+class PetitionDesk:
+    """Takes petitions down and moves them along; each move is audited here once, whoever made it and wherever."""
+
+    def __init__(
+        self,
+        store: PetitionStore,
+        classifier: PetitionClassifier,
+        clock: Clock,
+        *,
+        audit: StaffAudit,
+        confirm_within: timedelta = timedelta(minutes=10),
+        close_after: timedelta = timedelta(days=7),
+        private_categories: Iterable[str] = ("邻里纠纷",),
+        utc_offset: timedelta = timedelta(hours=8),
+        sensitive: SensitiveWords | None = None,
+    ) -> None:
+        self._store = store
+        self._classifier = classifier
+        self._clock = clock
+        self._audit = audit
+        self._confirm_within = confirm_within
+        self._close_after = close_after
+        self._private = frozenset(private_categories)
+        self._utc_offset = utc_offset
+        self._sensitive = sensitive
+
+    def recognise(self, text: str) -> Recognition:
+        """Whether text is a petition (explicit or implicit) or not."""
+        return self._classifier.recognise(text)
+
+    def draft(self, recognition: Recognition, reporter: Reporter, *, origin: str) -> PetitionDraft:
+        """The petition a recognised message describes (masked, bounded), with the place and urgency it names."""
+        description = _masked(plain_text(recognition.text.strip(), limit=DESCRIPTION_CHARS * 2), DESCRIPTION_CHARS)
+        return PetitionDraft(
+            category=one_line(recognition.category, limit=32) or DEFAULT_CATEGORY,
+            description=description,
+            location=_masked(find_location(description), LOCATION_CHARS),
+            reporter=reporter,
+            urgency=urgency_of(description),
+            origin=origin,
+        )
+
+    def file(self, draft: PetitionDraft, *, receipt: Receipt | None = None) -> Filing:
+        """Store the case and, with a receipt, tell the resident its number in the same transaction (asking where it
+        is when they did not say): the number is never told before the case is stored."""
+        now = self._clock.now()
+        return self._store.file(
+            draft,
+            year=self._local(now).year,
+            now=now,
+            receipt=receipt,
+            replies=lambda petition: [draft.reporter.told(_filed_text(petition))],
+        )
+
+    def ask_to_confirm(self, draft: PetitionDraft, *, receipt: Receipt) -> list[OutboundMessage]:
+        """Keep a complaint for the resident to confirm ("回复 1 确认") and ask them; [] if their message was handled
+        before. Kept in the database, so a restart does not lose it."""
+        now = self._clock.now()
+        replies = [draft.reporter.told(CONFIRM_TEXT)]
+        held = self._store.hold(draft, now=now, expires_at=now + self._confirm_within, receipt=receipt, replies=replies)
+        return replies if held else []
+
+    def pending(self, reporter: Reporter) -> PetitionDraft | None:
+        """The complaint this resident was asked to confirm in the last confirm_within, if any."""
+        return self._store.pending(reporter.channel, reporter.group_id, reporter.user_id, now=self._clock.now())
+
+    def drop_pending(self, reporter: Reporter) -> bool:
+        """The resident said something else than "1": their complaint is not filed."""
+        return self._store.drop_pending(reporter.channel, reporter.group_id, reporter.user_id)
+
+    def awaiting_location(self, reporter: Reporter) -> Petition | None:
+        """The resident's case whose location was just asked for (within confirm_within), if any."""
+        since = self._clock.now() - self._confirm_within
+        return self._store.awaiting_location(reporter.channel, reporter.group_id, reporter.user_id, since=since)
+
+    def awaits_reply(self, reporter: Reporter, text: str) -> bool:
+        """Whether text answers what the assistant just asked this resident about a petition: "1" to a confirmation,
+        or a place to "在哪栋楼". The text is looked at first, so most messages cost no database read."""
+        if is_confirmation(text):
+            return self.pending(reporter) is not None
+        return bool(find_location(text)) and self.awaiting_location(reporter) is not None
+
+    def locate(self, petition: Petition, text: str, *, receipt: Receipt) -> list[OutboundMessage]:
+        """Keep where the case is, as the resident said it, and thank them; [] if their message was handled before."""
+        location = _masked(one_line(text, limit=LOCATION_CHARS * 2), LOCATION_CHARS)
+        replies = [petition.reporter.told(f"好的，已记下位置：{location}（诉求编号 {petition.number}）。")]
+        kept = self._store.locate(petition.id, location, now=self._clock.now(), receipt=receipt, replies=replies)
+        return replies if kept else []
+
+    def status(self, number: str, asker: Reporter) -> str:
+        """The reply to "查询 2026-0012": where the asker's own case stands (nobody else's cases are told)."""
+        petition = self._store.get(number)
+        if petition is None or (petition.reporter.channel, petition.reporter.user_id) != (
+            asker.channel,
+            asker.user_id,
+        ):
+            return f"没有找到您登记的编号为 {number} 的诉求，请核对编号；发“我的诉求”可以查看您登记过的。"
+        if asker.group_id and self._told_privately(petition):
+            return f"编号 {number} 的诉求请私聊我查询。"
+        text = (
+            f"诉求 {petition.number}（{petition.category}）：{petition.status.label}。"
+            f"{self._quoted(petition, 30, '', then='，')}{self._day(petition.created_at)}登记。"
+        )
+        if petition.note and petition.status in _NOTE_TOLD:
+            text += f"说明：{petition.note}"
+        return text
+
+    def mine(self, asker: Reporter) -> str:
+        """The reply to "我的诉求": the asker's open cases (in a group, only those filed there and not private)."""
+        cases = self._store.of_reporter(
+            asker.channel, asker.user_id, group_id=asker.group_id or None, open_only=True, limit=_MINE_LIMIT * 2
+        )
+        shown = [p for p in cases if not (asker.group_id and self._told_privately(p))][:_MINE_LIMIT]
+        if not shown:
+            return "您目前没有在办的诉求。要反映问题，请发“报事”加上事情，比如“报事 3号楼电梯坏了”。"
+        lines = [f"{p.number}{self._quoted(p, 16, '', before=' ')}：{p.status.label}" for p in shown]
+        return "您在办的诉求：\n" + "\n".join(lines) + "\n发“查询 编号”可以看详情。"
+
+    def move(self, number: str, event: PetitionEvent, *, actor: Actor, note: str = "") -> Petition:
+        """actor moves case number on event: the move is recorded with who, when and note, the resident is told in
+        their group (@-mentioned; privately for sensitive categories) in the same transaction, and it is audited."""
+        note = plain_text(note, limit=_NOTE_CHARS).strip()
+        if event is PetitionEvent.REJECT and not note:
+            raise ReasonRequiredError("不予受理要写明原因，居民会收到这个原因")
+        petition = self._store.get(number)
+        if petition is None:
+            raise PetitionNotFoundError(f"没有找到编号为 {number} 的诉求")
+        now = self._clock.now()
+        values: dict[str, object] = {"updated_at": now, "note": note}
+        if event is PetitionEvent.RESOLVE:
+            values["resolved_at"] = now
+        notice = petition.reporter.told(self._notice(petition, event, note), privately=self._told_privately(petition))
+        try:
+            moved = self._store.move(
+                petition.id, event, actor=actor.name, at=now, note=note, values=values, messages=[notice]
+            )
+        except TransitionNotAllowed as refused:
+            raise _refusal(number, refused, event) from refused
+        detail = f"{event.label}：{note}" if note else event.label
+        self._audit.record_as(actor, "petition_moved", target=number, detail=detail)
+        return moved
+
+    def close_unanswered(self) -> list[Petition]:
+        """Close the cases resolved more than close_after ago that the resident never answered (the scheduled job);
+        a case moved meanwhile by someone else is left as it is."""
+        cutoff = self._clock.now() - self._close_after
+        closed = []
+        for petition in self._store.resolved_before(cutoff, limit=500):
+            note = f"办结后{self._days}天未收到居民回复，自动关闭"
+            try:
+                closed.append(self.move(petition.number, PetitionEvent.EXPIRE, actor=ASSISTANT, note=note))
+            except PetitionMoveRefused:
+                continue
+        return closed
+
+    @property
+    def _days(self) -> int:
+        return max(1, round(self._close_after / timedelta(days=1)))
+
+    def _quoted(self, petition: Petition, limit: int, instead: str, *, before: str = "", then: str = "") -> str:
+        """The resident's words, shortened and quoted (between before and then), as replies repeat them; instead
+        when they hold a word of the sensitive-word list (a resident may report gambling in the building; the
+        assistant never repeats the word)."""
+        if self._sensitive is not None and self._sensitive.find(petition.description):
+            return instead
+        return f"{before}“{_short(petition.description, limit)}”{then}"
+
+    def _told_privately(self, petition: Petition) -> bool:
+        """Whether the resident hears of this case only privately: a sensitive category, or filed in private."""
+        return petition.category in self._private or not petition.reporter.group_id
+
+    def _notice(self, petition: Petition, event: PetitionEvent, note: str) -> str:
+        """What the resident is told of a move."""
+        subject = f"您反映的{self._quoted(petition, 20, '事')}（编号 {petition.number}）"
+        said = f"：{note}" if note else ""
+        return {
+            PetitionEvent.ACCEPT: f"{subject}已受理，我们会尽快安排处理。",
+            PetitionEvent.DISPATCH: f"{subject}已派给相关部门处理。",
+            PetitionEvent.START: f"{subject}正在处理中。",
+            PetitionEvent.RESOLVE: (
+                f"{subject}已办结{said}。如果问题还没解决，请告诉社区工作人员；{self._days}天内没有回音将自动关闭。"
+            ),
+            PetitionEvent.CLOSE: f"{subject}已关闭，感谢您的反映。",
+            PetitionEvent.EXPIRE: f"{subject}办结后{self._days}天没有收到您的回音，已自动关闭，感谢您的反映。",
+            PetitionEvent.REJECT: f"{subject}不予受理，原因{said}。",
+            PetitionEvent.MERGE: f"{subject}已与同类诉求合并办理{said}，进展会一并告诉您。",
+            PetitionEvent.REOPEN: f"{subject}已重新办理，我们会尽快处理。",
+        }[event]
+
+    def _local(self, at: datetime) -> datetime:
+        return at + self._utc_offset
+
+    def _day(self, at: datetime) -> str:
+        local = self._local(at)
+        return f"{local.month}月{local.day}日"
+
+
+def _filed_text(petition: Petition) -> str:
+    """The reply that tells the resident their case's number (and asks where it is when they did not say)."""
+    text = f"已登记您的诉求，编号 {petition.number}。我们会尽快处理，发“查询 {petition.number}”可以看进展。"
+    return text if petition.location else f"{text}{LOCATION_QUESTION}"
+
+
+def _refusal(number: str, refused: TransitionNotAllowed, event: PetitionEvent) -> AssistantError:
+    """The workflow's refusal, worded with the case's number (staff know cases by number, not by database id)."""
+    status = PETITION_WORKFLOW.status_of(refused.status) if refused.status else None
+    if status is None:
+        return PetitionNotFoundError(f"没有找到编号为 {number} 的诉求")
+    return PetitionMoveRefused(
+        f"诉求 {number} 现在是“{status.label}”，不能{event.label}",
+        entity_id=refused.entity_id,
+        status=refused.status,
+        event=event,
+    )
+
+
+def _masked(text: str, limit: int) -> str:
+    """text with personal numbers masked, at most limit characters."""
+    masked = mask_personal_data(text.strip())
+    return masked if len(masked) <= limit else masked[: limit - 1] + "…"
+
+
+def _short(text: str, limit: int = 20) -> str:
+    text = text.strip(" ？?。！!")
+    return text if len(text) <= limit else text[: limit - 1] + "…"

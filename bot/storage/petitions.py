@@ -1,0 +1,343 @@
+"""Repository of petitions (诉求): filing a case (its number taken from a per-year counter, the inbound message
+marked handled and the reply queued, all in one transaction), complaints awaiting confirmation, and moves through
+PETITION_WORKFLOW that queue the resident's notices in the same transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.domain.messages import OutboundMessage
+from bot.domain.petitions import (
+    PETITION_WORKFLOW,
+    Filing,
+    Petition,
+    PetitionDraft,
+    PetitionEvent,
+    PetitionStatus,
+    Rating,
+    Receipt,
+    RepliesFor,
+    Reporter,
+    Urgency,
+    case_number,
+)
+from bot.storage.channel import mark_handled
+from bot.storage.models import PendingPetitionRow, PetitionCounterRow, PetitionRow, ProcessedMessageRow
+from bot.storage.workflow import apply_transition
+
+# Filing is tried again this often when a concurrent one got in its way (the first case of a year, the same origin).
+_FILING_ATTEMPTS = 5
+_SETTLED = tuple(status.value for status in PetitionStatus if status.settled)
+
+
+class SqlPetitions:
+    """Petition cases, their per-year number counters, and complaints waiting for the resident's confirmation."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def file(
+        self,
+        draft: PetitionDraft,
+        *,
+        year: int,
+        now: datetime,
+        receipt: Receipt | None = None,
+        replies: RepliesFor | None = None,
+    ) -> Filing:
+        """Store draft as a new case numbered in year, or find the case its origin already made; with a receipt,
+        mark that inbound message handled and queue replies(case) to it, and drop the draft's pending confirmation,
+        all in one transaction. A case filed without a location is marked as asked for it (once, in the reply).
+
+        The number comes from the year's counter row, raised by an UPDATE in this transaction: PostgreSQL holds the
+        row locked until commit and SQLite writes one transaction at a time, so two filers never take the same
+        number; the first case of a year inserts the row, and of two such inserts the loser tries again."""
+        for _ in range(_FILING_ATTEMPTS):
+            try:
+                with self._sessions.begin() as session:
+                    return self._file(session, draft, year=year, now=now, receipt=receipt, replies=replies)
+            except IntegrityError:
+                if receipt is not None and self._handled(receipt.message_id):  # another delivery got there first
+                    return Filing(self.by_origin(draft.origin), (), recorded=False)
+        raise RuntimeError(f"could not file the petition of message {draft.origin}")
+
+    def _file(
+        self,
+        session: Session,
+        draft: PetitionDraft,
+        *,
+        year: int,
+        now: datetime,
+        receipt: Receipt | None,
+        replies: RepliesFor | None,
+    ) -> Filing:
+        row = session.scalars(select(PetitionRow).where(PetitionRow.origin == draft.origin)).one_or_none()
+        created = row is None
+        if row is None:
+            row = _new_row(draft, _next_number(session, year), now)
+            session.add(row)
+            session.flush()
+        session.execute(delete(PendingPetitionRow).where(PendingPetitionRow.origin == draft.origin))
+        petition = _petition(row)
+        queued = tuple(replies(petition)) if replies is not None else ()
+        if receipt is not None:
+            mark_handled(session, receipt.message_id, queued, now=now, outcome=receipt.outcome)
+        return Filing(petition, queued, recorded=receipt is not None, created=created)
+
+    def _handled(self, message_id: str) -> bool:
+        with self._sessions() as session:
+            return session.get(ProcessedMessageRow, message_id) is not None
+
+    def get(self, number: str) -> Petition | None:
+        """One case by its number."""
+        with self._sessions() as session:
+            row = session.scalars(select(PetitionRow).where(PetitionRow.number == number)).one_or_none()
+            return _petition(row) if row is not None else None
+
+    def by_origin(self, origin: str) -> Petition | None:
+        """The case an inbound message made, if any."""
+        with self._sessions() as session:
+            row = session.scalars(select(PetitionRow).where(PetitionRow.origin == origin)).one_or_none()
+            return _petition(row) if row is not None else None
+
+    def of_reporter(
+        self, channel: str, user_id: str, *, group_id: str | None, open_only: bool, limit: int
+    ) -> list[Petition]:
+        """One resident's cases (only those filed in group_id if given; only unsettled ones if open_only), newest
+        first."""
+        query = select(PetitionRow).where(PetitionRow.channel == channel, PetitionRow.user_id == user_id)
+        if group_id is not None:
+            query = query.where(PetitionRow.group_id == group_id)
+        if open_only:
+            query = query.where(PetitionRow.status.not_in(_SETTLED))
+        query = query.order_by(PetitionRow.created_at.desc(), PetitionRow.id.desc()).limit(limit)
+        with self._sessions() as session:
+            return [_petition(row) for row in session.scalars(query)]
+
+    def move(
+        self,
+        petition_id: int,
+        event: PetitionEvent,
+        *,
+        actor: str,
+        at: datetime,
+        note: str = "",
+        values: Mapping[str, Any] | None = None,
+        messages: Sequence[OutboundMessage] = (),
+    ) -> Petition:
+        """Apply event as PETITION_WORKFLOW allows (PetitionMoveRefused otherwise), recording the move and queueing
+        messages in the same transaction; the case as it is afterwards."""
+        with self._sessions.begin() as session:
+            apply_transition(
+                session,
+                PETITION_WORKFLOW,
+                PetitionRow,
+                petition_id,
+                event,
+                actor=actor,
+                at=at,
+                note=note,
+                values=values,
+                messages=messages,
+            )
+            row = session.get(PetitionRow, petition_id, populate_existing=True)
+            assert row is not None  # the move just found it
+            return _petition(row)
+
+    def resolved_before(self, cutoff: datetime, *, limit: int) -> list[Petition]:
+        """Cases resolved before cutoff and still waiting for the resident's answer, oldest first."""
+        query = (
+            select(PetitionRow)
+            .where(PetitionRow.status == PetitionStatus.RESOLVED.value, PetitionRow.resolved_at < cutoff)
+            .order_by(PetitionRow.resolved_at, PetitionRow.id)
+            .limit(limit)
+        )
+        with self._sessions() as session:
+            return [_petition(row) for row in session.scalars(query)]
+
+    def hold(
+        self,
+        draft: PetitionDraft,
+        *,
+        now: datetime,
+        expires_at: datetime,
+        receipt: Receipt,
+        replies: Sequence[OutboundMessage],
+    ) -> bool:
+        """Keep draft until the resident confirms it (replacing one they had not answered), mark the inbound message
+        handled and queue replies, in one transaction; False if another delivery of it was handled first."""
+        reporter = draft.reporter
+        try:
+            with self._sessions.begin() as session:
+                session.execute(
+                    delete(PendingPetitionRow).where(
+                        _pending_of(reporter.channel, reporter.group_id, reporter.user_id)
+                        | (PendingPetitionRow.expires_at <= now)
+                    )
+                )
+                session.add(_pending_row(draft, now, expires_at))
+                mark_handled(session, receipt.message_id, replies, now=now, outcome=receipt.outcome)
+        except IntegrityError:
+            return False
+        return True
+
+    def pending(self, channel: str, group_id: str, user_id: str, *, now: datetime) -> PetitionDraft | None:
+        """The complaint this resident (in this group) was asked to confirm, unless it has expired."""
+        query = select(PendingPetitionRow).where(
+            _pending_of(channel, group_id, user_id), PendingPetitionRow.expires_at > now
+        )
+        with self._sessions() as session:
+            row = session.scalars(query).one_or_none()
+            return _draft(row) if row is not None else None
+
+    def drop_pending(self, channel: str, group_id: str, user_id: str) -> bool:
+        """Forget the complaint this resident was asked to confirm; False if there was none."""
+        with self._sessions.begin() as session:
+            result = session.execute(delete(PendingPetitionRow).where(_pending_of(channel, group_id, user_id)))
+            return bool(getattr(result, "rowcount", 0))
+
+    def awaiting_location(self, channel: str, group_id: str, user_id: str, *, since: datetime) -> Petition | None:
+        """The resident's newest case filed in this group without a location whose question was asked since."""
+        query = (
+            select(PetitionRow)
+            .where(
+                PetitionRow.channel == channel,
+                PetitionRow.group_id == group_id,
+                PetitionRow.user_id == user_id,
+                PetitionRow.location == "",
+                PetitionRow.location_asked_at >= since,
+                PetitionRow.status.not_in(_SETTLED),
+            )
+            .order_by(PetitionRow.location_asked_at.desc(), PetitionRow.id.desc())
+            .limit(1)
+        )
+        with self._sessions() as session:
+            row = session.scalars(query).one_or_none()
+            return _petition(row) if row is not None else None
+
+    def locate(
+        self,
+        petition_id: int,
+        location: str,
+        *,
+        now: datetime,
+        receipt: Receipt,
+        replies: Sequence[OutboundMessage],
+    ) -> bool:
+        """Keep where the case is (only if it has no location yet), mark the inbound message handled and queue
+        replies, in one transaction; False if another delivery of the message was handled first."""
+        try:
+            with self._sessions.begin() as session:
+                session.execute(
+                    update(PetitionRow)
+                    .where(PetitionRow.id == petition_id, PetitionRow.location == "")
+                    .values(location=location[:200], updated_at=now)
+                    .execution_options(synchronize_session=False)
+                )
+                mark_handled(session, receipt.message_id, replies, now=now, outcome=receipt.outcome)
+        except IntegrityError:
+            return False
+        return True
+
+
+def _next_number(session: Session, year: int) -> str:
+    """Take the year's next case number in session's transaction (inserting the year's counter on its first case)."""
+    taken = session.execute(
+        update(PetitionCounterRow)
+        .where(PetitionCounterRow.year == year)
+        .values(last=PetitionCounterRow.last + 1)
+        .returning(PetitionCounterRow.last)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
+    if taken is None:
+        session.add(PetitionCounterRow(year=year, last=1))
+        session.flush()  # a concurrent first case of the year fails here, and is tried again
+        taken = 1
+    return case_number(year, int(taken))
+
+
+def _pending_of(channel: str, group_id: str, user_id: str) -> Any:
+    return (
+        (PendingPetitionRow.channel == channel)
+        & (PendingPetitionRow.group_id == group_id)
+        & (PendingPetitionRow.user_id == user_id)
+    )
+
+
+def _new_row(draft: PetitionDraft, number: str, now: datetime) -> PetitionRow:
+    reporter = draft.reporter
+    return PetitionRow(
+        number=number,
+        category=draft.category[:32],
+        description=draft.description,
+        location=draft.location[:200],
+        channel=reporter.channel,
+        group_id=reporter.group_id,
+        group_name=reporter.group_name,
+        user_id=reporter.user_id,
+        display_name=reporter.display_name,
+        urgency=draft.urgency.value,
+        status=PetitionStatus.SUBMITTED.value,
+        created_at=now,
+        updated_at=now,
+        resolved_at=None,
+        location_asked_at=None if draft.location else now,
+        department="",
+        handler="",
+        rating="",
+        note="",
+        origin=draft.origin,
+    )
+
+
+def _pending_row(draft: PetitionDraft, now: datetime, expires_at: datetime) -> PendingPetitionRow:
+    reporter = draft.reporter
+    return PendingPetitionRow(
+        origin=draft.origin,
+        category=draft.category[:32],
+        description=draft.description,
+        location=draft.location[:200],
+        channel=reporter.channel,
+        group_id=reporter.group_id,
+        group_name=reporter.group_name,
+        user_id=reporter.user_id,
+        display_name=reporter.display_name,
+        urgency=draft.urgency.value,
+        created_at=now,
+        expires_at=expires_at,
+    )
+
+
+def _reporter(row: PetitionRow | PendingPetitionRow) -> Reporter:
+    return Reporter(row.channel, row.group_id, row.group_name, row.user_id, row.display_name)
+
+
+def _draft(row: PendingPetitionRow) -> PetitionDraft:
+    return PetitionDraft(row.category, row.description, row.location, _reporter(row), Urgency(row.urgency), row.origin)
+
+
+def _petition(row: PetitionRow) -> Petition:
+    return Petition(
+        id=row.id,
+        number=row.number,
+        category=row.category,
+        description=row.description,
+        location=row.location,
+        reporter=_reporter(row),
+        urgency=Urgency(row.urgency),
+        status=PetitionStatus(row.status),
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        origin=row.origin,
+        department=row.department,
+        handler=row.handler,
+        rating=Rating(row.rating) if row.rating else None,
+        note=row.note,
+        resolved_at=row.resolved_at,
+    )
