@@ -11,6 +11,7 @@ from bot.domain.messages import InboundMessage, OutboundMessage
 from bot.domain.petitions import Petition, PetitionDraft, Receipt, Recognition, RecognitionKind, Reporter, find_location
 from bot.handlers.context import Handling, MessageContext
 from bot.handlers.table import Handler
+from bot.services.escalation import wants_a_person
 from bot.services.petitions import EMPTY_PETITION_TEXT, PetitionDesk, PetitionQuery, is_confirmation, parse_query
 
 PRIORITY = 80
@@ -131,9 +132,14 @@ class FilePetition:
         self._desk = desk
 
     def check(self, message: InboundMessage, context: MessageContext) -> Recognition | None:
-        """The recogniser's verdict, unless the message is no petition."""
+        """The recogniser's verdict, unless the message is no petition; a complaint that asks for a person ("转人工，
+        楼上漏水三天了") goes to staff as the resident asked, not to a confirmation."""
         recognition = self._desk.recognise(context.addressed.text)
-        return None if recognition.kind is RecognitionKind.NONE else recognition
+        if recognition.kind is RecognitionKind.NONE:
+            return None
+        if recognition.kind is RecognitionKind.IMPLICIT and wants_a_person(context.addressed.text):
+            return None
+        return recognition
 
     def handle(self, message: InboundMessage, context: MessageContext, match: Recognition) -> Handling:
         """File it or ask to confirm it; a bare trigger ("报事") gets a request to say what happened."""
