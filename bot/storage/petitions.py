@@ -28,8 +28,8 @@ from bot.domain.petitions import (
     Urgency,
     case_number,
 )
-from bot.storage.channel import mark_handled
 from bot.domain.workflow import Transition
+from bot.storage.channel import mark_handled
 from bot.storage.models import (
     GroupConfigRow,
     PendingPetitionRow,
