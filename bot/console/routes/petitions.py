@@ -112,8 +112,9 @@ def move(
         console.petitions.move(
             number, chosen, actor=Actor.console(session.user, ip=session.ip), note=note, department=department
         )
-    except (PetitionMoveRefused, PetitionNotFoundError) as refused:
-        return _case_page(request, console, session, found, error=str(refused), status_code=409)
+    except (PetitionMoveRefused, PetitionNotFoundError) as refused:  # moved meanwhile: shown as it is now
+        now_found = console.petitions.case(number) or found
+        return _case_page(request, console, session, now_found, error=str(refused), status_code=409)
     except AssistantError as refused:  # a rejection without a reason
         return _case_page(request, console, session, found, error=str(refused), draft=note, status_code=400)
     return redirect(f"/petitions/{number}", notice="petition_moved")
