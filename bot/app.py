@@ -298,7 +298,7 @@ def build_application(
     faq_book = FaqBook(settings.knowledge_dir, clock, knowledge.editing)
     recogniser = PetitionRecogniser(embeddings, load_categories(settings.petition_categories_file))
     petitions = PetitionDesk(
-        SqlPetitions(sessions),
+        SqlPetitions(sessions, default_community=settings.default_community),
         classifier or recogniser,
         clock,
         audit=audit,

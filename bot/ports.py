@@ -11,8 +11,19 @@ from bot.domain.escalation import Asker, EmbeddingRow, QuestionStatus, Unanswere
 from bot.domain.groups import GroupConfig
 from bot.domain.messages import OutboundMessage, TriggerMode
 from bot.domain.outbox import ExpiredLeases, QueuedMessage
-from bot.domain.petitions import Filing, Petition, PetitionDraft, PetitionEvent, Receipt, Recognition, RepliesFor
+from bot.domain.petitions import (
+    BoardFilter,
+    Filing,
+    Petition,
+    PetitionDraft,
+    PetitionEvent,
+    PetitionStatus,
+    Receipt,
+    Recognition,
+    RepliesFor,
+)
 from bot.domain.staff import AuditEntry, StaffProfile, StaffUser, StoredSession
+from bot.domain.workflow import Transition
 
 
 class Clock(Protocol):
@@ -255,6 +266,15 @@ class PetitionStore(Protocol):
         messages: Sequence[OutboundMessage] = (),
     ) -> Petition:
         """A workflow move with its messages queued in the same transaction (PetitionMoveRefused if not allowed)."""
+
+    def board(self, shown: BoardFilter, *, offset: int, limit: int) -> list[Petition]:
+        """The cases a board filter matches, newest first."""
+
+    def counts(self, shown: BoardFilter) -> dict[PetitionStatus, int]:
+        """How many cases the filter matches in each status (its own status ignored)."""
+
+    def history(self, petition_id: int) -> list[Transition]:
+        """Every move of one case, oldest first."""
 
     def resolved_before(self, cutoff: datetime, *, limit: int) -> list[Petition]:
         """Cases resolved before cutoff and still waiting for the resident's answer, oldest first."""

@@ -200,6 +200,7 @@ _NOTICES = {
     "user_created": "账号已创建。请把临时密码告诉本人，首次登录时需要修改。",
     "user_saved": "账号已保存。",
     "password_reset": "临时密码已设置，对方下次登录时需要修改。",
+    "petition_moved": "已办理，居民会收到进展通知。",
 }
 
 

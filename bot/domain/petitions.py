@@ -203,6 +203,12 @@ class Reporter:
     user_id: str
     display_name: str
 
+    @property
+    def masked_name(self) -> str:
+        """The resident's name as staff lists show it: the first character, the rest starred ("李**")."""
+        name = self.display_name.strip()
+        return f"{name[0]}{'*' * min(max(len(name) - 1, 1), 3)}" if name else "居民"
+
     def told(self, text: str, *, privately: bool = False) -> OutboundMessage:
         """A message to this resident: in their group @-mentioning them, or privately (always from a private chat)."""
         if privately or not self.group_id:
@@ -266,6 +272,34 @@ class Filing:
     replies: tuple[OutboundMessage, ...]
     recorded: bool
     created: bool = False
+
+
+# What staff may do in the console: every event but the assistant's own expiry; a handler (部门经办人) only works a
+# case dispatched to their department.
+_STAFF_EVENTS = frozenset(PetitionEvent) - {PetitionEvent.EXPIRE}
+_HANDLER_EVENTS = frozenset({PetitionEvent.START, PetitionEvent.RESOLVE})
+
+
+def staff_may(event: PetitionEvent, *, handler: bool) -> bool:
+    """Whether a staff member may take event at all (a handler only starts and resolves cases)."""
+    return event in (_HANDLER_EVENTS if handler else _STAFF_EVENTS)
+
+
+def staff_events(status: PetitionStatus, *, handler: bool) -> tuple[PetitionEvent, ...]:
+    """The events a staff member may take on a case in status, in the workflow's order."""
+    return tuple(e for e in PETITION_WORKFLOW.allowed_events(status) if staff_may(e, handler=handler))
+
+
+@dataclass(frozen=True, slots=True)
+class BoardFilter:
+    """Which cases a board shows; an empty or None field shows any. community is the reporting group's community
+    (a private chat's or an unregistered group's: the default one); department the one a case was dispatched to
+    (a given department never matches a case not dispatched yet)."""
+
+    status: PetitionStatus | None = None
+    category: str = ""
+    community: str | None = None
+    department: str | None = None
 
 
 class PetitionNotFoundError(AssistantError):

@@ -32,15 +32,23 @@ class Permission(StrEnum):
     MANAGE_USERS = "manage_users"
     VIEW_AUDIT = "view_audit"
     VIEW_SETTINGS = "view_settings"
+    HANDLE_PETITIONS = "handle_petitions"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
     # Admins run the deployment: users, groups and the audit trail, and can stand in for any cadre.
     Role.ADMIN: frozenset(Permission),
     # Cadres work their own community: its questions, the knowledge base, its figures.
-    Role.CADRE: frozenset({Permission.VIEW_DASHBOARD, Permission.ANSWER_QUESTIONS, Permission.MANAGE_KNOWLEDGE}),
-    # Handlers work petitions dispatched to their department (the petitions module brings their pages).
-    Role.HANDLER: frozenset(),
+    Role.CADRE: frozenset(
+        {
+            Permission.VIEW_DASHBOARD,
+            Permission.ANSWER_QUESTIONS,
+            Permission.MANAGE_KNOWLEDGE,
+            Permission.HANDLE_PETITIONS,
+        }
+    ),
+    # Handlers work the petitions dispatched to their department, and nothing else.
+    Role.HANDLER: frozenset({Permission.HANDLE_PETITIONS}),
 }
 
 
@@ -90,6 +98,18 @@ class StaffUser:
         """Whether data belonging to community is visible to this user."""
         scope = self.community_scope
         return scope is None or (bool(scope) and community == scope)
+
+    def sees_case(self, community: str, department: str) -> bool:
+        """Whether a petition is visible: a handler's only when dispatched to their department, others' as their
+        community's data."""
+        if self.role is Role.HANDLER:
+            return bool(self.department) and department == self.department
+        return self.sees_community(community)
+
+    @property
+    def department_scope(self) -> str | None:
+        """The one department whose dispatched petitions this user sees (handlers); None when not limited so."""
+        return self.department if self.role is Role.HANDLER else None
 
     def sees_knowledge(self, community: str) -> bool:
         """Whether a knowledge entry is visible: shared ones (no community) to all, others as their community's data."""

@@ -237,6 +237,11 @@ class PetitionRecogniser:
         self._loaded: _Models | None = None
         self._loading = threading.Lock()
 
+    @property
+    def category_names(self) -> tuple[str, ...]:
+        """The names of the categories staff defined, in their order."""
+        return tuple(category.name for category in self._category_list)
+
     def prepare(self) -> None:
         """Embed the prototypes and categories and load the word list (1–3 s), once; recognise() does it on first
         use otherwise."""

@@ -15,6 +15,7 @@ from bot.domain.messages import OutboundMessage, one_line, plain_text
 from bot.domain.petitions import (
     DEFAULT_CATEGORY,
     PETITION_WORKFLOW,
+    BoardFilter,
     Filing,
     Petition,
     PetitionDraft,
@@ -33,7 +34,7 @@ from bot.domain.petitions import (
 )
 from bot.domain.privacy import mask_personal_data
 from bot.domain.staff import ASSISTANT, Actor
-from bot.domain.workflow import TransitionNotAllowed
+from bot.domain.workflow import Transition, TransitionNotAllowed
 from bot.ports import Clock, PetitionClassifier, PetitionStore
 from bot.services.audit import StaffAudit
 from bot.services.petition_recognition import explicit_petition
@@ -45,6 +46,7 @@ EMPTY_PETITION_TEXT = "请把要反映的事情说一说，比如“报事 3号�
 # What a case keeps of the resident's words, and of a location they give.
 DESCRIPTION_CHARS = 500
 LOCATION_CHARS = 100
+DEPARTMENT_CHARS = 64
 _NOTE_CHARS = 500
 _MINE_LIMIT = 5
 # Statuses whose last note the resident is told when asking (the reason, what was done).
@@ -209,9 +211,28 @@ class PetitionDesk:
         lines = [f"{p.number}{self._quoted(p, 16, '', before=' ')}：{p.status.label}" for p in shown]
         return "您在办的诉求：\n" + "\n".join(lines) + "\n发“查询 编号”可以看详情。"
 
-    def move(self, number: str, event: PetitionEvent, *, actor: Actor, note: str = "") -> Petition:
+    def case(self, number: str) -> Petition | None:
+        """One case by its number."""
+        return self._store.get(number)
+
+    def board(self, shown: BoardFilter, *, offset: int, limit: int) -> list[Petition]:
+        """The cases a board shows, newest first."""
+        return self._store.board(shown, offset=offset, limit=limit)
+
+    def counts(self, shown: BoardFilter) -> dict[PetitionStatus, int]:
+        """How many cases a board filter matches in each status (its own status ignored)."""
+        return self._store.counts(shown)
+
+    def history(self, petition: Petition) -> list[Transition]:
+        """Every move of a case, oldest first: who, when, from what to what, and the note."""
+        return self._store.history(petition.id)
+
+    def move(
+        self, number: str, event: PetitionEvent, *, actor: Actor, note: str = "", department: str = ""
+    ) -> Petition:
         """actor moves case number on event: the move is recorded with who, when and note, the resident is told in
-        their group (@-mentioned; privately for sensitive categories) in the same transaction, and it is audited."""
+        their group (@-mentioned; privately for sensitive categories) in the same transaction, and it is audited.
+        A dispatch may name the department the case goes to: kept on the case and said in the recorded note."""
         note = plain_text(note, limit=_NOTE_CHARS).strip()
         if event is PetitionEvent.REJECT and not note:
             raise ReasonRequiredError("不予受理要写明原因，居民会收到这个原因")
@@ -219,10 +240,16 @@ class PetitionDesk:
         if petition is None:
             raise PetitionNotFoundError(f"没有找到编号为 {number} 的诉求")
         now = self._clock.now()
+        told = note
+        department = one_line(department, limit=DEPARTMENT_CHARS) if event is PetitionEvent.DISPATCH else ""
+        if department:
+            note = f"派给{department}：{note}" if note else f"派给{department}"
         values: dict[str, object] = {"updated_at": now, "note": note}
+        if department:
+            values["department"] = department
         if event is PetitionEvent.RESOLVE:
             values["resolved_at"] = now
-        notice = petition.reporter.told(self._notice(petition, event, note), privately=self._told_privately(petition))
+        notice = petition.reporter.told(self._notice(petition, event, told), privately=self._told_privately(petition))
         try:
             moved = self._store.move(
                 petition.id, event, actor=actor.name, at=now, note=note, values=values, messages=[notice]

@@ -8,13 +8,14 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.domain.messages import OutboundMessage
 from bot.domain.petitions import (
     PETITION_WORKFLOW,
+    BoardFilter,
     Filing,
     Petition,
     PetitionDraft,
@@ -27,9 +28,16 @@ from bot.domain.petitions import (
     Urgency,
     case_number,
 )
+from bot.domain.workflow import Transition
 from bot.storage.channel import mark_handled
-from bot.storage.models import PendingPetitionRow, PetitionCounterRow, PetitionRow, ProcessedMessageRow
-from bot.storage.workflow import apply_transition
+from bot.storage.models import (
+    GroupConfigRow,
+    PendingPetitionRow,
+    PetitionCounterRow,
+    PetitionRow,
+    ProcessedMessageRow,
+)
+from bot.storage.workflow import SqlTransitions, apply_transition
 
 # Filing is tried again this often when a concurrent one got in its way (the first case of a year, the same origin).
 _FILING_ATTEMPTS = 5
@@ -39,8 +47,12 @@ _SETTLED = tuple(status.value for status in PetitionStatus if status.settled)
 class SqlPetitions:
     """Petition cases, their per-year number counters, and complaints waiting for the resident's confirmation."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], *, default_community: str = "") -> None:
+        """default_community is the community of a case filed in private or in a group not registered (as the
+        group settings say)."""
         self._sessions = sessions
+        self._default_community = default_community
+        self._transitions = SqlTransitions(sessions)
 
     def file(
         self,
@@ -149,6 +161,38 @@ class SqlPetitions:
             row = session.get(PetitionRow, petition_id, populate_existing=True)
             assert row is not None  # the move just found it
             return _petition(row)
+
+    def board(self, shown: BoardFilter, *, offset: int, limit: int) -> list[Petition]:
+        """The cases shown matches, newest first."""
+        query = self._filtered(select(PetitionRow), shown)
+        if shown.status is not None:
+            query = query.where(PetitionRow.status == shown.status.value)
+        query = query.order_by(PetitionRow.created_at.desc(), PetitionRow.id.desc()).offset(offset).limit(limit)
+        with self._sessions() as session:
+            return [_petition(row) for row in session.scalars(query)]
+
+    def counts(self, shown: BoardFilter) -> dict[PetitionStatus, int]:
+        """How many cases shown matches in each status (its own status ignored); statuses without any left out."""
+        query = self._filtered(select(PetitionRow.status, func.count()), shown).group_by(PetitionRow.status)
+        with self._sessions() as session:
+            return {PetitionStatus(status): int(n) for status, n in session.execute(query)}
+
+    def history(self, petition_id: int) -> list[Transition]:
+        """Every move of one case, oldest first."""
+        return self._transitions.transitions(PETITION_WORKFLOW.kind, petition_id)
+
+    def _filtered(self, query: Any, shown: BoardFilter) -> Any:
+        """query narrowed to shown's category, community (through the reporting group) and department."""
+        if shown.category:
+            query = query.where(PetitionRow.category == shown.category)
+        if shown.department is not None:
+            query = query.where(PetitionRow.department == shown.department, PetitionRow.department != "")
+        if shown.community is not None:
+            community = func.coalesce(GroupConfigRow.community, self._default_community)
+            query = query.outerjoin(GroupConfigRow, GroupConfigRow.group_id == PetitionRow.group_id).where(
+                community == shown.community
+            )
+        return query
 
     def resolved_before(self, cutoff: datetime, *, limit: int) -> list[Petition]:
         """Cases resolved before cutoff and still waiting for the resident's answer, oldest first."""

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.domain.petitions import (
+    BoardFilter,
     PetitionDraft,
     PetitionEvent,
     PetitionMoveRefused,
@@ -175,6 +176,27 @@ def test_resolved_cases_close_after_days_without_an_answer(
     entries = StaffAudit(SqlAuditLog(sessions), desk_clock).entries(limit=10, action="petition_moved")
     assert (entries[0].actor, entries[0].detail) == ("小助手", "到期自动关闭：办结后7天未收到居民回复，自动关闭")
     assert len(entries) == 5
+
+
+def test_a_dispatch_names_its_department_and_the_board_filters_by_it(
+    desk: PetitionDesk, sessions: sessionmaker[Session], desk_clock: FakeClock
+) -> None:
+    first = desk.file(_draft(desk, "3号楼电梯坏了", "m1")).petition
+    desk_clock.advance(minutes=1)
+    second = desk.file(_draft(desk, "小区门口垃圾没人清", "m2", category="环境卫生")).petition
+    assert first is not None and second is not None
+    desk.move(first.number, PetitionEvent.ACCEPT, actor=CADRE)
+    moved = desk.move(first.number, PetitionEvent.DISPATCH, actor=CADRE, note="今天内修", department="物业公司")
+    assert (moved.department, moved.note) == ("物业公司", "派给物业公司：今天内修")
+    assert [t.note for t in desk.history(moved)] == ["", "派给物业公司：今天内修"]
+    assert _outbox_texts(sessions, desk_clock)[-1].endswith("已派给相关部门处理。")  # the department is for staff
+    assert [p.number for p in desk.board(BoardFilter(), offset=0, limit=10)] == ["2026-0002", "2026-0001"]
+    assert [p.number for p in desk.board(BoardFilter(department="物业公司"), offset=0, limit=10)] == ["2026-0001"]
+    assert desk.board(BoardFilter(department=""), offset=0, limit=10) == []  # never the cases not dispatched
+    assert desk.counts(BoardFilter(category="环境卫生")) == {PetitionStatus.SUBMITTED: 1}
+    assert desk.counts(BoardFilter()) == {PetitionStatus.SUBMITTED: 1, PetitionStatus.DISPATCHED: 1}
+    assert desk.board(BoardFilter(status=PetitionStatus.SUBMITTED), offset=1, limit=10) == []
+    assert desk.board(BoardFilter(community=""), offset=0, limit=10)[0].number == "2026-0002"  # no groups: default
 
 
 def test_a_listed_word_a_resident_reports_is_never_repeated_to_them(

@@ -7,12 +7,15 @@ from dataclasses import dataclass
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, Response
 
+from bot.console.routes.petitions import board_filter
 from bot.console.web import Services, SignedInStaff, page
 from bot.domain.staff import Permission
 from bot.services.dashboard import DashboardFigures, DayCount, Ranked
 
 router = APIRouter()
 CHART_HEIGHT = 120
+# The handler's home page lists this many of the newest cases dispatched to their department.
+HOME_CASES = 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,7 +44,8 @@ class RankBar:
 def front_page(request: Request, console: Services, session: SignedInStaff) -> Response:
     """Questions today and this week, the answered share, top questions and topics, activity per group."""
     if not session.user.may(Permission.VIEW_DASHBOARD):
-        return page(request, "home_handler.html", session)
+        cases = console.petitions.board(board_filter(session.user), offset=0, limit=HOME_CASES)
+        return page(request, "home_handler.html", session, cases=cases)
     figures = console.dashboard.figures(community=session.user.community_scope, titles=console.knowledge.titles())
     return page(
         request,

@@ -1,0 +1,161 @@
+"""Petitions (诉求) in the console: the board by status, a case with its whole history, and the moves staff make —
+each through the petition desk, which tells the resident and audits it once."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request
+from fastapi.responses import HTMLResponse, Response
+
+from bot.console.web import ForbiddenError, Services, StaffSession, acting, allowed, page, redirect
+from bot.domain.errors import AssistantError
+from bot.domain.petitions import (
+    BoardFilter,
+    Petition,
+    PetitionEvent,
+    PetitionMoveRefused,
+    PetitionNotFoundError,
+    PetitionStatus,
+    staff_events,
+    staff_may,
+)
+from bot.domain.staff import Actor, Permission, Role, StaffUser
+
+router = APIRouter()
+Caseworker = Annotated[StaffSession, allowed(Permission.HANDLE_PETITIONS)]
+Moving = Annotated[StaffSession, acting(Permission.HANDLE_PETITIONS)]
+BOARD_PAGE = 50
+MAX_NOTE_CHARS = 500
+
+
+def board_filter(
+    user: StaffUser, *, status: PetitionStatus | None = None, category: str = "", community: str = ""
+) -> BoardFilter:
+    """What user may see, narrowed by the filters chosen: a handler their department's cases, a cadre their
+    community's, an admin any community (or the one chosen)."""
+    scope = user.community_scope
+    if user.role is Role.HANDLER:
+        scope = None
+    elif scope is None and community:
+        scope = community
+    return BoardFilter(status=status, category=category, community=scope, department=user.department_scope)
+
+
+@router.get("/petitions", response_class=HTMLResponse)
+def board(
+    request: Request,
+    console: Services,
+    session: Caseworker,
+    status: str = "",
+    category: str = "",
+    community: str = "",
+    page_number: int = 1,
+) -> Response:
+    """Counts per status and the cases of one status (or all), newest first, 50 a page."""
+    shown_status = PetitionStatus(status) if status in {s.value for s in PetitionStatus} else None
+    category = category.strip()[:32]
+    community = community.strip()[:128]
+    page_number = max(1, page_number)
+    shown = board_filter(session.user, status=shown_status, category=category, community=community)
+    cases = console.petitions.board(shown, offset=(page_number - 1) * BOARD_PAGE, limit=BOARD_PAGE + 1)
+    counts = console.petitions.counts(shown)
+    communities = sorted({g.community for g in console.groups.all() if g.community} | _default(console))
+    return page(
+        request,
+        "petitions.html",
+        session,
+        cases=cases[:BOARD_PAGE],
+        more=len(cases) > BOARD_PAGE,
+        page_number=page_number,
+        counts=[(s, counts.get(s, 0)) for s in PetitionStatus],
+        total=sum(counts.values()),
+        status=shown_status.value if shown_status else "",
+        category=category,
+        community=community,
+        categories=console.recogniser.category_names,
+        communities=communities if session.user.community_scope is None else [],
+    )
+
+
+@router.get("/petitions/{number}", response_class=HTMLResponse)
+def case(request: Request, console: Services, session: Caseworker, number: str) -> Response:
+    """One case: its fields, its whole history and the moves its status allows."""
+    return _case_page(request, console, session, _visible(console, session, number))
+
+
+@router.post("/petitions/{number}/move", response_class=HTMLResponse)
+def move(
+    request: Request,
+    console: Services,
+    session: Moving,
+    number: str,
+    event: Annotated[str, Form(max_length=32)],
+    note: Annotated[str, Form(max_length=2000)] = "",
+    department: Annotated[str, Form(max_length=200)] = "",
+) -> Response:
+    """Move the case on event with a note (a reason for a rejection, a department for a dispatch)."""
+    found = _visible(console, session, number)
+    chosen = next((e for e in PetitionEvent if e.value == event), None)
+    if chosen is None:
+        return _case_page(request, console, session, found, error="不支持这个操作。", status_code=400)
+    if not staff_may(chosen, handler=session.user.role is Role.HANDLER):
+        raise ForbiddenError
+    error = ""
+    if len(note.strip()) > MAX_NOTE_CHARS:
+        error = f"说明太长（最多 {MAX_NOTE_CHARS} 字），请精简。"
+    elif chosen is PetitionEvent.DISPATCH and not department.strip():
+        error = "派单要写明派给哪个部门。"
+    if error:
+        return _case_page(request, console, session, found, error=error, draft=note, status_code=400)
+    try:
+        console.petitions.move(
+            number, chosen, actor=Actor.console(session.user, ip=session.ip), note=note, department=department
+        )
+    except (PetitionMoveRefused, PetitionNotFoundError) as refused:  # moved meanwhile: shown as it is now
+        now_found = console.petitions.case(number) or found
+        return _case_page(request, console, session, now_found, error=str(refused), status_code=409)
+    except AssistantError as refused:  # a rejection without a reason
+        return _case_page(request, console, session, found, error=str(refused), draft=note, status_code=400)
+    return redirect(f"/petitions/{number}", notice="petition_moved")
+
+
+def _default(console: Services) -> set[str]:
+    default = console.settings.default_community
+    return {default} if default else set()
+
+
+def _visible(console: Services, session: StaffSession, number: str) -> Petition:
+    found = console.petitions.case(number)
+    if found is None or not session.user.sees_case(
+        console.groups.community_of(found.reporter.group_id), found.department
+    ):
+        # Another community's (or department's) case is reported exactly like a missing one.
+        raise ForbiddenError
+    return found
+
+
+def _case_page(
+    request: Request,
+    console: Services,
+    session: StaffSession,
+    found: Petition,
+    *,
+    error: str = "",
+    draft: str = "",
+    status_code: int = 200,
+) -> Response:
+    return page(
+        request,
+        "petition.html",
+        session,
+        status_code=status_code,
+        case=found,
+        community=console.groups.community_of(found.reporter.group_id),
+        history=console.petitions.history(found),
+        status_labels={s.value: s.label for s in PetitionStatus},
+        event_labels={e.value: e.label for e in PetitionEvent},
+        events=staff_events(found.status, handler=session.user.role is Role.HANDLER),
+        error=error,
+        draft=draft,
+    )
