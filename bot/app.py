@@ -307,6 +307,7 @@ def build_application(
         private_categories=settings.split_list(settings.petition_private_categories),
         utc_offset=timedelta(hours=settings.utc_offset_hours),
         sensitive=sensitive_words,
+        staff_group_id=settings.staff_group_id,
     )
     router = MessageRouter(
         assistant,

@@ -231,9 +231,11 @@ class PetitionStore(Protocol):
         now: datetime,
         receipt: Receipt | None = None,
         replies: RepliesFor | None = None,
+        notices: RepliesFor | None = None,
     ) -> Filing:
         """A new case numbered in year (or the one draft's origin already made), the receipt's message handled with
-        replies(case) and draft's pending confirmation dropped, in one transaction."""
+        replies(case), notices(case) queued once for a new case, and draft's pending confirmation dropped, in one
+        transaction."""
 
     def get(self, number: str) -> Petition | None:
         """One case by its number."""

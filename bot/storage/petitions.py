@@ -27,7 +27,7 @@ from bot.domain.petitions import (
     Urgency,
     case_number,
 )
-from bot.storage.channel import mark_handled
+from bot.storage.channel import mark_handled, queued_row
 from bot.storage.models import PendingPetitionRow, PetitionCounterRow, PetitionRow, ProcessedMessageRow
 from bot.storage.workflow import apply_transition
 
@@ -50,10 +50,12 @@ class SqlPetitions:
         now: datetime,
         receipt: Receipt | None = None,
         replies: RepliesFor | None = None,
+        notices: RepliesFor | None = None,
     ) -> Filing:
         """Store draft as a new case numbered in year, or find the case its origin already made; with a receipt,
-        mark that inbound message handled and queue replies(case) to it, and drop the draft's pending confirmation,
-        all in one transaction. A case filed without a location is marked as asked for it (once, in the reply).
+        mark that inbound message handled and queue replies(case) to it; queue notices(case) (the staff group's)
+        for a new case only, keyed by the case; and drop the draft's pending confirmation, all in one transaction. A
+        case filed without a location is marked as asked for it (once, in the reply).
 
         The number comes from the year's counter row, raised by an UPDATE in this transaction: PostgreSQL holds the
         row locked until commit and SQLite writes one transaction at a time, so two filers never take the same
@@ -61,7 +63,9 @@ class SqlPetitions:
         for _ in range(_FILING_ATTEMPTS):
             try:
                 with self._sessions.begin() as session:
-                    return self._file(session, draft, year=year, now=now, receipt=receipt, replies=replies)
+                    return self._file(
+                        session, draft, year=year, now=now, receipt=receipt, replies=replies, notices=notices
+                    )
             except IntegrityError:
                 if receipt is not None and self._handled(receipt.message_id):  # another delivery got there first
                     return Filing(self.by_origin(draft.origin), (), recorded=False)
@@ -76,6 +80,7 @@ class SqlPetitions:
         now: datetime,
         receipt: Receipt | None,
         replies: RepliesFor | None,
+        notices: RepliesFor | None,
     ) -> Filing:
         row = session.scalars(select(PetitionRow).where(PetitionRow.origin == draft.origin)).one_or_none()
         created = row is None
@@ -88,6 +93,10 @@ class SqlPetitions:
         queued = tuple(replies(petition)) if replies is not None else ()
         if receipt is not None:
             mark_handled(session, receipt.message_id, queued, now=now, outcome=receipt.outcome)
+        if created and notices is not None:
+            source = f"{PETITION_WORKFLOW.kind}:{row.id}"
+            for n, notice in enumerate(notices(petition)):
+                session.add(queued_row(notice, now, source=source, dedupe_key=f"{source}:filed:{n}"))
         return Filing(petition, queued, recorded=receipt is not None, created=created)
 
     def _handled(self, message_id: str) -> bool:
