@@ -255,8 +255,10 @@ class PetitionStore(Protocol):
         note: str = "",
         values: Mapping[str, object] | None = None,
         messages: Sequence[OutboundMessage] = (),
+        receipt: Receipt | None = None,
     ) -> Petition:
-        """A workflow move with its messages queued in the same transaction (PetitionMoveRefused if not allowed)."""
+        """A workflow move with its messages queued, and the receipt's message marked handled, in the same
+        transaction (PetitionMoveRefused if not allowed)."""
 
     def resolved_before(self, cutoff: datetime, *, limit: int) -> list[Petition]:
         """Cases resolved before cutoff and still waiting for the resident's answer, oldest first."""

@@ -8,7 +8,16 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.domain.messages import InboundMessage, OutboundMessage
-from bot.domain.petitions import Petition, PetitionDraft, Receipt, Recognition, RecognitionKind, Reporter, find_location
+from bot.domain.petitions import (
+    Petition,
+    PetitionDraft,
+    PetitionMoveRefused,
+    Receipt,
+    Recognition,
+    RecognitionKind,
+    Reporter,
+    find_location,
+)
 from bot.handlers.context import Handling, MessageContext
 from bot.handlers.table import Handler
 from bot.services.petitions import (
@@ -147,10 +156,15 @@ class AnswerResolvedPetition:
         return None if petition is None else (petition, verdict)
 
     def handle(self, message: InboundMessage, context: MessageContext, match: tuple[Petition, Verdict]) -> Handling:
-        """Close or reopen the case (the resident is told by the move) and mark the message handled."""
+        """Close or reopen the case, the resident told and their message marked handled in the move's transaction; a
+        case moved meanwhile (another delivery of the message got there first) leaves the message as handled."""
         petition, verdict = match
-        self._desk.answer(petition, verdict)
-        return context.finish("petition_rated" if verdict.rating is not None else "petition_reopened")
+        outcome = "petition_rated" if verdict.rating is not None else "petition_reopened"
+        try:
+            self._desk.answer(petition, verdict, receipt=Receipt(message.message_id, outcome))
+        except PetitionMoveRefused:
+            return context.finish("petition_verdict_late")
+        return Handling(outcome, recorded=True)
 
 
 class FilePetition:

@@ -306,14 +306,16 @@ class PetitionDesk:
         resolved = [p for p in cases if p.status is PetitionStatus.RESOLVED and number in (None, p.number)]
         return resolved[0] if resolved else None
 
-    def answer(self, petition: Petition, verdict: Verdict) -> Petition:
+    def answer(self, petition: Petition, verdict: Verdict, *, receipt: Receipt) -> Petition:
         """The reporter answers their resolved case: a rating closes it and is kept, "没解决" reopens it; the staff
-        group is told either way."""
+        group is told either way, and the resident's message marked handled in the move's transaction."""
         if verdict.rating is None:
             number = petition.number
             follow = f"回复“{number} 处理中”或“{number} 派单 部门”"
             notice = f"【诉求 {number}】居民说问题没解决，已重新办理。请跟进：{follow}。"
-            return self.move(number, PetitionEvent.REOPEN, actor=RESIDENT, note="居民说没解决", staff=notice)
+            return self.move(
+                number, PetitionEvent.REOPEN, actor=RESIDENT, note="居民说没解决", staff=notice, receipt=receipt
+            )
         notice = f"【诉求 {petition.number}】居民评价：{verdict.rating.label}，已关闭。"
         return self.move(
             petition.number,
@@ -322,6 +324,7 @@ class PetitionDesk:
             note=f"居民评价：{verdict.rating.label}",
             values={"rating": verdict.rating.value},
             staff=notice,
+            receipt=receipt,
         )
 
     def move(
@@ -333,10 +336,11 @@ class PetitionDesk:
         note: str = "",
         values: Mapping[str, object] | None = None,
         staff: str = "",
+        receipt: Receipt | None = None,
     ) -> Petition:
         """actor moves case number on event (setting values too): the move is recorded with who, when and note, the
         resident is told in their group (@-mentioned; privately for sensitive categories) and the staff group the
-        staff text if any, in the same transaction, and it is audited."""
+        staff text if any, the receipt's message marked handled, in the same transaction; and it is audited."""
         note = plain_text(note, limit=_NOTE_CHARS).strip()
         if event is PetitionEvent.REJECT and not note:
             raise ReasonRequiredError("不予受理要写明原因，居民会收到这个原因")
@@ -351,7 +355,14 @@ class PetitionDesk:
         messages = [notice, *self._staff_notice(staff)] if staff else [notice]
         try:
             moved = self._store.move(
-                petition.id, event, actor=actor.name, at=now, note=note, values=stored, messages=messages
+                petition.id,
+                event,
+                actor=actor.name,
+                at=now,
+                note=note,
+                values=stored,
+                messages=messages,
+                receipt=receipt,
             )
         except TransitionNotAllowed as refused:
             raise _refusal(number, refused, event) from refused

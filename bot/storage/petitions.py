@@ -139,9 +139,11 @@ class SqlPetitions:
         note: str = "",
         values: Mapping[str, Any] | None = None,
         messages: Sequence[OutboundMessage] = (),
+        receipt: Receipt | None = None,
     ) -> Petition:
-        """Apply event as PETITION_WORKFLOW allows (PetitionMoveRefused otherwise), recording the move and queueing
-        messages in the same transaction; the case as it is afterwards."""
+        """Apply event as PETITION_WORKFLOW allows (PetitionMoveRefused otherwise), recording the move, queueing
+        messages and marking the receipt's inbound message handled in the same transaction; the case as it is
+        afterwards. Two deliveries of one message meet at the status compare-and-set: the second is refused."""
         with self._sessions.begin() as session:
             apply_transition(
                 session,
@@ -155,6 +157,8 @@ class SqlPetitions:
                 values=values,
                 messages=messages,
             )
+            if receipt is not None:
+                mark_handled(session, receipt.message_id, (), now=at, outcome=receipt.outcome)
             row = session.get(PetitionRow, petition_id, populate_existing=True)
             assert row is not None  # the move just found it
             return _petition(row)

@@ -120,8 +120,10 @@ def test_the_resident_rates_a_resolved_case_and_it_is_closed_with_the_rating(cha
     assert say(chat_runtime, "满意", sender="wxid_other", mention=False).outcome == "not_addressed"  # not theirs
     assert case(chat_runtime, number).status is PetitionStatus.RESOLVED
 
-    rated = say(chat_runtime, "基本满意", sender="wxid_l2", mention=False)  # no @ needed for the answer
-    assert rated.outcome == "petition_rated" and rated.recorded
+    message = resident_message(chat_runtime, "基本满意", sender="wxid_l2", group=GROUP, mention=False)  # no @ needed
+    rated = chat_runtime.router.handle(message)
+    assert rated.outcome == "petition_rated" and rated.recorded and chat_runtime.outbox.seen(message.message_id)
+    assert chat_runtime.router.handle(message).outcome == "duplicate"  # marked handled with the move
     closed = case(chat_runtime, number)
     assert (closed.status, closed.rating) == (PetitionStatus.CLOSED, Rating.FAIR)
     assert to_resident(chat_runtime, number)[-1].text.endswith("已关闭，感谢您的反映。")
