@@ -296,7 +296,7 @@ def build_application(
         group_name_of=groups.name_of,
     )
     faq_book = FaqBook(settings.knowledge_dir, clock, knowledge.editing)
-    recogniser = PetitionRecogniser(embeddings, load_categories(settings.petition_categories_file))
+    recogniser = PetitionRecogniser(embeddings, load_categories(settings.petition_categories_path))
     petitions = PetitionDesk(
         SqlPetitions(sessions, default_community=settings.default_community),
         classifier or recogniser,
@@ -307,6 +307,7 @@ def build_application(
         private_categories=settings.split_list(settings.petition_private_categories),
         utc_offset=timedelta(hours=settings.utc_offset_hours),
         sensitive=sensitive_words,
+        staff_group_id=settings.staff_group_id,
     )
     router = MessageRouter(
         assistant,

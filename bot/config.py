@@ -12,6 +12,9 @@ _PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "sk-xxx", "your-api-key", "
 EmbeddingBackend = Literal["use-m3", "sentence-transformers"]
 VectorStoreMode = Literal["embedded", "server"]
 
+# The petition categories shipped with the product (设施维修, 环境卫生, 噪音扰民, 物业服务, 安全隐患, 邻里纠纷, 其他).
+DEFAULT_PETITION_CATEGORIES = Path(__file__).parent / "services" / "resources" / "petition_categories.json"
+
 
 class Settings(BaseSettings):
     """Validated configuration; built once in the composition root and passed down explicitly."""
@@ -184,8 +187,10 @@ class Settings(BaseSettings):
     # The community a new group (and a private chat) belongs to until an admin assigns it in the console
     default_community: str = ""
 
-    # Petitions (诉求): the categories staff define (JSON: {name: description} or [{name, description, examples}])
-    petition_categories_file: Path = Path("knowledge/petition_categories.json")
+    # Petitions (诉求): the categories staff define (JSON: {name: description} or [{name, description, examples}]);
+    # unset: petition_categories.json in the knowledge directory if there is one, else the seven shipped with the
+    # product (see petition_categories_path)
+    petition_categories_file: Path | None = None
 
     # Staff console (FastAPI): started with `python -m bot run`; behind HTTPS in production (secure cookies)
     console_enabled: bool = True
@@ -242,6 +247,15 @@ class Settings(BaseSettings):
     def split_list(value: str) -> tuple[str, ...]:
         """A comma-separated setting as a tuple (full-width commas accepted)."""
         return tuple(part.strip() for part in value.replace("，", ",").split(",") if part.strip())
+
+    @property
+    def petition_categories_path(self) -> Path:
+        """The petition categories in force: the file set, else the knowledge directory's petition_categories.json,
+        else the seven categories shipped with the product."""
+        if self.petition_categories_file is not None:
+            return self.petition_categories_file
+        staff_file = self.knowledge_dir / "petition_categories.json"
+        return staff_file if staff_file.is_file() else DEFAULT_PETITION_CATEGORIES
 
     @property
     def database(self) -> str:

@@ -242,9 +242,11 @@ class PetitionStore(Protocol):
         now: datetime,
         receipt: Receipt | None = None,
         replies: RepliesFor | None = None,
+        notices: RepliesFor | None = None,
     ) -> Filing:
         """A new case numbered in year (or the one draft's origin already made), the receipt's message handled with
-        replies(case) and draft's pending confirmation dropped, in one transaction."""
+        replies(case), notices(case) queued once for a new case, and draft's pending confirmation dropped, in one
+        transaction."""
 
     def get(self, number: str) -> Petition | None:
         """One case by its number."""
@@ -264,8 +266,10 @@ class PetitionStore(Protocol):
         note: str = "",
         values: Mapping[str, object] | None = None,
         messages: Sequence[OutboundMessage] = (),
+        receipt: Receipt | None = None,
     ) -> Petition:
-        """A workflow move with its messages queued in the same transaction (PetitionMoveRefused if not allowed)."""
+        """A workflow move with its messages queued, and the receipt's message marked handled, in the same
+        transaction (PetitionMoveRefused if not allowed)."""
 
     def board(self, shown: BoardFilter, *, offset: int, limit: int) -> list[Petition]:
         """The cases a board filter matches, newest first."""

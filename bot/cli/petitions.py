@@ -24,7 +24,7 @@ def eval_petitions(settings: Settings, args: argparse.Namespace) -> int:
         raise AssistantError(f"文件不存在：{args.queries}") from None
     except (OSError, UnicodeDecodeError):
         raise AssistantError(f"无法读取（应为 UTF-8 编码的 JSONL）：{args.queries}") from None
-    categories = load_categories(args.categories or settings.petition_categories_file)
+    categories = load_categories(args.categories or settings.petition_categories_path)
     result = evaluate_petitions(PetitionRecogniser(make_embeddings(settings), categories), messages)
     if args.show_misses:
         for line in result.miss_lines:

@@ -8,11 +8,28 @@ from collections.abc import Sequence
 from typing import Any
 
 from bot.domain.messages import InboundMessage, OutboundMessage
-from bot.domain.petitions import Petition, PetitionDraft, Receipt, Recognition, RecognitionKind, Reporter, find_location
+from bot.domain.petitions import (
+    Petition,
+    PetitionDraft,
+    PetitionMoveRefused,
+    Receipt,
+    Recognition,
+    RecognitionKind,
+    Reporter,
+    find_location,
+)
 from bot.handlers.context import Handling, MessageContext
 from bot.handlers.table import Handler
 from bot.services.escalation import wants_a_person
-from bot.services.petitions import EMPTY_PETITION_TEXT, PetitionDesk, PetitionQuery, is_confirmation, parse_query
+from bot.services.petitions import (
+    EMPTY_PETITION_TEXT,
+    PetitionDesk,
+    PetitionQuery,
+    Verdict,
+    is_confirmation,
+    parse_query,
+    parse_verdict,
+)
 
 PRIORITY = 80
 
@@ -120,6 +137,37 @@ class PetitionStatusQuery:
         return context.queue(text, "petition_status")
 
 
+class AnswerResolvedPetition:
+    """The reporter of a resolved case answers it: "满意" / "基本满意" / "不满意" closes it with that rating, "没解决"
+    reopens it. Only their own case, only while it is resolved; otherwise the message goes on."""
+
+    name = "petition_verdict"
+    priority = PRIORITY
+    block = True
+
+    def __init__(self, desk: PetitionDesk) -> None:
+        self._desk = desk
+
+    def check(self, message: InboundMessage, context: MessageContext) -> tuple[Petition, Verdict] | None:
+        """The sender's resolved case and their answer, when the message is one."""
+        verdict = parse_verdict(context.addressed.text)
+        if verdict is None:
+            return None
+        petition = self._desk.awaiting_verdict(reporter_of(message), verdict.number)
+        return None if petition is None else (petition, verdict)
+
+    def handle(self, message: InboundMessage, context: MessageContext, match: tuple[Petition, Verdict]) -> Handling:
+        """Close or reopen the case, the resident told and their message marked handled in the move's transaction; a
+        case moved meanwhile (another delivery of the message got there first) leaves the message as handled."""
+        petition, verdict = match
+        outcome = "petition_rated" if verdict.rating is not None else "petition_reopened"
+        try:
+            self._desk.answer(petition, verdict, receipt=Receipt(message.message_id, outcome))
+        except PetitionMoveRefused:
+            return context.finish("petition_verdict_late")
+        return Handling(outcome, recorded=True)
+
+
 class FilePetition:
     """A petition said as one ("报事 …") is filed at once and its number told; a complaint the recogniser finds in
     other words is kept for the resident to confirm."""
@@ -160,5 +208,6 @@ def petition_rows(desk: PetitionDesk) -> list[Handler[Any]]:
         DropUnconfirmedPetition(desk),  # anything else drops it (does not block)
         PetitionLocation(desk),  # "3号楼2单元" after being asked where
         PetitionStatusQuery(desk),  # "查询 2026-0012", "我的诉求"
+        AnswerResolvedPetition(desk),  # "满意" … closes a resolved case, "没解决" reopens it
         FilePetition(desk),  # "报事 …" filed; a complaint asked to confirm
     ]

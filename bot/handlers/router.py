@@ -21,7 +21,14 @@ from bot.handlers.gates import (
     StaffGroup,
 )
 from bot.handlers.petitions import petition_rows, reporter_of
-from bot.handlers.staff import AddToKnowledge, AnswerQuestion, CloseQuestion, StaffChatter, StaffNonText
+from bot.handlers.staff import (
+    AddToKnowledge,
+    AnswerQuestion,
+    CloseQuestion,
+    MovePetition,
+    StaffChatter,
+    StaffNonText,
+)
 from bot.handlers.table import HandlerTable
 from bot.ports import Clock, GroupDirectory, Outbox
 from bot.services.assistant import ResidentAssistant
@@ -61,7 +68,8 @@ def resident_handlers(
     table.add(IgnoreBots(other_bot_ids))  # 10: our own messages and other bots'
     table.add(DropDuplicates(outbox))  # 20: delivered again
     if escalation is not None:
-        table.add(StaffGroup(escalation, staff_handlers(escalation, faq_book=faq_book, audit=audit)))  # 30
+        staff = staff_handlers(escalation, faq_book=faq_book, audit=audit, petitions=petitions)
+        table.add(StaffGroup(escalation, staff))  # 30
     table.add(DisabledGroup())  # 40: registers a new group; switched off
     table.add(NotAddressed())  # 50: not meant for the assistant
     table.add(NonTextHint())  # 60: a picture or voice message: "please write"
@@ -76,16 +84,22 @@ def resident_handlers(
 
 
 def staff_handlers(
-    escalation: EscalationService, *, faq_book: FaqBook | None, audit: StaffAudit | None
+    escalation: EscalationService,
+    *,
+    faq_book: FaqBook | None,
+    audit: StaffAudit | None,
+    petitions: PetitionDesk | None = None,
 ) -> HandlerTable:
-    """The staff group's rows, in order: commands about a queued question, then chatter. Adding to the knowledge base
-    needs the FAQ book."""
+    """The staff group's rows, in order: commands about a queued question, a petition's move, then chatter. Adding
+    to the knowledge base needs the FAQ book, moving petitions the petition desk."""
     table = HandlerTable()
     table.add(StaffNonText())  # 10: pictures and voice are chatter
     if faq_book is not None:
         table.add(AddToKnowledge(escalation, faq_book, audit))  # 20: "#12 入库"
     table.add(CloseQuestion(escalation))  # 30: "#12 关闭"
     table.add(AnswerQuestion(escalation))  # 40: "#12 答：…"
+    if petitions is not None:
+        table.add(MovePetition(petitions))  # 50: "2026-0012 受理", "… 派单 物业", "… 办结：…"
     table.add(StaffChatter())  # 100: anything else
     return table
 

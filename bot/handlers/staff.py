@@ -1,7 +1,9 @@
-"""The staff group's rows: only "#12 答：…", "#12 入库" and "#12 关闭" mean something; the rest is chatter."""
+"""The staff group's rows: only "#12 答：…", "#12 入库", "#12 关闭" and a petition's move ("2026-0012 受理")
+mean something; the rest is chatter."""
 
 from __future__ import annotations
 
+from bot.domain.errors import AssistantError
 from bot.domain.escalation import QuestionNotOpenError
 from bot.domain.messages import InboundMessage, MessageKind
 from bot.domain.staff import Actor
@@ -14,6 +16,7 @@ from bot.services.escalation import (
     parse_staff_to_knowledge,
 )
 from bot.services.faq_book import FaqBook, FaqEditError, NotAnsweredError
+from bot.services.petitions import PetitionDesk, StaffMove, parse_staff_move
 
 
 class StaffNonText:
@@ -111,6 +114,32 @@ class AnswerQuestion:
             return context.queue(f"没有找到待答的 #{number}（可能已经答过了）。", "staff_unknown_number")
         count = len({(a.group_id, a.user_id) for a in answered.askers})
         return context.queue(f"已把 #{number} 的答复发给 {count} 位居民。", "staff_answered")
+
+
+class MovePetition:
+    """Staff move a case: "2026-0012 受理", "… 派单 物业", "… 处理中", "… 办结：已修好", "… 不予受理：原因",
+    "… 合并 2026-0009"; the resident is told by the move, the staff group gets one line (or why not)."""
+
+    name = "staff_petition_move"
+    priority = 50
+    block = True
+
+    def __init__(self, desk: PetitionDesk) -> None:
+        self._desk = desk
+
+    def check(self, message: InboundMessage, context: MessageContext) -> StaffMove | None:
+        """The move ordered, or None."""
+        return parse_staff_move(context.text)
+
+    def handle(self, message: InboundMessage, context: MessageContext, match: StaffMove) -> Handling:
+        """Move the case and confirm it, or say why it cannot be moved."""
+        try:
+            moved = self._desk.order(match, actor=_staff(message))
+        except AssistantError as refused:
+            return context.queue(f"没能办理：{refused}。", "staff_petition_refused")
+        said = f"（{moved.note}）" if moved.note else ""
+        reply = f"诉求 {moved.number} {match.event.label}{said}，现在是“{moved.status.label}”，已告诉居民。"
+        return context.queue(reply, "staff_petition_moved")
 
 
 class StaffChatter:

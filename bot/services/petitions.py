@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -23,17 +23,19 @@ from bot.domain.petitions import (
     PetitionMoveRefused,
     PetitionNotFoundError,
     PetitionStatus,
+    Rating,
     ReasonRequiredError,
     Receipt,
     Recognition,
     RecognitionKind,
     Reporter,
+    Urgency,
     find_case_number,
     find_location,
     urgency_of,
 )
 from bot.domain.privacy import mask_personal_data
-from bot.domain.staff import ASSISTANT, Actor
+from bot.domain.staff import ASSISTANT, Actor, Venue
 from bot.domain.workflow import Transition, TransitionNotAllowed
 from bot.ports import Clock, PetitionClassifier, PetitionStore
 from bot.services.audit import StaffAudit
@@ -56,6 +58,28 @@ _NOTE_TOLD = frozenset({PetitionStatus.RESOLVED, PetitionStatus.REJECTED, Petiti
 _CONFIRM = re.compile(r"^\s*(?:1|确认|登记)\s*[。.!！]?\s*$")
 _STATUS_QUERY = re.compile(r"^\s*(?:查询|查一下|查|询问)\s*(?:诉求|编号|进展|进度)?")
 _MINE_QUERY = re.compile(r"^\s*(?:查询|查看|查|看看|看)?\s*我的(?:诉求|报事|投诉)\s*[？?。]?\s*$")
+# Staff in their group: "2026-0012 受理", "2026-0012 派单 物业", "2026-0012 办结：已修好", "2026-0012 合并 2026-0009".
+_STAFF_MOVE = re.compile(
+    r"^\s*(20\d{2}\s*[-—－_.]\s*\d{1,6})\s*(不予受理|受理|派单|处理中|开始处理|办结|合并)\s*[:：,，]?\s*(.*)$",
+    re.DOTALL,
+)
+_STAFF_EVENTS = {
+    "受理": PetitionEvent.ACCEPT,
+    "派单": PetitionEvent.DISPATCH,
+    "处理中": PetitionEvent.START,
+    "开始处理": PetitionEvent.START,
+    "办结": PetitionEvent.RESOLVE,
+    "不予受理": PetitionEvent.REJECT,
+    "合并": PetitionEvent.MERGE,
+}
+# The resident's answer to a resolved case: a rating closes it, "没解决" reopens it (a case number may lead).
+_VERDICT = re.compile(
+    r"^\s*(?:(20\d{2}\s*[-—－_.]\s*\d{1,6})\s*)?(基本满意|不满意|满意|没解决|没有解决|还没解决|未解决)\s*[。.!！]?\s*$"
+)
+_RATINGS = {rating.label: rating for rating in Rating}
+RATE_PROMPT = "办理结果请回复 满意 / 基本满意 / 不满意；没解决请回复 没解决。"
+# Who the workflow's history and the audit name when a resident answers their resolved case.
+RESIDENT = Actor("居民", Venue.ASSISTANT)
 
 
 class KeywordTriggers:
@@ -88,6 +112,44 @@ def parse_query(text: str) -> PetitionQuery | None:
     return None
 
 
+@dataclass(frozen=True, slots=True)
+class StaffMove:
+    """A move staff order in their group: the case's number, the event and what follows it (the department, the
+    note, the reason, the case merged into)."""
+
+    number: str
+    event: PetitionEvent
+    note: str
+
+
+def parse_staff_move(text: str) -> StaffMove | None:
+    """'2026-0012 派单 物业' → (2026-0012, dispatch, "物业"); anything else None."""
+    match = _STAFF_MOVE.match(unicodedata.normalize("NFKC", text))
+    if match is None:
+        return None
+    number = find_case_number(match.group(1))
+    assert number is not None  # the pattern matched a number
+    return StaffMove(number, _STAFF_EVENTS[match.group(2)], match.group(3).strip())
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """A resident's answer to their resolved case: a rating (closes it) or None for "没解决" (reopens it); number is
+    the case they named, if they named one."""
+
+    rating: Rating | None
+    number: str | None
+
+
+def parse_verdict(text: str) -> Verdict | None:
+    """'满意' → satisfied; '2026-0012 没解决' → reopen that case; anything else None."""
+    match = _VERDICT.match(unicodedata.normalize("NFKC", text))
+    if match is None:
+        return None
+    number = find_case_number(match.group(1)) if match.group(1) else None
+    return Verdict(_RATINGS.get(match.group(2)), number)
+
+
 def is_confirmation(text: str) -> bool:
     """Whether text confirms a complaint as a petition ("1")."""
     return bool(_CONFIRM.match(unicodedata.normalize("NFKC", text)))
@@ -108,6 +170,8 @@ class PetitionDesk:
         private_categories: Iterable[str] = ("邻里纠纷",),
         utc_offset: timedelta = timedelta(hours=8),
         sensitive: SensitiveWords | None = None,
+        staff_group_id: str = "",
+        staff_channel: str = "wechat",
     ) -> None:
         self._store = store
         self._classifier = classifier
@@ -118,6 +182,8 @@ class PetitionDesk:
         self._private = frozenset(private_categories)
         self._utc_offset = utc_offset
         self._sensitive = sensitive
+        self._staff_group_id = staff_group_id
+        self._staff_channel = staff_channel
 
     def recognise(self, text: str) -> Recognition:
         """Whether text is a petition (explicit or implicit) or not."""
@@ -145,6 +211,7 @@ class PetitionDesk:
             now=now,
             receipt=receipt,
             replies=lambda petition: [draft.reporter.told(_filed_text(petition))],
+            notices=lambda petition: self._staff_notice(_staff_filed_text(petition)),
         )
 
     def ask_to_confirm(self, draft: PetitionDraft, *, receipt: Receipt) -> list[OutboundMessage]:
@@ -173,6 +240,9 @@ class PetitionDesk:
         or a place to "在哪栋楼". The text is looked at first, so most messages cost no database read."""
         if is_confirmation(text):
             return self.pending(reporter) is not None
+        verdict = parse_verdict(text)
+        if verdict is not None:
+            return self.awaiting_verdict(reporter, verdict.number) is not None
         return bool(find_location(text)) and self.awaiting_location(reporter) is not None
 
     def locate(self, petition: Petition, text: str, *, receipt: Receipt) -> list[OutboundMessage]:
@@ -227,12 +297,71 @@ class PetitionDesk:
         """Every move of a case, oldest first: who, when, from what to what, and the note."""
         return self._store.history(petition.id)
 
+    def order(self, command: StaffMove, *, actor: Actor) -> Petition:
+        """A move staff ordered in their group: a dispatch names who takes it (kept as the case's department), a
+        merge the case it joins; then as move."""
+        note = one_line(command.note, limit=_NOTE_CHARS)
+        department = ""
+        if command.event is PetitionEvent.DISPATCH:
+            if not note:
+                raise ReasonRequiredError(f"派单要写明派给谁，比如“{command.number} 派单 物业”")
+            department, note = note, ""
+        if command.event is PetitionEvent.MERGE:
+            into = find_case_number(note)
+            if into is None:
+                raise ReasonRequiredError(f"合并要写明并入哪个诉求，比如“{command.number} 合并 2026-0009”")
+            if into == command.number or self._store.get(into) is None:
+                raise PetitionNotFoundError(f"没有可以并入的诉求 {into}")
+            note = f"并入诉求 {into}"
+        return self.move(command.number, command.event, actor=actor, note=note, department=department)
+
+    def awaiting_verdict(self, reporter: Reporter, number: str | None = None) -> Petition | None:
+        """The resident's resolved case waiting for their rating (the one numbered, else the newest; in a group only
+        those filed there), or None."""
+        cases = self._store.of_reporter(
+            reporter.channel, reporter.user_id, group_id=reporter.group_id or None, open_only=True, limit=20
+        )
+        resolved = [p for p in cases if p.status is PetitionStatus.RESOLVED and number in (None, p.number)]
+        return resolved[0] if resolved else None
+
+    def answer(self, petition: Petition, verdict: Verdict, *, receipt: Receipt) -> Petition:
+        """The reporter answers their resolved case: a rating closes it and is kept, "没解决" reopens it; the staff
+        group is told either way, and the resident's message marked handled in the move's transaction."""
+        if verdict.rating is None:
+            number = petition.number
+            follow = f"回复“{number} 处理中”或“{number} 派单 部门”"
+            notice = f"【诉求 {number}】居民说问题没解决，已重新办理。请跟进：{follow}。"
+            return self.move(
+                number, PetitionEvent.REOPEN, actor=RESIDENT, note="居民说没解决", staff=notice, receipt=receipt
+            )
+        notice = f"【诉求 {petition.number}】居民评价：{verdict.rating.label}，已关闭。"
+        return self.move(
+            petition.number,
+            PetitionEvent.CLOSE,
+            actor=RESIDENT,
+            note=f"居民评价：{verdict.rating.label}",
+            values={"rating": verdict.rating.value},
+            staff=notice,
+            receipt=receipt,
+        )
+
     def move(
-        self, number: str, event: PetitionEvent, *, actor: Actor, note: str = "", department: str = ""
+        self,
+        number: str,
+        event: PetitionEvent,
+        *,
+        actor: Actor,
+        note: str = "",
+        department: str = "",
+        values: Mapping[str, object] | None = None,
+        staff: str = "",
+        receipt: Receipt | None = None,
     ) -> Petition:
-        """actor moves case number on event: the move is recorded with who, when and note, the resident is told in
-        their group (@-mentioned; privately for sensitive categories) in the same transaction, and it is audited.
-        A dispatch may name the department the case goes to: kept on the case and said in the recorded note."""
+        """actor moves case number on event (setting values too): the move is recorded with who, when and note, the
+        resident is told in their group (@-mentioned; privately for sensitive categories) and the staff group the
+        staff text if any, the receipt's message marked handled, in the same transaction; and it is audited. A
+        dispatch names the department the case goes to: kept on the case and said in the recorded note, not to the
+        resident."""
         note = plain_text(note, limit=_NOTE_CHARS).strip()
         if event is PetitionEvent.REJECT and not note:
             raise ReasonRequiredError("不予受理要写明原因，居民会收到这个原因")
@@ -244,15 +373,23 @@ class PetitionDesk:
         department = one_line(department, limit=DEPARTMENT_CHARS) if event is PetitionEvent.DISPATCH else ""
         if department:
             note = f"派给{department}：{note}" if note else f"派给{department}"
-        values: dict[str, object] = {"updated_at": now, "note": note}
+        stored: dict[str, object] = {**(values or {}), "updated_at": now, "note": note}
         if department:
-            values["department"] = department
+            stored["department"] = department
         if event is PetitionEvent.RESOLVE:
-            values["resolved_at"] = now
+            stored["resolved_at"] = now
         notice = petition.reporter.told(self._notice(petition, event, told), privately=self._told_privately(petition))
+        messages = [notice, *self._staff_notice(staff)] if staff else [notice]
         try:
             moved = self._store.move(
-                petition.id, event, actor=actor.name, at=now, note=note, values=values, messages=[notice]
+                petition.id,
+                event,
+                actor=actor.name,
+                at=now,
+                note=note,
+                values=stored,
+                messages=messages,
+                receipt=receipt,
             )
         except TransitionNotAllowed as refused:
             raise _refusal(number, refused, event) from refused
@@ -298,7 +435,7 @@ class PetitionDesk:
             PetitionEvent.DISPATCH: f"{subject}已派给相关部门处理。",
             PetitionEvent.START: f"{subject}正在处理中。",
             PetitionEvent.RESOLVE: (
-                f"{subject}已办结{said}。如果问题还没解决，请告诉社区工作人员；{self._days}天内没有回音将自动关闭。"
+                f"{RATE_PROMPT}\n{subject}已办结{said}。如果问题还没解决，请告诉社区工作人员；{self._days}天内没有回音将自动关闭。"
             ),
             PetitionEvent.CLOSE: f"{subject}已关闭，感谢您的反映。",
             PetitionEvent.EXPIRE: f"{subject}办结后{self._days}天没有收到您的回音，已自动关闭，感谢您的反映。",
@@ -306,6 +443,12 @@ class PetitionDesk:
             PetitionEvent.MERGE: f"{subject}已与同类诉求合并办理{said}，进展会一并告诉您。",
             PetitionEvent.REOPEN: f"{subject}已重新办理，我们会尽快处理。",
         }[event]
+
+    def _staff_notice(self, text: str) -> list[OutboundMessage]:
+        """A message for the staff group, if there is one."""
+        if not self._staff_group_id:
+            return []
+        return [OutboundMessage(self._staff_channel, text, group_id=self._staff_group_id)]
 
     def _local(self, at: datetime) -> datetime:
         return at + self._utc_offset
@@ -319,6 +462,26 @@ def _filed_text(petition: Petition) -> str:
     """The reply that tells the resident their case's number (and asks where it is when they did not say)."""
     text = f"已登记您的诉求，编号 {petition.number}。我们会尽快处理，发“查询 {petition.number}”可以看进展。"
     return text if petition.location else f"{text}{LOCATION_QUESTION}"
+
+
+def _staff_filed_text(petition: Petition) -> str:
+    """What the staff group is told of a new case, with the replies that move it."""
+    reporter, number = petition.reporter, petition.number
+    where = f"“{reporter.group_name or reporter.group_id}”群" if reporter.group_id else "私聊"
+    details = "，".join(
+        part
+        for part in (
+            petition.category,
+            f"地点：{petition.location}" if petition.location else "",
+            petition.urgency.label if petition.urgency is Urgency.URGENT else "",
+        )
+        if part
+    )
+    return (
+        f"【诉求 {number}】{where}的居民反映：{petition.description}（{details}）\n"
+        f"回复“{number} 受理”受理；“{number} 派单 部门”派单；“{number} 办结：说明”办结；"
+        f"“{number} 不予受理：原因”不予受理；“{number} 合并 编号”合并。"
+    )
 
 
 def _refusal(number: str, refused: TransitionNotAllowed, event: PetitionEvent) -> AssistantError:

@@ -29,7 +29,7 @@ from bot.domain.petitions import (
     case_number,
 )
 from bot.domain.workflow import Transition
-from bot.storage.channel import mark_handled
+from bot.storage.channel import mark_handled, queued_row
 from bot.storage.models import (
     GroupConfigRow,
     PendingPetitionRow,
@@ -62,10 +62,12 @@ class SqlPetitions:
         now: datetime,
         receipt: Receipt | None = None,
         replies: RepliesFor | None = None,
+        notices: RepliesFor | None = None,
     ) -> Filing:
         """Store draft as a new case numbered in year, or find the case its origin already made; with a receipt,
-        mark that inbound message handled and queue replies(case) to it, and drop the draft's pending confirmation,
-        all in one transaction. A case filed without a location is marked as asked for it (once, in the reply).
+        mark that inbound message handled and queue replies(case) to it; queue notices(case) (the staff group's)
+        for a new case only, keyed by the case; and drop the draft's pending confirmation, all in one transaction. A
+        case filed without a location is marked as asked for it (once, in the reply).
 
         The number comes from the year's counter row, raised by an UPDATE in this transaction: PostgreSQL holds the
         row locked until commit and SQLite writes one transaction at a time, so two filers never take the same
@@ -73,7 +75,9 @@ class SqlPetitions:
         for _ in range(_FILING_ATTEMPTS):
             try:
                 with self._sessions.begin() as session:
-                    return self._file(session, draft, year=year, now=now, receipt=receipt, replies=replies)
+                    return self._file(
+                        session, draft, year=year, now=now, receipt=receipt, replies=replies, notices=notices
+                    )
             except IntegrityError:
                 if receipt is not None and self._handled(receipt.message_id):  # another delivery got there first
                     return Filing(self.by_origin(draft.origin), (), recorded=False)
@@ -88,6 +92,7 @@ class SqlPetitions:
         now: datetime,
         receipt: Receipt | None,
         replies: RepliesFor | None,
+        notices: RepliesFor | None,
     ) -> Filing:
         row = session.scalars(select(PetitionRow).where(PetitionRow.origin == draft.origin)).one_or_none()
         created = row is None
@@ -100,6 +105,10 @@ class SqlPetitions:
         queued = tuple(replies(petition)) if replies is not None else ()
         if receipt is not None:
             mark_handled(session, receipt.message_id, queued, now=now, outcome=receipt.outcome)
+        if created and notices is not None:
+            source = f"{PETITION_WORKFLOW.kind}:{row.id}"
+            for n, notice in enumerate(notices(petition)):
+                session.add(queued_row(notice, now, source=source, dedupe_key=f"{source}:filed:{n}"))
         return Filing(petition, queued, recorded=receipt is not None, created=created)
 
     def _handled(self, message_id: str) -> bool:
@@ -142,9 +151,11 @@ class SqlPetitions:
         note: str = "",
         values: Mapping[str, Any] | None = None,
         messages: Sequence[OutboundMessage] = (),
+        receipt: Receipt | None = None,
     ) -> Petition:
-        """Apply event as PETITION_WORKFLOW allows (PetitionMoveRefused otherwise), recording the move and queueing
-        messages in the same transaction; the case as it is afterwards."""
+        """Apply event as PETITION_WORKFLOW allows (PetitionMoveRefused otherwise), recording the move, queueing
+        messages and marking the receipt's inbound message handled in the same transaction; the case as it is
+        afterwards. Two deliveries of one message meet at the status compare-and-set: the second is refused."""
         with self._sessions.begin() as session:
             apply_transition(
                 session,
@@ -158,6 +169,8 @@ class SqlPetitions:
                 values=values,
                 messages=messages,
             )
+            if receipt is not None:
+                mark_handled(session, receipt.message_id, (), now=at, outcome=receipt.outcome)
             row = session.get(PetitionRow, petition_id, populate_existing=True)
             assert row is not None  # the move just found it
             return _petition(row)

@@ -173,6 +173,7 @@ def test_the_application_registers_these_rows_in_this_order(
         (80, "petition_unconfirmed"),  # anything else drops that complaint (does not block)
         (80, "petition_location"),  # the place asked for after filing
         (80, "petition_status"),  # "查询 2026-0012", "我的诉求"
+        (80, "petition_verdict"),  # "满意" … closes the reporter's resolved case, "没解决" reopens it
         (80, "petition"),  # "报事 …" filed at once; a complaint asked to confirm
         (90, "handoff"),  # "转人工": to staff at once
         (100, "assistant_reply"),  # everything else: the assistant's reply
@@ -183,6 +184,7 @@ def test_the_application_registers_these_rows_in_this_order(
         (20, "staff_to_knowledge"),  # "#12 入库"
         (30, "staff_close"),  # "#12 关闭"
         (40, "staff_answer"),  # "#12 答：…"
+        (50, "staff_petition_move"),  # "2026-0012 受理", "… 派单 物业", "… 办结：…"
         (100, "staff_chatter"),  # anything else
     ]
 

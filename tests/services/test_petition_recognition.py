@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from bot.cli import main
+from bot.config import DEFAULT_PETITION_CATEGORIES
 from bot.domain.errors import AssistantError
 from bot.domain.petitions import PetitionCategory, RecognitionKind
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
@@ -16,7 +17,7 @@ from bot.services.petition_evaluation import evaluate_petitions, load_labelled_m
 from bot.services.petition_recognition import PetitionCategoriesError, PetitionRecogniser, load_categories
 from tests.conftest import REPO
 
-PRODUCT_CATEGORIES = REPO / "knowledge" / "petition_categories.json"
+PRODUCT_CATEGORIES = DEFAULT_PETITION_CATEGORIES
 # Research-only data next to the repository; never copied into it (see its README).
 EXTERNAL = REPO.parent / "shared" / "data" / "external-petitions"
 
