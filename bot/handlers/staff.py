@@ -6,6 +6,7 @@ from __future__ import annotations
 from bot.domain.errors import AssistantError
 from bot.domain.escalation import QuestionNotOpenError
 from bot.domain.messages import InboundMessage, MessageKind
+from bot.domain.petitions import PetitionEvent
 from bot.domain.staff import Actor
 from bot.handlers.context import Handling, MessageContext
 from bot.services.audit import StaffAudit
@@ -137,7 +138,8 @@ class MovePetition:
             moved = self._desk.order(match, actor=_staff(message))
         except AssistantError as refused:
             return context.queue(f"没能办理：{refused}。", "staff_petition_refused")
-        said = f"（{moved.note}）" if moved.note else ""
+        shown = moved.department if match.event is PetitionEvent.DISPATCH else moved.note
+        said = f"（{shown}）" if shown else ""
         reply = f"诉求 {moved.number} {match.event.label}{said}，现在是“{moved.status.label}”，已告诉居民。"
         return context.queue(reply, "staff_petition_moved")
 
