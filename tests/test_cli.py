@@ -209,7 +209,7 @@ def test_run_serves_the_console_beside_the_chat_and_prints_its_address(tmp_path:
         login = urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=10).read().decode()
         assert "社区助手控制台" in login and "python -m bot create-admin" in login
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGTERM)  # as a service manager stops it
         _, errors = process.communicate(timeout=30)
     assert process.returncode in (0, 130) and "Traceback" not in errors
 
@@ -247,7 +247,7 @@ def test_console_only_mode_runs_the_scheduled_reminders(tmp_path: Path, kb: Path
             time.sleep(0.2)
         assert reminders() >= 1, "no reminder was queued while the console ran alone"
     finally:
-        process.send_signal(signal.SIGINT)
+        process.send_signal(signal.SIGTERM)  # as a service manager stops it
         _, errors = process.communicate(timeout=60)
     assert process.returncode in (0, 130) and "Traceback" not in errors
 

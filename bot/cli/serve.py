@@ -47,8 +47,7 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         token=settings.wechaty_token.get_secret_value(),
         login_timeout_s=settings.wechaty_login_timeout_s,
     )
-    console = _start_console(application)
-    application.start_jobs()
+    console: ConsoleServer | None = None
 
     async def serve() -> None:
         stop = asyncio.Event()
@@ -61,6 +60,8 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         await serving
 
     try:
+        application.start_jobs()
+        console = _start_console(application)
         asyncio.run(serve())
     finally:
         application.stop_jobs()
@@ -86,14 +87,18 @@ def chat(settings: Settings, args: argparse.Namespace) -> int:
         with sending:
             asyncio.run(sender.send_due())
 
-    console = _start_console(application) if args.command == "run" else None
     stop = threading.Event()
-    if console is not None:
-        # Answers staff send from the console reach the terminal resident without waiting for the next line.
-        threading.Thread(target=_drain_until, args=(drain, stop), name="terminal-sender", daemon=True).start()
+    console: ConsoleServer | None = None
     channel = TerminalChannel(application.router.handle, drain, application.clock)
-    application.start_jobs()
+    # A service manager stops the process with SIGTERM: the same clean stop as Ctrl-C (the scheduler's lease is
+    # handed over, the console closed).
+    signal.signal(signal.SIGTERM, _interrupt)
     try:
+        application.start_jobs()
+        console = _start_console(application) if args.command == "run" else None
+        if console is not None:
+            # Answers staff send from the console reach the terminal resident without waiting for the next line.
+            threading.Thread(target=_drain_until, args=(drain, stop), name="terminal-sender", daemon=True).start()
         if console is not None and not sys.stdin.isatty():
             print("没有交互终端：只运行控制台，按 Ctrl-C 停止。", flush=True)
             stop.wait()
@@ -114,6 +119,11 @@ def chat(settings: Settings, args: argparse.Namespace) -> int:
         application.stop_jobs()
         if console is not None:
             console.stop()
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    """Stop as Ctrl-C does."""
+    raise KeyboardInterrupt
 
 
 def _drain_until(drain: Callable[[], None], stop: threading.Event, every_s: float = 1.0) -> None:
