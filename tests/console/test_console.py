@@ -15,12 +15,18 @@ from bot.domain.conversation import Question
 from bot.domain.escalation import UnansweredQuestion
 from bot.domain.staff import Role
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
-from tests.conftest import fresh_database
 from tests.support.clock import FakeClock
-from tests.support.console import PASSWORD, ConsoleWorld, console_world, csrf_of, sign_in
+from tests.support.console import (
+    PASSWORD,
+    ROOM_A,
+    ROOM_B,
+    ConsoleWorld,
+    csrf_of,
+    sign_in,
+    two_communities,
+)
 
 pytestmark = pytest.mark.slow
-ROOM_A, ROOM_B = "room-a@chatroom", "room-b@chatroom"
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -30,16 +36,7 @@ def world(
     use_embeddings: UniversalSentenceEncoderEmbeddings,
 ) -> Iterator[ConsoleWorld]:
     directory = tmp_path_factory.mktemp(f"console-{request.param}")
-    with fresh_database(request.param, directory) as url:
-        built = console_world(directory, use_embeddings, database_url=url, clock=FakeClock())
-        groups, now = built.application.groups, built.application.clock.now()
-        for room, name, community in ((ROOM_A, "幸福里3号楼", "幸福里"), (ROOM_B, "和平里1号楼", "和平里")):
-            groups.get_or_register(group_id=room, channel="wechat", name=name, now=now)
-            groups.update(room, community=community, now=now)
-        built.user("chief", Role.ADMIN)
-        built.user("li", Role.CADRE, community="幸福里")
-        built.user("he", Role.CADRE, community="和平里")
-        built.user("zhao", Role.HANDLER, department="城管科")
+    with two_communities(request.param, directory, use_embeddings) as built:
         yield built
 
 

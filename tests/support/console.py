@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import shutil
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,6 +18,8 @@ from bot.app import Application
 from bot.console.app import create_console
 from bot.domain.staff import Role, StaffProfile, StaffUser
 from bot.ports import Clock
+from tests.conftest import fresh_database
+from tests.support.clock import FakeClock
 from tests.support.services import STARTER_KNOWLEDGE, ready_services
 
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -78,3 +82,23 @@ def csrf_of(client: TestClient, path: str = "/account/password") -> str:
     found = _CSRF.search(client.get(path).text)
     assert found is not None
     return found.group(1)
+
+
+ROOM_A, ROOM_B = "room-a@chatroom", "room-b@chatroom"
+
+
+@contextmanager
+def two_communities(kind: str, directory: Path, embeddings: Embeddings) -> Iterator[ConsoleWorld]:
+    """A console over a fresh database of kind with two groups in two communities (幸福里: ROOM_A, 和平里: ROOM_B),
+    an admin (chief), a cadre of each community (li, he) and a handler of 城管科 (zhao)."""
+    with fresh_database(kind, directory) as url:
+        built = console_world(directory, embeddings, database_url=url, clock=FakeClock())
+        groups, now = built.application.groups, built.application.clock.now()
+        for room, name, community in ((ROOM_A, "幸福里3号楼", "幸福里"), (ROOM_B, "和平里1号楼", "和平里")):
+            groups.get_or_register(group_id=room, channel="wechat", name=name, now=now)
+            groups.update(room, community=community, now=now)
+        built.user("chief", Role.ADMIN)
+        built.user("li", Role.CADRE, community="幸福里")
+        built.user("he", Role.CADRE, community="和平里")
+        built.user("zhao", Role.HANDLER, department="城管科")
+        yield built
