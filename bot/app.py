@@ -35,7 +35,7 @@ from bot.services.escalation import EscalationService
 from bot.services.faq_book import FaqBook
 from bot.services.knowledge_admin import KnowledgeMaintenance
 from bot.services.petition_recognition import PetitionRecogniser, load_categories
-from bot.services.petitions import PetitionDesk
+from bot.services.petitions import KeywordTriggers, PetitionDesk
 from bot.services.safety import JsonlFlaggedMessageLog, SensitiveWords
 from bot.services.scope import RegionScope
 from bot.services.sending import OutboxSender, SendingPolicy
@@ -115,7 +115,8 @@ class Application:
         """Load the models and indexes answering and petition recognition need, so the first resident does not
         wait for them."""
         self.assistant.prepare()
-        self.recogniser.prepare()
+        if self.settings.petition_implicit:
+            self.recogniser.prepare()
 
     def sender(
         self, gateway: ChatGateway, *, channel: str | None = None, policy: SendingPolicy | None = None
@@ -220,8 +221,8 @@ def build_application(
     classifier: PetitionClassifier | None = None,
 ) -> Application:
     """Build the whole assistant once from Settings; state_dir gives a private embedded index and database
-    (evaluation, benchmark); classifier tells petitions from other messages (by default the petition recogniser
-    over the staff's category file).
+    (evaluation, benchmark); classifier tells petitions from other messages (by default the explicit triggers, or
+    the petition recogniser over the staff's category file when BOT_PETITION_IMPLICIT is on).
     Nothing is loaded or ingested here: `prepare()` loads the models."""
     prepare_directory(settings.data_dir)  # before anything is loaded: a fault here is told at once, in Chinese
     clock = clock or SystemClock()
@@ -299,7 +300,7 @@ def build_application(
     recogniser = PetitionRecogniser(embeddings, load_categories(settings.petition_categories_path))
     petitions = PetitionDesk(
         SqlPetitions(sessions, default_community=settings.default_community),
-        classifier or recogniser,
+        classifier or (recogniser if settings.petition_implicit else KeywordTriggers()),
         clock,
         audit=audit,
         confirm_within=timedelta(minutes=settings.petition_confirm_minutes),
