@@ -55,7 +55,7 @@ def main() -> None:
         )
         services = build_application(settings)
         services.ingestor.ingest(settings.knowledge_dir)
-        services.assistant.prepare()
+        services.prepare()  # as `run` does: answering and petition recognition loaded before the first message
         runtime = WechatRuntime(services, endpoint=gateway.endpoint, token=TOKEN, login_timeout_s=60)
         with serving_in_thread(runtime, poll_s=0.05):
             latencies, total, elapsed = _measure(gateway, args.rate, args.seconds)

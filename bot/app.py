@@ -221,8 +221,8 @@ def build_application(
     classifier: PetitionClassifier | None = None,
 ) -> Application:
     """Build the whole assistant once from Settings; state_dir gives a private embedded index and database
-    (evaluation, benchmark); classifier tells petitions from other messages (by default the explicit triggers, or
-    the petition recogniser over the staff's category file when BOT_PETITION_IMPLICIT is on).
+    (evaluation, benchmark); classifier tells petitions from other messages (by default the petition recogniser over
+    the staff's category file; only the explicit triggers when BOT_PETITION_IMPLICIT is off).
     Nothing is loaded or ingested here: `prepare()` loads the models."""
     prepare_directory(settings.data_dir)  # before anything is loaded: a fault here is told at once, in Chinese
     clock = clock or SystemClock()
