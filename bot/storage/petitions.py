@@ -327,19 +327,27 @@ def _pending_of(channel: str, group_id: str, user_id: str) -> Any:
     )
 
 
-def _new_row(draft: PetitionDraft, number: str, now: datetime) -> PetitionRow:
+def _draft_columns(draft: PetitionDraft) -> dict[str, Any]:
+    """The columns a case and a complaint awaiting confirmation share: what, where, who reported it, how urgent."""
     reporter = draft.reporter
+    return {
+        "origin": draft.origin,
+        "category": draft.category[:32],
+        "description": draft.description,
+        "location": draft.location[:200],
+        "channel": reporter.channel,
+        "group_id": reporter.group_id,
+        "group_name": reporter.group_name,
+        "user_id": reporter.user_id,
+        "display_name": reporter.display_name,
+        "urgency": draft.urgency.value,
+    }
+
+
+def _new_row(draft: PetitionDraft, number: str, now: datetime) -> PetitionRow:
     return PetitionRow(
+        **_draft_columns(draft),
         number=number,
-        category=draft.category[:32],
-        description=draft.description,
-        location=draft.location[:200],
-        channel=reporter.channel,
-        group_id=reporter.group_id,
-        group_name=reporter.group_name,
-        user_id=reporter.user_id,
-        display_name=reporter.display_name,
-        urgency=draft.urgency.value,
         status=PetitionStatus.SUBMITTED.value,
         created_at=now,
         updated_at=now,
@@ -349,26 +357,11 @@ def _new_row(draft: PetitionDraft, number: str, now: datetime) -> PetitionRow:
         handler="",
         rating="",
         note="",
-        origin=draft.origin,
     )
 
 
 def _pending_row(draft: PetitionDraft, now: datetime, expires_at: datetime) -> PendingPetitionRow:
-    reporter = draft.reporter
-    return PendingPetitionRow(
-        origin=draft.origin,
-        category=draft.category[:32],
-        description=draft.description,
-        location=draft.location[:200],
-        channel=reporter.channel,
-        group_id=reporter.group_id,
-        group_name=reporter.group_name,
-        user_id=reporter.user_id,
-        display_name=reporter.display_name,
-        urgency=draft.urgency.value,
-        created_at=now,
-        expires_at=expires_at,
-    )
+    return PendingPetitionRow(**_draft_columns(draft), created_at=now, expires_at=expires_at)
 
 
 def _reporter(row: PetitionRow | PendingPetitionRow) -> Reporter:
