@@ -5,8 +5,12 @@ from __future__ import annotations
 import itertools
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
 
 import pytest
+from langchain_core.embeddings import Embeddings
 
 from bot.app import Application
 from bot.domain.messages import InboundMessage, MessageKind, OutboundMessage
@@ -26,6 +30,25 @@ class NoGateway:
         raise AssertionError("nothing is sent in these tests")
 
 
+@contextmanager
+def chat_application(kind: str, root: Path, embeddings: Embeddings, **settings: Any) -> Iterator[Application]:
+    """A copy of the starter knowledge base behind the router, a staff group, on a fresh database of kind."""
+    kb = root / "kb"
+    shutil.copytree(REPO / "knowledge", kb)
+    with fresh_database(kind, root) as url:
+        application = ready_services(
+            root / "data",
+            embeddings,
+            knowledge_dir=kb,
+            clock=FakeClock(),
+            staff_group_id=STAFF_GROUP,
+            database_url=url,
+            **settings,
+        )
+        yield application
+        application.sessions.kw["bind"].dispose()
+
+
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def chat_runtime(
     request: pytest.FixtureRequest,
@@ -33,20 +56,8 @@ def chat_runtime(
     use_embeddings: UniversalSentenceEncoderEmbeddings,
 ) -> Iterator[Application]:
     """The starter knowledge base behind the router, on a fresh SQLite file or PostgreSQL schema, once per module."""
-    root = tmp_path_factory.mktemp("chat")
-    kb = root / "kb"
-    shutil.copytree(REPO / "knowledge", kb)
-    with fresh_database(request.param, root) as url:
-        services = ready_services(
-            root / "data",
-            use_embeddings,
-            knowledge_dir=kb,
-            clock=FakeClock(),
-            staff_group_id=STAFF_GROUP,
-            database_url=url,
-        )
-        yield services
-        services.sessions.kw["bind"].dispose()
+    with chat_application(request.param, tmp_path_factory.mktemp("chat"), use_embeddings) as application:
+        yield application
 
 
 def resident_message(

@@ -5,7 +5,6 @@ unchanged: a question is still answered, a pick among the choices still works.""
 from __future__ import annotations
 
 import re
-import shutil
 from collections.abc import Iterator
 
 import pytest
@@ -20,10 +19,8 @@ from bot.handlers.router import MessageRouter
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
 from bot.services.petitions import CONFIRM_TEXT, LOCATION_QUESTION, KeywordTriggers, PetitionDesk
 from bot.storage.petitions import SqlPetitions
-from tests.conftest import REPO, fresh_database
-from tests.handlers.conftest import resident_message
+from tests.handlers.conftest import chat_application, resident_message
 from tests.support.clock import FakeClock
-from tests.support.services import ready_services
 
 FILED = re.compile(r"^已登记您的诉求，编号 (\d{4}-\d{4})。")
 CADRE = Actor("李干部", Venue.CONSOLE, username="li")
@@ -55,20 +52,8 @@ def runtime(
 ) -> Iterator[Application]:
     """The starter knowledge base behind the router, petitions told apart by ComplaintsToo, on each database."""
     root = tmp_path_factory.mktemp("petitions")
-    kb = root / "kb"
-    shutil.copytree(REPO / "knowledge", kb)
-    with fresh_database(request.param, root) as url:
-        services = ready_services(
-            root / "data",
-            use_embeddings,
-            knowledge_dir=kb,
-            clock=FakeClock(),
-            classifier=ComplaintsToo(),
-            staff_group_id="staff@chatroom",
-            database_url=url,
-        )
-        yield services
-        services.sessions.kw["bind"].dispose()
+    with chat_application(request.param, root, use_embeddings, classifier=ComplaintsToo()) as application:
+        yield application
 
 
 @pytest.fixture(autouse=True)
