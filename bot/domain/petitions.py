@@ -86,6 +86,11 @@ class PetitionStatus(StrEnum):
         """Whether nothing more happens to the case (closed, rejected or merged into another)."""
         return self in _SETTLED
 
+    @property
+    def done(self) -> bool:
+        """Whether the case's deadline no longer runs: resolved (waiting for the resident) or settled."""
+        return self is PetitionStatus.RESOLVED or self in _SETTLED
+
 
 _STATUS_LABELS = {
     PetitionStatus.SUBMITTED: "已登记",
@@ -249,6 +254,11 @@ class Petition:
     rating: Rating | None = None
     note: str = ""  # the last move's note (a rejection's reason, what was done)
     resolved_at: datetime | None = None
+    due_at: datetime | None = None  # when it must be resolved by (its category's deadline); None: no deadline
+
+    def overdue(self, now: datetime) -> bool:
+        """Whether the case is past its deadline and not yet resolved."""
+        return self.due_at is not None and now > self.due_at and not self.status.done
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,6 +310,7 @@ class BoardFilter:
     category: str = ""
     community: str | None = None
     department: str | None = None
+    overdue_at: datetime | None = None  # given: only the cases overdue at that time
 
 
 class PetitionNotFoundError(AssistantError):

@@ -263,6 +263,8 @@ class PetitionRow(Base):
         # A resident's cases ("我的诉求") and the cases the expiry job closes
         Index("ix_petitions_reporter", "channel", "user_id", "status"),
         Index("ix_petitions_status_resolved_at", "status", "resolved_at"),
+        # Overdue cases: open and past their deadline
+        Index("ix_petitions_due_at", "due_at"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
@@ -280,6 +282,8 @@ class PetitionRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # When the case must be resolved by (its category's deadline from filing); None: no deadline
+    due_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     # When the resident was asked where it is (once, at filing, when they had not said)
     location_asked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     department: Mapped[str] = mapped_column(String(128))

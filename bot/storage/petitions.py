@@ -198,6 +198,9 @@ class SqlPetitions:
         """query narrowed to shown's category, community (through the reporting group) and department."""
         if shown.category:
             query = query.where(PetitionRow.category == shown.category)
+        if shown.overdue_at is not None:
+            done = [status.value for status in PetitionStatus if status.done]
+            query = query.where(PetitionRow.due_at < shown.overdue_at, PetitionRow.status.not_in(done))
         if shown.department is not None:
             query = query.where(PetitionRow.department == shown.department, PetitionRow.department != "")
         if shown.community is not None:
@@ -390,4 +393,5 @@ def _petition(row: PetitionRow) -> Petition:
         rating=Rating(row.rating) if row.rating else None,
         note=row.note,
         resolved_at=row.resolved_at,
+        due_at=row.due_at,
     )

@@ -4,11 +4,14 @@ triggers, case numbers, places and urgency."""
 from __future__ import annotations
 
 import itertools
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.domain.petitions import (
     PETITION_WORKFLOW,
+    Petition,
     PetitionEvent,
     PetitionMoveRefused,
     PetitionStatus,
@@ -143,3 +146,33 @@ def test_urgency_and_how_a_reporter_is_told() -> None:
     assert (private.group_id, private.user_id, private.mention_ids) == ("", "wxid_li", ())
     alone = Reporter("wechat", "", "", "wxid_li", "李阿姨").told("好")
     assert (alone.group_id, alone.user_id) == ("", "wxid_li")
+
+
+def test_a_case_is_overdue_only_past_its_deadline_and_until_it_is_resolved() -> None:
+    filed = datetime(2026, 11, 1, tzinfo=UTC)
+    reporter = Reporter("wechat", "g1", "幸福里3号楼", "u1", "李四")
+    case = Petition(
+        1,
+        "2026-0001",
+        "设施维修",
+        "电梯坏了",
+        "3号楼",
+        reporter,
+        Urgency.NORMAL,
+        S.DISPATCHED,
+        filed,
+        filed,
+        "m1",
+        due_at=filed + timedelta(days=3),
+    )
+    assert not case.overdue(filed + timedelta(days=3))
+    assert case.overdue(filed + timedelta(days=3, seconds=1))
+    assert not replace(case, due_at=None).overdue(filed + timedelta(days=30))
+    late = filed + timedelta(days=4)
+    assert [s for s in PetitionStatus if replace(case, status=s).overdue(late)] == [
+        S.SUBMITTED,
+        S.ACCEPTED,
+        S.DISPATCHED,
+        S.IN_PROGRESS,
+        S.REOPENED,
+    ]
