@@ -164,6 +164,16 @@ class Settings(BaseSettings):
     send_jitter_s: float = Field(default=1.0, ge=0.0, le=60.0)
     send_max_attempts: int = Field(default=5, ge=1, le=50)
 
+    # WeCom (企业微信) group robots: departments' dispatches queued on channel "wecom" (the message's group_id is the
+    # robot's key) are POSTed to the robot webhook once staff turn this on; until then they wait in the outbox
+    wecom_enabled: bool = False
+    wecom_webhook_url: str = Field(
+        default="https://qyapi.weixin.qq.com/cgi-bin/webhook/send", pattern=r"^https?://[^?\s]+$"
+    )
+    # A robot takes at most 20 messages a minute: one every 3 s
+    wecom_interval_s: float = Field(default=3.0, ge=0.0, le=60.0)
+    wecom_timeout_s: float = Field(default=10.0, gt=0, le=120)
+
     # Scheduled jobs (reminders, notices), kept in the database and run by the one process holding a lease there
     scheduler_lease_s: float = Field(
         default=30.0,

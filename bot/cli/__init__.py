@@ -9,14 +9,20 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from bot.cli import knowledge, petitions, serve, staff
+from bot.cli import knowledge, petitions, serve, staff, wecom
 from bot.cli.command import Command
 from bot.cli.failures import report_unexpected, validation_message
 from bot.config import Settings
 from bot.domain.errors import AssistantError
 
 # Every command, in the order `--help` lists them. A new command: a function in one of these modules and one row.
-COMMANDS: tuple[Command, ...] = (*serve.COMMANDS, *staff.COMMANDS, *knowledge.COMMANDS, *petitions.COMMANDS)
+COMMANDS: tuple[Command, ...] = (
+    *serve.COMMANDS,
+    *staff.COMMANDS,
+    *knowledge.COMMANDS,
+    *petitions.COMMANDS,
+    *wecom.COMMANDS,
+)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

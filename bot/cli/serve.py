@@ -9,7 +9,8 @@ import logging
 import signal
 import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,7 +20,9 @@ from bot.config import Settings
 
 if TYPE_CHECKING:
     from bot.app import Application
+    from bot.channels.terminal import TerminalChannel
     from bot.console.server import ConsoleServer
+    from bot.services.sending import SenderThread
 
 
 def ready_application(settings: Settings) -> Application:
@@ -47,7 +50,6 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         token=settings.wechaty_token.get_secret_value(),
         login_timeout_s=settings.wechaty_login_timeout_s,
     )
-    console: ConsoleServer | None = None
 
     async def serve() -> None:
         stop = asyncio.Event()
@@ -59,14 +61,8 @@ def run(settings: Settings, args: argparse.Namespace) -> int:
         print(f"正在连接微信服务 {settings.wechaty_endpoint}（登录后开始回复），按 Ctrl-C 停止。", flush=True)
         await serving
 
-    try:
-        application.start_jobs()
-        console = _start_console(application)
+    with _serving(application, console=True):
         asyncio.run(serve())
-    finally:
-        application.stop_jobs()
-        if console is not None:
-            console.stop()
     return 0
 
 
@@ -88,37 +84,78 @@ def chat(settings: Settings, args: argparse.Namespace) -> int:
             asyncio.run(sender.send_due())
 
     stop = threading.Event()
-    console: ConsoleServer | None = None
     channel = TerminalChannel(application.router.handle, drain, application.clock)
     # A service manager stops the process with SIGTERM: the same clean stop as Ctrl-C (the scheduler's lease is
     # handed over, the console closed).
     signal.signal(signal.SIGTERM, _interrupt)
+    with _serving(application, console=args.command == "run") as console:
+        try:
+            _converse(channel, drain, stop, console)
+        finally:
+            stop.set()
+    return 0
+
+
+def _converse(
+    channel: TerminalChannel, drain: Callable[[], None], stop: threading.Event, console: ConsoleServer | None
+) -> None:
+    """The resident's side of the terminal chat until they leave; with no terminal, the console alone until
+    stopped."""
+    if console is not None:
+        # Answers staff send from the console reach the terminal resident without waiting for the next line.
+        threading.Thread(target=_drain_until, args=(drain, stop), name="terminal-sender", daemon=True).start()
+    if console is not None and not sys.stdin.isatty():
+        print("没有交互终端：只运行控制台，按 Ctrl-C 停止。", flush=True)
+        stop.wait()
+        return
+    print("您好，我是社区小助手。请输入您的问题（输入“退出”或按 Ctrl-D 结束）。", flush=True)
+    while True:
+        try:
+            line = input("居民> ")
+        except EOFError:
+            print()
+            return
+        if line.strip() in {"退出", "exit", "quit"}:
+            return
+        if line.strip():
+            channel.say(line)
+
+
+@contextmanager
+def _serving(application: Application, *, console: bool) -> Iterator[ConsoleServer | None]:
+    """What runs beside every chat channel (WeChat, the terminal, or none: the console alone), started here once
+    and stopped together: the scheduled jobs, the staff console (when asked for), the WeCom robots' sender."""
+    server: ConsoleServer | None = None
+    wecom: SenderThread | None = None
     try:
         application.start_jobs()
-        console = _start_console(application) if args.command == "run" else None
-        if console is not None:
-            # Answers staff send from the console reach the terminal resident without waiting for the next line.
-            threading.Thread(target=_drain_until, args=(drain, stop), name="terminal-sender", daemon=True).start()
-        if console is not None and not sys.stdin.isatty():
-            print("没有交互终端：只运行控制台，按 Ctrl-C 停止。", flush=True)
-            stop.wait()
-            return 0
-        print("您好，我是社区小助手。请输入您的问题（输入“退出”或按 Ctrl-D 结束）。", flush=True)
-        while True:
-            try:
-                line = input("居民> ")
-            except EOFError:
-                print()
-                return 0
-            if line.strip() in {"退出", "exit", "quit"}:
-                return 0
-            if line.strip():
-                channel.say(line)
+        server = _start_console(application) if console else None
+        wecom = _start_wecom(application)
+        yield server
     finally:
-        stop.set()
+        if wecom is not None:
+            wecom.stop()
         application.stop_jobs()
-        if console is not None:
-            console.stop()
+        if server is not None:
+            server.stop()
+
+
+def _start_wecom(application: Application) -> SenderThread | None:
+    """With BOT_WECOM_ENABLED, the outbox's "wecom" messages drained to the WeCom group robots on a thread of their
+    own, one every BOT_WECOM_INTERVAL_S (no jitter: a robot is no personal account to protect); without it nothing,
+    and they wait in the outbox."""
+    settings = application.settings
+    if not settings.wecom_enabled:
+        return None
+    from bot.channels.wecom import WECOM, WecomRobotGateway
+    from bot.services.sending import SenderThread, SendingPolicy
+
+    policy = SendingPolicy(interval_s=settings.wecom_interval_s, jitter_s=0.0, max_attempts=settings.send_max_attempts)
+    sender = application.sender(WecomRobotGateway.from_settings(settings), channel=WECOM, policy=policy)
+    thread = SenderThread(sender, name="wecom-sender")
+    thread.start()
+    print(f"企业微信群机器人发送已开启：每个机器人每 {settings.wecom_interval_s:g} 秒最多一条。", flush=True)
+    return thread
 
 
 def _interrupt(signum: int, frame: object) -> None:

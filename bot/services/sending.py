@@ -4,17 +4,20 @@ ones retried with backoff, a sender's claims held under a lease so several sende
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import random
 import secrets
 import socket
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.domain.outbox import PermanentSendError, QueuedMessage, as_send_error
+from bot.domain.privacy import masked_traceback
 from bot.ports import ChatGateway, Clock, Outbox
 
 log = logging.getLogger(__name__)
@@ -150,3 +153,44 @@ class OutboxSender:
             "" if retry_at else ", giving up",
             type(exc).__name__ if error is not exc else error.reason,
         )
+
+
+class SenderThread:
+    """An OutboxSender draining on a thread and event loop of its own until stopped: beside a chat channel that
+    has its own loop (WeChat) or none (the terminal, the console alone). A failed round (the database away) is logged
+    and tried again after poll_s."""
+
+    def __init__(self, sender: OutboxSender, *, name: str, poll_s: float = 1.0) -> None:
+        self.sender = sender
+        self._poll_s = poll_s
+        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
+        self._started = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stop: asyncio.Event | None = None
+
+    def start(self) -> None:
+        """Start draining; returns once the thread's loop runs."""
+        self._thread.start()
+        self._started.wait()
+
+    def stop(self, timeout_s: float = 30.0) -> None:
+        """Stop after the message being sent (if any) and wait for the thread up to timeout_s."""
+        loop, stop = self._loop, self._stop
+        if loop is not None and stop is not None and not loop.is_closed():
+            with contextlib.suppress(RuntimeError):  # the loop closed meanwhile: nothing left to stop
+                loop.call_soon_threadsafe(stop.set)
+        self._thread.join(timeout_s)
+
+    def _main(self) -> None:
+        asyncio.run(self._drain())
+
+    async def _drain(self) -> None:
+        self._loop, self._stop = asyncio.get_running_loop(), asyncio.Event()
+        self._started.set()
+        while not self._stop.is_set():
+            try:
+                await self.sender.send_due()
+            except Exception as exc:  # the outbox failed this round: said (masked), tried again
+                log.error("the %s sender failed a round:\n%s", self._thread.name, masked_traceback(exc))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), timeout=self._poll_s)

@@ -1,0 +1,226 @@
+"""WeCom (企业微信) group robots as a chat gateway: a department's dispatches POSTed to its group robot's webhook.
+
+The robot's documented API: POST {webhook}?key=<robot key> with {"msgtype": "text", "text": {"content": …,
+"mentioned_list": [...]}}; the answer is {"errcode": 0, "errmsg": "ok"} (HTTP 200 even on errors). The content is at
+most 2048 bytes of UTF-8, and one robot takes at most 20 messages a minute (errcode 45009 beyond that).
+
+A longer text is split into several messages sent in order, each marked "（1/3）": a dispatch is a case the department
+must act on, and a truncated one would lose the place or the resident's words. A part that fails is retried by the
+outbox, and the parts already sent are not sent again while this process runs (a restart between parts repeats the
+earlier ones, marked, rather than losing the rest)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import httpx
+
+from bot.config import Settings
+from bot.domain.messages import OutboundMessage
+from bot.domain.outbox import PermanentSendError, TransientSendError
+
+log = logging.getLogger(__name__)
+
+WECOM = "wecom"
+CONTENT_LIMIT_BYTES = 2048
+# Room kept in every part of a split text for its "（12/34）" mark (13 bytes in UTF-8).
+_PART_MARK_BYTES = 16
+# A robot key as WeCom shows it in the webhook address: five groups of letters and digits, 8-4-4-4-12.
+_KEY = re.compile(r"[0-9A-Za-z]{8}-[0-9A-Za-z]{4}-[0-9A-Za-z]{4}-[0-9A-Za-z]{4}-[0-9A-Za-z]{12}")
+_KEY_IN_TEXT = re.compile(r"(key=)([^&\s\"']+)")
+# A split prefers to end a part after one of these, in the second half of the part at the latest.
+_BREAKS = "\n。！？；"
+# How many partly sent texts are remembered (so a retry sends only the parts that did not go).
+_PROGRESS_KEPT = 1000
+
+# errcodes whose message will never be taken as it is: the key or the content is wrong.
+_PERMANENT = {
+    93000: "企业微信群机器人地址无效（key 不对，或机器人已被移出群）",
+    93004: "企业微信群机器人已被停用",
+    40008: "企业微信不收这种消息（消息类型不对）",
+    44004: "消息是空的，企业微信不收空消息",
+    40058: "企业微信说消息内容不合规（参数不对）",
+}
+_FREQUENCY_LIMIT = 45009
+
+
+def mask_key(key: str) -> str:
+    """A robot key as logs and screens show it: its first and last four characters only."""
+    key = key.strip()
+    if len(key) <= 12:
+        return "****"
+    return f"{key[:4]}****{key[-4:]}"
+
+
+def check_robot_key(key: str) -> str:
+    """The robot key, stripped; PermanentSendError when it is not shaped like one (nothing is sent)."""
+    key = key.strip()
+    if not _KEY.fullmatch(key):
+        raise PermanentSendError("企业微信群机器人 key 格式不对（应是 8-4-4-4-12 位的字母和数字，只填 key=后面的部分）")
+    return key
+
+
+def split_content(text: str, *, limit: int = CONTENT_LIMIT_BYTES) -> list[str]:
+    """The text as robot messages of at most limit UTF-8 bytes each, in order; a text that fits is one message, a
+    longer one is cut at a line or sentence end where it can and each part marked "（i/n）"."""
+    if len(text.encode("utf-8", "surrogatepass")) <= limit:
+        return [text]
+    budget = limit - _PART_MARK_BYTES
+    bodies: list[str] = []
+    rest = text
+    while rest:
+        cut = _fitting_chars(rest, budget)
+        if cut < len(rest):
+            soft = max(rest.rfind(mark, 0, cut) for mark in _BREAKS) + 1
+            if soft > cut // 2:
+                cut = soft
+        bodies.append(rest[:cut])
+        rest = rest[cut:]
+    return [f"（{number}/{len(bodies)}）{body}" for number, body in enumerate(bodies, start=1)]
+
+
+def _fitting_chars(text: str, budget: int) -> int:
+    """How many leading characters of text fit in budget UTF-8 bytes (one at least)."""
+    used = 0
+    for index, char in enumerate(text):
+        used += len(char.encode("utf-8", "surrogatepass"))
+        if used > budget:
+            return max(1, index)
+    return len(text)
+
+
+class _MaskRobotKeys(logging.Filter):
+    """httpx logs every request's address, key included: masked before any handler sees it."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record with every key= value masked."""
+        message = record.getMessage()
+        if "key=" in message:
+            record.msg = _KEY_IN_TEXT.sub(lambda match: match.group(1) + mask_key(match.group(2)), message)
+            record.args = None
+        return True
+
+
+def _mask_http_logs() -> None:
+    """Install the key mask on httpx's logger once."""
+    logger = logging.getLogger("httpx")
+    if not any(isinstance(existing, _MaskRobotKeys) for existing in logger.filters):
+        logger.addFilter(_MaskRobotKeys())
+
+
+_mask_http_logs()
+
+
+class WecomRobotGateway:
+    """Sends outbox messages of the "wecom" channel to the group robot whose key is the message's group_id, at most
+    one message per interval_s to each robot (the parts of a long text included)."""
+
+    def __init__(
+        self,
+        *,
+        webhook_url: str,
+        timeout_s: float,
+        interval_s: float,
+        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._webhook_url = webhook_url
+        self._timeout = httpx.Timeout(timeout_s)
+        self._interval_s = interval_s
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._last_post: dict[str, float] = {}
+        self._progress: OrderedDict[str, int] = OrderedDict()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> WecomRobotGateway:
+        """The gateway as the settings configure it."""
+        return cls(
+            webhook_url=settings.wecom_webhook_url,
+            timeout_s=settings.wecom_timeout_s,
+            interval_s=settings.wecom_interval_s,
+        )
+
+    async def send(self, message: OutboundMessage) -> None:
+        """Post the message (split when longer than a robot takes) to its robot; @-mentions go with the first part.
+        PermanentSendError for a bad key or content, TransientSendError for what may work later."""
+        key = check_robot_key(message.group_id)
+        parts = split_content(message.text)
+        progress = _progress_key(key, message)
+        async with httpx.AsyncClient(timeout=self._timeout) as client:
+            for index in range(self._progress.get(progress, 0), len(parts)):
+                mentions = message.mention_ids if index == 0 else ()
+                await self._wait_for_gap(key)
+                await self._post(client, key, parts[index], mentions)
+                self._remember(progress, index + 1)
+        self._progress.pop(progress, None)
+
+    async def _post(self, client: httpx.AsyncClient, key: str, content: str, mentions: Sequence[str]) -> None:
+        """One robot message; raises the SendError its outcome calls for."""
+        text: dict[str, Any] = {"content": content}
+        if mentions:
+            text["mentioned_list"] = list(mentions)
+        self._last_post[key] = self._monotonic()
+        try:
+            response = await client.post(self._webhook_url, params={"key": key}, json={"msgtype": "text", "text": text})
+        except httpx.TimeoutException:
+            log.warning("WeCom robot %s: no answer in time", mask_key(key))
+            raise TransientSendError("企业微信没有及时回应（超时），稍后重试") from None
+        except httpx.TransportError as exc:
+            log.warning("WeCom robot %s: %s", mask_key(key), type(exc).__name__)
+            raise TransientSendError("连不上企业微信（网络问题），稍后重试") from None
+        _check_answer(key, response)
+
+    async def _wait_for_gap(self, key: str) -> None:
+        """Wait until the robot's last message is interval_s old."""
+        last = self._last_post.get(key)
+        if last is not None:
+            wait = last + self._interval_s - self._monotonic()
+            if wait > 0:
+                await self._sleep(wait)
+
+    def _remember(self, progress: str, parts_sent: int) -> None:
+        """Keep how many parts of a text went out (the oldest forgotten beyond _PROGRESS_KEPT)."""
+        self._progress[progress] = parts_sent
+        self._progress.move_to_end(progress)
+        while len(self._progress) > _PROGRESS_KEPT:
+            self._progress.popitem(last=False)
+
+
+def _progress_key(key: str, message: OutboundMessage) -> str:
+    """Which text to which robot: a digest, so no text or key is kept in memory twice."""
+    joined = "\n".join((key, *message.mention_ids, message.text))
+    return hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def _check_answer(key: str, response: httpx.Response) -> None:
+    """Nothing when the robot took the message (errcode 0); otherwise the SendError its answer calls for."""
+    status = response.status_code
+    if status >= 500 or status in (408, 429):
+        log.warning("WeCom robot %s: HTTP %d", mask_key(key), status)
+        raise TransientSendError(f"企业微信暂时出错（HTTP {status}），稍后重试")
+    if status >= 400:
+        log.warning("WeCom robot %s: HTTP %d", mask_key(key), status)
+        raise PermanentSendError(f"企业微信群机器人的接口地址不对（HTTP {status}），请管理员检查设置")
+    try:
+        answer = response.json()
+        errcode = int(answer["errcode"])
+    except (ValueError, TypeError, KeyError):
+        log.warning("WeCom robot %s: an answer that is not WeCom's JSON (HTTP %d)", mask_key(key), status)
+        raise TransientSendError("企业微信的回应看不懂，稍后重试") from None
+    if errcode == 0:
+        return
+    errmsg = str(answer.get("errmsg", ""))[:200]
+    log.warning("WeCom robot %s: errcode %d: %s", mask_key(key), errcode, errmsg)
+    if errcode == _FREQUENCY_LIMIT:
+        raise TransientSendError("企业微信群机器人发得太频繁（每分钟最多 20 条），稍后重试")
+    if errcode in _PERMANENT:
+        raise PermanentSendError(f"{_PERMANENT[errcode]}（错误码 {errcode}）")
+    raise TransientSendError(f"企业微信没有收下这条消息（错误码 {errcode}），稍后重试")
