@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
-import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Sequence
@@ -25,18 +24,10 @@ import httpx
 from bot.config import Settings
 from bot.domain.messages import OutboundMessage
 from bot.domain.outbox import PermanentSendError, TransientSendError
+from bot.domain.wecom import check_robot_key, mask_key, mask_robot_keys, split_content
 
 log = logging.getLogger(__name__)
 
-WECOM = "wecom"
-CONTENT_LIMIT_BYTES = 2048
-# Room kept in every part of a split text for its "（12/34）" mark (13 bytes in UTF-8).
-_PART_MARK_BYTES = 16
-# A robot key as WeCom shows it in the webhook address: five groups of letters and digits, 8-4-4-4-12.
-_KEY = re.compile(r"[0-9A-Za-z]{8}-[0-9A-Za-z]{4}-[0-9A-Za-z]{4}-[0-9A-Za-z]{4}-[0-9A-Za-z]{12}")
-_KEY_IN_TEXT = re.compile(r"(key=)([^&\s\"']+)")
-# A split prefers to end a part after one of these, in the second half of the part at the latest.
-_BREAKS = "\n。！？；"
 # How many partly sent texts are remembered (so a retry sends only the parts that did not go).
 _PROGRESS_KEPT = 1000
 
@@ -51,60 +42,15 @@ _PERMANENT = {
 _FREQUENCY_LIMIT = 45009
 
 
-def mask_key(key: str) -> str:
-    """A robot key as logs and screens show it: its first and last four characters only."""
-    key = key.strip()
-    if len(key) <= 12:
-        return "****"
-    return f"{key[:4]}****{key[-4:]}"
-
-
-def check_robot_key(key: str) -> str:
-    """The robot key, stripped; PermanentSendError when it is not shaped like one (nothing is sent)."""
-    key = key.strip()
-    if not _KEY.fullmatch(key):
-        raise PermanentSendError("企业微信群机器人 key 格式不对（应是 8-4-4-4-12 位的字母和数字，只填 key=后面的部分）")
-    return key
-
-
-def split_content(text: str, *, limit: int = CONTENT_LIMIT_BYTES) -> list[str]:
-    """The text as robot messages of at most limit UTF-8 bytes each, in order; a text that fits is one message, a
-    longer one is cut at a line or sentence end where it can and each part marked "（i/n）"."""
-    if len(text.encode("utf-8", "surrogatepass")) <= limit:
-        return [text]
-    budget = limit - _PART_MARK_BYTES
-    bodies: list[str] = []
-    rest = text
-    while rest:
-        cut = _fitting_chars(rest, budget)
-        if cut < len(rest):
-            soft = max(rest.rfind(mark, 0, cut) for mark in _BREAKS) + 1
-            if soft > cut // 2:
-                cut = soft
-        bodies.append(rest[:cut])
-        rest = rest[cut:]
-    return [f"（{number}/{len(bodies)}）{body}" for number, body in enumerate(bodies, start=1)]
-
-
-def _fitting_chars(text: str, budget: int) -> int:
-    """How many leading characters of text fit in budget UTF-8 bytes (one at least)."""
-    used = 0
-    for index, char in enumerate(text):
-        used += len(char.encode("utf-8", "surrogatepass"))
-        if used > budget:
-            return max(1, index)
-    return len(text)
-
-
 class _MaskRobotKeys(logging.Filter):
     """httpx logs every request's address, key included: masked before any handler sees it."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         """Rewrite the record with every key= value masked."""
         message = record.getMessage()
-        if "key=" in message:
-            record.msg = _KEY_IN_TEXT.sub(lambda match: match.group(1) + mask_key(match.group(2)), message)
-            record.args = None
+        masked = mask_robot_keys(message)
+        if masked != message:
+            record.msg, record.args = masked, None
         return True
 
 

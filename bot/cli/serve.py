@@ -147,7 +147,8 @@ def _start_wecom(application: Application) -> SenderThread | None:
     settings = application.settings
     if not settings.wecom_enabled:
         return None
-    from bot.channels.wecom import WECOM, WecomRobotGateway
+    from bot.channels.wecom import WecomRobotGateway
+    from bot.domain.wecom import WECOM
     from bot.services.sending import SenderThread, SendingPolicy
 
     policy = SendingPolicy(interval_s=settings.wecom_interval_s, jitter_s=0.0, max_attempts=settings.send_max_attempts)

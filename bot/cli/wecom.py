@@ -14,9 +14,10 @@ TEST_MESSAGE = "【测试】社区小助手的企业微信群机器人连接正�
 def wecom_test(settings: Settings, args: argparse.Namespace) -> int:
     """Send one test message to the robot with the given key (whether or not BOT_WECOM_ENABLED is on) and say in
     Chinese what the robot answered."""
-    from bot.channels.wecom import WECOM, WecomRobotGateway, mask_key
+    from bot.channels.wecom import WecomRobotGateway
     from bot.domain.messages import OutboundMessage
     from bot.domain.outbox import PermanentSendError, SendError
+    from bot.domain.wecom import WECOM, mask_key
 
     gateway = WecomRobotGateway.from_settings(settings)
     robot = mask_key(args.key)

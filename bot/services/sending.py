@@ -18,6 +18,7 @@ from datetime import timedelta
 
 from bot.domain.outbox import PermanentSendError, QueuedMessage, as_send_error
 from bot.domain.privacy import masked_traceback
+from bot.domain.wecom import mask_robot_keys
 from bot.ports import ChatGateway, Clock, Outbox
 
 log = logging.getLogger(__name__)
@@ -117,7 +118,7 @@ class OutboxSender:
                 "kept as unconfirmed and not sent again",
                 delivery.id,
                 delivery.source,
-                delivery.target,
+                mask_robot_keys(delivery.target),  # a WeCom robot's key is its group id
             )
 
     def _claim_limit(self) -> int:

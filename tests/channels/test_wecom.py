@@ -13,20 +13,15 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
-from bot.channels.wecom import (
-    CONTENT_LIMIT_BYTES,
-    WECOM,
-    WecomRobotGateway,
-    check_robot_key,
-    mask_key,
-    split_content,
-)
+from bot.channels.wecom import WecomRobotGateway
 from bot.domain.messages import OutboundMessage
 from bot.domain.outbox import OutboxStatus, PermanentSendError, TransientSendError
+from bot.domain.wecom import CONTENT_LIMIT_BYTES, WECOM, check_robot_key, mask_key, mask_robot_keys, split_content
 from bot.services.sending import OutboxSender, SenderThread, SendingPolicy
 from bot.storage.channel import SqlOutbox
 from bot.storage.engine import make_engine, session_factory, upgrade
@@ -210,6 +205,9 @@ def test_the_key_is_never_logged_in_full(robots: FakeRobots, caplog: pytest.LogC
     assert mask_key(ROBOT_KEY) in logged and ROBOT_KEY not in logged
     assert DISPATCH not in logged
     assert mask_key(ROBOT_KEY) == "5f3c****4a59"
+    assert mask_robot_keys(f"wecom:group:{ROBOT_KEY} and ?key={ROBOT_KEY}&x") == (
+        "wecom:group:5f3c****4a59 and ?key=5f3c****4a59&x"
+    )
     assert check_robot_key(ROBOT_KEY.upper()) == ROBOT_KEY.upper()
 
 
@@ -408,3 +406,20 @@ def test_the_console_only_mode_delivers_queued_wecom_messages(tmp_path: Path, ro
     assert process.returncode in (0, 130) and "Traceback" not in errors
     [delivery] = application.outbox.deliveries("petition:1")
     assert delivery.status is OutboxStatus.SENT
+
+
+def test_an_interrupted_wecom_send_is_reported_with_the_key_masked(
+    database_url: str, robots: FakeRobots, caplog: pytest.LogCaptureFixture
+) -> None:
+    outbox, clock = _outbox(database_url), FakeClock()
+    outbox.enqueue(OutboundMessage(WECOM, DISPATCH, group_id=ROBOT_KEY), now=clock.now(), source="petition:1")
+    lease = timedelta(seconds=30)
+    [entry] = outbox.claim_due(now=clock.now(), limit=5, owner="stopped", lease=lease, channel=WECOM)
+    assert outbox.start_send(entry.id, "stopped", now=clock.now(), lease=lease)
+    clock.advance(seconds=31)  # the sender died mid-send
+    caplog.set_level(logging.WARNING)
+    assert asyncio.run(_wecom_sender(outbox, clock, robots.url).send_due()) == 0
+    assert outbox.deliveries("petition:1")[0].status is OutboxStatus.UNCONFIRMED
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert f"wecom:group:{mask_key(ROBOT_KEY)}" in logged and ROBOT_KEY not in logged
+    assert robots.requests == []
