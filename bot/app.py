@@ -118,11 +118,10 @@ class Application:
         if self.settings.petition_implicit:
             self.recogniser.prepare()
 
-    def sender(
-        self, gateway: ChatGateway, *, channel: str | None = None, policy: SendingPolicy | None = None
-    ) -> OutboxSender:
-        """The outbox drained through one chat account's gateway (only the given channel's messages), spaced as the
-        settings say (or as policy says)."""
+    def sender(self, gateway: ChatGateway, *, channel: str, policy: SendingPolicy | None = None) -> OutboxSender:
+        """The outbox drained through one chat account's gateway, only the given channel's messages (required: a
+        WeChat account must never claim a WeCom robot's, nor the other way round), spaced as the settings say (or as
+        policy says)."""
         settings = self.settings
         policy = policy or SendingPolicy(
             interval_s=settings.send_interval_s,

@@ -423,3 +423,23 @@ def test_an_interrupted_wecom_send_is_reported_with_the_key_masked(
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert f"wecom:group:{mask_key(ROBOT_KEY)}" in logged and ROBOT_KEY not in logged
     assert robots.requests == []
+
+
+def test_the_wechat_runtimes_sender_never_claims_wecom_messages(tmp_path: Path) -> None:
+    """The account sender `python -m bot run` drains WeChat with claims only channel "wechat": a dispatch for a robot
+    is left queued, untouched, for the WeCom sender."""
+    from bot.app import build_application
+    from bot.config import Settings
+    from bot.runtime import WechatRuntime
+
+    settings = Settings(data_dir=tmp_path / "data", knowledge_dir=tmp_path / "kb", _env_file=None)  # type: ignore[call-arg]
+    application = build_application(settings)
+    now = application.clock.now()
+    application.outbox.enqueue(OutboundMessage("wechat", "群里的答复", group_id="room@chatroom"), now=now, source="a")
+    application.outbox.enqueue(OutboundMessage(WECOM, DISPATCH, group_id=ROBOT_KEY), now=now, source="b")
+    runtime = WechatRuntime(application, endpoint="127.0.0.1:1", token="unused", login_timeout_s=1)
+    assert asyncio.run(runtime.sender.send_due()) == 0  # not logged in: the WeChat reply waits for a retry
+    [wechat] = application.outbox.deliveries("a")
+    assert wechat.attempts == 1 and wechat.last_error.startswith("微信未连接")
+    [wecom] = application.outbox.deliveries("b")
+    assert (wecom.status, wecom.attempts, wecom.last_error) == (OutboxStatus.QUEUED, 0, "")
