@@ -443,3 +443,28 @@ def test_the_wechat_runtimes_sender_never_claims_wecom_messages(tmp_path: Path) 
     assert wechat.attempts == 1 and wechat.last_error.startswith("微信未连接")
     [wecom] = application.outbox.deliveries("b")
     assert (wecom.status, wecom.attempts, wecom.last_error) == (OutboxStatus.QUEUED, 0, "")
+
+
+def test_serving_starts_the_wecom_sender_only_when_staff_turned_it_on(tmp_path: Path, robots: FakeRobots) -> None:
+    """`_serving` (what every serving mode runs beside its channel): off by default, the dispatch waits; on, it goes
+    to the robot, and the sender stops with the rest."""
+    from bot.app import build_application
+    from bot.cli.serve import _serving
+    from bot.config import Settings
+
+    base = {"data_dir": tmp_path / "data", "knowledge_dir": tmp_path / "kb", "console_enabled": False}
+    application = build_application(Settings(**base, _env_file=None))  # type: ignore[arg-type]
+    application.outbox.enqueue(
+        OutboundMessage(WECOM, DISPATCH, group_id=ROBOT_KEY), now=application.clock.now(), source="petition:1"
+    )
+    with _serving(application, console=False):
+        assert not any(thread.name == "wecom-sender" for thread in threading.enumerate())
+    assert application.outbox.deliveries("petition:1")[0].status is OutboxStatus.QUEUED
+
+    settings = Settings(**base, wecom_enabled=True, wecom_webhook_url=robots.url, _env_file=None)  # type: ignore[arg-type]
+    application = build_application(settings)
+    with _serving(application, console=False):
+        assert [request.content for request in robots.wait_for(1, timeout_s=30)] == [DISPATCH]
+    assert not any(thread.name == "wecom-sender" for thread in threading.enumerate())
+    [delivery] = application.outbox.deliveries("petition:1")
+    assert delivery.status is OutboxStatus.SENT
