@@ -42,6 +42,7 @@ class Transition:
     actor: str
     at: datetime
     note: str = ""
+    id: int = 0  # the recorded move's number, rising in the order moves were recorded (0 before it is stored)
 
 
 class Workflow(Generic[S, E]):
