@@ -49,6 +49,8 @@ def create_console(services: Application) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in AREAS:
         app.include_router(module.router)
+    # Open311 GeoReport v2 for outside systems: no staff session (reads are public, posts carry an API key)
+    app.include_router(open311.api)
 
     # Larger bodies are refused before they are read (an upload is checked again by its own limit).
     body_limit = services.knowledge.upload_limit + 1024 * 1024
@@ -59,7 +61,11 @@ def create_console(services: Application) -> FastAPI:
         declared = request.headers.get("content-length", "0" if request.method in {"GET", "HEAD"} else "")
         if not declared.isdigit() or int(declared) > body_limit:
             limit_mb = services.knowledge.upload_limit // (1024 * 1024)
-            response: Response = _problem(request, 413, f"提交的内容太大（文件最大 {limit_mb} MB）。")
+            response: Response = (
+                open311.api_error(request, 413, "提交的内容太大，或没有声明长度")
+                if open311.is_open311(request)
+                else _problem(request, 413, f"提交的内容太大（文件最大 {limit_mb} MB）。")
+            )
         else:
             response = await call_next(request)
         response.headers.update(_SECURITY_HEADERS)

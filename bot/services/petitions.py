@@ -504,6 +504,8 @@ def _staff_filed_text(petition: Petition) -> str:
     """What the staff group is told of a new case, with the replies that move it."""
     reporter, number = petition.reporter, petition.number
     where = f"“{reporter.group_name or reporter.group_id}”群" if reporter.group_id else "私聊"
+    if not reporter.reachable:  # filed by an outside system through Open311; group_name is the system's
+        where = f"“{reporter.group_name}”转来"
     details = "，".join(
         part
         for part in (

@@ -202,7 +202,10 @@ def test_a_posted_request_is_filed_as_a_case_and_read_back_in_both_formats(remot
 
     cadre = remote.world.client()
     assert sign_in(cadre, "li").status_code == 303
-    assert cadre.get(f"/petitions/{number}").status_code == 200  # the 幸福里 cadre works it like any other case
+    page = cadre.get(f"/petitions/{number}")  # the 幸福里 cadre works it like any other case
+    assert page.status_code == 200 and "王**" in page.text and "王小明" not in page.text
+    chunked = httpx.post(f"{remote.base}/requests.json", content=iter([b"api_key=x"]), timeout=30)
+    assert chunked.status_code == 413 and errors_of(chunked)[0][0] == "413"  # no declared length: refused unread
     keys = remote.world.application.api_keys.keys()
     assert any(k.name == "市12345平台" and k.last_used_at is not None for k in keys)
 

@@ -19,8 +19,11 @@ from bot.domain.petitions import PetitionStatus
 from bot.domain.staff import Actor, Permission
 from bot.services.open311 import Document
 
+# The console's area (admins' key page, behind a session like every page) and the API itself (no session: reads are
+# public as the spec has them, posts carry an API key).
 router = APIRouter()
 PREFIX = "/open311/v2"
+api = APIRouter(prefix=PREFIX)
 # When this API last changed, as the discovery document tells clients.
 API_CHANGESET = "2026-11-28T00:00:00+08:00"
 SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
@@ -95,7 +98,7 @@ def _query(request: Request) -> dict[str, str]:
 # ---------------------------------------------------------------- GeoReport v2
 
 
-@router.get(PREFIX + "/discovery.{fmt}")
+@api.get("/discovery.{fmt}")
 def discovery(request: Request, fmt: str) -> Response:
     """Where the API is, what it speaks and how to get a key."""
     url = str(request.base_url).rstrip("/") + PREFIX + "/"
@@ -116,7 +119,7 @@ def discovery(request: Request, fmt: str) -> Response:
     return _answer(fmt, lambda: render(fmt, document, root="discovery"))
 
 
-@router.get(PREFIX + "/services.{fmt}")
+@api.get("/services.{fmt}")
 def services(request: Request, console: Services, fmt: str) -> Response:
     """The petition categories as services."""
 
@@ -127,7 +130,7 @@ def services(request: Request, console: Services, fmt: str) -> Response:
     return _answer(fmt, make)
 
 
-@router.get(PREFIX + "/services/{code}.{fmt}")
+@api.get("/services/{code}.{fmt}")
 def service_definition(request: Request, console: Services, code: str, fmt: str) -> Response:
     """One service's definition."""
 
@@ -138,7 +141,7 @@ def service_definition(request: Request, console: Services, code: str, fmt: str)
     return _answer(fmt, make)
 
 
-@router.get(PREFIX + "/requests.{fmt}")
+@api.get("/requests.{fmt}")
 def requests(request: Request, console: Services, fmt: str) -> Response:
     """Service requests by the spec's filters."""
 
@@ -150,7 +153,7 @@ def requests(request: Request, console: Services, fmt: str) -> Response:
     return _answer(fmt, make)
 
 
-@router.post(PREFIX + "/requests.{fmt}")
+@api.post("/requests.{fmt}")
 async def post_request(request: Request, console: Services, fmt: str) -> Response:
     """A new service request (form-urlencoded, with an api_key), filed at once as a case."""
     if fmt not in _MEDIA:
@@ -166,7 +169,7 @@ async def post_request(request: Request, console: Services, fmt: str) -> Respons
     return await run_in_threadpool(_answer, fmt, make)
 
 
-@router.get(PREFIX + "/requests/{request_id}.{fmt}")
+@api.get("/requests/{request_id}.{fmt}")
 def one_request(request: Request, console: Services, request_id: str, fmt: str) -> Response:
     """One service request by its id (the case number)."""
 
@@ -177,7 +180,7 @@ def one_request(request: Request, console: Services, request_id: str, fmt: str) 
     return _answer(fmt, make)
 
 
-@router.get(PREFIX + "/tokens/{token}.{fmt}")
+@api.get("/tokens/{token}.{fmt}")
 def token(request: Request, console: Services, token: str, fmt: str) -> Response:
     """The service request a token stands for."""
 
@@ -188,7 +191,7 @@ def token(request: Request, console: Services, token: str, fmt: str) -> Response
     return _answer(fmt, make)
 
 
-@router.get(PREFIX + "/servicerequestupdates.{fmt}")
+@api.get("/servicerequestupdates.{fmt}")
 def updates(request: Request, console: Services, fmt: str) -> Response:
     """mySociety's updates: every move of the cases since a time."""
 
