@@ -145,6 +145,7 @@ class GeoReport:
         self._groups = groups
         self._categories = tuple(categories)
         self._by_code = {service_code(c): c for c in self._categories}
+        self._codes = {c.name: code for code, c in self._by_code.items()}
         self._clock = clock
         self._default_community = default_community
         self._offset = utc_offset
@@ -326,8 +327,8 @@ class GeoReport:
         }
 
     def _code_of(self, category: str) -> str:
-        found = next((c for c in self._categories if c.name == category), None)
-        return service_code(found or PetitionCategory(category, ""))
+        """A case's service_code: its category's, or one derived from a name no longer in the file."""
+        return self._codes.get(category) or service_code(PetitionCategory(category, ""))
 
     def _in(self, petition: Petition, community: str | None) -> bool:
         """Whether the case belongs to community (any, when None)."""
