@@ -34,11 +34,13 @@ from bot.services.dashboard import Dashboard
 from bot.services.escalation import EscalationService
 from bot.services.faq_book import FaqBook
 from bot.services.knowledge_admin import KnowledgeMaintenance
+from bot.services.open311 import GeoReport, Open311Keys
 from bot.services.petition_recognition import PetitionRecogniser, load_categories
 from bot.services.petitions import KeywordTriggers, PetitionDesk
 from bot.services.safety import JsonlFlaggedMessageLog, SensitiveWords
 from bot.services.scope import RegionScope
 from bot.services.sending import OutboxSender, SendingPolicy
+from bot.storage.api_keys import SqlApiKeys
 from bot.storage.channel import SqlGroupConfigs, SqlInbox, SqlOutbox
 from bot.storage.engine import make_engine, session_factory, upgrade
 from bot.storage.petitions import SqlPetitions
@@ -92,6 +94,8 @@ class Application:
     escalation: EscalationService
     petitions: PetitionDesk
     recogniser: PetitionRecogniser
+    api_keys: Open311Keys
+    open311: GeoReport
     faq_book: FaqBook
     audit: StaffAudit
     accounts: StaffAccounts
@@ -309,6 +313,17 @@ def build_application(
         sensitive=sensitive_words,
         staff_group_id=settings.staff_group_id,
     )
+    api_keys = Open311Keys(SqlApiKeys(sessions), audit, clock, posts_per_minute=settings.open311_posts_per_minute)
+    open311 = GeoReport(
+        petitions,
+        api_keys,
+        groups,
+        recogniser.categories,
+        clock,
+        default_community=settings.default_community,
+        utc_offset=timedelta(hours=settings.utc_offset_hours),
+        private_categories=settings.split_list(settings.petition_private_categories),
+    )
     router = MessageRouter(
         assistant,
         groups,
@@ -357,6 +372,8 @@ def build_application(
         escalation=escalation,
         petitions=petitions,
         recogniser=recogniser,
+        api_keys=api_keys,
+        open311=open311,
         faq_book=faq_book,
         audit=audit,
         accounts=accounts,

@@ -154,6 +154,8 @@ class Settings(BaseSettings):
     petition_confirm_minutes: float = Field(default=10.0, gt=0, le=1440)
     petition_close_after_days: float = Field(default=7.0, gt=0, le=365)
     petition_private_categories: str = "邻里纠纷"
+    # Open311: how many requests one API key may post a minute (counted in memory by each process)
+    open311_posts_per_minute: int = Field(default=30, ge=1, le=10000)
     # WeChat ids of other bots in the groups (never answered, so two bots cannot talk to each other forever)
     other_bot_ids: str = ""
     keyword_prefixes: str = "小助手,#问"

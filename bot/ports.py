@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -10,6 +10,7 @@ from bot.domain.conversation import ActivityScope, ConversationTurn
 from bot.domain.escalation import Asker, EmbeddingRow, QuestionStatus, UnansweredQuestion
 from bot.domain.groups import GroupConfig
 from bot.domain.messages import OutboundMessage, TriggerMode
+from bot.domain.open311 import ApiKey, CaseMove
 from bot.domain.outbox import ExpiredLeases, QueuedMessage
 from bot.domain.petitions import (
     BoardFilter,
@@ -251,6 +252,9 @@ class PetitionStore(Protocol):
     def get(self, number: str) -> Petition | None:
         """One case by its number."""
 
+    def by_origin(self, origin: str) -> Petition | None:
+        """The case an inbound message (or an Open311 request) made, if any."""
+
     def of_reporter(
         self, channel: str, user_id: str, *, group_id: str | None, open_only: bool, limit: int
     ) -> list[Petition]:
@@ -280,6 +284,25 @@ class PetitionStore(Protocol):
     def history(self, petition_id: int) -> list[Transition]:
         """Every move of one case, oldest first."""
 
+    def matching(
+        self,
+        shown: BoardFilter,
+        *,
+        numbers: Sequence[str] = (),
+        statuses: Collection[PetitionStatus] = (),
+        created_from: datetime | None = None,
+        created_until: datetime | None = None,
+        offset: int = 0,
+        limit: int,
+    ) -> list[Petition]:
+        """The cases a filter matches (its status ignored), narrowed to the numbers, statuses and filing times given,
+        newest first."""
+
+    def moves_since(
+        self, shown: BoardFilter, *, since: datetime, until: datetime | None = None, limit: int
+    ) -> list[CaseMove]:
+        """The recorded moves of the cases a filter matches made after since (up to until), oldest first."""
+
     def resolved_before(self, cutoff: datetime, *, limit: int) -> list[Petition]:
         """Cases resolved before cutoff and still waiting for the resident's answer, oldest first."""
 
@@ -307,6 +330,25 @@ class PetitionStore(Protocol):
         self, petition_id: int, location: str, *, now: datetime, receipt: Receipt, replies: Sequence[OutboundMessage]
     ) -> bool:
         """Keep a case's location, the receipt's message handled with replies; False if handled before."""
+
+
+class ApiKeyStore(Protocol):
+    """The API keys outside systems post Open311 requests with, stored by hash."""
+
+    def create(self, *, name: str, key_hash: str, community: str, created_by: str, now: datetime) -> ApiKey:
+        """Store a new key by its hash."""
+
+    def all(self) -> list[ApiKey]:
+        """Every key ever issued, newest first."""
+
+    def find(self, key_hash: str) -> ApiKey | None:
+        """The unrevoked key with that hash."""
+
+    def revoke(self, key_id: int, *, now: datetime) -> ApiKey | None:
+        """Revoke a key; None for an unknown key."""
+
+    def used(self, key_id: int, *, now: datetime) -> None:
+        """Note that a key was just used."""
 
 
 class AuditLog(Protocol):

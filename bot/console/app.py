@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.app import Application
-from bot.console.routes import auth, dashboard, knowledge, management, petitions, questions
+from bot.console.routes import auth, dashboard, knowledge, management, open311, petitions, questions
 from bot.console.web import (
     STATIC_DIR,
     CsrfError,
@@ -27,7 +27,7 @@ from bot.console.web import (
 
 log = logging.getLogger(__name__)
 # The console's areas, one router each.
-AREAS = (auth, dashboard, questions, petitions, knowledge, management)
+AREAS = (auth, dashboard, questions, petitions, knowledge, management, open311)
 
 # Pages load only their own scripts and styles; nothing may frame them (clickjacking) or post them elsewhere.
 _SECURITY_HEADERS = {
@@ -49,6 +49,8 @@ def create_console(services: Application) -> FastAPI:
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")
     for module in AREAS:
         app.include_router(module.router)
+    # Open311 GeoReport v2 for outside systems: no staff session (reads are public, posts carry an API key)
+    app.include_router(open311.api)
 
     # Larger bodies are refused before they are read (an upload is checked again by its own limit).
     body_limit = services.knowledge.upload_limit + 1024 * 1024
@@ -59,7 +61,11 @@ def create_console(services: Application) -> FastAPI:
         declared = request.headers.get("content-length", "0" if request.method in {"GET", "HEAD"} else "")
         if not declared.isdigit() or int(declared) > body_limit:
             limit_mb = services.knowledge.upload_limit // (1024 * 1024)
-            response: Response = _problem(request, 413, f"提交的内容太大（文件最大 {limit_mb} MB）。")
+            response: Response = (
+                open311.api_error(request, 413, "提交的内容太大，或没有声明长度")
+                if open311.is_open311(request)
+                else _problem(request, 413, f"提交的内容太大（文件最大 {limit_mb} MB）。")
+            )
         else:
             response = await call_next(request)
         response.headers.update(_SECURITY_HEADERS)
@@ -94,12 +100,17 @@ def create_console(services: Application) -> FastAPI:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> Response:
+        if open311.is_open311(request):
+            described = {404: "没有这个接口", 405: "这个接口不支持这种请求方法"}
+            return open311.api_error(request, exc.status_code, described.get(exc.status_code, "请求无法处理"))
         messages = {404: "页面不存在。", 405: "不支持这样访问这个页面。"}
         return _problem(request, exc.status_code, messages.get(exc.status_code, "请求无法处理。"))
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.exception("console request failed: %s %s", request.method, request.url.path)
+        if open311.is_open311(request):
+            return open311.api_error(request, 500, "服务器出错了，请稍后再试")
         return _problem(request, 500, "服务器出错了，错误已记录，请稍后重试或联系管理员。")
 
     return app

@@ -201,6 +201,7 @@ _NOTICES = {
     "user_saved": "账号已保存。",
     "password_reset": "临时密码已设置，对方下次登录时需要修改。",
     "petition_moved": "已办理，居民会收到进展通知。",
+    "api_key_revoked": "密钥已停用，用它提交的请求会被拒绝。",
 }
 
 

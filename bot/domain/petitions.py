@@ -24,6 +24,7 @@ class PetitionCategory:
     name: str
     description: str
     examples: tuple[str, ...] = ()
+    code: str = ""  # a stable ASCII code outside systems know it by (Open311's service_code); "" until one is set
 
 
 class RecognitionKind(StrEnum):
@@ -61,6 +62,8 @@ class Recognition:
 
 # The category a petition gets when nothing better is known (staff edit the list of categories).
 DEFAULT_CATEGORY = "其他"
+# The channel of cases an outside system (a city platform, the 12345 hotline) files through the Open311 API.
+OPEN311_CHANNEL = "open311"
 
 
 class PetitionStatus(StrEnum):
@@ -214,6 +217,11 @@ class Reporter:
         name = self.display_name.strip()
         return f"{name[0]}{'*' * min(max(len(name) - 1, 1), 3)}" if name else "居民"
 
+    @property
+    def reachable(self) -> bool:
+        """Whether the resident can be told of their case in a chat (one filed through Open311 is followed there)."""
+        return self.channel != OPEN311_CHANNEL
+
     def told(self, text: str, *, privately: bool = False) -> OutboundMessage:
         """A message to this resident: in their group @-mentioning them, or privately (always from a private chat)."""
         if privately or not self.group_id:
@@ -232,6 +240,7 @@ class PetitionDraft:
     reporter: Reporter
     urgency: Urgency
     origin: str
+    community: str = ""  # set when the case has no group to take it from (filed through Open311)
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +264,7 @@ class Petition:
     note: str = ""  # the last move's note (a rejection's reason, what was done)
     resolved_at: datetime | None = None
     due_at: datetime | None = None  # when it must be resolved by (its category's deadline); None: no deadline
+    community: str = ""  # set when the case has no group to take it from (filed through Open311)
 
     def overdue(self, now: datetime) -> bool:
         """Whether the case is past its deadline and not yet resolved."""

@@ -33,6 +33,7 @@ class Permission(StrEnum):
     VIEW_AUDIT = "view_audit"
     VIEW_SETTINGS = "view_settings"
     HANDLE_PETITIONS = "handle_petitions"
+    MANAGE_API_KEYS = "manage_api_keys"  # the Open311 keys outside systems post cases with (admins only)
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -207,6 +208,8 @@ AUDIT_ACTIONS: dict[str, str] = {
     "reindex_cancelled": "停止重新导入",
     "group_updated": "修改群设置",
     "admin_created": "创建管理员（命令行）",
+    "api_key_issued": "发放接口密钥",
+    "api_key_revoked": "停用接口密钥",
 }
 
 

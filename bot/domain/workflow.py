@@ -7,7 +7,7 @@ today (`bot.domain.escalation.QUESTION_WORKFLOW`); petitions (诉求) are meant 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Generic, TypeVar
 
@@ -42,6 +42,9 @@ class Transition:
     actor: str
     at: datetime
     note: str = ""
+    # The recorded move's number, rising in the order moves were recorded (0 before it is stored); two records of
+    # the same move compare equal whatever their numbers
+    id: int = field(default=0, compare=False)
 
 
 class Workflow(Generic[S, E]):

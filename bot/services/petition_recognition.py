@@ -22,6 +22,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from bot.domain.errors import AssistantError
+from bot.domain.open311 import service_code, valid_service_code
 from bot.domain.petitions import PetitionCategory, Recognition, RecognitionKind
 from bot.rag.embeddings import embed_array
 from bot.rag.lexical import STOPWORDS, normalise_text
@@ -40,7 +41,8 @@ class PetitionCategoriesError(AssistantError):
 
 
 def load_categories(path: Path | str) -> list[PetitionCategory]:
-    """Read a category file: JSON, either {name: description} or a list of {name, description, examples}."""
+    """Read a category file: JSON, either {name: description} or a list of {name, description, examples, code}; code is
+    the stable ASCII code outside systems use (Open311 service_code), derived from the name when missing."""
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8-sig"))
@@ -63,6 +65,10 @@ def load_categories(path: Path | str) -> list[PetitionCategory]:
     repeated = sorted({n for n in names if names.count(n) > 1})
     if repeated:
         raise PetitionCategoriesError(f"诉求分类重复：{'、'.join(repeated)}（{path}）")
+    codes = [service_code(c) for c in categories]
+    repeated = sorted({c for c in codes if codes.count(c) > 1})
+    if repeated:
+        raise PetitionCategoriesError(f"诉求分类代码重复：{'、'.join(repeated)}（{path}）")
     return categories
 
 
@@ -76,7 +82,12 @@ def _category(row: Any, number: int, path: Path) -> PetitionCategory:
         raise PetitionCategoriesError(f"诉求分类“{name}”的说明应为文字：{path}")
     if not isinstance(examples, list) or not all(isinstance(e, str) for e in examples):
         raise PetitionCategoriesError(f"诉求分类“{name}”的例句应为文字列表：{path}")
-    return PetitionCategory(name.strip(), description.strip(), tuple(e.strip() for e in examples if e.strip()))
+    code = row.get("code", "")
+    if not isinstance(code, str) or (code and not valid_service_code(code)):
+        raise PetitionCategoriesError(f"诉求分类“{name}”的代码只能是 1 到 32 个英文字母、数字、- 或 _：{path}")
+    return PetitionCategory(
+        name.strip(), description.strip(), tuple(e.strip() for e in examples if e.strip()), code=code
+    )
 
 
 # ---------------------------------------------------------------- rules
@@ -236,6 +247,11 @@ class PetitionRecogniser:
         self._prototypes_file = prototypes_file
         self._loaded: _Models | None = None
         self._loading = threading.Lock()
+
+    @property
+    def categories(self) -> tuple[PetitionCategory, ...]:
+        """The categories staff defined, in their order."""
+        return self._category_list
 
     @property
     def category_names(self) -> tuple[str, ...]:

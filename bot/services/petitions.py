@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.domain.errors import AssistantError
 from bot.domain.messages import OutboundMessage, one_line, plain_text
+from bot.domain.open311 import CaseMove
 from bot.domain.petitions import (
     DEFAULT_CATEGORY,
     PETITION_WORKFLOW,
@@ -191,11 +192,11 @@ class PetitionDesk:
 
     def draft(self, recognition: Recognition, reporter: Reporter, *, origin: str) -> PetitionDraft:
         """The petition a recognised message describes (masked, bounded), with the place and urgency it names."""
-        description = _masked(plain_text(recognition.text.strip(), limit=DESCRIPTION_CHARS * 2), DESCRIPTION_CHARS)
+        description = masked_text(plain_text(recognition.text.strip(), limit=DESCRIPTION_CHARS * 2), DESCRIPTION_CHARS)
         return PetitionDraft(
             category=one_line(recognition.category, limit=32) or DEFAULT_CATEGORY,
             description=description,
-            location=_masked(find_location(description), LOCATION_CHARS),
+            location=masked_text(find_location(description), LOCATION_CHARS),
             reporter=reporter,
             urgency=urgency_of(description),
             origin=origin,
@@ -247,7 +248,7 @@ class PetitionDesk:
 
     def locate(self, petition: Petition, text: str, *, receipt: Receipt) -> list[OutboundMessage]:
         """Keep where the case is, as the resident said it, and thank them; [] if their message was handled before."""
-        location = _masked(one_line(text, limit=LOCATION_CHARS * 2), LOCATION_CHARS)
+        location = masked_text(one_line(text, limit=LOCATION_CHARS * 2), LOCATION_CHARS)
         replies = [petition.reporter.told(f"好的，已记下位置：{location}（诉求编号 {petition.number}）。")]
         kept = self._store.locate(petition.id, location, now=self._clock.now(), receipt=receipt, replies=replies)
         return replies if kept else []
@@ -284,6 +285,39 @@ class PetitionDesk:
     def case(self, number: str) -> Petition | None:
         """One case by its number."""
         return self._store.get(number)
+
+    def by_origin(self, origin: str) -> Petition | None:
+        """The case a message (or an Open311 request) made, if any."""
+        return self._store.by_origin(origin)
+
+    def matching(
+        self,
+        shown: BoardFilter,
+        *,
+        numbers: Sequence[str] = (),
+        statuses: Collection[PetitionStatus] = (),
+        created_from: datetime | None = None,
+        created_until: datetime | None = None,
+        offset: int = 0,
+        limit: int,
+    ) -> list[Petition]:
+        """The cases a filter matches (its status ignored), narrowed to numbers, statuses and filing times, newest
+        first."""
+        return self._store.matching(
+            shown,
+            numbers=numbers,
+            statuses=statuses,
+            created_from=created_from,
+            created_until=created_until,
+            offset=offset,
+            limit=limit,
+        )
+
+    def moves_since(
+        self, shown: BoardFilter, *, since: datetime, until: datetime | None = None, limit: int
+    ) -> list[CaseMove]:
+        """The recorded moves of the cases a filter matches made after since (up to until), oldest first."""
+        return self._store.moves_since(shown, since=since, until=until, limit=limit)
 
     def board(self, shown: BoardFilter, *, offset: int, limit: int) -> list[Petition]:
         """The cases a board shows, newest first."""
@@ -378,8 +412,10 @@ class PetitionDesk:
             stored["department"] = department
         if event is PetitionEvent.RESOLVE:
             stored["resolved_at"] = now
-        notice = petition.reporter.told(self._notice(petition, event, told), privately=self._told_privately(petition))
-        messages = [notice, *self._staff_notice(staff)] if staff else [notice]
+        messages = self._staff_notice(staff) if staff else []
+        if petition.reporter.reachable:  # a case an outside system filed is followed there, through the API
+            notice = self._notice(petition, event, told)
+            messages.insert(0, petition.reporter.told(notice, privately=self._told_privately(petition)))
         try:
             moved = self._store.move(
                 petition.id,
@@ -468,6 +504,8 @@ def _staff_filed_text(petition: Petition) -> str:
     """What the staff group is told of a new case, with the replies that move it."""
     reporter, number = petition.reporter, petition.number
     where = f"“{reporter.group_name or reporter.group_id}”群" if reporter.group_id else "私聊"
+    if not reporter.reachable:  # filed by an outside system through Open311; group_name is the system's
+        where = f"“{reporter.group_name}”转来"
     details = "，".join(
         part
         for part in (
@@ -497,7 +535,7 @@ def _refusal(number: str, refused: TransitionNotAllowed, event: PetitionEvent) -
     )
 
 
-def _masked(text: str, limit: int) -> str:
+def masked_text(text: str, limit: int) -> str:
     """text with personal numbers masked, at most limit characters."""
     masked = mask_personal_data(text.strip())
     return masked if len(masked) <= limit else masked[: limit - 1] + "…"

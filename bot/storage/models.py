@@ -291,6 +291,8 @@ class PetitionRow(Base):
     rating: Mapped[str] = mapped_column(String(16))
     note: Mapped[str] = mapped_column(Text)
     origin: Mapped[str] = mapped_column(String(191), unique=True)
+    # The community of a case without a group to take it from (filed through Open311); "" for a group's case
+    community: Mapped[str] = mapped_column(String(128), server_default="")
 
 
 class PetitionCounterRow(Base):
@@ -322,3 +324,19 @@ class PendingPetitionRow(Base):
     urgency: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
+
+
+class ApiKeyRow(Base):
+    """A key an outside system (a city platform, the 12345 hotline) posts Open311 requests with: only the SHA-256 of
+    the key is stored; community limits it to one jurisdiction ("" for any)."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(64))
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    community: Mapped[str] = mapped_column(String(128))
+    created_by: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)

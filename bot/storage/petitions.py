@@ -4,7 +4,7 @@ PETITION_WORKFLOW that queue the resident's notices in the same transaction."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.domain.messages import OutboundMessage
+from bot.domain.open311 import CaseMove
 from bot.domain.petitions import (
     PETITION_WORKFLOW,
     BoardFilter,
@@ -36,8 +37,9 @@ from bot.storage.models import (
     PetitionCounterRow,
     PetitionRow,
     ProcessedMessageRow,
+    WorkflowTransitionRow,
 )
-from bot.storage.workflow import SqlTransitions, apply_transition
+from bot.storage.workflow import SqlTransitions, apply_transition, recorded_transition
 
 # Filing is tried again this often when a concurrent one got in its way (the first case of a year, the same origin).
 _FILING_ATTEMPTS = 5
@@ -190,6 +192,51 @@ class SqlPetitions:
         with self._sessions() as session:
             return {PetitionStatus(status): int(n) for status, n in session.execute(query)}
 
+    def matching(
+        self,
+        shown: BoardFilter,
+        *,
+        numbers: Sequence[str] = (),
+        statuses: Collection[PetitionStatus] = (),
+        created_from: datetime | None = None,
+        created_until: datetime | None = None,
+        offset: int = 0,
+        limit: int,
+    ) -> list[Petition]:
+        """The cases shown matches (its status ignored), narrowed to the numbers, statuses and filing times given
+        (each only when given), newest first."""
+        query = self._filtered(select(PetitionRow), shown)
+        if numbers:
+            query = query.where(PetitionRow.number.in_(list(numbers)))
+        if statuses:
+            query = query.where(PetitionRow.status.in_([s.value for s in statuses]))
+        if created_from is not None:
+            query = query.where(PetitionRow.created_at >= created_from)
+        if created_until is not None:
+            query = query.where(PetitionRow.created_at <= created_until)
+        query = query.order_by(PetitionRow.created_at.desc(), PetitionRow.id.desc()).offset(offset).limit(limit)
+        with self._sessions() as session:
+            return [_petition(row) for row in session.scalars(query)]
+
+    def moves_since(
+        self, shown: BoardFilter, *, since: datetime, until: datetime | None = None, limit: int
+    ) -> list[CaseMove]:
+        """The recorded moves of the cases shown matches (its status ignored) made after since (and up to until),
+        oldest first, each with its case as it is now."""
+        query = self._filtered(
+            select(WorkflowTransitionRow, PetitionRow).join(
+                PetitionRow,
+                (WorkflowTransitionRow.entity_id == PetitionRow.id)
+                & (WorkflowTransitionRow.kind == PETITION_WORKFLOW.kind),
+            ),
+            shown,
+        ).where(WorkflowTransitionRow.at > since)
+        if until is not None:
+            query = query.where(WorkflowTransitionRow.at <= until)
+        query = query.order_by(WorkflowTransitionRow.at, WorkflowTransitionRow.id).limit(limit)
+        with self._sessions() as session:
+            return [CaseMove(recorded_transition(move), _petition(case)) for move, case in session.execute(query)]
+
     def history(self, petition_id: int) -> list[Transition]:
         """Every move of one case, oldest first."""
         return self._transitions.transitions(PETITION_WORKFLOW.kind, petition_id)
@@ -204,7 +251,9 @@ class SqlPetitions:
         if shown.department is not None:
             query = query.where(PetitionRow.department == shown.department, PetitionRow.department != "")
         if shown.community is not None:
-            community = func.coalesce(GroupConfigRow.community, self._default_community)
+            community = func.coalesce(
+                func.nullif(PetitionRow.community, ""), GroupConfigRow.community, self._default_community
+            )
             query = query.outerjoin(GroupConfigRow, GroupConfigRow.group_id == PetitionRow.group_id).where(
                 community == shown.community
             )
@@ -360,6 +409,7 @@ def _new_row(draft: PetitionDraft, number: str, now: datetime) -> PetitionRow:
         handler="",
         rating="",
         note="",
+        community=draft.community[:128],
     )
 
 
@@ -394,4 +444,5 @@ def _petition(row: PetitionRow) -> Petition:
         note=row.note,
         resolved_at=row.resolved_at,
         due_at=row.due_at,
+        community=row.community,
     )

@@ -88,10 +88,14 @@ class SqlTransitions:
             .order_by(WorkflowTransitionRow.at, WorkflowTransitionRow.id)
         )
         with self._sessions() as session:
-            return [
-                Transition(r.kind, r.entity_id, r.from_status, r.to_status, r.event, r.actor, r.at, r.note)
-                for r in session.scalars(query)
-            ]
+            return [recorded_transition(r) for r in session.scalars(query)]
+
+
+def recorded_transition(row: WorkflowTransitionRow) -> Transition:
+    """A stored move as the domain knows it, with its recorded number."""
+    return Transition(
+        row.kind, row.entity_id, row.from_status, row.to_status, row.event, row.actor, row.at, row.note, row.id
+    )
 
 
 def _status(session: Session, workflow: Workflow[S, E], row_type: type[Base], entity_id: int) -> S | None:

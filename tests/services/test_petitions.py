@@ -5,12 +5,14 @@ ask, and resolved cases closed after days without an answer."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.domain.petitions import (
+    OPEN311_CHANNEL,
     BoardFilter,
     PetitionDraft,
     PetitionEvent,
@@ -211,3 +213,32 @@ def test_a_listed_word_a_resident_reports_is_never_repeated_to_them(
         "您在办的诉求：\n2026-0001：已受理\n发“查询 编号”可以看详情。",
     ]
     assert told[-1] == "您反映的事（编号 2026-0001）已受理，我们会尽快安排处理。"
+
+
+def test_a_case_an_outside_system_filed_keeps_its_community_and_its_reporter_is_never_messaged(
+    sessions: sessionmaker[Session], desk_clock: FakeClock
+) -> None:
+    desk = PetitionDesk(
+        SqlPetitions(sessions),
+        KeywordTriggers(),
+        desk_clock,
+        audit=StaffAudit(SqlAuditLog(sessions), desk_clock),
+        staff_group_id="staff@chatroom",
+    )
+    platform = Reporter(OPEN311_CHANNEL, "", "市12345平台", "7:citizen-77", "王小明")
+    draft = replace(_draft(desk, "路灯不亮", "open311:abc", reporter=platform), community="幸福里")
+    filed = desk.file(draft).petition
+    assert filed is not None and filed.community == "幸福里"
+    (staff,) = _outbox_texts(sessions, desk_clock)
+    assert staff.startswith(f"【诉求 {filed.number}】“市12345平台”转来的居民反映：路灯不亮")
+    desk_clock.advance(minutes=1)
+    desk.move(filed.number, PetitionEvent.ACCEPT, actor=CADRE, note="已通知物业")
+    assert _outbox_texts(sessions, desk_clock) == [staff]  # followed through the API, never messaged
+    assert desk.by_origin("open311:abc") == desk.case(filed.number)
+    assert [p.number for p in desk.matching(BoardFilter(community="幸福里"), limit=10)] == [filed.number]
+    assert desk.matching(BoardFilter(community="和平里"), limit=10) == []
+    assert desk.matching(BoardFilter(), statuses={PetitionStatus.CLOSED}, limit=10) == []
+    (moved,) = desk.moves_since(BoardFilter(community="幸福里"), since=filed.created_at, limit=10)
+    assert (moved.petition.number, moved.move.to_status, moved.move.note) == (filed.number, "accepted", "已通知物业")
+    assert moved.move.id > 0
+    assert desk.moves_since(BoardFilter(), since=desk_clock.now(), limit=10) == []

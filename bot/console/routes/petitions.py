@@ -120,6 +120,11 @@ def move(
     return redirect(f"/petitions/{number}", notice="petition_moved")
 
 
+def community_of(console: Services, found: Petition) -> str:
+    """The case's community: its own when filed without a group (through Open311), else its group's."""
+    return found.community or console.groups.community_of(found.reporter.group_id)
+
+
 def _default(console: Services) -> set[str]:
     default = console.settings.default_community
     return {default} if default else set()
@@ -127,9 +132,7 @@ def _default(console: Services) -> set[str]:
 
 def _visible(console: Services, session: StaffSession, number: str) -> Petition:
     found = console.petitions.case(number)
-    if found is None or not session.user.sees_case(
-        console.groups.community_of(found.reporter.group_id), found.department
-    ):
+    if found is None or not session.user.sees_case(community_of(console, found), found.department):
         # Another community's (or department's) case is reported exactly like a missing one.
         raise ForbiddenError
     return found
@@ -151,7 +154,7 @@ def _case_page(
         session,
         status_code=status_code,
         case=found,
-        community=console.groups.community_of(found.reporter.group_id),
+        community=community_of(console, found),
         history=console.petitions.history(found),
         status_labels={s.value: s.label for s in PetitionStatus},
         event_labels={e.value: e.label for e in PetitionEvent},
