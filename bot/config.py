@@ -154,6 +154,10 @@ class Settings(BaseSettings):
     petition_confirm_minutes: float = Field(default=10.0, gt=0, le=1440)
     petition_close_after_days: float = Field(default=7.0, gt=0, le=365)
     petition_private_categories: str = "邻里纠纷"
+    # Petition deadlines: a case this close to its deadline is reminded to its department (hourly job), and one
+    # overdue by more than escalate_after hours is escalated to the street office (吹哨), automatically once
+    petition_due_soon_hours: float = Field(default=4.0, ge=0, le=168)
+    petition_escalate_after_hours: float = Field(default=24.0, ge=0, le=2160)
     # WeChat ids of other bots in the groups (never answered, so two bots cannot talk to each other forever)
     other_bot_ids: str = ""
     keyword_prefixes: str = "小助手,#问"

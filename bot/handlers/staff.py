@@ -118,8 +118,9 @@ class AnswerQuestion:
 
 
 class MovePetition:
-    """Staff move a case: "2026-0012 受理", "… 派单 物业", "… 处理中", "… 办结：已修好", "… 不予受理：原因",
-    "… 合并 2026-0009"; the resident is told by the move, the staff group gets one line (or why not)."""
+    """Staff move a case: "2026-0012 受理", "… 派单 物业" ("… 派单" alone: the category's department), "… 处理中",
+    "… 办结：已修好", "… 不予受理：原因", "… 合并 2026-0009", "… 吹哨：原因" (the street office called in); the
+    resident is told by the move (not of an escalation), the staff group gets one line (or why not)."""
 
     name = "staff_petition_move"
     priority = 50
@@ -138,6 +139,8 @@ class MovePetition:
             moved = self._desk.order(match, actor=_staff(message))
         except AssistantError as refused:
             return context.queue(f"没能办理：{refused}。", "staff_petition_refused")
+        if match.event is PetitionEvent.ESCALATE:  # the note says why and who was notified; the resident is not told
+            return context.queue(f"诉求 {moved.number} 已吹哨：{moved.note}。", "staff_petition_escalated")
         shown = moved.department if match.event is PetitionEvent.DISPATCH else moved.note
         said = f"（{shown}）" if shown else ""
         reply = f"诉求 {moved.number} {match.event.label}{said}，现在是“{moved.status.label}”，已告诉居民。"
