@@ -129,10 +129,8 @@ def move(
     error = ""
     if len(note.strip()) > MAX_NOTE_CHARS:
         error = f"说明太长（最多 {MAX_NOTE_CHARS} 字），请精简。"
-    elif chosen is PetitionEvent.DISPATCH and not department.strip():
-        department = console.petitions.default_department(number)  # left empty: the category's department
-        if not department:
-            error = "派单要写明派给哪个部门。"
+    elif chosen is PetitionEvent.DISPATCH and not department.strip():  # the form comes filled with the default
+        error = "派单要写明派给哪个部门。"
     if error:
         return _case_page(request, console, session, found, error=error, draft=note, status_code=400)
     try:
