@@ -35,6 +35,7 @@ from bot.domain.petitions import (
     urgency_of,
 )
 from bot.domain.privacy import mask_personal_data
+from bot.domain.routing import Department
 from bot.domain.staff import ASSISTANT, Actor, Venue
 from bot.domain.workflow import Transition, TransitionNotAllowed
 from bot.ports import Clock, PetitionClassifier, PetitionStore
@@ -418,6 +419,10 @@ class PetitionDesk:
     def _routed_to(self, petition: Petition) -> str:
         """The department a case's category goes to by default ("" : none)."""
         return self._routing.default_department(petition.category) if self._routing is not None else ""
+
+    def department_of_group(self, group_id: str) -> Department | None:
+        """The department whose staff WeChat group group_id is, if any."""
+        return self._routing.department_of_group(group_id) if self._routing is not None else None
 
     def default_department(self, number: str) -> str:
         """Who case number goes to when staff name nobody: its category's department ("" : none, or no such case)."""

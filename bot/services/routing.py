@@ -24,6 +24,7 @@ from bot.services.audit import StaffAudit
 
 # A notice to a department or the street office is kept short enough for a WeCom robot and a phone screen.
 NOTICE_CHARS = 500
+_GROUPS_FRESH = timedelta(seconds=30)
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +63,10 @@ class PetitionRouting:
         self._staff_channel = staff_channel
         self._utc_offset = utc_offset
         self._group_name_of = group_name_of
+        # Which WeChat groups are departments' (asked of every inbound message): kept for _GROUPS_FRESH, and
+        # refreshed at once when this process changes the directory.
+        self._groups_at: datetime | None = None
+        self._groups: dict[str, Department] = {}
 
     # ---- routes
 
@@ -113,12 +118,24 @@ class PetitionRouting:
         named = {d.name for d in self.departments()} | {r.department for r in self.routes() if r.department}
         return sorted(named)
 
+    def department_of_group(self, group_id: str) -> Department | None:
+        """The department whose staff WeChat group group_id is, if any (the directory read at most every
+        _GROUPS_FRESH; another process's change is seen within that)."""
+        if not group_id:
+            return None
+        now = self._clock.now()
+        if self._groups_at is None or not timedelta(0) <= now - self._groups_at < _GROUPS_FRESH:
+            self._groups = {d.wechat_group_id: d for d in self.departments() if d.wechat_group_id}
+            self._groups_at = now
+        return self._groups.get(group_id)
+
     def save_department(
         self, name: str, wechat_group_id: str, wecom_key: str, *, street_office: bool, actor: Actor
     ) -> Department:
         """Add or change a department (RoutingError when its fields cannot be kept); audited (the robot key never)."""
         department = checked_department(name, wechat_group_id, wecom_key, street_office=street_office)
         self._store.save_department(department, now=self._clock.now())
+        self._groups_at = None
         reached = "、".join(department.reached_by(self._group_name_of(department.wechat_group_id))) or "未设置通知"
         detail = f"{reached}{'，街道（吹哨对象）' if department.street_office else ''}"
         self._audit.record_as(actor, "department_saved", target=department.name, detail=detail)
@@ -126,6 +143,7 @@ class PetitionRouting:
 
     def remove_department(self, name: str, *, actor: Actor) -> None:
         """Take a department out of the directory (its cases keep its name); audited."""
+        self._groups_at = None
         if self._store.remove_department(name):
             self._audit.record_as(actor, "department_removed", target=name)
 

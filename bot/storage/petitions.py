@@ -223,7 +223,7 @@ class SqlPetitions:
                 actor=actor,
                 at=at,
                 note=note,
-                values={"escalated_at": at, "updated_at": at},
+                values={"escalated_at": at, "updated_at": at, "note": note},
                 messages=messages,
             )
             row = session.get(PetitionRow, petition_id, populate_existing=True)

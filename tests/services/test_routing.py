@@ -189,6 +189,7 @@ def test_staff_escalate_to_the_street_office_recorded_with_who_was_notified_and_
         "张主任",
     )
     assert last.note == "需要城管和住建一起处理；已通知：街道办（微信群“街道吹哨群”、企业微信群机器人）"
+    assert escalated.note == last.note
 
     world.clock.advance(hours=1)  # staff may escalate again, with a reason
     world.desk.move(number, PetitionEvent.ESCALATE, actor=CADRE, note="城管三天没到场")
