@@ -223,7 +223,9 @@ class PetitionDesk:
             now=now,
             receipt=receipt,
             replies=lambda petition: [draft.reporter.told(_filed_text(petition))],
-            notices=lambda petition: self._staff_notice(_staff_filed_text(petition, self._routed_to(petition))),
+            notices=lambda petition: self._staff_notice(
+                _staff_filed_text(petition, self._routed_to(petition), self._due_text(petition))
+            ),
             route=self._routing.default_route(draft.category) if self._routing is not None else None,
         )
 
@@ -416,6 +418,12 @@ class PetitionDesk:
         self._audit.record_as(actor, "petition_moved", target=number, detail=detail)
         return moved
 
+    def _due_text(self, petition: Petition) -> str:
+        """When a case must be resolved by, as staff read it ("" : no deadline)."""
+        if petition.due_at is None or self._routing is None:
+            return ""
+        return f"期限：{self._routing.local_time(petition.due_at)}前办结"
+
     def _routed_to(self, petition: Petition) -> str:
         """The department a case's category goes to by default ("" : none)."""
         return self._routing.default_department(petition.category) if self._routing is not None else ""
@@ -527,7 +535,7 @@ def _filed_text(petition: Petition) -> str:
     return text if petition.location else f"{text}{LOCATION_QUESTION}"
 
 
-def _staff_filed_text(petition: Petition, routed_to: str = "") -> str:
+def _staff_filed_text(petition: Petition, routed_to: str = "", due: str = "") -> str:
     """What the staff group is told of a new case (its deadline, who it goes to by default), with the replies that
     move it."""
     reporter, number = petition.reporter, petition.number
@@ -538,13 +546,14 @@ def _staff_filed_text(petition: Petition, routed_to: str = "") -> str:
             petition.category,
             f"地点：{petition.location}" if petition.location else "",
             petition.urgency.label if petition.urgency is Urgency.URGENT else "",
+            due,
         )
         if part
     )
-    dispatch = f"“{number} 派单”派给{routed_to}（或“{number} 派单 部门”）" if routed_to else f"“{number} 派单 部门”"
+    dispatch = f"“{number} 派单”派给{routed_to}（或“{number} 派单 部门”）" if routed_to else f"“{number} 派单 部门”派单"
     return (
         f"【诉求 {number}】{where}的居民反映：{petition.description}（{details}）\n"
-        f"回复“{number} 受理”受理；{dispatch}派单；“{number} 办结：说明”办结；"
+        f"回复“{number} 受理”受理；{dispatch}；“{number} 办结：说明”办结；"
         f"“{number} 不予受理：原因”不予受理；“{number} 合并 编号”合并；“{number} 吹哨：原因”请街道协调。"
     )
 
