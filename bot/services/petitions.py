@@ -217,6 +217,7 @@ class PetitionDesk:
         """Store the case and, with a receipt, tell the resident its number in the same transaction (asking where it
         is when they did not say): the number is never told before the case is stored."""
         now = self._clock.now()
+        routed_to = self._routing.default_department(draft.category) if self._routing is not None else ""
         return self._store.file(
             draft,
             year=self._local(now).year,
@@ -224,7 +225,7 @@ class PetitionDesk:
             receipt=receipt,
             replies=lambda petition: [draft.reporter.told(_filed_text(petition))],
             notices=lambda petition: self._staff_notice(
-                _staff_filed_text(petition, self._routed_to(petition), self._due_text(petition))
+                _staff_filed_text(petition, routed_to, self._due_text(petition))
             ),
             route=self._routing.default_route(draft.category) if self._routing is not None else None,
         )
@@ -423,10 +424,6 @@ class PetitionDesk:
         if petition.due_at is None or self._routing is None:
             return ""
         return f"期限：{self._routing.local_time(petition.due_at)}前办结"
-
-    def _routed_to(self, petition: Petition) -> str:
-        """The department a case's category goes to by default ("" : none)."""
-        return self._routing.default_department(petition.category) if self._routing is not None else ""
 
     def department_of_group(self, group_id: str) -> Department | None:
         """The department whose staff WeChat group group_id is, if any."""
