@@ -256,3 +256,17 @@ def test_a_resolved_case_is_not_reminded_and_a_run_is_bounded(world: World) -> N
     )
     assert bounded.run().reminded == (numbers[1],)
     assert world.watch.run().reminded == (numbers[2],)
+
+
+def test_an_automatic_escalation_leaves_a_case_escalated_before_alone(world: World) -> None:
+    _departments(world)
+    number = world.file("3号楼电梯坏了", "m1")
+    first = world.desk.escalate(number, "超期未办结", actor=CADRE, once=True)
+    assert first is not None and first.escalated_at == world.clock.now()
+    world.clock.advance(hours=1)
+    assert world.desk.escalate(number, "超期未办结", actor=CADRE, once=True) is None  # the compare-and-set refuses
+    case = world.desk.case(number)
+    assert case is not None and [t.event for t in world.desk.history(case)] == ["escalate"]
+    assert len(world.sent_to("street-room")) == 1
+    audited = StaffAudit(SqlAuditLog(world.sessions), world.clock).entries(limit=10, action="petition_moved")
+    assert [e.detail for e in audited] == ["吹哨：超期未办结；已通知：街道办（微信群“街道吹哨群”、企业微信群机器人）"]
