@@ -104,7 +104,10 @@ def test_a_case_is_due_by_its_category_s_route_in_force_when_filed(world: World)
     case = world.desk.case(number)
     assert case is not None and case.due_at == world.clock.now() + timedelta(hours=72)
     (told,) = world.sent_to(STAFF_GROUP)
-    assert "（设施维修，地点：3号楼，期限：11月27日 17:00前办结）" in told and f"“{number} 派单”派给物业（或“{number} 派单 部门”）；" in told
+    assert (
+        "（设施维修，地点：3号楼，期限：11月27日 17:00前办结）" in told
+        and f"“{number} 派单”派给物业（或“{number} 派单 部门”）；" in told
+    )
     urgent = world.desk.case(world.file("3号楼燃气泄漏，很危险", "m2"))
     assert urgent is not None and urgent.due_at == world.clock.now() + timedelta(hours=24)
     unknown = world.desk.case(world.file("建议多放长椅", "m3", category="不在文件里"))
