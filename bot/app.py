@@ -31,12 +31,14 @@ from bot.services.assistant import ResidentAssistant
 from bot.services.audit import StaffAudit
 from bot.services.conversation import ConversationMemory
 from bot.services.dashboard import Dashboard
+from bot.services.deadlines import DeadlineWatch
 from bot.services.escalation import EscalationService
 from bot.services.faq_book import FaqBook
 from bot.services.knowledge_admin import KnowledgeMaintenance
 from bot.services.open311 import GeoReport, Open311Keys
 from bot.services.petition_recognition import PetitionRecogniser, load_categories
 from bot.services.petitions import KeywordTriggers, PetitionDesk
+from bot.services.routing import PetitionRouting
 from bot.services.safety import JsonlFlaggedMessageLog, SensitiveWords
 from bot.services.scope import RegionScope
 from bot.services.sending import OutboxSender, SendingPolicy
@@ -44,6 +46,7 @@ from bot.storage.api_keys import SqlApiKeys
 from bot.storage.channel import SqlGroupConfigs, SqlInbox, SqlOutbox
 from bot.storage.engine import make_engine, session_factory, upgrade
 from bot.storage.petitions import SqlPetitions
+from bot.storage.routing import SqlRoutes
 from bot.storage.staff import SqlAuditLog, SqlStaffAccounts
 from bot.storage.turns import SqlTurnLog
 from bot.storage.unanswered import SqlUnansweredQuestions
@@ -52,18 +55,22 @@ from bot.storage.unanswered import SqlUnansweredQuestions
 # standing schedule, one line in Application.start_jobs); jobs call services, never a channel.
 REMIND_OVERDUE_QUESTIONS = "remind_overdue_questions"
 CLOSE_UNANSWERED_PETITIONS = "close_unanswered_petitions"
+REMIND_PETITION_DEADLINES = "remind_petition_deadlines"
 # How often resolved petitions are checked for the resident's silence (closing is due days after resolving).
 PETITION_CLOSE_CHECK = timedelta(hours=1)
+# How often petition deadlines are checked (reminders are sent once a day per case; escalation once).
+PETITION_DEADLINE_CHECK = timedelta(hours=1)
 
 
 def scheduled_jobs(
-    settings: Settings, escalation: EscalationService, petitions: PetitionDesk
+    settings: Settings, escalation: EscalationService, petitions: PetitionDesk, deadlines: DeadlineWatch
 ) -> Mapping[str, Callable[..., object]]:
     """Every job the scheduler can run, by name."""
     remind_every = timedelta(minutes=settings.unanswered_remind_minutes)
     return {
         REMIND_OVERDUE_QUESTIONS: partial(escalation.renotify_overdue, older_than=remind_every),
         CLOSE_UNANSWERED_PETITIONS: petitions.close_unanswered,
+        REMIND_PETITION_DEADLINES: deadlines.run,
     }
 
 
@@ -93,6 +100,8 @@ class Application:
     outbox: SqlOutbox
     escalation: EscalationService
     petitions: PetitionDesk
+    routing: PetitionRouting
+    deadlines: DeadlineWatch
     recogniser: PetitionRecogniser
     api_keys: Open311Keys
     open311: GeoReport
@@ -110,6 +119,7 @@ class Application:
         remind_every = timedelta(minutes=self.settings.unanswered_remind_minutes)
         self.scheduler.every(REMIND_OVERDUE_QUESTIONS, remind_every, job_id=REMIND_OVERDUE_QUESTIONS)
         self.scheduler.every(CLOSE_UNANSWERED_PETITIONS, PETITION_CLOSE_CHECK, job_id=CLOSE_UNANSWERED_PETITIONS)
+        self.scheduler.every(REMIND_PETITION_DEADLINES, PETITION_DEADLINE_CHECK, job_id=REMIND_PETITION_DEADLINES)
 
     def stop_jobs(self) -> None:
         """Stop running jobs and hand the lease to another process at once."""
@@ -300,18 +310,36 @@ def build_application(
         group_name_of=groups.name_of,
     )
     faq_book = FaqBook(settings.knowledge_dir, clock, knowledge.editing)
-    recogniser = PetitionRecogniser(embeddings, load_categories(settings.petition_categories_path))
+    categories = load_categories(settings.petition_categories_path)
+    recogniser = PetitionRecogniser(embeddings, categories)
+    utc_offset = timedelta(hours=settings.utc_offset_hours)
+    routing = PetitionRouting(
+        SqlRoutes(sessions), categories, clock, audit=audit, utc_offset=utc_offset, group_name_of=groups.name_of
+    )
+    petition_store = SqlPetitions(sessions, default_community=settings.default_community)
     petitions = PetitionDesk(
-        SqlPetitions(sessions, default_community=settings.default_community),
+        petition_store,
         classifier or (recogniser if settings.petition_implicit else KeywordTriggers()),
         clock,
         audit=audit,
         confirm_within=timedelta(minutes=settings.petition_confirm_minutes),
         close_after=timedelta(days=settings.petition_close_after_days),
         private_categories=settings.split_list(settings.petition_private_categories),
-        utc_offset=timedelta(hours=settings.utc_offset_hours),
+        utc_offset=utc_offset,
         sensitive=sensitive_words,
         staff_group_id=settings.staff_group_id,
+        routing=routing,
+    )
+    deadlines = DeadlineWatch(
+        petition_store,
+        petitions,
+        routing,
+        outbox,
+        clock,
+        due_soon=timedelta(hours=settings.petition_due_soon_hours),
+        escalate_after=timedelta(hours=settings.petition_escalate_after_hours),
+        staff_group_id=settings.staff_group_id,
+        utc_offset=utc_offset,
     )
     api_keys = Open311Keys(SqlApiKeys(sessions), audit, clock, posts_per_minute=settings.open311_posts_per_minute)
     open311 = GeoReport(
@@ -371,6 +399,8 @@ def build_application(
         outbox=outbox,
         escalation=escalation,
         petitions=petitions,
+        routing=routing,
+        deadlines=deadlines,
         recogniser=recogniser,
         api_keys=api_keys,
         open311=open311,
@@ -381,7 +411,7 @@ def build_application(
         router=router,
         scheduler=JobScheduler(
             engine,
-            scheduled_jobs(settings, escalation, petitions),
+            scheduled_jobs(settings, escalation, petitions, deadlines),
             holder=default_holder(),
             lease_s=settings.scheduler_lease_s,
             misfire_grace_s=settings.scheduler_misfire_grace_s,

@@ -156,6 +156,10 @@ class Settings(BaseSettings):
     petition_private_categories: str = "邻里纠纷"
     # Open311: how many requests one API key may post a minute (counted in memory by each process)
     open311_posts_per_minute: int = Field(default=30, ge=1, le=10000)
+    # Petition deadlines: a case this close to its deadline is reminded to its department (hourly job), and one
+    # overdue by more than escalate_after hours is escalated to the street office (吹哨), automatically once
+    petition_due_soon_hours: float = Field(default=4.0, ge=0, le=168)
+    petition_escalate_after_hours: float = Field(default=24.0, ge=0, le=2160)
     # WeChat ids of other bots in the groups (never answered, so two bots cannot talk to each other forever)
     other_bot_ids: str = ""
     keyword_prefixes: str = "小助手,#问"

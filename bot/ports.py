@@ -23,6 +23,7 @@ from bot.domain.petitions import (
     Recognition,
     RepliesFor,
 )
+from bot.domain.routing import Department, Route
 from bot.domain.staff import AuditEntry, StaffProfile, StaffUser, StoredSession
 from bot.domain.workflow import Transition
 
@@ -244,10 +245,11 @@ class PetitionStore(Protocol):
         receipt: Receipt | None = None,
         replies: RepliesFor | None = None,
         notices: RepliesFor | None = None,
+        route: Route | None = None,
     ) -> Filing:
         """A new case numbered in year (or the one draft's origin already made), the receipt's message handled with
         replies(case), notices(case) queued once for a new case, and draft's pending confirmation dropped, in one
-        transaction."""
+        transaction; a new case due by the deadline of its category's route in force then (route: the default)."""
 
     def get(self, number: str) -> Petition | None:
         """One case by its number."""
@@ -274,6 +276,26 @@ class PetitionStore(Protocol):
     ) -> Petition:
         """A workflow move with its messages queued, and the receipt's message marked handled, in the same
         transaction (PetitionMoveRefused if not allowed)."""
+
+    def escalate(
+        self,
+        petition_id: int,
+        *,
+        actor: str,
+        at: datetime,
+        note: str,
+        messages: Sequence[OutboundMessage],
+        once: bool = False,
+    ) -> Petition | None:
+        """An escalation recorded (status kept), the case marked escalated and messages queued in one transaction;
+        with once, None for a case escalated before."""
+
+    def remind(self, petition_id: int, key: str, *, at: datetime, messages: Sequence[OutboundMessage]) -> bool:
+        """A deadline reminder kept as the case's last and its messages queued, in one transaction; False when that
+        reminder was the last one already."""
+
+    def due_before(self, cutoff: datetime, *, limit: int) -> list[Petition]:
+        """Cases still running whose deadline is before cutoff, the earliest first."""
 
     def board(self, shown: BoardFilter, *, offset: int, limit: int) -> list[Petition]:
         """The cases a board filter matches, newest first."""
@@ -349,6 +371,32 @@ class ApiKeyStore(Protocol):
 
     def used(self, key_id: int, *, now: datetime) -> None:
         """Note that a key was just used."""
+class RouteStore(Protocol):
+    """The routes staff set per category (over the category file's defaults) and the departments directory."""
+
+    def edited_routes(self) -> dict[str, Route]:
+        """Every route staff set, by category."""
+
+    def route(self, default: Route) -> Route:
+        """The route in force for default's category: the one staff set, else default."""
+
+    def save_route(self, route: Route, *, by: str, now: datetime) -> None:
+        """Keep route for its category, with who set it and when."""
+
+    def reset_route(self, category: str) -> bool:
+        """Forget what staff set for category; False if nothing was."""
+
+    def departments(self) -> list[Department]:
+        """Every department, by name."""
+
+    def department(self, name: str) -> Department | None:
+        """One department by name."""
+
+    def save_department(self, department: Department, *, now: datetime) -> None:
+        """Add department, or change the one of that name."""
+
+    def remove_department(self, name: str) -> bool:
+        """Remove a department; False if there was none."""
 
 
 class AuditLog(Protocol):

@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.app import Application
-from bot.console.routes import auth, dashboard, knowledge, management, open311, petitions, questions
+from bot.console.routes import auth, dashboard, knowledge, management, open311, petitions, questions, routing
 from bot.console.web import (
     STATIC_DIR,
     CsrfError,
@@ -27,7 +27,8 @@ from bot.console.web import (
 
 log = logging.getLogger(__name__)
 # The console's areas, one router each.
-AREAS = (auth, dashboard, questions, petitions, knowledge, management, open311)
+# routing before petitions: /petitions/routing is no case number
+AREAS = (auth, dashboard, questions, routing, petitions, knowledge, management, open311)
 
 # Pages load only their own scripts and styles; nothing may frame them (clickjacking) or post them elsewhere.
 _SECURITY_HEADERS = {

@@ -202,6 +202,10 @@ _NOTICES = {
     "password_reset": "临时密码已设置，对方下次登录时需要修改。",
     "petition_moved": "已办理，居民会收到进展通知。",
     "api_key_revoked": "密钥已停用，用它提交的请求会被拒绝。",
+    "petition_escalated": "已吹哨，街道已收到通知；居民不会收到这条消息。",
+    "route_saved": "派单规则已保存，新登记的诉求按新期限计算。",
+    "department_saved": "部门已保存。",
+    "department_removed": "部门已删除，已派给它的诉求不受影响。",
 }
 
 

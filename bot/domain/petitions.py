@@ -25,6 +25,9 @@ class PetitionCategory:
     description: str
     examples: tuple[str, ...] = ()
     code: str = ""  # a stable ASCII code outside systems know it by (Open311's service_code); "" until one is set
+    department: str = ""  # who a case of this category goes to by default ("" : staff name one at dispatch)
+    deadline_hours: int = 120  # how long a case may take from filing to resolved
+    urgent_deadline_hours: int = 24  # the same for an urgent case (never longer than deadline_hours)
 
 
 class RecognitionKind(StrEnum):
@@ -121,6 +124,7 @@ class PetitionEvent(StrEnum):
     REJECT = "reject"
     MERGE = "merge"  # a duplicate of another case
     REOPEN = "reopen"  # the resident says it is not fixed
+    ESCALATE = "escalate"  # 吹哨报到: the street office is called in; the status stays
 
     @property
     def label(self) -> str:
@@ -138,6 +142,7 @@ _EVENT_LABELS = {
     PetitionEvent.REJECT: "不予受理",
     PetitionEvent.MERGE: "合并",
     PetitionEvent.REOPEN: "重新办理",
+    PetitionEvent.ESCALATE: "吹哨",
 }
 
 
@@ -146,6 +151,7 @@ class PetitionMoveRefused(TransitionNotAllowed):
 
 
 _S, _E = PetitionStatus, PetitionEvent
+_ESCALATABLE = (_S.SUBMITTED, _S.ACCEPTED, _S.DISPATCHED, _S.IN_PROGRESS, _S.REOPENED)
 # The loop: registered → accepted → dispatched → being handled → resolved → closed (the resident confirms, or says
 # nothing for N days). Rejecting needs a reason; a duplicate is merged before anyone works on it. A resident who says
 # it is not fixed reopens it into a status of its own ("重新办理"), not straight back into "处理中": the board shows
@@ -171,6 +177,9 @@ PETITION_WORKFLOW: Workflow[PetitionStatus, PetitionEvent] = Workflow(
         (_S.RESOLVED, _E.REOPEN): _S.REOPENED,
         (_S.REOPENED, _E.START): _S.IN_PROGRESS,
         (_S.REOPENED, _E.DISPATCH): _S.DISPATCHED,
+        # 吹哨报到: any case still being worked on may be escalated to the street office; it keeps its status (the
+        # move is recorded with why and who was told, so the history shows it)
+        **{(status, _E.ESCALATE): status for status in _ESCALATABLE},
     },
     error=PetitionMoveRefused,
 )
@@ -265,6 +274,7 @@ class Petition:
     resolved_at: datetime | None = None
     due_at: datetime | None = None  # when it must be resolved by (its category's deadline); None: no deadline
     community: str = ""  # set when the case has no group to take it from (filed through Open311)
+    escalated_at: datetime | None = None  # when it was last escalated to the street office (吹哨); None: never
 
     def overdue(self, now: datetime) -> bool:
         """Whether the case is past its deadline and not yet resolved."""
@@ -321,6 +331,7 @@ class BoardFilter:
     community: str | None = None
     department: str | None = None
     overdue_at: datetime | None = None  # given: only the cases overdue at that time
+    escalated: bool = False  # only the cases escalated to the street office
 
 
 class PetitionNotFoundError(AssistantError):

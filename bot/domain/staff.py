@@ -34,6 +34,7 @@ class Permission(StrEnum):
     VIEW_SETTINGS = "view_settings"
     HANDLE_PETITIONS = "handle_petitions"
     MANAGE_API_KEYS = "manage_api_keys"  # the Open311 keys outside systems post cases with (admins only)
+    MANAGE_ROUTING = "manage_routing"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -46,6 +47,8 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.ANSWER_QUESTIONS,
             Permission.MANAGE_KNOWLEDGE,
             Permission.HANDLE_PETITIONS,
+            # who a category's cases go to, its deadlines and the departments directory (cadres dispatch)
+            Permission.MANAGE_ROUTING,
         }
     ),
     # Handlers work the petitions dispatched to their department, and nothing else.
@@ -201,6 +204,9 @@ AUDIT_ACTIONS: dict[str, str] = {
     "question_answered": "答复待答问题",
     "question_closed": "关闭待答问题（不答复）",
     "petition_moved": "办理诉求",
+    "route_edited": "修改派单规则",
+    "department_saved": "保存部门",
+    "department_removed": "删除部门",
     "faq_added": "加入知识库",
     "faq_updated": "修改问答",
     "file_uploaded": "上传知识库文件",

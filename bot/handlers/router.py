@@ -25,6 +25,7 @@ from bot.handlers.staff import (
     AddToKnowledge,
     AnswerQuestion,
     CloseQuestion,
+    DepartmentGroup,
     MovePetition,
     StaffChatter,
     StaffNonText,
@@ -70,6 +71,8 @@ def resident_handlers(
     if escalation is not None:
         staff = staff_handlers(escalation, faq_book=faq_book, audit=audit, petitions=petitions)
         table.add(StaffGroup(escalation, staff))  # 30
+    if petitions is not None:
+        table.add(DepartmentGroup(petitions))  # 35: a department's group: "2026-0012 处理中", "… 办结：…"
     table.add(DisabledGroup())  # 40: registers a new group; switched off
     table.add(NotAddressed())  # 50: not meant for the assistant
     table.add(NonTextHint())  # 60: a picture or voice message: "please write"

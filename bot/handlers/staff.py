@@ -6,7 +6,8 @@ from __future__ import annotations
 from bot.domain.errors import AssistantError
 from bot.domain.escalation import QuestionNotOpenError
 from bot.domain.messages import InboundMessage, MessageKind
-from bot.domain.petitions import PetitionEvent
+from bot.domain.petitions import PetitionEvent, staff_may
+from bot.domain.routing import Department
 from bot.domain.staff import Actor
 from bot.handlers.context import Handling, MessageContext
 from bot.services.audit import StaffAudit
@@ -118,8 +119,9 @@ class AnswerQuestion:
 
 
 class MovePetition:
-    """Staff move a case: "2026-0012 受理", "… 派单 物业", "… 处理中", "… 办结：已修好", "… 不予受理：原因",
-    "… 合并 2026-0009"; the resident is told by the move, the staff group gets one line (or why not)."""
+    """Staff move a case: "2026-0012 受理", "… 派单 物业" ("… 派单" alone: the category's department), "… 处理中",
+    "… 办结：已修好", "… 不予受理：原因", "… 合并 2026-0009", "… 吹哨：原因" (the street office called in); the
+    resident is told by the move (not of an escalation), the staff group gets one line (or why not)."""
 
     name = "staff_petition_move"
     priority = 50
@@ -138,10 +140,50 @@ class MovePetition:
             moved = self._desk.order(match, actor=_staff(message))
         except AssistantError as refused:
             return context.queue(f"没能办理：{refused}。", "staff_petition_refused")
+        if match.event is PetitionEvent.ESCALATE:  # the note says why and who was notified; the resident is not told
+            return context.queue(f"诉求 {moved.number} 已吹哨：{moved.note}。", "staff_petition_escalated")
         shown = moved.department if match.event is PetitionEvent.DISPATCH else moved.note
         said = f"（{shown}）" if shown else ""
         reply = f"诉求 {moved.number} {match.event.label}{said}，现在是“{moved.status.label}”，已告诉居民。"
         return context.queue(reply, "staff_petition_moved")
+
+
+class DepartmentGroup:
+    """A department's staff WeChat group (from the departments directory), where its dispatches arrive: its handlers
+    reply "2026-0012 处理中" or "2026-0012 办结：说明" to a case dispatched to it, as the console lets handlers do;
+    anything else said there is left alone (it is no residents' group)."""
+
+    name = "department_group"
+    priority = 35
+    block = True
+
+    def __init__(self, desk: PetitionDesk) -> None:
+        self._desk = desk
+
+    def check(self, message: InboundMessage, context: MessageContext) -> Department | None:
+        """The department whose group it was said in, or None."""
+        return self._desk.department_of_group(message.group_id)
+
+    def handle(self, message: InboundMessage, context: MessageContext, match: Department) -> Handling:
+        """Start or resolve the case if it is this department's; otherwise say why not, or nothing for chatter."""
+        move = parse_staff_move(context.text) if message.kind is MessageKind.TEXT else None
+        if move is None:
+            return Handling("department_chatter")
+        if not staff_may(move.event, handler=True):
+            return context.queue(
+                f"没能办理：部门群里请回复“{move.number} 处理中”或“{move.number} 办结：说明”，其他操作请找社区。",
+                "department_move_refused",
+            )
+        found = self._desk.case(move.number)
+        if found is None or found.department != match.name:  # another department's case is told as missing
+            return context.queue(f"没能办理：没有派给{match.name}的诉求 {move.number}。", "department_move_refused")
+        try:
+            moved = self._desk.order(move, actor=_staff(message))
+        except AssistantError as refused:
+            return context.queue(f"没能办理：{refused}。", "department_move_refused")
+        said = f"（{moved.note}）" if moved.note else ""
+        reply = f"诉求 {moved.number} {move.event.label}{said}，现在是“{moved.status.label}”，已告诉居民。"
+        return context.queue(reply, "department_petition_moved")
 
 
 class StaffChatter:

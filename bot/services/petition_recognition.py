@@ -41,8 +41,9 @@ class PetitionCategoriesError(AssistantError):
 
 
 def load_categories(path: Path | str) -> list[PetitionCategory]:
-    """Read a category file: JSON, either {name: description} or a list of {name, description, examples, code}; code is
-    the stable ASCII code outside systems use (Open311 service_code), derived from the name when missing."""
+    """Read a category file: JSON, either {name: description} or a list of {name, description, examples} with
+    optional code (the stable ASCII code outside systems use, Open311's service_code; derived from the name when
+    missing) and, for routing, department, deadline_hours and urgent_deadline_hours."""
     path = Path(path)
     try:
         data = json.loads(path.read_text(encoding="utf-8-sig"))
@@ -85,9 +86,35 @@ def _category(row: Any, number: int, path: Path) -> PetitionCategory:
     code = row.get("code", "")
     if not isinstance(code, str) or (code and not valid_service_code(code)):
         raise PetitionCategoriesError(f"诉求分类“{name}”的代码只能是 1 到 32 个英文字母、数字、- 或 _：{path}")
+    department = row.get("department", "")
+    if not isinstance(department, str):
+        raise PetitionCategoriesError(f"诉求分类“{name}”的承办部门应为文字：{path}")
+    deadline = _hours(row, "deadline_hours", _DEFAULT_DEADLINE_HOURS, name, path)
+    urgent = _hours(row, "urgent_deadline_hours", min(deadline, _DEFAULT_URGENT_HOURS), name, path)
+    if urgent > deadline:
+        raise PetitionCategoriesError(f"诉求分类“{name}”紧急诉求的期限不能比一般诉求长：{path}")
     return PetitionCategory(
-        name.strip(), description.strip(), tuple(e.strip() for e in examples if e.strip()), code=code
+        name.strip(),
+        description.strip(),
+        tuple(e.strip() for e in examples if e.strip()),
+        department=" ".join(department.split()),
+        deadline_hours=deadline,
+        urgent_deadline_hours=urgent,
+        code=code,
     )
+
+
+# A category file that gives no deadline: five days, an urgent case one day.
+_DEFAULT_DEADLINE_HOURS = 120
+_DEFAULT_URGENT_HOURS = 24
+
+
+def _hours(row: dict[str, Any], field: str, default: int, name: str, path: Path) -> int:
+    """A deadline field of a category, in whole hours (1 to 90 days)."""
+    value = row.get(field, default)
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= 24 * 90:
+        raise PetitionCategoriesError(f"诉求分类“{name}”的 {field} 应为 1 到 2160 之间的整数小时：{path}")
+    return value
 
 
 # ---------------------------------------------------------------- rules

@@ -36,11 +36,13 @@ from bot.domain.petitions import (
     urgency_of,
 )
 from bot.domain.privacy import mask_personal_data
+from bot.domain.routing import Department
 from bot.domain.staff import ASSISTANT, Actor, Venue
 from bot.domain.workflow import Transition, TransitionNotAllowed
 from bot.ports import Clock, PetitionClassifier, PetitionStore
 from bot.services.audit import StaffAudit
 from bot.services.petition_recognition import explicit_petition
+from bot.services.routing import PetitionRouting
 from bot.services.safety import SensitiveWords
 
 CONFIRM_TEXT = "这像是要反映问题，需要登记为诉求吗？回复 1 确认"
@@ -51,6 +53,7 @@ DESCRIPTION_CHARS = 500
 LOCATION_CHARS = 100
 DEPARTMENT_CHARS = 64
 _NOTE_CHARS = 500
+_REASON_CHARS = 120
 _MINE_LIMIT = 5
 # Statuses whose last note the resident is told when asking (the reason, what was done).
 _NOTE_TOLD = frozenset({PetitionStatus.RESOLVED, PetitionStatus.REJECTED, PetitionStatus.MERGED})
@@ -61,7 +64,7 @@ _STATUS_QUERY = re.compile(r"^\s*(?:查询|查一下|查|询问)\s*(?:诉求|编
 _MINE_QUERY = re.compile(r"^\s*(?:查询|查看|查|看看|看)?\s*我的(?:诉求|报事|投诉)\s*[？?。]?\s*$")
 # Staff in their group: "2026-0012 受理", "2026-0012 派单 物业", "2026-0012 办结：已修好", "2026-0012 合并 2026-0009".
 _STAFF_MOVE = re.compile(
-    r"^\s*(20\d{2}\s*[-—－_.]\s*\d{1,6})\s*(不予受理|受理|派单|处理中|开始处理|办结|合并)\s*[:：,，]?\s*(.*)$",
+    r"^\s*(20\d{2}\s*[-—－_.]\s*\d{1,6})\s*(不予受理|受理|派单|处理中|开始处理|办结|合并|吹哨)\s*[:：,，]?\s*(.*)$",
     re.DOTALL,
 )
 _STAFF_EVENTS = {
@@ -72,6 +75,7 @@ _STAFF_EVENTS = {
     "办结": PetitionEvent.RESOLVE,
     "不予受理": PetitionEvent.REJECT,
     "合并": PetitionEvent.MERGE,
+    "吹哨": PetitionEvent.ESCALATE,
 }
 # The resident's answer to a resolved case: a rating closes it, "没解决" reopens it (a case number may lead).
 _VERDICT = re.compile(
@@ -81,6 +85,10 @@ _RATINGS = {rating.label: rating for rating in Rating}
 RATE_PROMPT = "办理结果请回复 满意 / 基本满意 / 不满意；没解决请回复 没解决。"
 # Who the workflow's history and the audit name when a resident answers their resolved case.
 RESIDENT = Actor("居民", Venue.ASSISTANT)
+
+
+class EscalationTargetMissingError(AssistantError):
+    """A case is escalated but no street office (with a WeChat group or a robot) is set up to be told."""
 
 
 class KeywordTriggers:
@@ -173,8 +181,12 @@ class PetitionDesk:
         sensitive: SensitiveWords | None = None,
         staff_group_id: str = "",
         staff_channel: str = "wechat",
+        routing: PetitionRouting | None = None,
     ) -> None:
+        """routing gives each category's deadline and default department and the departments' notices (None: cases
+        get no deadline and dispatches notify nobody but the resident)."""
         self._store = store
+        self._routing = routing
         self._classifier = classifier
         self._clock = clock
         self._audit = audit
@@ -206,13 +218,17 @@ class PetitionDesk:
         """Store the case and, with a receipt, tell the resident its number in the same transaction (asking where it
         is when they did not say): the number is never told before the case is stored."""
         now = self._clock.now()
+        routed_to = self._routing.default_department(draft.category) if self._routing is not None else ""
         return self._store.file(
             draft,
             year=self._local(now).year,
             now=now,
             receipt=receipt,
             replies=lambda petition: [draft.reporter.told(_filed_text(petition))],
-            notices=lambda petition: self._staff_notice(_staff_filed_text(petition)),
+            notices=lambda petition: self._staff_notice(
+                _staff_filed_text(petition, routed_to, self._due_text(petition))
+            ),
+            route=self._routing.default_route(draft.category) if self._routing is not None else None,
         )
 
     def ask_to_confirm(self, draft: PetitionDraft, *, receipt: Receipt) -> list[OutboundMessage]:
@@ -332,14 +348,14 @@ class PetitionDesk:
         return self._store.history(petition.id)
 
     def order(self, command: StaffMove, *, actor: Actor) -> Petition:
-        """A move staff ordered in their group: a dispatch names who takes it (kept as the case's department), a
-        merge the case it joins; then as move."""
+        """A move staff ordered in their group: a dispatch names who takes it (kept as the case's department; none
+        named: its category's), a merge the case it joins, an escalation why; then as move."""
         note = one_line(command.note, limit=_NOTE_CHARS)
         department = ""
         if command.event is PetitionEvent.DISPATCH:
-            if not note:
+            department, note = note or self.default_department(command.number), ""
+            if not department:
                 raise ReasonRequiredError(f"派单要写明派给谁，比如“{command.number} 派单 物业”")
-            department, note = note, ""
         if command.event is PetitionEvent.MERGE:
             into = find_case_number(note)
             if into is None:
@@ -396,6 +412,10 @@ class PetitionDesk:
         staff text if any, the receipt's message marked handled, in the same transaction; and it is audited. A
         dispatch names the department the case goes to: kept on the case and said in the recorded note, not to the
         resident."""
+        if event is PetitionEvent.ESCALATE:  # the resident is not told: see escalate
+            escalated = self.escalate(number, note, actor=actor)
+            assert escalated is not None  # only an automatic escalation is ever skipped
+            return escalated
         note = plain_text(note, limit=_NOTE_CHARS).strip()
         if event is PetitionEvent.REJECT and not note:
             raise ReasonRequiredError("不予受理要写明原因，居民会收到这个原因")
@@ -416,6 +436,8 @@ class PetitionDesk:
         if petition.reporter.reachable:  # a case an outside system filed is followed there, through the API
             notice = self._notice(petition, event, told)
             messages.insert(0, petition.reporter.told(notice, privately=self._told_privately(petition)))
+        if department and self._routing is not None:  # the department's group and robot, with the move
+            messages += self._routing.dispatched(petition, department).messages
         try:
             moved = self._store.move(
                 petition.id,
@@ -432,6 +454,52 @@ class PetitionDesk:
         detail = f"{event.label}：{note}" if note else event.label
         self._audit.record_as(actor, "petition_moved", target=number, detail=detail)
         return moved
+
+    def _due_text(self, petition: Petition) -> str:
+        """When a case must be resolved by, as staff read it ("" : no deadline)."""
+        if petition.due_at is None or self._routing is None:
+            return ""
+        return f"期限：{self._routing.local_time(petition.due_at)}前办结"
+
+    def department_of_group(self, group_id: str) -> Department | None:
+        """The department whose staff WeChat group group_id is, if any."""
+        return self._routing.department_of_group(group_id) if self._routing is not None else None
+
+    def default_department(self, number: str) -> str:
+        """Who case number goes to when staff name nobody: its category's department ("" : none, or no such case)."""
+        petition = self._store.get(number)
+        if petition is None or self._routing is None:
+            return ""
+        return self._routing.default_department(petition.category)
+
+    def escalate(self, number: str, reason: str, *, actor: Actor, once: bool = False) -> Petition | None:
+        """吹哨报到: call the street office in on a case (cross-department, or running late) — its WeChat group and
+        robot told why, the move recorded with why and who was notified, all in one transaction, and audited. The
+        status stays and the resident is not told (the street office coordinating is no step of theirs). With once
+        (the deadline job), a case escalated before is left alone: None."""
+        reason = one_line(mask_personal_data(reason), limit=_REASON_CHARS)
+        if not reason:
+            raise ReasonRequiredError(f"吹哨要写明原因，比如“{number} 吹哨：需要城管和住建一起处理”")
+        petition = self._store.get(number)
+        if petition is None:
+            raise PetitionNotFoundError(f"没有找到编号为 {number} 的诉求")
+        notices = self._routing.escalated(petition, reason, by=actor.name) if self._routing is not None else None
+        if notices is None or not notices.messages:
+            raise EscalationTargetMissingError(
+                "还没有设置街道（吹哨对象）：请在控制台“派单设置”里添加街道，填上它的微信群或企业微信机器人"
+            )
+        note = f"{reason}；已通知：{notices.said}"
+        now = self._clock.now()
+        try:
+            escalated = self._store.escalate(
+                petition.id, actor=actor.name, at=now, note=note, messages=notices.messages, once=once
+            )
+        except TransitionNotAllowed as refused:
+            raise _refusal(number, refused, PetitionEvent.ESCALATE) from refused
+        if escalated is not None:
+            detail = f"{PetitionEvent.ESCALATE.label}：{note}"
+            self._audit.record_as(actor, "petition_moved", target=number, detail=detail)
+        return escalated
 
     def close_unanswered(self) -> list[Petition]:
         """Close the cases resolved more than close_after ago that the resident never answered (the scheduled job);
@@ -500,8 +568,9 @@ def _filed_text(petition: Petition) -> str:
     return text if petition.location else f"{text}{LOCATION_QUESTION}"
 
 
-def _staff_filed_text(petition: Petition) -> str:
-    """What the staff group is told of a new case, with the replies that move it."""
+def _staff_filed_text(petition: Petition, routed_to: str = "", due: str = "") -> str:
+    """What the staff group is told of a new case (its deadline, who it goes to by default), with the replies that
+    move it."""
     reporter, number = petition.reporter, petition.number
     where = f"“{reporter.group_name or reporter.group_id}”群" if reporter.group_id else "私聊"
     if not reporter.reachable:  # filed by an outside system through Open311; group_name is the system's
@@ -512,13 +581,15 @@ def _staff_filed_text(petition: Petition) -> str:
             petition.category,
             f"地点：{petition.location}" if petition.location else "",
             petition.urgency.label if petition.urgency is Urgency.URGENT else "",
+            due,
         )
         if part
     )
+    dispatch = f"“{number} 派单”派给{routed_to}（或“{number} 派单 部门”）" if routed_to else f"“{number} 派单 部门”派单"
     return (
         f"【诉求 {number}】{where}的居民反映：{petition.description}（{details}）\n"
-        f"回复“{number} 受理”受理；“{number} 派单 部门”派单；“{number} 办结：说明”办结；"
-        f"“{number} 不予受理：原因”不予受理；“{number} 合并 编号”合并。"
+        f"回复“{number} 受理”受理；{dispatch}；“{number} 办结：说明”办结；"
+        f"“{number} 不予受理：原因”不予受理；“{number} 合并 编号”合并；“{number} 吹哨：原因”请街道协调。"
     )
 
 

@@ -284,6 +284,10 @@ class PetitionRow(Base):
     resolved_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     # When the case must be resolved by (its category's deadline from filing); None: no deadline
     due_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # When it was last escalated to the street office (吹哨); None: never (the deadline job escalates only those)
+    escalated_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # The last deadline reminder sent for it ("overdue:2026-11-28"), so one is never sent twice on a day
+    last_reminder: Mapped[str] = mapped_column(String(32), server_default="")
     # When the resident was asked where it is (once, at filing, when they had not said)
     location_asked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     department: Mapped[str] = mapped_column(String(128))
@@ -293,6 +297,34 @@ class PetitionRow(Base):
     origin: Mapped[str] = mapped_column(String(191), unique=True)
     # The community of a case without a group to take it from (filed through Open311); "" for a group's case
     community: Mapped[str] = mapped_column(String(128), server_default="")
+
+
+class PetitionRouteRow(Base):
+    """A category's route as staff set it in the console (overriding the category file's default): the department
+    its cases go to and its deadlines in hours."""
+
+    __tablename__ = "petition_routes"
+
+    category: Mapped[str] = mapped_column(String(32), primary_key=True)
+    department: Mapped[str] = mapped_column(String(128))
+    deadline_hours: Mapped[int] = mapped_column(Integer)
+    urgent_deadline_hours: Mapped[int] = mapped_column(Integer)
+    edited_by: Mapped[str] = mapped_column(String(128))
+    edited_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class DepartmentRow(Base):
+    """A department cases are dispatched to: its staff WeChat group, its WeCom group-robot key (optional) and
+    whether it is the street office (街道) that 吹哨 calls in."""
+
+    __tablename__ = "departments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    wechat_group_id: Mapped[str] = mapped_column(String(128))
+    wecom_key: Mapped[str] = mapped_column(String(128))
+    street_office: Mapped[bool] = mapped_column(Boolean)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class PetitionCounterRow(Base):

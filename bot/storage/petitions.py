@@ -29,6 +29,7 @@ from bot.domain.petitions import (
     Urgency,
     case_number,
 )
+from bot.domain.routing import Route
 from bot.domain.workflow import Transition
 from bot.storage.channel import mark_handled, queued_row
 from bot.storage.models import (
@@ -39,6 +40,7 @@ from bot.storage.models import (
     ProcessedMessageRow,
     WorkflowTransitionRow,
 )
+from bot.storage.routing import route_in_force
 from bot.storage.workflow import SqlTransitions, apply_transition, recorded_transition
 
 # Filing is tried again this often when a concurrent one got in its way (the first case of a year, the same origin).
@@ -65,11 +67,14 @@ class SqlPetitions:
         receipt: Receipt | None = None,
         replies: RepliesFor | None = None,
         notices: RepliesFor | None = None,
+        route: Route | None = None,
     ) -> Filing:
         """Store draft as a new case numbered in year, or find the case its origin already made; with a receipt,
         mark that inbound message handled and queue replies(case) to it; queue notices(case) (the staff group's)
         for a new case only, keyed by the case; and drop the draft's pending confirmation, all in one transaction. A
-        case filed without a location is marked as asked for it (once, in the reply).
+        case filed without a location is marked as asked for it (once, in the reply). A new case is due by its
+        category's deadline (the route staff set, read in this transaction, else route, the file's default; none
+        without either).
 
         The number comes from the year's counter row, raised by an UPDATE in this transaction: PostgreSQL holds the
         row locked until commit and SQLite writes one transaction at a time, so two filers never take the same
@@ -78,7 +83,14 @@ class SqlPetitions:
             try:
                 with self._sessions.begin() as session:
                     return self._file(
-                        session, draft, year=year, now=now, receipt=receipt, replies=replies, notices=notices
+                        session,
+                        draft,
+                        year=year,
+                        now=now,
+                        receipt=receipt,
+                        replies=replies,
+                        notices=notices,
+                        route=route,
                     )
             except IntegrityError:
                 if receipt is not None and self._handled(receipt.message_id):  # another delivery got there first
@@ -95,11 +107,14 @@ class SqlPetitions:
         receipt: Receipt | None,
         replies: RepliesFor | None,
         notices: RepliesFor | None,
+        route: Route | None,
     ) -> Filing:
         row = session.scalars(select(PetitionRow).where(PetitionRow.origin == draft.origin)).one_or_none()
         created = row is None
         if row is None:
             row = _new_row(draft, _next_number(session, year), now)
+            if route is not None:
+                row.due_at = now + route_in_force(session, route).deadline(draft.urgency)
             session.add(row)
             session.flush()
         session.execute(delete(PendingPetitionRow).where(PendingPetitionRow.origin == draft.origin))
@@ -177,6 +192,78 @@ class SqlPetitions:
             assert row is not None  # the move just found it
             return _petition(row)
 
+    def escalate(
+        self,
+        petition_id: int,
+        *,
+        actor: str,
+        at: datetime,
+        note: str,
+        messages: Sequence[OutboundMessage],
+        once: bool = False,
+    ) -> Petition | None:
+        """Record an escalation (吹哨: the status stays, the move noted with why and who was told), mark the case
+        escalated and queue messages, in one transaction (PetitionMoveRefused if its status does not allow it). With
+        once, only a case never escalated before: None, nothing done, for one that was (also when two runs race,
+        the first to mark it wins)."""
+        with self._sessions.begin() as session:
+            if once:
+                marked = session.execute(
+                    update(PetitionRow)
+                    .where(PetitionRow.id == petition_id, PetitionRow.escalated_at.is_(None))
+                    .values(escalated_at=at)
+                    .execution_options(synchronize_session=False)
+                )
+                if not getattr(marked, "rowcount", 0):
+                    return None
+            apply_transition(
+                session,
+                PETITION_WORKFLOW,
+                PetitionRow,
+                petition_id,
+                PetitionEvent.ESCALATE,
+                actor=actor,
+                at=at,
+                note=note,
+                values={"escalated_at": at, "updated_at": at, "note": note},
+                messages=messages,
+            )
+            row = session.get(PetitionRow, petition_id, populate_existing=True)
+            assert row is not None  # the move just found it
+            return _petition(row)
+
+    def remind(self, petition_id: int, key: str, *, at: datetime, messages: Sequence[OutboundMessage]) -> bool:
+        """Send a deadline reminder for a case once: keep key ("overdue:2026-11-28") as its last reminder and queue
+        messages, in one transaction; False, nothing queued, when that reminder was the last one already."""
+        source = f"{PETITION_WORKFLOW.kind}:{petition_id}"
+        try:
+            with self._sessions.begin() as session:
+                claimed = session.execute(
+                    update(PetitionRow)
+                    .where(PetitionRow.id == petition_id, PetitionRow.last_reminder != key)
+                    .values(last_reminder=key[:32])
+                    .execution_options(synchronize_session=False)
+                )
+                if not getattr(claimed, "rowcount", 0):
+                    return False
+                for n, message in enumerate(messages):
+                    session.add(queued_row(message, at, source=source, dedupe_key=f"{source}:remind:{key}:{n}"))
+        except IntegrityError:  # queued before (the outbox key): the reminder went out
+            return False
+        return True
+
+    def due_before(self, cutoff: datetime, *, limit: int) -> list[Petition]:
+        """Cases still running (not resolved or settled) whose deadline is before cutoff, the earliest first."""
+        done = [status.value for status in PetitionStatus if status.done]
+        query = (
+            select(PetitionRow)
+            .where(PetitionRow.due_at < cutoff, PetitionRow.status.not_in(done))
+            .order_by(PetitionRow.due_at, PetitionRow.id)
+            .limit(limit)
+        )
+        with self._sessions() as session:
+            return [_petition(row) for row in session.scalars(query)]
+
     def board(self, shown: BoardFilter, *, offset: int, limit: int) -> list[Petition]:
         """The cases shown matches, newest first."""
         query = self._filtered(select(PetitionRow), shown)
@@ -250,6 +337,8 @@ class SqlPetitions:
             query = query.where(PetitionRow.due_at < shown.overdue_at, PetitionRow.status.not_in(done))
         if shown.department is not None:
             query = query.where(PetitionRow.department == shown.department, PetitionRow.department != "")
+        if shown.escalated:
+            query = query.where(PetitionRow.escalated_at.is_not(None))
         if shown.community is not None:
             community = func.coalesce(
                 func.nullif(PetitionRow.community, ""), GroupConfigRow.community, self._default_community
@@ -445,4 +534,5 @@ def _petition(row: PetitionRow) -> Petition:
         resolved_at=row.resolved_at,
         due_at=row.due_at,
         community=row.community,
+        escalated_at=row.escalated_at,
     )

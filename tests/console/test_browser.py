@@ -139,7 +139,8 @@ def test_the_console_fits_a_phone_screen(
         page.fill("input[name=password]", PASSWORD)
         page.click("button[type=submit]")
         page.wait_for_url(server.address)
-        for path in ("", "questions", "knowledge", "knowledge/try", "groups", "users", "api-keys", "audit", "settings"):
+        pages = ("", "questions", "petitions", "petitions/routing", "knowledge", "knowledge/try", "groups", "users")
+        for path in (*pages, "api-keys", "audit", "settings"):
             page.goto(server.address + path)
             overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
             assert overflow <= 1, f"/{path} scrolls sideways by {overflow}px on a phone"

@@ -12,6 +12,7 @@ import pytest
 from bot.app import Application
 from bot.domain.messages import OutboundMessage
 from bot.domain.petitions import Petition, PetitionStatus, Rating, Recognition, RecognitionKind, Reporter
+from bot.domain.staff import ASSISTANT
 from bot.handlers.context import Handling
 from bot.services.petitions import RATE_PROMPT, parse_staff_move, parse_verdict
 from bot.storage.petitions import SqlPetitions
@@ -142,6 +143,60 @@ def test_not_fixed_reopens_the_case_and_staff_take_it_up_again(chat_runtime: App
     assert staff(chat_runtime, f"{number} 处理中").endswith("现在是“处理中”，已告诉居民。")
 
 
+def test_a_dispatch_naming_nobody_goes_to_the_category_s_department_and_staff_escalate(
+    chat_runtime: Application,
+) -> None:
+    chat_runtime.routing.save_department("物业", "wy@chatroom", "", street_office=False, actor=ASSISTANT)
+    chat_runtime.routing.save_department("街道办", "", "street-key", street_office=True, actor=ASSISTANT)
+    try:
+        number = file(chat_runtime, "报事 12号楼电梯坏了一整天", sender="wxid_l9")
+        (notice,) = to_staff(chat_runtime, number)
+        assert f"“{number} 派单”派给物业" in notice and f"“{number} 吹哨：原因”" in notice
+        staff(chat_runtime, f"{number} 受理")
+        assert staff(chat_runtime, f"{number} 派单") == f"诉求 {number} 派单（物业），现在是“已派单”，已告诉居民。"
+        (dispatched,) = [m for m in queued(chat_runtime, number) if m.group_id == "wy@chatroom"]
+        assert dispatched.text.startswith(f"【派单 {number}】")
+        reply = staff(chat_runtime, f"{number} 吹哨：需要城管和住建一起处理")
+        assert reply == f"诉求 {number} 已吹哨：需要城管和住建一起处理；已通知：街道办（企业微信群机器人）。"
+        (whistle,) = [m for m in queued(chat_runtime, number) if m.group_id == "street-key"]
+        assert whistle.channel == "wecom" and "需要城管和住建一起处理" in whistle.text and "吹哨，请街道协调" in whistle.text
+        assert not [m for m in queued(chat_runtime, number) if m.group_id == GROUP and "街道" in m.text]  # not told
+        assert case(chat_runtime, number).status is PetitionStatus.DISPATCHED
+    finally:
+        chat_runtime.routing.remove_department("街道办", actor=ASSISTANT)
+        chat_runtime.routing.remove_department("物业", actor=ASSISTANT)
+
+
+def test_a_department_s_handlers_start_and_resolve_its_cases_in_its_own_group(chat_runtime: Application) -> None:
+    chat_runtime.routing.save_department("物业", "wy@chatroom", "", street_office=False, actor=ASSISTANT)
+    try:
+        mine = file(chat_runtime, "报事 14号楼水管漏水", sender="wxid_l10")
+        theirs = file(chat_runtime, "报事 15号楼水管漏水", sender="wxid_l11")
+        for number, department in ((mine, "物业"), (theirs, "城管科")):
+            staff(chat_runtime, f"{number} 受理")
+            staff(chat_runtime, f"{number} 派单 {department}")
+
+        def in_department(text: str) -> Handling:
+            return say(chat_runtime, text, sender="wxid_wy_zhou", group="wy@chatroom", mention=False)
+
+        chatter = in_department("收到，明天去看")
+        assert chatter.outcome == "department_chatter" and chatter.replies == []
+        refused = in_department(f"{mine} 合并 {theirs}")
+        assert refused.replies[0].text.startswith(f"没能办理：部门群里请回复“{mine} 处理中”")
+        other = in_department(f"{theirs} 处理中")
+        assert other.replies[0].text == f"没能办理：没有派给物业的诉求 {theirs}。"
+        assert case(chat_runtime, theirs).status is PetitionStatus.DISPATCHED
+        started = in_department(f"{mine} 处理中")
+        assert started.replies[0].text == f"诉求 {mine} 开始处理，现在是“处理中”，已告诉居民。"
+        resolved = in_department(f"{mine} 办结：阀门已换")
+        assert resolved.outcome == "department_petition_moved"
+        assert case(chat_runtime, mine).status is PetitionStatus.RESOLVED
+        told = [m.text for m in queued(chat_runtime, mine) if m.group_id == GROUP]
+        assert "已办结：阀门已换。" in told[-1]
+    finally:
+        chat_runtime.routing.remove_department("物业", actor=ASSISTANT)
+
+
 def test_a_resident_cannot_move_a_case(chat_runtime: Application) -> None:
     number = file(chat_runtime, "报事 8号楼门禁坏了", sender="wxid_l4")
     handling = say(chat_runtime, f"{number} 受理", sender="wxid_l4")
@@ -153,7 +208,9 @@ def test_a_wrong_move_gets_its_reason(chat_runtime: Application) -> None:
     number = file(chat_runtime, "报事 9号楼电梯异响", sender="wxid_l5")
     assert staff(chat_runtime, f"{number} 办结：好了") == f"没能办理：诉求 {number} 现在是“已登记”，不能办结。"
     assert staff(chat_runtime, f"{number} 不予受理").startswith("没能办理：不予受理要写明原因")
-    assert staff(chat_runtime, f"{number} 派单").startswith("没能办理：派单要写明派给谁")
+    assert staff(chat_runtime, f"{number} 派单") == f"没能办理：诉求 {number} 现在是“已登记”，不能派单。"
+    assert staff(chat_runtime, f"{number} 吹哨").startswith("没能办理：吹哨要写明原因")
+    assert staff(chat_runtime, f"{number} 吹哨：要城管来").startswith("没能办理：还没有设置街道（吹哨对象）")
     assert staff(chat_runtime, "2026-9999 受理") == "没能办理：没有找到编号为 2026-9999 的诉求。"
     assert staff(chat_runtime, f"{number} 合并 {number}").startswith("没能办理：没有可以并入的诉求")
     assert case(chat_runtime, number).status is PetitionStatus.SUBMITTED

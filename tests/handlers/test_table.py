@@ -165,6 +165,7 @@ def test_the_application_registers_these_rows_in_this_order(
         (10, "ignore_bots"),  # our own messages and other bots': "ignored_bot"
         (20, "drop_duplicates"),  # delivered again: "duplicate"
         (30, "staff_group"),  # the staff group: its own table, below
+        (35, "department_group"),  # a department's group: "2026-0012 处理中", "… 办结：…"; the rest left alone
         (40, "disabled_group"),  # registers a group on first sight; switched off: "group_disabled"
         (50, "not_addressed"),  # no @, keyword or pick among choices: "not_addressed"
         (60, "non_text_hint"),  # a picture meant for us: "please write"

@@ -3,6 +3,7 @@ each through the petition desk, which tells the resident and audits it once."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -30,16 +31,24 @@ MAX_NOTE_CHARS = 500
 
 
 def board_filter(
-    user: StaffUser, *, status: PetitionStatus | None = None, category: str = "", community: str = ""
+    user: StaffUser,
+    *,
+    status: PetitionStatus | None = None,
+    category: str = "",
+    community: str = "",
+    department: str = "",
+    overdue_at: datetime | None = None,
 ) -> BoardFilter:
     """What user may see, narrowed by the filters chosen: a handler their department's cases, a cadre their
-    community's, an admin any community (or the one chosen)."""
+    community's, an admin any community (or the one chosen); others may pick one department; overdue_at given, only
+    the cases overdue then."""
     scope = user.community_scope
     if user.role is Role.HANDLER:
         scope = None
     elif scope is None and community:
         scope = community
-    return BoardFilter(status=status, category=category, community=scope, department=user.department_scope)
+    chosen = user.department_scope if user.role is Role.HANDLER else (department or None)
+    return BoardFilter(status=status, category=category, community=scope, department=chosen, overdue_at=overdue_at)
 
 
 @router.get("/petitions", response_class=HTMLResponse)
@@ -50,14 +59,26 @@ def board(
     status: str = "",
     category: str = "",
     community: str = "",
+    department: str = "",
+    overdue: str = "",
     page_number: int = 1,
 ) -> Response:
-    """Counts per status and the cases of one status (or all), newest first, 50 a page."""
+    """Counts per status and the cases of one status (or all), newest first, 50 a page; filtered by category,
+    community, department (the handler) and "只看超期"."""
     shown_status = PetitionStatus(status) if status in {s.value for s in PetitionStatus} else None
     category = category.strip()[:32]
     community = community.strip()[:128]
+    department = department.strip()[:128]
     page_number = max(1, page_number)
-    shown = board_filter(session.user, status=shown_status, category=category, community=community)
+    now = console.clock.now()
+    shown = board_filter(
+        session.user,
+        status=shown_status,
+        category=category,
+        community=community,
+        department=department,
+        overdue_at=now if overdue else None,
+    )
     cases = console.petitions.board(shown, offset=(page_number - 1) * BOARD_PAGE, limit=BOARD_PAGE + 1)
     counts = console.petitions.counts(shown)
     communities = sorted({g.community for g in console.groups.all() if g.community} | _default(console))
@@ -75,6 +96,10 @@ def board(
         community=community,
         categories=console.recogniser.category_names,
         communities=communities if session.user.community_scope is None else [],
+        department=department,
+        departments=[] if session.user.role is Role.HANDLER else console.routing.department_names(),
+        overdue="1" if overdue else "",
+        now=now,
     )
 
 
@@ -104,7 +129,7 @@ def move(
     error = ""
     if len(note.strip()) > MAX_NOTE_CHARS:
         error = f"说明太长（最多 {MAX_NOTE_CHARS} 字），请精简。"
-    elif chosen is PetitionEvent.DISPATCH and not department.strip():
+    elif chosen is PetitionEvent.DISPATCH and not department.strip():  # the form comes filled with the default
         error = "派单要写明派给哪个部门。"
     if error:
         return _case_page(request, console, session, found, error=error, draft=note, status_code=400)
@@ -117,7 +142,8 @@ def move(
         return _case_page(request, console, session, now_found, error=str(refused), status_code=409)
     except AssistantError as refused:  # a rejection without a reason
         return _case_page(request, console, session, found, error=str(refused), draft=note, status_code=400)
-    return redirect(f"/petitions/{number}", notice="petition_moved")
+    escalated = chosen is PetitionEvent.ESCALATE
+    return redirect(f"/petitions/{number}", notice="petition_escalated" if escalated else "petition_moved")
 
 
 def community_of(console: Services, found: Petition) -> str:
@@ -159,6 +185,8 @@ def _case_page(
         status_labels={s.value: s.label for s in PetitionStatus},
         event_labels={e.value: e.label for e in PetitionEvent},
         events=staff_events(found.status, handler=session.user.role is Role.HANDLER),
+        default_department=found.department or console.petitions.default_department(found.number),
+        now=console.clock.now(),
         error=error,
         draft=draft,
     )
