@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from bot.domain.conversation import ActivityScope, ConversationTurn
+from bot.domain.door_codes import DoorCode
 from bot.domain.escalation import Asker, EmbeddingRow, QuestionStatus, UnansweredQuestion
 from bot.domain.groups import GroupConfig
 from bot.domain.messages import OutboundMessage, TriggerMode
@@ -22,6 +23,7 @@ from bot.domain.petitions import (
     Recognition,
     RepliesFor,
 )
+from bot.domain.photos import CasePhoto, Photo, PhotoSource
 from bot.domain.staff import AuditEntry, StaffProfile, StaffUser, StoredSession
 from bot.domain.workflow import Transition
 
@@ -307,6 +309,50 @@ class PetitionStore(Protocol):
         self, petition_id: int, location: str, *, now: datetime, receipt: Receipt, replies: Sequence[OutboundMessage]
     ) -> bool:
         """Keep a case's location, the receipt's message handled with replies; False if handled before."""
+
+
+class PhotoStore(Protocol):
+    """The photos attached to petitions: their rows and their files (one per content hash)."""
+
+    def attach(
+        self, petition_id: int, photo: Photo, content: bytes, *, source: PhotoSource, now: datetime, limit: int
+    ) -> CasePhoto:
+        """Keep content on the case (the same picture twice is kept once); PhotoRefusedError past limit photos."""
+
+    def of_case(self, petition_id: int) -> list[CasePhoto]:
+        """The photos of one case, oldest first."""
+
+    def content(self, photo: Photo) -> bytes:
+        """The stored JPEG of a photo."""
+
+
+class DoorCodeStore(Protocol):
+    """门牌码 and the petitions filed from their page (counted for the rate limits)."""
+
+    def create(
+        self, places: Sequence[tuple[str, str]], *, community: str, created_by: str, now: datetime
+    ) -> list[DoorCode]:
+        """New active codes, one per (token, place)."""
+
+    def by_token(self, token: str) -> DoorCode | None:
+        """The code with that token, active or not."""
+
+    def get(self, code_id: int) -> DoorCode | None:
+        """One code by its id."""
+
+    def listed(self, *, community: str | None, active_only: bool) -> list[DoorCode]:
+        """Codes (one community's if given), in the order they were made."""
+
+    def deactivate(self, code_id: int) -> bool:
+        """Switch a code off; False if it was off already or unknown."""
+
+    def record_submission(self, code_id: int, *, device: str, address: str, at: datetime, number: str) -> None:
+        """Count a petition filed from a code's page against the device, the address and the code."""
+
+    def submissions_since(
+        self, since: datetime, *, code_id: int | None = None, device: str | None = None, address: str | None = None
+    ) -> int:
+        """How many petitions were filed since a time from one code, one device or one address."""
 
 
 class AuditLog(Protocol):

@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.app import Application
-from bot.console.routes import auth, dashboard, knowledge, management, petitions, questions
+from bot.console.routes import auth, dashboard, door_codes, knowledge, management, petitions, phone, questions
 from bot.console.web import (
     STATIC_DIR,
     CsrfError,
@@ -27,7 +27,7 @@ from bot.console.web import (
 
 log = logging.getLogger(__name__)
 # The console's areas, one router each.
-AREAS = (auth, dashboard, questions, petitions, knowledge, management)
+AREAS = (auth, dashboard, questions, petitions, door_codes, phone, knowledge, management)
 
 # Pages load only their own scripts and styles; nothing may frame them (clickjacking) or post them elsewhere.
 _SECURITY_HEADERS = {

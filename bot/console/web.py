@@ -201,6 +201,7 @@ _NOTICES = {
     "user_saved": "账号已保存。",
     "password_reset": "临时密码已设置，对方下次登录时需要修改。",
     "petition_moved": "已办理，居民会收到进展通知。",
+    "door_code_deactivated": "门牌码已停用，扫码后会提示已停用。",
 }
 
 
@@ -209,4 +210,6 @@ def _notice(code: str) -> str:
     name, _, count = code.partition(":")
     if name == "answered" and count.isdigit():
         return f"答复已排入发送队列，会发给 {count} 位提问的居民（在群里会@他们）。"
+    if name == "door_codes_created" and count.isdigit():
+        return f"已生成 {count} 个门牌码，可以打印张贴了。"
     return _NOTICES.get(code, "")

@@ -198,6 +198,10 @@ class Rating(StrEnum):
         return {"satisfied": "满意", "fair": "基本满意", "dissatisfied": "不满意"}[self.value]
 
 
+# The 门牌码 phone page: a resident who filed there follows the case on that page; nothing is sent to them.
+PAGE_CHANNEL = "qr"
+
+
 @dataclass(frozen=True, slots=True)
 class Reporter:
     """Who filed a case and where: the channel, the group (empty: a private chat) and the resident (names masked)."""
@@ -213,6 +217,11 @@ class Reporter:
         """The resident's name as staff lists show it: the first character, the rest starred ("李**")."""
         name = self.display_name.strip()
         return f"{name[0]}{'*' * min(max(len(name) - 1, 1), 3)}" if name else "居民"
+
+    @property
+    def reachable(self) -> bool:
+        """Whether the resident can be sent messages (not when they filed on the 门牌码 page and follow it there)."""
+        return self.channel != PAGE_CHANNEL
 
     def told(self, text: str, *, privately: bool = False) -> OutboundMessage:
         """A message to this resident: in their group @-mentioning them, or privately (always from a private chat)."""
@@ -232,6 +241,7 @@ class PetitionDraft:
     reporter: Reporter
     urgency: Urgency
     origin: str
+    community: str = ""  # a case filed from a 门牌码: the code's community; empty: the reporting group's
 
 
 @dataclass(frozen=True, slots=True)
@@ -255,6 +265,7 @@ class Petition:
     note: str = ""  # the last move's note (a rejection's reason, what was done)
     resolved_at: datetime | None = None
     due_at: datetime | None = None  # when it must be resolved by (its category's deadline); None: no deadline
+    community: str = ""  # filed from a 门牌码: the code's community; empty: the reporting group's
 
     def overdue(self, now: datetime) -> bool:
         """Whether the case is past its deadline and not yet resolved."""

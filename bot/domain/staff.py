@@ -33,6 +33,7 @@ class Permission(StrEnum):
     VIEW_AUDIT = "view_audit"
     VIEW_SETTINGS = "view_settings"
     HANDLE_PETITIONS = "handle_petitions"
+    MANAGE_DOOR_CODES = "manage_door_codes"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -45,6 +46,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.ANSWER_QUESTIONS,
             Permission.MANAGE_KNOWLEDGE,
             Permission.HANDLE_PETITIONS,
+            Permission.MANAGE_DOOR_CODES,
         }
     ),
     # Handlers work the petitions dispatched to their department, and nothing else.
@@ -200,6 +202,8 @@ AUDIT_ACTIONS: dict[str, str] = {
     "question_answered": "答复待答问题",
     "question_closed": "关闭待答问题（不答复）",
     "petition_moved": "办理诉求",
+    "door_codes_created": "生成门牌码",
+    "door_code_deactivated": "停用门牌码",
     "faq_added": "加入知识库",
     "faq_updated": "修改问答",
     "file_uploaded": "上传知识库文件",

@@ -14,6 +14,7 @@ from bot.domain.errors import AssistantError
 from bot.domain.messages import OutboundMessage, one_line, plain_text
 from bot.domain.petitions import (
     DEFAULT_CATEGORY,
+    PAGE_CHANNEL,
     PETITION_WORKFLOW,
     BoardFilter,
     Filing,
@@ -285,6 +286,10 @@ class PetitionDesk:
         """One case by its number."""
         return self._store.get(number)
 
+    def reported_by(self, channel: str, user_id: str, *, limit: int) -> list[Petition]:
+        """One resident's cases, settled or not, wherever they were filed, newest first."""
+        return self._store.of_reporter(channel, user_id, group_id=None, open_only=False, limit=limit)
+
     def board(self, shown: BoardFilter, *, offset: int, limit: int) -> list[Petition]:
         """The cases a board shows, newest first."""
         return self._store.board(shown, offset=offset, limit=limit)
@@ -378,8 +383,10 @@ class PetitionDesk:
             stored["department"] = department
         if event is PetitionEvent.RESOLVE:
             stored["resolved_at"] = now
-        notice = petition.reporter.told(self._notice(petition, event, told), privately=self._told_privately(petition))
-        messages = [notice, *self._staff_notice(staff)] if staff else [notice]
+        messages = self._staff_notice(staff) if staff else []
+        if petition.reporter.reachable:  # one who filed on the 门牌码 page reads the move there, as recorded
+            told_privately = self._told_privately(petition)
+            messages.insert(0, petition.reporter.told(self._notice(petition, event, told), privately=told_privately))
         try:
             moved = self._store.move(
                 petition.id,
@@ -468,6 +475,8 @@ def _staff_filed_text(petition: Petition) -> str:
     """What the staff group is told of a new case, with the replies that move it."""
     reporter, number = petition.reporter, petition.number
     where = f"“{reporter.group_name or reporter.group_id}”群" if reporter.group_id else "私聊"
+    if reporter.channel == PAGE_CHANNEL:
+        where = "门牌码扫码页面"
     details = "，".join(
         part
         for part in (

@@ -8,7 +8,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import case, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -204,7 +204,9 @@ class SqlPetitions:
         if shown.department is not None:
             query = query.where(PetitionRow.department == shown.department, PetitionRow.department != "")
         if shown.community is not None:
-            community = func.coalesce(GroupConfigRow.community, self._default_community)
+            # a case filed from a 门牌码 carries its community; the others take their group's
+            group_community = func.coalesce(GroupConfigRow.community, self._default_community)
+            community = case((PetitionRow.community != "", PetitionRow.community), else_=group_community)
             query = query.outerjoin(GroupConfigRow, GroupConfigRow.group_id == PetitionRow.group_id).where(
                 community == shown.community
             )
@@ -360,6 +362,7 @@ def _new_row(draft: PetitionDraft, number: str, now: datetime) -> PetitionRow:
         handler="",
         rating="",
         note="",
+        community=draft.community[:128],
     )
 
 
@@ -394,4 +397,5 @@ def _petition(row: PetitionRow) -> Petition:
         note=row.note,
         resolved_at=row.resolved_at,
         due_at=row.due_at,
+        community=row.community,
     )

@@ -125,11 +125,28 @@ def _default(console: Services) -> set[str]:
     return {default} if default else set()
 
 
+@router.get("/petitions/{number}/photos/{photo_id}")
+def photo(console: Services, session: Caseworker, number: str, photo_id: int) -> Response:
+    """One photo of a case (a JPEG without EXIF), to whoever may see the case."""
+    found = _visible(console, session, number)
+    kept = console.photos.find(found, photo_id)
+    if kept is None:
+        raise ForbiddenError
+    return Response(
+        console.photos.content(kept),
+        media_type=kept.photo.content_type,
+        headers={"Cache-Control": "private, max-age=3600"},
+    )
+
+
+def community_of(console: Services, petition: Petition) -> str:
+    """A case's community: the 门牌码's for a case filed from one, else its group's (a private chat's: the default)."""
+    return petition.community or console.groups.community_of(petition.reporter.group_id)
+
+
 def _visible(console: Services, session: StaffSession, number: str) -> Petition:
     found = console.petitions.case(number)
-    if found is None or not session.user.sees_case(
-        console.groups.community_of(found.reporter.group_id), found.department
-    ):
+    if found is None or not session.user.sees_case(community_of(console, found), found.department):
         # Another community's (or department's) case is reported exactly like a missing one.
         raise ForbiddenError
     return found
@@ -151,8 +168,9 @@ def _case_page(
         session,
         status_code=status_code,
         case=found,
-        community=console.groups.community_of(found.reporter.group_id),
+        community=community_of(console, found),
         history=console.petitions.history(found),
+        photos=console.photos.of_case(found),
         status_labels={s.value: s.label for s in PetitionStatus},
         event_labels={e.value: e.label for e in PetitionEvent},
         events=staff_events(found.status, handler=session.user.role is Role.HANDLER),
