@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from PIL import Image, ExifTags
+from PIL import ExifTags, Image
 
 
 def phone_jpeg(width: int = 2400, height: int = 1800, *, orientation: int = 1) -> bytes:
