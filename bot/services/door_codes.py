@@ -39,6 +39,8 @@ from bot.services.safety import SensitiveWords
 log = logging.getLogger(__name__)
 # What the page's resident is called on the case (their phone stays anonymous).
 PAGE_RESIDENT = "扫码居民"
+# Where lists say the case came from (it has no group).
+PAGE_GROUP_NAME = "门牌码"
 _PHONE = re.compile(r"^\+?[\d\s\-()]{7,24}$")
 _HOUR = timedelta(hours=1)
 _DAY = timedelta(days=1)
@@ -172,7 +174,7 @@ class DoorCodeDesk:
         checked = self._photos.check(sent.photo) if sent.photo else None
         self._check_rates(code, device=device, address=address)
         described = f"{text}\n联系电话：{phone}" if phone else text
-        reporter = Reporter(PAGE_CHANNEL, "", code.place, device, PAGE_RESIDENT)
+        reporter = Reporter(PAGE_CHANNEL, "", PAGE_GROUP_NAME, device, PAGE_RESIDENT)
         recognition = Recognition(RecognitionKind.EXPLICIT, self._categorise(text), 1.0, described)
         origin = f"qr:{device}:{one_line(sent.form_id, limit=40) or secrets.token_urlsafe(12)}"
         draft = self._petitions.draft(recognition, reporter, origin=origin)

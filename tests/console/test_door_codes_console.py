@@ -86,6 +86,9 @@ def test_cadres_make_codes_for_their_community_and_print_a_sheet_of_svg_qr_codes
     assert "@page" in cadre.get("/static/door_sheet.css").text
     audited = world.application.audit.entries(limit=50, action="door_codes_created")
     assert any(e.target == "幸福里" and "6 个" in e.detail for e in audited)
+    (odd,) = make_codes(world, "li", "<b>东门</b>")
+    printed = cadre.get("/door-codes/sheet", params={"first": odd.id, "last": odd.id}).text
+    assert "<b>东门" not in printed and "&lt;b&gt;东门" in printed  # staff's labels are escaped, in the SVG too
     # the QR code says the page's address: the console's own by default
     assert world.application.door_codes.link(made[0]) == f"http://127.0.0.1:8080/m/{made[0].token}"
 

@@ -132,11 +132,7 @@ def photo(console: Services, session: Caseworker, number: str, photo_id: int) ->
     kept = console.photos.find(found, photo_id)
     if kept is None:
         raise ForbiddenError
-    return Response(
-        console.photos.content(kept),
-        media_type=kept.photo.content_type,
-        headers={"Cache-Control": "private, max-age=3600"},
-    )
+    return Response(console.photos.content(kept), media_type=kept.photo.content_type)
 
 
 def community_of(console: Services, petition: Petition) -> str:
