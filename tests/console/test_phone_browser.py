@@ -47,12 +47,14 @@ def test_a_resident_files_with_a_photo_at_phone_width_and_staff_see_it(
             "input[name=photo]", files=[{"name": "IMG_0001.jpg", "mimeType": "image/jpeg", "buffer": phone_jpeg()}]
         )
         page.fill("input[name=phone]", "13812345678")
+        page.screenshot(path=str(tmp_path / "phone-form.png"), full_page=True)
         page.click("button[type=submit]")
         page.wait_for_selector(".notice .number")
         number = page.inner_text(".notice .number")
         assert "已登记" in page.inner_text(".notice") and "已登记" in page.inner_text(".status")
         fits(page)
 
+        page.screenshot(path=str(tmp_path / "phone-filed.png"), full_page=True)
         page.goto(f"{server.address}m/{code.token}")
         page.click(f"text={number}")
         page.wait_for_url(f"**/case/{number}")
@@ -68,6 +70,10 @@ def test_a_resident_files_with_a_photo_at_phone_width_and_staff_see_it(
         staff.wait_for_function("() => { const i = document.querySelector('.photos img'); return i && i.complete }")
         assert staff.evaluate("document.querySelector('.photos img').naturalWidth") == 1600
         assert "门牌码扫码" in staff.inner_text(".fields")
+        fits(staff)
+        staff.screenshot(path=str(tmp_path / "staff-case.png"), full_page=True)
+        staff.goto(f"{server.address}door-codes")
+        assert "3号楼" in staff.inner_text(".list")
         fits(staff)
         phone.close()
     finally:
