@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from bot.domain.conversation import ActivityScope, ConversationTurn
-from bot.domain.door_codes import DoorCode
+from bot.domain.door_codes import Admission, DoorCode, SubmissionLimits
 from bot.domain.escalation import Asker, EmbeddingRow, QuestionStatus, UnansweredQuestion
 from bot.domain.groups import GroupConfig
 from bot.domain.messages import OutboundMessage, TriggerMode
@@ -346,13 +346,14 @@ class DoorCodeStore(Protocol):
     def deactivate(self, code_id: int) -> bool:
         """Switch a code off; False if it was off already or unknown."""
 
-    def record_submission(self, code_id: int, *, device: str, address: str, at: datetime, number: str) -> None:
-        """Count a petition filed from a code's page against the device, the address and the code."""
+    def admit(self, code_id: int, *, device: str, address: str, at: datetime, limits: SubmissionLimits) -> Admission:
+        """Reserve a slot for one submission unless it would pass a limit (counted so that processes agree)."""
 
-    def submissions_since(
-        self, since: datetime, *, code_id: int | None = None, device: str | None = None, address: str | None = None
-    ) -> int:
-        """How many petitions were filed since a time from one code, one device or one address."""
+    def settle(self, submission_id: int, number: str) -> None:
+        """Note the case a reserved slot made."""
+
+    def withdraw(self, submission_id: int) -> None:
+        """Give a reserved slot back (nothing was filed with it)."""
 
 
 class AuditLog(Protocol):

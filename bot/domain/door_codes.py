@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from enum import StrEnum
 
 from bot.domain.errors import AssistantError
 
@@ -40,6 +41,22 @@ class SubmissionLimits:
     per_address_hour: int = 10
     per_code_day: int = 30
     text_chars: int = 500
+
+
+class LimitHit(StrEnum):
+    """Which of the page's limits a submission would pass."""
+
+    DEVICE = "device"
+    ADDRESS = "address"
+    CODE = "code"
+
+
+@dataclass(frozen=True, slots=True)
+class Admission:
+    """The rate limits' answer to one submission: a reserved slot (its id), or the limit it would pass."""
+
+    submission_id: int
+    refused: LimitHit | None = None
 
 
 class PlaceListError(AssistantError):

@@ -12,13 +12,13 @@ import secrets
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import timedelta
 
 import segno
 
 from bot.domain.door_codes import (
     DoorCode,
     DoorCodeNotFoundError,
+    LimitHit,
     PlaceListError,
     SubmissionLimits,
     SubmissionRefusedError,
@@ -42,8 +42,6 @@ PAGE_RESIDENT = "扫码居民"
 # Where lists say the case came from (it has no group).
 PAGE_GROUP_NAME = "门牌码"
 _PHONE = re.compile(r"^\+?[\d\s\-()]{7,24}$")
-_HOUR = timedelta(hours=1)
-_DAY = timedelta(days=1)
 
 
 @dataclass(frozen=True, slots=True)
@@ -172,20 +170,27 @@ class DoorCodeDesk:
                 "您写的内容里有不适宜的词语，无法登记。请修改后再提交，或直接联系社区工作人员。"
             )
         checked = self._photos.check(sent.photo) if sent.photo else None
-        self._check_rates(code, device=device, address=address)
+        admission = self._store.admit(
+            code.id, device=device, address=address, at=self._clock.now(), limits=self._limits
+        )
+        if admission.refused is not None:
+            raise SubmissionRefusedError(self._limit_text(admission.refused))
         described = f"{text}\n联系电话：{phone}" if phone else text
         reporter = Reporter(PAGE_CHANNEL, "", PAGE_GROUP_NAME, device, PAGE_RESIDENT)
-        recognition = Recognition(RecognitionKind.EXPLICIT, self._categorise(text), 1.0, described)
         origin = f"qr:{device}:{one_line(sent.form_id, limit=40) or secrets.token_urlsafe(12)}"
-        draft = self._petitions.draft(recognition, reporter, origin=origin)
-        filing = self._petitions.file(replace(draft, location=code.place, community=code.community))
+        try:
+            recognition = Recognition(RecognitionKind.EXPLICIT, self._categorise(text), 1.0, described)
+            draft = self._petitions.draft(recognition, reporter, origin=origin)
+            filing = self._petitions.file(replace(draft, location=code.place, community=code.community))
+        except BaseException:
+            self._store.withdraw(admission.submission_id)
+            raise
         petition = filing.petition
         assert petition is not None  # filed without a receipt: always a case
-        if not filing.created:  # the same form sent twice: the case it made
+        if not filing.created:  # the same form sent twice: the case it made, counted once
+            self._store.withdraw(admission.submission_id)
             return PageFiling(petition)
-        self._store.record_submission(
-            code.id, device=device, address=address, at=self._clock.now(), number=petition.number
-        )
+        self._store.settle(admission.submission_id, petition.number)
         if checked is None:
             return PageFiling(petition)
         try:
@@ -195,17 +200,15 @@ class DoorCodeDesk:
             return PageFiling(petition, str(refused))
         return PageFiling(petition)
 
-    def _check_rates(self, code: DoorCode, *, device: str, address: str) -> None:
-        """Refuse a petition past the per-device, per-address or per-code limit (counted in the database)."""
-        now, limits = self._clock.now(), self._limits
-        if self._store.submissions_since(now - _HOUR, device=device) >= limits.per_device_hour:
-            raise SubmissionRefusedError(
-                f"这部手机一小时内最多提交 {limits.per_device_hour} 次，请稍后再试；急事请直接联系社区工作人员。"
-            )
-        if self._store.submissions_since(now - _HOUR, address=address) >= limits.per_address_hour:
-            raise SubmissionRefusedError("这个网络一小时内提交得太多了，请稍后再试；急事请直接联系社区工作人员。")
-        if self._store.submissions_since(now - _DAY, code_id=code.id) >= limits.per_code_day:
-            raise SubmissionRefusedError("这个门牌码今天收到的反映太多了，请明天再试，或直接联系社区工作人员。")
+    def _limit_text(self, hit: LimitHit) -> str:
+        """Why a submission past a limit is refused, and what to do instead."""
+        return {
+            LimitHit.DEVICE: (
+                f"这部手机一小时内最多提交 {self._limits.per_device_hour} 次，请稍后再试；急事请直接联系社区工作人员。"
+            ),
+            LimitHit.ADDRESS: "这个网络一小时内提交得太多了，请稍后再试；急事请直接联系社区工作人员。",
+            LimitHit.CODE: "这个门牌码今天收到的反映太多了，请明天再试，或直接联系社区工作人员。",
+        }[hit]
 
     def followed(self, number: str, *, device: str) -> Petition | None:
         """The case numbered so if this device filed it on the page; None otherwise (nobody else's cases are told)."""

@@ -4,13 +4,16 @@ rate limits in the database so that every process agrees."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.domain.door_codes import DoorCode
+from bot.domain.door_codes import Admission, DoorCode, LimitHit, SubmissionLimits
 from bot.storage.models import DoorCodeRow, DoorCodeSubmissionRow
+
+_HOUR = timedelta(hours=1)
+_DAY = timedelta(days=1)
 
 
 class SqlDoorCodes:
@@ -72,28 +75,44 @@ class SqlDoorCodes:
             )
             return bool(getattr(result, "rowcount", 0))
 
-    def record_submission(self, code_id: int, *, device: str, address: str, at: datetime, number: str) -> None:
-        """Count a petition filed from a code's page against the device, the address and the code."""
+    def admit(self, code_id: int, *, device: str, address: str, at: datetime, limits: SubmissionLimits) -> Admission:
+        """Reserve a slot for one submission unless it would pass the per-device or per-address limit in the last
+        hour or the code's in the last day; the slot is counted at once. The code's row is locked first (PostgreSQL:
+        until commit) and the slot inserted before counting (SQLite: the write lock is taken there), so two
+        processes admitting to one code at the same moment are counted one after the other."""
         with self._sessions.begin() as session:
-            session.add(
-                DoorCodeSubmissionRow(
-                    code_id=code_id, device=device[:64], address=address[:64], at=at, petition_number=number
-                )
+            session.execute(select(DoorCodeRow.id).where(DoorCodeRow.id == code_id).with_for_update())
+            slot = DoorCodeSubmissionRow(
+                code_id=code_id, device=device[:64], address=address[:64], at=at, petition_number=""
+            )
+            session.add(slot)
+            session.flush()
+            checks = (
+                (LimitHit.DEVICE, DoorCodeSubmissionRow.device == slot.device, _HOUR, limits.per_device_hour),
+                (LimitHit.ADDRESS, DoorCodeSubmissionRow.address == slot.address, _HOUR, limits.per_address_hour),
+                (LimitHit.CODE, DoorCodeSubmissionRow.code_id == code_id, _DAY, limits.per_code_day),
+            )
+            for hit, whose, window, limit in checks:
+                counted = select(func.count()).where(whose, DoorCodeSubmissionRow.at > at - window)
+                if int(session.scalar(counted) or 0) > limit:  # this slot included
+                    session.delete(slot)
+                    return Admission(0, hit)
+            return Admission(slot.id)
+
+    def settle(self, submission_id: int, number: str) -> None:
+        """Note the case a reserved slot made."""
+        with self._sessions.begin() as session:
+            session.execute(
+                update(DoorCodeSubmissionRow)
+                .where(DoorCodeSubmissionRow.id == submission_id)
+                .values(petition_number=number)
+                .execution_options(synchronize_session=False)
             )
 
-    def submissions_since(
-        self, since: datetime, *, code_id: int | None = None, device: str | None = None, address: str | None = None
-    ) -> int:
-        """How many petitions were filed since a time from one code, one device or one address."""
-        query = select(func.count()).select_from(DoorCodeSubmissionRow).where(DoorCodeSubmissionRow.at >= since)
-        if code_id is not None:
-            query = query.where(DoorCodeSubmissionRow.code_id == code_id)
-        if device is not None:
-            query = query.where(DoorCodeSubmissionRow.device == device)
-        if address is not None:
-            query = query.where(DoorCodeSubmissionRow.address == address)
-        with self._sessions() as session:
-            return int(session.scalar(query) or 0)
+    def withdraw(self, submission_id: int) -> None:
+        """Give a reserved slot back (nothing was filed with it)."""
+        with self._sessions.begin() as session:
+            session.execute(delete(DoorCodeSubmissionRow).where(DoorCodeSubmissionRow.id == submission_id))
 
 
 def _code(row: DoorCodeRow) -> DoorCode:

@@ -3,12 +3,16 @@ limit, codes made and switched off, and the submissions the page's rate limits c
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.domain.door_codes import LimitHit, SubmissionLimits
 from bot.domain.petitions import PAGE_CHANNEL, BoardFilter, PetitionDraft, Reporter, Urgency
 from bot.domain.photos import PhotoRefusedError, PhotoSource
 from bot.services.photos import normalised_jpeg
@@ -64,18 +68,47 @@ def test_codes_are_made_found_switched_off_and_listed_per_community(sessions: se
     assert [c.token for c in codes.listed(community=None, active_only=False)] == ["tok-1", "tok-2", "tok-3"]
 
 
-def test_submissions_are_counted_per_device_address_and_code_since_a_time(sessions: sessionmaker[Session]) -> None:
+def test_slots_are_admitted_per_device_and_address_an_hour_and_per_code_a_day(sessions: sessionmaker[Session]) -> None:
     codes = SqlDoorCodes(sessions)
     one, two = codes.create([("t-1", "1号楼"), ("t-2", "2号楼")], community="幸福里", created_by="李", now=NOW)
-    codes.record_submission(one.id, device="d1", address="a1", at=NOW - timedelta(hours=2), number="2026-0001")
-    codes.record_submission(one.id, device="d1", address="a1", at=NOW, number="2026-0002")
-    codes.record_submission(two.id, device="d2", address="a1", at=NOW, number="2026-0003")
-    hour_ago = NOW - timedelta(hours=1)
-    assert codes.submissions_since(hour_ago, device="d1") == 1
-    assert codes.submissions_since(NOW - timedelta(days=1), device="d1") == 2
-    assert codes.submissions_since(hour_ago, address="a1") == 2
-    assert codes.submissions_since(NOW - timedelta(days=1), code_id=one.id) == 2
-    assert codes.submissions_since(hour_ago, code_id=two.id, device="d1") == 0
+    limits = SubmissionLimits(per_device_hour=2, per_address_hour=2, per_code_day=4)
+
+    def admit(code: int, device: str, address: str, at: datetime = NOW) -> LimitHit | None:
+        admission = codes.admit(code, device=device, address=address, at=at, limits=limits)
+        assert (admission.submission_id > 0) == (admission.refused is None)
+        return admission.refused
+
+    assert admit(one.id, "d1", "a1", NOW - timedelta(hours=2)) is None  # outside the hour, inside the day
+    assert admit(one.id, "d1", "a1") is None and admit(one.id, "d1", "a1") is None
+    assert admit(one.id, "d1", "a2") is LimitHit.DEVICE  # refused slots are not counted
+    assert admit(two.id, "d2", "a1") is LimitHit.ADDRESS
+    assert admit(one.id, "d3", "a3") is None
+    assert admit(one.id, "d4", "a4") is LimitHit.CODE
+    assert admit(two.id, "d4", "a4") is None
+    slot = codes.admit(two.id, device="d5", address="a5", at=NOW, limits=limits)
+    codes.withdraw(slot.submission_id)  # given back: nothing was filed
+    assert [admit(two.id, "d5", "a5") for _ in range(3)] == [None, None, LimitHit.DEVICE]
+
+
+def test_concurrent_submissions_to_one_code_never_pass_its_limit(sessions: sessionmaker[Session]) -> None:
+    codes = SqlDoorCodes(sessions)
+    (code,) = codes.create([("t-9", "9号楼")], community="幸福里", created_by="李", now=NOW)
+    limits = SubmissionLimits(per_device_hour=100, per_address_hour=100, per_code_day=5)
+    start = threading.Barrier(12)
+
+    def submit(n: int) -> bool:
+        start.wait()
+        for _ in range(20):  # SQLite may report a locked database to a writer that waited too long
+            try:
+                admission = codes.admit(code.id, device=f"d{n}", address=f"a{n}", at=NOW, limits=limits)
+            except OperationalError:
+                continue
+            return admission.refused is None
+        raise AssertionError("the database stayed locked")
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        admitted = list(pool.map(submit, range(12)))
+    assert admitted.count(True) == 5
 
 
 def test_a_case_filed_from_a_code_keeps_the_codes_community(sessions: sessionmaker[Session]) -> None:
