@@ -26,13 +26,13 @@ from bot.domain.door_codes import (
 )
 from bot.domain.errors import AssistantError
 from bot.domain.messages import one_line, plain_text
-from bot.domain.petitions import PAGE_CHANNEL, Petition, Recognition, RecognitionKind, Reporter
+from bot.domain.petitions import PAGE_CHANNEL, Petition, Rating, Recognition, RecognitionKind, Reporter
 from bot.domain.photos import PhotoSource
 from bot.domain.staff import Actor
 from bot.domain.workflow import Transition
 from bot.ports import Clock, DoorCodeStore
 from bot.services.audit import StaffAudit
-from bot.services.petitions import PetitionDesk
+from bot.services.petitions import PetitionDesk, Verdict
 from bot.services.photos import PhotoAlbum
 from bot.services.safety import SensitiveWords
 
@@ -220,6 +220,11 @@ class DoorCodeDesk:
     def mine(self, device: str, *, limit: int = 10) -> list[Petition]:
         """The cases this device filed on the page, newest first."""
         return self._petitions.reported_by(PAGE_CHANNEL, device, limit=limit)
+
+    def answer(self, petition: Petition, rating: Rating | None) -> Petition:
+        """The page resident answers their resolved case as a chat resident would: a rating closes it, None ("没解决")
+        reopens it (PetitionMoveRefused when it is no longer resolved)."""
+        return self._petitions.answer(petition, Verdict(rating, petition.number))
 
     def progress(self, petition: Petition) -> list[Transition]:
         """The case's moves, oldest first, for the resident's page."""

@@ -329,9 +329,10 @@ class PetitionDesk:
         resolved = [p for p in cases if p.status is PetitionStatus.RESOLVED and number in (None, p.number)]
         return resolved[0] if resolved else None
 
-    def answer(self, petition: Petition, verdict: Verdict, *, receipt: Receipt) -> Petition:
+    def answer(self, petition: Petition, verdict: Verdict, *, receipt: Receipt | None = None) -> Petition:
         """The reporter answers their resolved case: a rating closes it and is kept, "没解决" reopens it; the staff
-        group is told either way, and the resident's message marked handled in the move's transaction."""
+        group is told either way, and the resident's message (if it came as one) marked handled in the move's
+        transaction."""
         if verdict.rating is None:
             number = petition.number
             follow = f"回复“{number} 处理中”或“{number} 派单 部门”"

@@ -14,7 +14,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from bot.domain.door_codes import DoorCode
-from bot.domain.petitions import PAGE_CHANNEL, BoardFilter, Petition
+from bot.domain.petitions import PAGE_CHANNEL, BoardFilter, Petition, PetitionStatus, Rating
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
 from tests.support.console import ConsoleWorld, csrf_of, sign_in, two_communities
 from tests.support.photos import opened, phone_jpeg
@@ -169,6 +169,34 @@ def test_only_the_phone_that_filed_a_case_can_follow_it_and_moves_are_shown_ther
     assert "已受理" in followed.text and "处理中" in followed.text and "物业公司" not in followed.text
     assert petition.number in phone.get(f"/m/{code.token}").text  # listed on the phone's page
     assert phone.get(f"/m/{code.token}/case", params={"number": petition.number}).status_code == 303
+
+    # the resident answers on the page, as in chat: "没解决" reopens it, a rating closes it; only this phone may
+    assert "办理结果您满意吗" in followed.text
+    form = _FORM.search(followed.text)
+    assert form is not None
+    answer_path = f"/m/{code.token}/case/{petition.number}/answer"
+    assert stranger.post(answer_path, data={"csrf_token": form.group(1), "verdict": "satisfied"}).status_code == 404
+    assert phone.post(answer_path, data={"csrf_token": "forged", "verdict": "satisfied"}).status_code == 403
+    assert phone.post(answer_path, data={"csrf_token": form.group(1), "verdict": "reopen"}).status_code == 303
+    assert status_of(world, petition.number) is PetitionStatus.REOPENED
+    refused = phone.post(answer_path, data={"csrf_token": form.group(1), "verdict": "satisfied"})
+    assert refused.status_code == 409 and "不能" in refused.text
+    for event, note in (("start", ""), ("resolve", "灯已修好")):
+        fields = {"csrf_token": token, "event": event, "note": note}
+        assert cadre.post(f"/petitions/{petition.number}/move", data=fields).status_code == 303
+    assert phone.post(answer_path, data={"csrf_token": form.group(1), "verdict": "fair"}).status_code == 303
+    closed = world.application.petitions.case(petition.number)
+    assert closed is not None and closed.status is PetitionStatus.CLOSED and closed.rating is Rating.FAIR
+    shown = phone.get(f"/m/{code.token}/case/{petition.number}?ok=answered").text
+    assert "谢谢您的回复" in shown and "已关闭" in shown and "办理结果您满意吗" not in shown
+    now = world.application.clock.now()
+    assert not [q for q in world.application.outbox.due(now=now, limit=500) if q.message.channel == PAGE_CHANNEL]
+
+
+def status_of(world: ConsoleWorld, number: str) -> PetitionStatus:
+    found = world.application.petitions.case(number)
+    assert found is not None
+    return found.status
 
 
 def test_refusals_are_shown_with_the_reason_and_the_text_kept_and_file_nothing(world: ConsoleWorld) -> None:

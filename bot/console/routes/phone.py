@@ -16,7 +16,7 @@ from fastapi.responses import HTMLResponse, Response
 from bot.console.web import Services, client_ip, page
 from bot.domain.door_codes import DoorCode, DoorCodeNotFoundError
 from bot.domain.errors import AssistantError
-from bot.domain.petitions import PetitionEvent, PetitionStatus, find_case_number
+from bot.domain.petitions import PetitionEvent, PetitionMoveRefused, PetitionStatus, Rating, find_case_number
 from bot.services.door_codes import PageSubmission, address_id, device_id
 
 router = APIRouter()
@@ -27,6 +27,8 @@ _YEAR_S = 365 * 24 * 3600
 _NOTES_SHOWN = frozenset({PetitionEvent.RESOLVE, PetitionEvent.REJECT, PetitionEvent.MERGE, PetitionEvent.REOPEN})
 _FILED = "filed"
 _FILED_NO_PHOTO = "filed_no_photo"
+_ANSWERED = "answered"
+_REOPEN = "reopen"
 
 
 def form_token(cookie: str) -> str:
@@ -128,7 +130,41 @@ def follow(request: Request, console: Services, token: str, number: str) -> Resp
         steps=steps,
         filed=ok in {_FILED, _FILED_NO_PHOTO},
         photo_lost=ok == _FILED_NO_PHOTO,
+        answered=ok == _ANSWERED,
+        asks_verdict=petition.status is PetitionStatus.RESOLVED,
+        ratings=list(Rating),
+        form_token=form_token(cookie),
     )
+
+
+@router.post("/m/{token}/case/{number}/answer", response_class=HTMLResponse)
+def answer(
+    request: Request,
+    console: Services,
+    token: str,
+    number: str,
+    verdict: Annotated[str, Form(max_length=32)] = "",
+    csrf_token: Annotated[str, Form(max_length=128)] = "",
+) -> Response:
+    """The resident's answer to their resolved case: a rating closes it, "没解决" reopens it, as in chat."""
+    try:
+        code = console.door_codes.open(token, filing=False)
+    except DoorCodeNotFoundError as missing:
+        return _problem(request, str(missing))
+    cookie = _device(request)
+    petition = console.door_codes.followed(number, device=device_id(cookie)) if cookie else None
+    if petition is None:
+        return _problem(request, "没有找到这个诉求。只能查看用这部手机提交的诉求。", token=code.token)
+    if not hmac.compare_digest(csrf_token, form_token(cookie)):
+        return _problem(request, "页面已过期，请返回后再试一次。", status_code=403, token=code.token)
+    ratings = {rating.value: rating for rating in Rating}
+    if verdict not in ratings and verdict != _REOPEN:
+        return _problem(request, "请选择“满意”“基本满意”“不满意”或“没解决”。", status_code=400, token=code.token)
+    try:
+        console.door_codes.answer(petition, ratings.get(verdict))
+    except PetitionMoveRefused as refused:
+        return _problem(request, str(refused), status_code=409, token=code.token)
+    return Response(status_code=303, headers={"Location": f"/m/{token}/case/{petition.number}?ok={_ANSWERED}"})
 
 
 def _form_page(
