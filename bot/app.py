@@ -14,6 +14,7 @@ from langchain_core.embeddings import Embeddings
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
+from bot.domain.door_codes import SubmissionLimits
 from bot.domain.errors import AssistantError
 from bot.handlers.router import MessageRouter, RateLimits
 from bot.local_state import LocalStateError, os_error_message, prepare_directory
@@ -32,20 +33,24 @@ from bot.services.audit import StaffAudit
 from bot.services.conversation import ConversationMemory
 from bot.services.dashboard import Dashboard
 from bot.services.deadlines import DeadlineWatch
+from bot.services.door_codes import DoorCodeDesk
 from bot.services.escalation import EscalationService
 from bot.services.faq_book import FaqBook
 from bot.services.knowledge_admin import KnowledgeMaintenance
 from bot.services.open311 import GeoReport, Open311Keys
 from bot.services.petition_recognition import PetitionRecogniser, load_categories
 from bot.services.petitions import KeywordTriggers, PetitionDesk
+from bot.services.photos import PhotoAlbum
 from bot.services.routing import PetitionRouting
 from bot.services.safety import JsonlFlaggedMessageLog, SensitiveWords
 from bot.services.scope import RegionScope
 from bot.services.sending import OutboxSender, SendingPolicy
 from bot.storage.api_keys import SqlApiKeys
 from bot.storage.channel import SqlGroupConfigs, SqlInbox, SqlOutbox
+from bot.storage.door_codes import SqlDoorCodes
 from bot.storage.engine import make_engine, session_factory, upgrade
 from bot.storage.petitions import SqlPetitions
+from bot.storage.photos import SqlPhotoStore
 from bot.storage.routing import SqlRoutes
 from bot.storage.staff import SqlAuditLog, SqlStaffAccounts
 from bot.storage.turns import SqlTurnLog
@@ -105,6 +110,8 @@ class Application:
     recogniser: PetitionRecogniser
     api_keys: Open311Keys
     open311: GeoReport
+    photos: PhotoAlbum
+    door_codes: DoorCodeDesk
     faq_book: FaqBook
     audit: StaffAudit
     accounts: StaffAccounts
@@ -352,6 +359,27 @@ def build_application(
         utc_offset=timedelta(hours=settings.utc_offset_hours),
         private_categories=settings.split_list(settings.petition_private_categories),
     )
+    photos = PhotoAlbum(
+        SqlPhotoStore(sessions, (state_dir or settings.data_dir) / "photos"),
+        clock,
+        max_bytes=int(settings.photo_max_mb * 1024 * 1024),
+        per_case=settings.photos_per_case,
+    )
+    door_codes = DoorCodeDesk(
+        SqlDoorCodes(sessions),
+        petitions,
+        photos,
+        clock,
+        audit=audit,
+        categorise=recogniser.categorise,
+        sensitive=sensitive_words,
+        limits=SubmissionLimits(
+            per_device_hour=settings.door_code_per_device_hour,
+            per_address_hour=settings.door_code_per_address_hour,
+            per_code_day=settings.door_code_per_code_day,
+        ),
+        public_url=settings.public_address,
+    )
     router = MessageRouter(
         assistant,
         groups,
@@ -404,6 +432,8 @@ def build_application(
         recogniser=recogniser,
         api_keys=api_keys,
         open311=open311,
+        photos=photos,
+        door_codes=door_codes,
         faq_book=faq_book,
         audit=audit,
         accounts=accounts,

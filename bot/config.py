@@ -227,6 +227,17 @@ class Settings(BaseSettings):
     # Figures and times on the console are shown in this offset from UTC (China Standard Time has no DST)
     utc_offset_hours: float = Field(default=8.0, ge=-12, le=14)
 
+    # The address residents' phones reach the console at (https://… behind the proxy): the 门牌码 QR links point to
+    # {public_url}/m/{token}; empty: the console's own http://host:port
+    public_url: str = ""
+    # Photos on petitions: the largest upload taken, and how many one case keeps
+    photo_max_mb: float = Field(default=8.0, gt=0, le=50)
+    photos_per_case: int = Field(default=6, ge=1, le=50)
+    # The 门牌码 phone page's limits: petitions per phone an hour, per network address an hour, per code a day
+    door_code_per_device_hour: int = Field(default=3, ge=1, le=1000)
+    door_code_per_address_hour: int = Field(default=10, ge=1, le=10000)
+    door_code_per_code_day: int = Field(default=30, ge=1, le=100000)
+
     # LLM mode: any OpenAI-compatible chat endpoint (DeepSeek, Qwen/DashScope, vLLM, Ollama). Empty: extractive only.
     llm_base_url: str = ""
     llm_model: str = ""
@@ -276,6 +287,11 @@ class Settings(BaseSettings):
             return self.petition_categories_file
         staff_file = self.knowledge_dir / "petition_categories.json"
         return staff_file if staff_file.is_file() else DEFAULT_PETITION_CATEGORIES
+
+    @property
+    def public_address(self) -> str:
+        """Where residents' phones reach the console (the 门牌码 links): BOT_PUBLIC_URL, else the console's address."""
+        return (self.public_url or f"http://{self.console_host}:{self.console_port}").rstrip("/")
 
     @property
     def database(self) -> str:

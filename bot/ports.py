@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 from bot.domain.conversation import ActivityScope, ConversationTurn
+from bot.domain.door_codes import Admission, DoorCode, SubmissionLimits
 from bot.domain.escalation import Asker, EmbeddingRow, QuestionStatus, UnansweredQuestion
 from bot.domain.groups import GroupConfig
 from bot.domain.messages import OutboundMessage, TriggerMode
@@ -23,6 +24,7 @@ from bot.domain.petitions import (
     Recognition,
     RepliesFor,
 )
+from bot.domain.photos import CasePhoto, Photo, PhotoSource
 from bot.domain.routing import Department, Route
 from bot.domain.staff import AuditEntry, StaffProfile, StaffUser, StoredSession
 from bot.domain.workflow import Transition
@@ -371,6 +373,8 @@ class ApiKeyStore(Protocol):
 
     def used(self, key_id: int, *, now: datetime) -> None:
         """Note that a key was just used."""
+
+
 class RouteStore(Protocol):
     """The routes staff set per category (over the category file's defaults) and the departments directory."""
 
@@ -397,6 +401,51 @@ class RouteStore(Protocol):
 
     def remove_department(self, name: str) -> bool:
         """Remove a department; False if there was none."""
+
+
+class PhotoStore(Protocol):
+    """The photos attached to petitions: their rows and their files (one per content hash)."""
+
+    def attach(
+        self, petition_id: int, photo: Photo, content: bytes, *, source: PhotoSource, now: datetime, limit: int
+    ) -> CasePhoto:
+        """Keep content on the case (the same picture twice is kept once); PhotoRefusedError past limit photos."""
+
+    def of_case(self, petition_id: int) -> list[CasePhoto]:
+        """The photos of one case, oldest first."""
+
+    def content(self, photo: Photo) -> bytes:
+        """The stored JPEG of a photo."""
+
+
+class DoorCodeStore(Protocol):
+    """门牌码 and the petitions filed from their page (counted for the rate limits)."""
+
+    def create(
+        self, places: Sequence[tuple[str, str]], *, community: str, created_by: str, now: datetime
+    ) -> list[DoorCode]:
+        """New active codes, one per (token, place)."""
+
+    def by_token(self, token: str) -> DoorCode | None:
+        """The code with that token, active or not."""
+
+    def get(self, code_id: int) -> DoorCode | None:
+        """One code by its id."""
+
+    def listed(self, *, community: str | None, active_only: bool) -> list[DoorCode]:
+        """Codes (one community's if given), in the order they were made."""
+
+    def deactivate(self, code_id: int) -> bool:
+        """Switch a code off; False if it was off already or unknown."""
+
+    def admit(self, code_id: int, *, device: str, address: str, at: datetime, limits: SubmissionLimits) -> Admission:
+        """Reserve a slot for one submission unless it would pass a limit (counted so that processes agree)."""
+
+    def settle(self, submission_id: int, number: str) -> None:
+        """Note the case a reserved slot made."""
+
+    def withdraw(self, submission_id: int) -> None:
+        """Give a reserved slot back (nothing was filed with it)."""
 
 
 class AuditLog(Protocol):

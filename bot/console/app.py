@@ -14,7 +14,18 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.app import Application
-from bot.console.routes import auth, dashboard, knowledge, management, open311, petitions, questions, routing
+from bot.console.routes import (
+    auth,
+    dashboard,
+    door_codes,
+    knowledge,
+    management,
+    open311,
+    petitions,
+    phone,
+    questions,
+    routing,
+)
 from bot.console.web import (
     STATIC_DIR,
     CsrfError,
@@ -28,7 +39,7 @@ from bot.console.web import (
 log = logging.getLogger(__name__)
 # The console's areas, one router each.
 # routing before petitions: /petitions/routing is no case number
-AREAS = (auth, dashboard, questions, routing, petitions, knowledge, management, open311)
+AREAS = (auth, dashboard, questions, routing, petitions, door_codes, phone, knowledge, management, open311)
 
 # Pages load only their own scripts and styles; nothing may frame them (clickjacking) or post them elsewhere.
 _SECURITY_HEADERS = {

@@ -206,6 +206,7 @@ _NOTICES = {
     "route_saved": "派单规则已保存，新登记的诉求按新期限计算。",
     "department_saved": "部门已保存。",
     "department_removed": "部门已删除，已派给它的诉求不受影响。",
+    "door_code_deactivated": "门牌码已停用，扫码后会提示已停用。",
 }
 
 
@@ -214,4 +215,6 @@ def _notice(code: str) -> str:
     name, _, count = code.partition(":")
     if name == "answered" and count.isdigit():
         return f"答复已排入发送队列，会发给 {count} 位提问的居民（在群里会@他们）。"
+    if name == "door_codes_created" and count.isdigit():
+        return f"已生成 {count} 个门牌码，可以打印张贴了。"
     return _NOTICES.get(code, "")

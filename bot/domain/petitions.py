@@ -210,6 +210,10 @@ class Rating(StrEnum):
         return {"satisfied": "满意", "fair": "基本满意", "dissatisfied": "不满意"}[self.value]
 
 
+# The 门牌码 phone page: a resident who filed there follows the case on that page; nothing is sent to them.
+PAGE_CHANNEL = "qr"
+
+
 @dataclass(frozen=True, slots=True)
 class Reporter:
     """Who filed a case and where: the channel, the group (empty: a private chat) and the resident (names masked)."""
@@ -228,8 +232,9 @@ class Reporter:
 
     @property
     def reachable(self) -> bool:
-        """Whether the resident can be told of their case in a chat (one filed through Open311 is followed there)."""
-        return self.channel != OPEN311_CHANNEL
+        """Whether the resident can be sent messages: not when they filed through Open311 (followed in that system)
+        or on the 门牌码 page (followed there)."""
+        return self.channel not in (OPEN311_CHANNEL, PAGE_CHANNEL)
 
     def told(self, text: str, *, privately: bool = False) -> OutboundMessage:
         """A message to this resident: in their group @-mentioning them, or privately (always from a private chat)."""
@@ -249,7 +254,7 @@ class PetitionDraft:
     reporter: Reporter
     urgency: Urgency
     origin: str
-    community: str = ""  # set when the case has no group to take it from (filed through Open311)
+    community: str = ""  # no group to take it from: a 门牌码 or Open311 case's community; "": the group's
 
 
 @dataclass(frozen=True, slots=True)
@@ -273,7 +278,7 @@ class Petition:
     note: str = ""  # the last move's note (a rejection's reason, what was done)
     resolved_at: datetime | None = None
     due_at: datetime | None = None  # when it must be resolved by (its category's deadline); None: no deadline
-    community: str = ""  # set when the case has no group to take it from (filed through Open311)
+    community: str = ""  # no group to take it from: a 门牌码 or Open311 case's community; "": the group's
     escalated_at: datetime | None = None  # when it was last escalated to the street office (吹哨); None: never
 
     def overdue(self, now: datetime) -> bool:

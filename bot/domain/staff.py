@@ -35,6 +35,7 @@ class Permission(StrEnum):
     HANDLE_PETITIONS = "handle_petitions"
     MANAGE_API_KEYS = "manage_api_keys"  # the Open311 keys outside systems post cases with (admins only)
     MANAGE_ROUTING = "manage_routing"
+    MANAGE_DOOR_CODES = "manage_door_codes"
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -49,6 +50,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.HANDLE_PETITIONS,
             # who a category's cases go to, its deadlines and the departments directory (cadres dispatch)
             Permission.MANAGE_ROUTING,
+            Permission.MANAGE_DOOR_CODES,
         }
     ),
     # Handlers work the petitions dispatched to their department, and nothing else.
@@ -207,6 +209,8 @@ AUDIT_ACTIONS: dict[str, str] = {
     "route_edited": "修改派单规则",
     "department_saved": "保存部门",
     "department_removed": "删除部门",
+    "door_codes_created": "生成门牌码",
+    "door_code_deactivated": "停用门牌码",
     "faq_added": "加入知识库",
     "faq_updated": "修改问答",
     "file_uploaded": "上传知识库文件",

@@ -15,6 +15,7 @@ from bot.domain.messages import OutboundMessage, one_line, plain_text
 from bot.domain.open311 import CaseMove
 from bot.domain.petitions import (
     DEFAULT_CATEGORY,
+    PAGE_CHANNEL,
     PETITION_WORKFLOW,
     BoardFilter,
     Filing,
@@ -335,6 +336,10 @@ class PetitionDesk:
         """The recorded moves of the cases a filter matches made after since (up to until), oldest first."""
         return self._store.moves_since(shown, since=since, until=until, limit=limit)
 
+    def reported_by(self, channel: str, user_id: str, *, limit: int) -> list[Petition]:
+        """One resident's cases, settled or not, wherever they were filed, newest first."""
+        return self._store.of_reporter(channel, user_id, group_id=None, open_only=False, limit=limit)
+
     def board(self, shown: BoardFilter, *, offset: int, limit: int) -> list[Petition]:
         """The cases a board shows, newest first."""
         return self._store.board(shown, offset=offset, limit=limit)
@@ -374,9 +379,10 @@ class PetitionDesk:
         resolved = [p for p in cases if p.status is PetitionStatus.RESOLVED and number in (None, p.number)]
         return resolved[0] if resolved else None
 
-    def answer(self, petition: Petition, verdict: Verdict, *, receipt: Receipt) -> Petition:
+    def answer(self, petition: Petition, verdict: Verdict, *, receipt: Receipt | None = None) -> Petition:
         """The reporter answers their resolved case: a rating closes it and is kept, "没解决" reopens it; the staff
-        group is told either way, and the resident's message marked handled in the move's transaction."""
+        group is told either way, and the resident's message (if it came as one) marked handled in the move's
+        transaction."""
         if verdict.rating is None:
             number = petition.number
             follow = f"回复“{number} 处理中”或“{number} 派单 部门”"
@@ -433,7 +439,7 @@ class PetitionDesk:
         if event is PetitionEvent.RESOLVE:
             stored["resolved_at"] = now
         messages = self._staff_notice(staff) if staff else []
-        if petition.reporter.reachable:  # a case an outside system filed is followed there, through the API
+        if petition.reporter.reachable:  # one who filed through Open311 or on the 门牌码 page follows it there
             notice = self._notice(petition, event, told)
             messages.insert(0, petition.reporter.told(notice, privately=self._told_privately(petition)))
         if department and self._routing is not None:  # the department's group and robot, with the move
@@ -573,7 +579,9 @@ def _staff_filed_text(petition: Petition, routed_to: str = "", due: str = "") ->
     move it."""
     reporter, number = petition.reporter, petition.number
     where = f"“{reporter.group_name or reporter.group_id}”群" if reporter.group_id else "私聊"
-    if not reporter.reachable:  # filed by an outside system through Open311; group_name is the system's
+    if reporter.channel == PAGE_CHANNEL:
+        where = "门牌码扫码页面"
+    elif not reporter.reachable:  # filed by an outside system through Open311; group_name is the system's
         where = f"“{reporter.group_name}”转来"
     details = "，".join(
         part

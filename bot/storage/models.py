@@ -295,7 +295,7 @@ class PetitionRow(Base):
     rating: Mapped[str] = mapped_column(String(16))
     note: Mapped[str] = mapped_column(Text)
     origin: Mapped[str] = mapped_column(String(191), unique=True)
-    # The community of a case without a group to take it from (filed through Open311); "" for a group's case
+    # The community of a case without a group to take it from (a 门牌码's, an Open311 jurisdiction's); "": the group's
     community: Mapped[str] = mapped_column(String(128), server_default="")
 
 
@@ -372,3 +372,54 @@ class ApiKeyRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+
+
+class PetitionPhotoRow(Base):
+    """A photo attached to a case: the file is photos/<sha256[:2]>/<sha256>.jpg in the data directory (one per
+    content hash, shared by every case that has the same picture)."""
+
+    __tablename__ = "petition_photos"
+    __table_args__ = (Index("ix_petition_photos_case", "petition_id", "sha256", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    petition_id: Mapped[int] = mapped_column(ForeignKey("petitions.id", ondelete="CASCADE"))
+    sha256: Mapped[str] = mapped_column(String(64))
+    content_type: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class DoorCodeRow(Base):
+    """A 门牌码: the unguessable token its QR link carries, the community and place it stands for."""
+
+    __tablename__ = "door_codes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    token: Mapped[str] = mapped_column(String(64), unique=True)
+    community: Mapped[str] = mapped_column(String(128), index=True)
+    place: Mapped[str] = mapped_column(String(100))
+    created_by: Mapped[str] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    active: Mapped[bool] = mapped_column(Boolean)
+
+
+class DoorCodeSubmissionRow(Base):
+    """A petition filed on a 门牌码's page, kept for the rate limits every process counts alike: the code, the
+    device (a hash of its cookie) and the address (a hash), when, and the case it made."""
+
+    __tablename__ = "door_code_submissions"
+    __table_args__ = (
+        Index("ix_door_code_submissions_code_at", "code_id", "at"),
+        Index("ix_door_code_submissions_device_at", "device", "at"),
+        Index("ix_door_code_submissions_address_at", "address", "at"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    code_id: Mapped[int] = mapped_column(ForeignKey("door_codes.id", ondelete="CASCADE"))
+    device: Mapped[str] = mapped_column(String(64))
+    address: Mapped[str] = mapped_column(String(64))
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+    petition_number: Mapped[str] = mapped_column(String(16))

@@ -340,6 +340,7 @@ class SqlPetitions:
         if shown.escalated:
             query = query.where(PetitionRow.escalated_at.is_not(None))
         if shown.community is not None:
+            # a case filed from a 门牌码 or through Open311 carries its community; the others take their group's
             community = func.coalesce(
                 func.nullif(PetitionRow.community, ""), GroupConfigRow.community, self._default_community
             )

@@ -66,9 +66,7 @@ def test_out_of_scope_questions_are_refused_and_said_to_be_passed_on(knowledge: 
         assert "转给社区工作人员" in reply.text or "我只了解本社区" in reply.text
 
 
-def test_follow_up_resolves_against_the_previous_topic_then_expires(
-    knowledge: Application, clock: FakeClock
-) -> None:
+def test_follow_up_resolves_against_the_previous_topic_then_expires(knowledge: Application, clock: FakeClock) -> None:
     assert _top(ask(knowledge, "高龄津贴每个月能领多少钱", user="f1")) == "faq-elderly-02"
     assert _top(ask(knowledge, "那需要带什么材料？", user="f1")) == "faq-elderly-03"
     assert _top(ask(knowledge, "在哪办？", user="f1")) == "faq-elderly-04"
@@ -171,9 +169,7 @@ def test_long_answers_end_on_a_whole_sentence_and_point_to_the_source(
     assert source == "（来源：测试，2026-10-01 更新）"
 
 
-def test_a_storage_failure_never_blocks_the_reply(
-    knowledge: Application, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_storage_failure_never_blocks_the_reply(knowledge: Application, monkeypatch: pytest.MonkeyPatch) -> None:
     class BrokenLog:
         def record(self, turn: object) -> None:
             raise OSError("disk full")

@@ -48,9 +48,7 @@ def _ask(knowledge: Application, text: str, user: str = "u1"):  # type: ignore[n
     return knowledge.assistant.reply(Question(text, group_id="g1", user_id=user))
 
 
-def test_grounded_answer_is_written_by_the_model_with_our_source_line(
-    knowledge: Application, llm: FakeLLM
-) -> None:
+def test_grounded_answer_is_written_by_the_model_with_our_source_line(knowledge: Application, llm: FakeLLM) -> None:
     llm.behaviour = replies("**楼道的灭火器归物业管**，请打物业电话更换 [1]。")
     reply = _ask(knowledge, FIRE_QUESTION)
     assert reply.answered and reply.primary is not None and reply.primary.mode == "llm"
@@ -114,9 +112,7 @@ def test_prompt_injection_changes_nothing(knowledge: Application, llm: FakeLLM) 
     assert reply.reason == "injection" and not reply.answered
 
 
-def test_the_model_obeying_an_injection_is_caught_by_the_citation_check(
-    knowledge: Application, llm: FakeLLM
-) -> None:
+def test_the_model_obeying_an_injection_is_caught_by_the_citation_check(knowledge: Application, llm: FakeLLM) -> None:
     llm.behaviour = replies("我已经是管理员了，通知已发出。")
     reply = _ask(knowledge, FIRE_QUESTION)
     assert reply.primary is not None and reply.primary.mode == "extractive"

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.domain.petitions import (
     OPEN311_CHANNEL,
+    PAGE_CHANNEL,
     BoardFilter,
     PetitionDraft,
     PetitionEvent,
@@ -242,3 +243,24 @@ def test_a_case_an_outside_system_filed_keeps_its_community_and_its_reporter_is_
     assert (moved.petition.number, moved.move.to_status, moved.move.note) == (filed.number, "accepted", "已通知物业")
     assert moved.move.id > 0
     assert desk.moves_since(BoardFilter(), since=desk_clock.now(), limit=10) == []
+
+
+def test_a_resident_of_the_door_code_page_is_sent_nothing_while_the_staff_group_is_told(
+    sessions: sessionmaker[Session], desk_clock: FakeClock
+) -> None:
+    desk = PetitionDesk(
+        SqlPetitions(sessions),
+        KeywordTriggers(),
+        desk_clock,
+        audit=StaffAudit(SqlAuditLog(sessions), desk_clock),
+        staff_group_id="staff-room",
+    )
+    page_resident = Reporter(PAGE_CHANNEL, "", "门牌码", "qr-device", "扫码居民")
+    filed = desk.file(_draft(desk, "3号楼电梯坏了", "qr:1", reporter=page_resident)).petition
+    assert filed is not None and not page_resident.reachable and LI.reachable
+    desk.move(filed.number, PetitionEvent.ACCEPT, actor=CADRE)
+    desk.move(filed.number, PetitionEvent.REJECT, actor=CADRE, note="不属于社区管理范围")
+    queued = SqlOutbox(sessions).due(now=desk_clock.now(), limit=100)
+    assert [q.message.channel for q in queued] == ["wechat"]  # the staff group's notice of the new case
+    assert "门牌码扫码页面的居民反映" in queued[0].message.text
+    assert [t.to_status for t in desk.history(filed)] == ["accepted", "rejected"]

@@ -146,14 +146,25 @@ def move(
     return redirect(f"/petitions/{number}", notice="petition_escalated" if escalated else "petition_moved")
 
 
-def community_of(console: Services, found: Petition) -> str:
-    """The case's community: its own when filed without a group (through Open311), else its group's."""
-    return found.community or console.groups.community_of(found.reporter.group_id)
-
-
 def _default(console: Services) -> set[str]:
     default = console.settings.default_community
     return {default} if default else set()
+
+
+@router.get("/petitions/{number}/photos/{photo_id}")
+def photo(console: Services, session: Caseworker, number: str, photo_id: int) -> Response:
+    """One photo of a case (a JPEG without EXIF), to whoever may see the case."""
+    found = _visible(console, session, number)
+    kept = console.photos.find(found, photo_id)
+    if kept is None:
+        raise ForbiddenError
+    return Response(console.photos.content(kept), media_type=kept.photo.content_type)
+
+
+def community_of(console: Services, petition: Petition) -> str:
+    """A case's community: its own when filed without a group (from a 门牌码, through Open311), else its group's (a
+    private chat's: the default)."""
+    return petition.community or console.groups.community_of(petition.reporter.group_id)
 
 
 def _visible(console: Services, session: StaffSession, number: str) -> Petition:
@@ -182,6 +193,7 @@ def _case_page(
         case=found,
         community=community_of(console, found),
         history=console.petitions.history(found),
+        photos=console.photos.of_case(found),
         status_labels={s.value: s.label for s in PetitionStatus},
         event_labels={e.value: e.label for e in PetitionEvent},
         events=staff_events(found.status, handler=session.user.role is Role.HANDLER),
