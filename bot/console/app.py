@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.app import Application
-from bot.console.routes import auth, dashboard, knowledge, management, petitions, questions
+from bot.console.routes import auth, dashboard, knowledge, management, petition_reports, petitions, questions
 from bot.console.web import (
     STATIC_DIR,
     CsrfError,
@@ -26,8 +26,9 @@ from bot.console.web import (
 )
 
 log = logging.getLogger(__name__)
-# The console's areas, one router each.
-AREAS = (auth, dashboard, questions, petitions, knowledge, management)
+# The console's areas, one router each (fixed paths before the ones they would match: /petitions/export.xlsx is no
+# case number).
+AREAS = (auth, dashboard, questions, petition_reports, petitions, knowledge, management)
 
 # Pages load only their own scripts and styles; nothing may frame them (clickjacking) or post them elsewhere.
 _SECURITY_HEADERS = {

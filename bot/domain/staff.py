@@ -200,6 +200,7 @@ AUDIT_ACTIONS: dict[str, str] = {
     "question_answered": "答复待答问题",
     "question_closed": "关闭待答问题（不答复）",
     "petition_moved": "办理诉求",
+    "petitions_exported": "导出诉求",
     "faq_added": "加入知识库",
     "faq_updated": "修改问答",
     "file_uploaded": "上传知识库文件",
