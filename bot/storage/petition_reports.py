@@ -12,7 +12,8 @@ from bot.domain.petitions import BoardFilter, Petition, PetitionStatus
 from bot.storage.models import PetitionRow
 from bot.storage.petitions import SqlPetitions, _petition
 
-_DONE = tuple(status.value for status in PetitionStatus if status.done)
+# Open cases are listed rather than done ones excluded: an IN over few statuses uses the status index.
+_OPEN = tuple(status.value for status in PetitionStatus if not status.done)
 _RESOLVED = (PetitionStatus.RESOLVED.value, PetitionStatus.CLOSED.value)
 
 
@@ -75,7 +76,7 @@ class SqlPetitionReports(SqlPetitions):
         """(open cases past their deadline at now, open cases with a deadline), in one query."""
         late = func.coalesce(func.sum(case((PetitionRow.due_at < now, 1), else_=0)), 0)
         query = self._filtered(select(late, func.count()), shown).where(
-            PetitionRow.due_at.is_not(None), PetitionRow.status.not_in(_DONE)
+            PetitionRow.due_at.is_not(None), PetitionRow.status.in_(_OPEN)
         )
         with self._sessions() as session:
             overdue, with_deadline = session.execute(query).one()
