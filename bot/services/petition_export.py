@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import IO
 
 from openpyxl import Workbook
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
@@ -47,8 +48,9 @@ class PetitionExport:
         self._zone = timezone(utc_offset)
         self._batch_size = batch_size
 
-    def write(self, shown: BoardFilter, target: Path, *, actor: Actor) -> Export:
-        """Write the cases shown matches to target (an .xlsx file) and audit it: who, the filter, how many rows."""
+    def write(self, shown: BoardFilter, target: Path | IO[bytes], *, actor: Actor) -> Export:
+        """Write the cases shown matches to target (an .xlsx file, or an open binary file) and audit it: who, the
+        filter, how many rows."""
         now = self._clock.now()
         workbook = Workbook(write_only=True)
         sheet = workbook.create_sheet(SHEET_TITLE)

@@ -3,14 +3,13 @@ a cadre their community's), each export audited."""
 
 from __future__ import annotations
 
-import os
 import tempfile
-from pathlib import Path
-from typing import Annotated
+from collections.abc import Iterator
+from typing import IO, Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter
-from fastapi.responses import FileResponse, Response
-from starlette.background import BackgroundTask
+from fastapi.responses import Response, StreamingResponse
 
 from bot.console.routes.petitions import board_filter
 from bot.console.web import Services, StaffSession, allowed
@@ -20,20 +19,29 @@ from bot.domain.staff import Actor, Permission
 router = APIRouter()
 Caseworker = Annotated[StaffSession, allowed(Permission.HANDLE_PETITIONS)]
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CHUNK = 64 * 1024
 
 
 @router.get("/petitions/export.xlsx")
 def export(
     console: Services, session: Caseworker, status: str = "", category: str = "", community: str = ""
 ) -> Response:
-    """The board's cases (same filters, same scope) as a workbook, written to a scratch file and streamed from it."""
+    """The board's cases (same filters, same scope) as a workbook, written to an unnamed scratch file (gone when
+    closed, even if the download is broken off) and streamed from it."""
     chosen = next((s for s in PetitionStatus if s.value == status), None)
     shown = board_filter(session.user, status=chosen, category=category.strip()[:32], community=community.strip()[:128])
-    handle, name = tempfile.mkstemp(prefix="petitions-", suffix=".xlsx")
-    os.close(handle)
+    scratch = tempfile.TemporaryFile()
     try:
-        written = console.petition_export.write(shown, Path(name), actor=Actor.console(session.user, ip=session.ip))
+        written = console.petition_export.write(shown, scratch, actor=Actor.console(session.user, ip=session.ip))
+        scratch.seek(0)
     except BaseException:
-        os.unlink(name)
+        scratch.close()
         raise
-    return FileResponse(name, media_type=XLSX, filename=written.file_name, background=BackgroundTask(os.unlink, name))
+    disposition = f"attachment; filename*=utf-8''{quote(written.file_name)}"
+    return StreamingResponse(_chunks(scratch), media_type=XLSX, headers={"Content-Disposition": disposition})
+
+
+def _chunks(scratch: IO[bytes]) -> Iterator[bytes]:
+    with scratch:
+        while block := scratch.read(CHUNK):
+            yield block
