@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test browser ingest eval bench bench-channel bench-console clean
+.PHONY: run test browser ingest eval bench bench-channel bench-console bench-petitions clean
 
 run: $(VENV)/.installed
 	$(BIN)/python -m bot run
@@ -37,6 +37,10 @@ bench-channel: $(VENV)/.installed-test
 
 bench-console: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/console_bench.py
+
+# 50,000 petitions on SQLite and on the local PostgreSQL (see the test database in README "Two commands").
+bench-petitions: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/petition_bench.py
 
 $(VENV)/.created:
 	@$(PYTHON) -c 'import sys; assert (3, 11) <= sys.version_info[:2] < (3, 13), "需要 Python 3.11 或 3.12"'

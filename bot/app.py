@@ -38,6 +38,7 @@ from bot.services.escalation import EscalationService
 from bot.services.faq_book import FaqBook
 from bot.services.knowledge_admin import KnowledgeMaintenance
 from bot.services.open311 import GeoReport, Open311Keys
+from bot.services.petition_export import PetitionExport
 from bot.services.petition_recognition import PetitionRecogniser, load_categories
 from bot.services.petitions import KeywordTriggers, PetitionDesk
 from bot.services.photos import PhotoAlbum
@@ -49,6 +50,7 @@ from bot.storage.api_keys import SqlApiKeys
 from bot.storage.channel import SqlGroupConfigs, SqlInbox, SqlOutbox
 from bot.storage.door_codes import SqlDoorCodes
 from bot.storage.engine import make_engine, session_factory, upgrade
+from bot.storage.petition_reports import SqlPetitionReports
 from bot.storage.petitions import SqlPetitions
 from bot.storage.photos import SqlPhotoStore
 from bot.storage.routing import SqlRoutes
@@ -116,6 +118,7 @@ class Application:
     audit: StaffAudit
     accounts: StaffAccounts
     dashboard: Dashboard
+    petition_export: PetitionExport
     router: MessageRouter
     scheduler: JobScheduler
 
@@ -403,11 +406,13 @@ def build_application(
             session_length=timedelta(hours=settings.console_session_hours),
         ),
     )
+    petition_reports = SqlPetitionReports(sessions, default_community=settings.default_community)
     dashboard = Dashboard(
         turns,
         groups,
         escalation,
         clock,
+        petitions=petition_reports,
         utc_offset=timedelta(hours=settings.utc_offset_hours),
         default_community=settings.default_community,
     )
@@ -438,6 +443,9 @@ def build_application(
         audit=audit,
         accounts=accounts,
         dashboard=dashboard,
+        petition_export=PetitionExport(
+            petition_reports, audit, clock, utc_offset=timedelta(hours=settings.utc_offset_hours)
+        ),
         router=router,
         scheduler=JobScheduler(
             engine,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
@@ -446,6 +446,29 @@ class DoorCodeStore(Protocol):
 
     def withdraw(self, submission_id: int) -> None:
         """Give a reserved slot back (nothing was filed with it)."""
+
+
+class PetitionStatistics(Protocol):
+    """The petitions read in bulk, each within a board filter's scope: in batches for the export, and counted for
+    the dashboard's figures."""
+
+    def in_batches(self, shown: BoardFilter, *, size: int) -> Iterator[list[Petition]]:
+        """Every case shown matches (its status too), in filing order, size at a time (keyset-paginated)."""
+
+    def filed_per_day(self, starts: Sequence[datetime], shown: BoardFilter) -> list[int]:
+        """Cases filed between each start and the next (one count fewer than starts)."""
+
+    def filed_totals(self, start: datetime, end: datetime, shown: BoardFilter) -> dict[tuple[str, str], int]:
+        """(status, category) → cases filed between two times."""
+
+    def close_durations(self, since: datetime, shown: BoardFilter) -> list[timedelta]:
+        """Filing to resolution of each case resolved since a time (resolved or closed now)."""
+
+    def deadlines(self, now: datetime, shown: BoardFilter) -> tuple[int, int]:
+        """(open cases past their deadline at now, open cases with a deadline)."""
+
+    def ratings(self, since: datetime, shown: BoardFilter) -> dict[str, int]:
+        """Rating ("" when none was given) → cases resolved since a time and closed."""
 
 
 class AuditLog(Protocol):

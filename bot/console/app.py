@@ -21,6 +21,7 @@ from bot.console.routes import (
     knowledge,
     management,
     open311,
+    petition_reports,
     petitions,
     phone,
     questions,
@@ -37,9 +38,21 @@ from bot.console.web import (
 )
 
 log = logging.getLogger(__name__)
-# The console's areas, one router each.
-# routing before petitions: /petitions/routing is no case number
-AREAS = (auth, dashboard, questions, routing, petitions, door_codes, phone, knowledge, management, open311)
+# The console's areas, one router each (fixed paths before the ones they would match: /petitions/routing and
+# /petitions/export.xlsx are no case numbers).
+AREAS = (
+    auth,
+    dashboard,
+    questions,
+    routing,
+    petition_reports,
+    petitions,
+    door_codes,
+    phone,
+    knowledge,
+    management,
+    open311,
+)
 
 # Pages load only their own scripts and styles; nothing may frame them (clickjacking) or post them elsewhere.
 _SECURITY_HEADERS = {

@@ -211,6 +211,7 @@ AUDIT_ACTIONS: dict[str, str] = {
     "department_removed": "删除部门",
     "door_codes_created": "生成门牌码",
     "door_code_deactivated": "停用门牌码",
+    "petitions_exported": "导出诉求",
     "faq_added": "加入知识库",
     "faq_updated": "修改问答",
     "file_uploaded": "上传知识库文件",

@@ -8,11 +8,16 @@ from datetime import date, datetime, timedelta, timezone
 
 from bot.domain.conversation import ActivityScope
 from bot.domain.escalation import QuestionStatus, UnansweredQuestion
-from bot.ports import ActivityLog, Clock, GroupDirectory
+from bot.domain.petition_reports import CloseTimes, PetitionFigures, Satisfaction
+from bot.domain.petitions import BoardFilter, PetitionStatus, Rating
+from bot.ports import ActivityLog, Clock, GroupDirectory, PetitionStatistics
 from bot.services.escalation import EscalationService
 
 CONSOLE_CHANNEL = "console"
 DAYS = 7
+# The petition figures: cases filed per day over PETITION_DAYS; time to close and satisfaction over CLOSE_DAYS.
+PETITION_DAYS = 30
+CLOSE_DAYS = 90
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +58,8 @@ class DashboardFigures:
 
 
 class Dashboard:
-    """Computes the front-page figures from the conversation record, the unanswered queue and the group list."""
+    """Computes the front-page figures from the conversation record, the unanswered queue, the group list and the
+    petitions."""
 
     def __init__(
         self,
@@ -62,10 +68,12 @@ class Dashboard:
         escalation: EscalationService,
         clock: Clock,
         *,
+        petitions: PetitionStatistics,
         utc_offset: timedelta,
         default_community: str,
     ) -> None:
         self._turns = turns
+        self._petitions = petitions
         self._groups = groups
         self._escalation = escalation
         self._clock = clock
@@ -102,9 +110,44 @@ class Dashboard:
             groups=tuple(Ranked(key, names.get(key, key) if key else "私聊", n) for key, n in busiest),
         )
 
+    def petition_figures(self, *, community: str | None) -> PetitionFigures:
+        """The petitions of one community (or all): filed per local day over PETITION_DAYS and by status and
+        category, time to close and satisfaction over CLOSE_DAYS, and the open cases past their deadline now."""
+        now = self._clock.now()
+        today = now.astimezone(self._zone).date()
+        days = _days(today - timedelta(days=PETITION_DAYS - 1), PETITION_DAYS + 1)
+        starts = [datetime(d.year, d.month, d.day, tzinfo=self._zone) for d in days]
+        scope = BoardFilter(community=community)
+        per_day = self._petitions.filed_per_day(starts, scope)
+        by_status: dict[str, int] = {}
+        by_category: dict[str, int] = {}
+        for (status, category), n in self._petitions.filed_totals(starts[0], starts[-1], scope).items():
+            label = PetitionStatus(status).label
+            by_status[label] = by_status.get(label, 0) + n
+            by_category[category] = by_category.get(category, 0) + n
+        since = now - timedelta(days=CLOSE_DAYS)
+        ratings = self._petitions.ratings(since, scope)
+        overdue, with_deadline = self._petitions.deadlines(now, scope)
+        return PetitionFigures(
+            days=tuple(zip(days[:-1], per_day, strict=True)),
+            by_status=_largest_first(by_status),
+            by_category=_largest_first(by_category),
+            close_times=CloseTimes.of(self._petitions.close_durations(since, scope)),
+            overdue=overdue,
+            with_deadline=with_deadline,
+            satisfaction=Satisfaction(
+                {rating: ratings[rating.value] for rating in Rating if ratings.get(rating.value)},
+                ratings.get("", 0),
+            ),
+        )
+
     def local(self, moment: datetime) -> datetime:
         """A time in the console's display zone."""
         return moment.astimezone(self._zone)
+
+
+def _largest_first(counts: dict[str, int]) -> tuple[tuple[str, int], ...]:
+    return tuple(sorted(counts.items(), key=lambda item: (-item[1], item[0])))
 
 
 def _days(first: date, count: int) -> list[date]:

@@ -265,6 +265,10 @@ class PetitionRow(Base):
         Index("ix_petitions_status_resolved_at", "status", "resolved_at"),
         # Overdue cases: open and past their deadline
         Index("ix_petitions_due_at", "due_at"),
+        # The board filtered by category (and status), newest first, and its counts per status
+        Index("ix_petitions_category_status_created", "category", "status", "created_at"),
+        # One community's cases (through its groups) and their counts per status
+        Index("ix_petitions_group_status", "group_id", "status"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -9,6 +9,8 @@ from fastapi.responses import HTMLResponse, Response
 
 from bot.console.routes.petitions import board_filter
 from bot.console.web import Services, SignedInStaff, page
+from bot.domain.petition_reports import PetitionFigures, duration_text
+from bot.domain.petitions import Rating
 from bot.domain.staff import Permission
 from bot.services.dashboard import DashboardFigures, DayCount, Ranked
 
@@ -32,6 +34,17 @@ class DayBar:
 
 
 @dataclass(frozen=True, slots=True)
+class VolumeBar:
+    """One day's bar of petitions filed (SVG units); label only on every fifth day and the last."""
+
+    label: str
+    x: int
+    y: int
+    height: int
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
 class RankBar:
     """One horizontal bar of a top list, width in percent of the longest."""
 
@@ -47,6 +60,7 @@ def front_page(request: Request, console: Services, session: SignedInStaff) -> R
         cases = console.petitions.board(board_filter(session.user), offset=0, limit=HOME_CASES)
         return page(request, "home_handler.html", session, cases=cases)
     figures = console.dashboard.figures(community=session.user.community_scope, titles=console.knowledge.titles())
+    petitions = console.dashboard.petition_figures(community=session.user.community_scope)
     return page(
         request,
         "dashboard.html",
@@ -56,6 +70,13 @@ def front_page(request: Request, console: Services, session: SignedInStaff) -> R
         entry_bars=rank_bars(figures.top_entries),
         group_bars=rank_bars(figures.groups),
         chart_height=CHART_HEIGHT,
+        petitions=petitions,
+        volume_bars=volume_bars(petitions),
+        status_bars=rank_bars(tuple(Ranked(k, k, n) for k, n in petitions.by_status)),
+        category_bars=rank_bars(tuple(Ranked(k, k, n) for k, n in petitions.by_category)),
+        close_median=duration_text(petitions.close_times.median),
+        close_p90=duration_text(petitions.close_times.p90),
+        ratings=[(r.label, petitions.satisfaction.ratings.get(r, 0), petitions.satisfaction.share(r)) for r in Rating],
     )
 
 
@@ -77,6 +98,17 @@ def _day_bar(n: int, day: DayCount, peak: int) -> DayBar:
         refused_h=refused_h,
         total=day.answered + day.refused,
     )
+
+
+def volume_bars(petitions: PetitionFigures) -> list[VolumeBar]:
+    """One bar per day of petitions filed, scaled to the busiest day."""
+    peak = max((n for _, n in petitions.days), default=0) or 1
+    bars = []
+    for n, (day, filed) in enumerate(petitions.days):
+        height = round(CHART_HEIGHT * filed / peak)
+        label = day.strftime("%m-%d") if n % 5 == 0 or n == len(petitions.days) - 1 else ""
+        bars.append(VolumeBar(label, n * 20 + 4, CHART_HEIGHT - height, height, filed))
+    return bars
 
 
 def rank_bars(ranked: tuple[Ranked, ...]) -> list[RankBar]:

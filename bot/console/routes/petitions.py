@@ -51,6 +51,21 @@ def board_filter(
     return BoardFilter(status=status, category=category, community=scope, department=chosen, overdue_at=overdue_at)
 
 
+def requested_filter(
+    user: StaffUser, now: datetime, *, status: str, category: str, community: str, department: str, overdue: str
+) -> BoardFilter:
+    """The board filter a page's query asks for (as the board's links and the export's carry it), bounded, within
+    what user may see."""
+    return board_filter(
+        user,
+        status=next((s for s in PetitionStatus if s.value == status), None),
+        category=category.strip()[:32],
+        community=community.strip()[:128],
+        department=department.strip()[:128],
+        overdue_at=now if overdue else None,
+    )
+
+
 @router.get("/petitions", response_class=HTMLResponse)
 def board(
     request: Request,
@@ -65,20 +80,13 @@ def board(
 ) -> Response:
     """Counts per status and the cases of one status (or all), newest first, 50 a page; filtered by category,
     community, department (the handler) and "只看超期"."""
-    shown_status = PetitionStatus(status) if status in {s.value for s in PetitionStatus} else None
-    category = category.strip()[:32]
-    community = community.strip()[:128]
-    department = department.strip()[:128]
-    page_number = max(1, page_number)
     now = console.clock.now()
-    shown = board_filter(
-        session.user,
-        status=shown_status,
-        category=category,
-        community=community,
-        department=department,
-        overdue_at=now if overdue else None,
+    shown = requested_filter(
+        session.user, now, status=status, category=category, community=community, department=department, overdue=overdue
     )
+    shown_status = shown.status
+    category, community, department = shown.category, community.strip()[:128], department.strip()[:128]
+    page_number = max(1, page_number)
     cases = console.petitions.board(shown, offset=(page_number - 1) * BOARD_PAGE, limit=BOARD_PAGE + 1)
     counts = console.petitions.counts(shown)
     communities = sorted({g.community for g in console.groups.all() if g.community} | _default(console))
