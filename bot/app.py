@@ -18,7 +18,7 @@ from bot.domain.errors import AssistantError
 from bot.handlers.router import MessageRouter, RateLimits
 from bot.local_state import LocalStateError, os_error_message, prepare_directory
 from bot.ports import ChatGateway, Clock, PetitionClassifier, SystemClock
-from bot.rag.embeddings import embed_array, make_embeddings
+from bot.rag.embeddings import SentenceVectors, embed_array, make_embeddings
 from bot.rag.generation import GroundedAnswerWriter, make_chat_model
 from bot.rag.index import KnowledgeIndex, index_problem
 from bot.rag.ingestion import KnowledgeIngestor
@@ -239,12 +239,15 @@ def build_application(
     ingestor = KnowledgeIngestor(
         index, embeddings, embedding_id=settings.embedding_id, chunk_max_chars=settings.chunk_max_chars
     )
+    # One embedding a message: the petition recogniser and retrieval share the vector of the same text.
+    sentences = SentenceVectors(embeddings)
     retriever = HybridRetriever(
         index,
         embeddings,
         embedding_id=settings.embedding_id,
         weights=fusion_weights(settings),
         cache_dir=settings.data_dir / "cache",
+        sentences=sentences,
     )
     answering = AnsweringService(
         retriever,
@@ -297,7 +300,7 @@ def build_application(
         group_name_of=groups.name_of,
     )
     faq_book = FaqBook(settings.knowledge_dir, clock, knowledge.editing)
-    recogniser = PetitionRecogniser(embeddings, load_categories(settings.petition_categories_path))
+    recogniser = PetitionRecogniser(embeddings, load_categories(settings.petition_categories_path), sentences=sentences)
     petitions = PetitionDesk(
         SqlPetitions(sessions, default_community=settings.default_community),
         classifier or (recogniser if settings.petition_implicit else KeywordTriggers()),

@@ -16,7 +16,7 @@ from langchain_core.embeddings import Embeddings
 from bot.domain.errors import AssistantError
 from bot.domain.knowledge import Chunk, EntryKind, RetrievalHit
 from bot.rag.chunking import OVERVIEW_SECTION
-from bot.rag.embeddings import embed_array
+from bot.rag.embeddings import SentenceVectors, embed_array
 from bot.rag.index import IndexSnapshot, KnowledgeIndex
 from bot.rag.lexical import BIGRAM_MARK, STOPWORDS, BM25Index, ChineseAnalyzer, normalise_text
 from bot.rag.typos import HomophoneCorrector
@@ -151,9 +151,12 @@ class HybridRetriever:
         embedding_id: str,
         weights: FusionWeights,
         cache_dir: Path | None = None,
+        sentences: SentenceVectors | None = None,
     ) -> None:
         self._index = index
         self._embeddings = embeddings
+        # The whole question is embedded alone, through what the petition recogniser shares: one embedding a message.
+        self._sentences = sentences or SentenceVectors(embeddings)
         self._embedding_id = embedding_id
         self._weights = weights
         self._cache_dir = cache_dir
@@ -202,7 +205,7 @@ class HybridRetriever:
         context = normalise_text(context)
         if context:
             parts.insert(0, f"{context} {text}")
-        vectors = embed_array(self._embeddings, parts)
+        vectors = self._query_vectors(parts)
         dense = self._index.query(vectors.tolist(), min(w.dense_candidates, len(loaded.chunks)))
         tokens = loaded.analyzer.tokens(text) or loaded.analyzer.tokens(f"{context} {text}")
         lexical = self._lexical(loaded, tokens)
@@ -235,6 +238,12 @@ class HybridRetriever:
             long_question = 0 < w.long_question_chars <= len(text)
             hits = self._separate_siblings(loaded, tokens, hits, long_question)
         return hits[:top_k]
+
+    def _query_vectors(self, parts: list[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
+        """The unit vectors of the query parts: the first (the whole question) as a sentence of its own, shared with
+        whoever embedded the same text for this message; the clauses in one batch."""
+        whole = self._sentences.of(parts[0])[np.newaxis, :]
+        return np.vstack([whole, embed_array(self._embeddings, parts[1:])]) if len(parts) > 1 else whole
 
     def _separate_siblings(
         self, loaded: _Loaded, tokens: list[str], hits: list[RetrievalHit], long_question: bool = False

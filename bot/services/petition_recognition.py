@@ -23,7 +23,7 @@ from langchain_core.embeddings import Embeddings
 
 from bot.domain.errors import AssistantError
 from bot.domain.petitions import PetitionCategory, Recognition, RecognitionKind
-from bot.rag.embeddings import embed_array
+from bot.rag.embeddings import SentenceVectors, embed_array
 from bot.rag.lexical import STOPWORDS, normalise_text
 from bot.services.safety import has_content, small_talk
 
@@ -226,10 +226,13 @@ class PetitionRecogniser:
         weights: RecognitionWeights | None = None,
         category_weights: CategoryWeights | None = None,
         prototypes_file: Path = PROTOTYPES_FILE,
+        sentences: SentenceVectors | None = None,
     ) -> None:
         if not categories:
             raise PetitionCategoriesError("诉求分类不能为空")
         self._embeddings = embeddings
+        # A message's vector, shared with retrieval when it embeds the same text (see HybridRetriever).
+        self._sentences = sentences or SentenceVectors(embeddings)
         self._weights = weights or RecognitionWeights()
         self._category_weights = category_weights or CategoryWeights()
         self._category_list = tuple(categories)
@@ -280,8 +283,9 @@ class PetitionRecogniser:
 
     def embed(self, text: str) -> Vector:
         """The message's unit sentence vector, as recognise() and categorise() compute it; a caller that has it
-        already (the answering path embeds the same text) can pass it to both."""
-        vector: Vector = embed_array(self._embeddings, [normalise_text(text)])[0]
+        already can pass it to both; the same normalised text embedded by retrieval through the shared
+        `SentenceVectors` is embedded once."""
+        vector: Vector = self._sentences.of(normalise_text(text))
         return vector
 
     def recognise(self, text: str, vector: Vector | None = None) -> Recognition:
