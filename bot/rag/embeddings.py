@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
 from typing import Any
 
 import numpy as np
@@ -88,30 +86,3 @@ def _normalised(vectors: np.ndarray[Any, np.dtype[Any]]) -> np.ndarray[Any, np.d
     norms[norms == 0] = 1.0
     unit: np.ndarray[Any, np.dtype[np.float32]] = (vectors / norms).astype(np.float32)
     return unit
-
-
-class SentenceVectors:
-    """The unit vector of one sentence, embedded alone and kept for the last `capacity` sentences: a resident's
-    message is embedded once although the petition recogniser and retrieval both read it. Only the exact same text
-    is shared, so what either computes is what it computed on its own."""
-
-    def __init__(self, embeddings: Embeddings, capacity: int = 64) -> None:
-        self._embeddings = embeddings
-        self._capacity = capacity
-        self._kept: OrderedDict[str, np.ndarray[Any, np.dtype[np.float32]]] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def of(self, text: str) -> np.ndarray[Any, np.dtype[np.float32]]:
-        """The sentence's unit vector (embedded now, or kept from the last time this exact text was embedded)."""
-        with self._lock:
-            kept = self._kept.get(text)
-            if kept is not None:
-                self._kept.move_to_end(text)
-                return kept
-        vector: np.ndarray[Any, np.dtype[np.float32]] = embed_array(self._embeddings, [text])[0]
-        vector.flags.writeable = False  # shared between callers
-        with self._lock:
-            self._kept[text] = vector
-            while len(self._kept) > self._capacity:
-                self._kept.popitem(last=False)
-        return vector

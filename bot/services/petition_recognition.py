@@ -13,7 +13,7 @@ import logging
 import math
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from langchain_core.embeddings import Embeddings
 
 from bot.domain.errors import AssistantError
 from bot.domain.petitions import PetitionCategory, Recognition, RecognitionKind
-from bot.rag.embeddings import SentenceVectors, embed_array
+from bot.rag.embeddings import embed_array
 from bot.rag.lexical import STOPWORDS, normalise_text
 from bot.services.safety import has_content, small_talk
 
@@ -226,13 +226,14 @@ class PetitionRecogniser:
         weights: RecognitionWeights | None = None,
         category_weights: CategoryWeights | None = None,
         prototypes_file: Path = PROTOTYPES_FILE,
-        sentences: SentenceVectors | None = None,
+        message_vector: Callable[[str], Vector] | None = None,
     ) -> None:
         if not categories:
             raise PetitionCategoriesError("诉求分类不能为空")
         self._embeddings = embeddings
-        # A message's vector, shared with retrieval when it embeds the same text (see HybridRetriever).
-        self._sentences = sentences or SentenceVectors(embeddings)
+        # A normalised message's vector; the application passes retrieval's (QuestionVectors.of), so a message both
+        # read is embedded once.
+        self._message_vector = message_vector or self._embed_alone
         self._weights = weights or RecognitionWeights()
         self._category_weights = category_weights or CategoryWeights()
         self._category_list = tuple(categories)
@@ -283,9 +284,11 @@ class PetitionRecogniser:
 
     def embed(self, text: str) -> Vector:
         """The message's unit sentence vector, as recognise() and categorise() compute it; a caller that has it
-        already can pass it to both; the same normalised text embedded by retrieval through the shared
-        `SentenceVectors` is embedded once."""
-        vector: Vector = self._sentences.of(normalise_text(text))
+        already can pass it to both."""
+        return self._message_vector(normalise_text(text))
+
+    def _embed_alone(self, text: str) -> Vector:
+        vector: Vector = embed_array(self._embeddings, [text])[0]
         return vector
 
     def recognise(self, text: str, vector: Vector | None = None) -> Recognition:
@@ -302,7 +305,9 @@ class PetitionRecogniser:
         score = self._score(clean, vector)
         if score < 0.5:
             return Recognition(RecognitionKind.NONE, "", round(score, 4), shown)
-        return Recognition(RecognitionKind.IMPLICIT, self.categorise(clean, vector), round(score, 4), shown)
+        # 1.0 is an explicit petition's; a sure implicit one stays just below it.
+        sure = min(round(score, 4), 0.9999)
+        return Recognition(RecognitionKind.IMPLICIT, self.categorise(clean, vector), sure, shown)
 
     def _score(self, text: str, vector: Vector) -> float:
         """The petition score in [0, 1]: a logistic combination of the rule cues and the embedding's lean."""
@@ -332,7 +337,7 @@ class PetitionRecogniser:
             vector = self.embed(clean)
         models = self._models()
         words = models.words.of(clean)
-        content = self.embed(" ".join(words)) if words else vector
+        content = self._embed_alone(normalise_text(" ".join(words))) if words else vector
         pairs = set(_pairs(clean))
         w = self._category_weights
 

@@ -1,5 +1,6 @@
-"""One embedding a message: the petition recogniser and retrieval read the same normalised text, so the message is
-embedded once on the whole chat path (implicit recognition on, as by default)."""
+"""One embedding a message: the petition recogniser reads the vector retrieval computes for the same normalised text
+(the question and its clauses, in one batch), so the message is embedded once on the whole chat path (implicit
+recognition on, as by default)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import pytest
 from bot.app import Application
 from bot.rag.embeddings import ArrayEmbeddings, UniversalSentenceEncoderEmbeddings, embed_array
 from bot.rag.lexical import normalise_text
+from bot.rag.retriever import FusionWeights, query_parts
 from tests.handlers.conftest import chat_application, resident_message
 
 
@@ -51,9 +53,10 @@ def test_a_message_is_embedded_once_for_recognition_and_retrieval(
     assert embeddings.embedded[normalise_text(text)] == 1, (handling.outcome, seen)
 
 
-def test_the_shared_vector_is_the_one_each_would_compute_alone(counted: tuple[Application, CountingEmbeddings]) -> None:
+def test_the_recogniser_reads_the_vector_retrieval_computes(counted: tuple[Application, CountingEmbeddings]) -> None:
     application, embeddings = counted
     text = "电梯又坏了，物业到底管不管"
-    alone = embed_array(embeddings, [normalise_text(text)])[0]
+    clean = normalise_text(text)
+    alone = embed_array(embeddings, query_parts(clean, FusionWeights.max_query_parts))[0]
     assert np.array_equal(application.recogniser.embed(text), alone)
     assert application.recogniser.recognise(text) == application.recogniser.recognise(text, vector=alone)
