@@ -11,10 +11,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bot.app import Application
+from bot.app import Application, fusion_weights
 from bot.rag.embeddings import ArrayEmbeddings, UniversalSentenceEncoderEmbeddings, embed_array
 from bot.rag.lexical import normalise_text
-from bot.rag.retriever import FusionWeights, query_parts
+from bot.rag.retriever import query_parts
 from tests.handlers.conftest import chat_application, resident_message
 
 
@@ -57,6 +57,6 @@ def test_the_recogniser_reads_the_vector_retrieval_computes(counted: tuple[Appli
     application, embeddings = counted
     text = "电梯又坏了，物业到底管不管"
     clean = normalise_text(text)
-    alone = embed_array(embeddings, query_parts(clean, FusionWeights.max_query_parts))[0]
+    alone = embed_array(embeddings, query_parts(clean, fusion_weights(application.settings).max_query_parts))[0]
     assert np.array_equal(application.recogniser.embed(text), alone)
     assert application.recogniser.recognise(text) == application.recogniser.recognise(text, vector=alone)
