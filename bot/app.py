@@ -24,7 +24,7 @@ from bot.rag.generation import GroundedAnswerWriter, make_chat_model
 from bot.rag.index import KnowledgeIndex, index_problem
 from bot.rag.ingestion import KnowledgeIngestor
 from bot.rag.prompts import PromptLibrary
-from bot.rag.retriever import FusionWeights, HybridRetriever
+from bot.rag.retriever import FusionWeights, HybridRetriever, QuestionVectors
 from bot.scheduling import JobScheduler, default_holder
 from bot.services.accounts import LoginPolicy, StaffAccounts
 from bot.services.answering import AnsweringService, ChoiceRule
@@ -214,6 +214,20 @@ def fusion_weights(settings: Settings) -> FusionWeights:
     )
 
 
+def petition_recogniser(
+    settings: Settings,
+    embeddings: Embeddings,
+    categories_file: Path | None = None,
+    *,
+    questions: QuestionVectors | None = None,
+) -> PetitionRecogniser:
+    """The petition recogniser over the staff's categories, reading a message's vector as retrieval embeds it (from
+    questions, shared with the retriever, so one embedding serves both)."""
+    questions = questions or QuestionVectors(embeddings, fusion_weights(settings).max_query_parts)
+    categories = load_categories(categories_file or settings.petition_categories_path)
+    return PetitionRecogniser(embeddings, categories, message_vector=questions.of)
+
+
 def answer_writer(settings: Settings) -> GroundedAnswerWriter | None:
     """The LLM answer writer when a chat endpoint is configured, else None (extractive answers)."""
     if not settings.llm_enabled:
@@ -262,12 +276,16 @@ def build_application(
     ingestor = KnowledgeIngestor(
         index, embeddings, embedding_id=settings.embedding_id, chunk_max_chars=settings.chunk_max_chars
     )
+    weights = fusion_weights(settings)
+    # One embedding a message: the petition recogniser reads the vector retrieval computes for the same text.
+    questions = QuestionVectors(embeddings, weights.max_query_parts)
     retriever = HybridRetriever(
         index,
         embeddings,
         embedding_id=settings.embedding_id,
-        weights=fusion_weights(settings),
+        weights=weights,
         cache_dir=settings.data_dir / "cache",
+        questions=questions,
     )
     answering = AnsweringService(
         retriever,
@@ -320,8 +338,8 @@ def build_application(
         group_name_of=groups.name_of,
     )
     faq_book = FaqBook(settings.knowledge_dir, clock, knowledge.editing)
-    categories = load_categories(settings.petition_categories_path)
-    recogniser = PetitionRecogniser(embeddings, categories)
+    recogniser = petition_recogniser(settings, embeddings, questions=questions)
+    categories = recogniser.categories
     utc_offset = timedelta(hours=settings.utc_offset_hours)
     routing = PetitionRouting(
         SqlRoutes(sessions), categories, clock, audit=audit, utc_offset=utc_offset, group_name_of=groups.name_of

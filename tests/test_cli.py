@@ -162,6 +162,9 @@ def test_staff_can_list_and_answer_questions_from_the_terminal(tmp_path: Path, k
     assert listed.stdout.startswith("#1 小区里能不能养鸽子（1 人问过，已等 0 分钟）")
     empty = _run(tmp_path, "answer", "1", " ")  # said plainly, not the last-resort "运行出错"
     assert empty.returncode == 1 and empty.stderr.strip() == "答复内容不能为空"
+    one_case = _run(tmp_path, "answer", "1", "已经通知物业，明天上午会清走。", "--faq")
+    assert one_case.returncode == 1 and "只针对这一件事" in one_case.stderr and "--faq-anyway" in one_case.stderr
+    assert _run(tmp_path, "questions").stdout.startswith("#1 ")  # nothing was sent: the question is still open
     answered = _run(tmp_path, "answer", "1", "小区不允许养鸽子。", "--by", "张主任", "--faq")
     assert answered.returncode == 0, answered.stderr
     assert "发给 1 位居民" in answered.stdout and "已加入知识库：faq-staff-1" in answered.stdout

@@ -14,9 +14,9 @@ from bot.domain.errors import AssistantError
 
 def eval_petitions(settings: Settings, args: argparse.Namespace) -> int:
     """Recognise every labelled message's text; print misses (with --show-misses) and a JSON line of figures."""
+    from bot.app import petition_recogniser
     from bot.rag.embeddings import make_embeddings
     from bot.services.petition_evaluation import evaluate_petitions, load_labelled_messages
-    from bot.services.petition_recognition import PetitionRecogniser, load_categories
 
     try:
         messages = load_labelled_messages(args.queries)
@@ -24,8 +24,9 @@ def eval_petitions(settings: Settings, args: argparse.Namespace) -> int:
         raise AssistantError(f"文件不存在：{args.queries}") from None
     except (OSError, UnicodeDecodeError):
         raise AssistantError(f"无法读取（应为 UTF-8 编码的 JSONL）：{args.queries}") from None
-    categories = load_categories(args.categories or settings.petition_categories_path)
-    result = evaluate_petitions(PetitionRecogniser(make_embeddings(settings), categories), messages)
+    # The recogniser as the assistant runs it: a message's vector as retrieval embeds it.
+    recogniser = petition_recogniser(settings, make_embeddings(settings), args.categories)
+    result = evaluate_petitions(recogniser, messages)
     if args.show_misses:
         for line in result.miss_lines:
             print(line, file=sys.stderr)

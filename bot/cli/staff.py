@@ -61,8 +61,15 @@ def answer(settings: Settings, args: argparse.Namespace) -> int:
     The running assistant's sender delivers the queued answers; this process only queues them."""
     from bot.app import build_application
     from bot.domain.escalation import QuestionNotOpenError
+    from bot.domain.knowledge import case_specific_signs
     from bot.domain.staff import Actor
 
+    signs = case_specific_signs(args.text) if args.faq and not args.faq_anyway else ()
+    if signs:
+        raise AssistantError(
+            f"答复像是只针对这一件事（{'；'.join(signs)}），没有发送。确认对所有人都适用就加 --faq-anyway，"
+            "只发给提问的居民就去掉 --faq"
+        )
     application = build_application(settings)
     actor = Actor.command_line(args.by)
     try:
@@ -70,7 +77,7 @@ def answer(settings: Settings, args: argparse.Namespace) -> int:
     except QuestionNotOpenError:
         raise AssistantError(f"没有找到待答的 #{args.number}（可能已经答过了）") from None
     print(f"已把 #{args.number} 的答复排入发件箱，发给 {len(answered.askers)} 位居民。")
-    if args.faq:
+    if args.faq or args.faq_anyway:
         entry_id = application.faq_book.add(answered)
         application.audit.record_as(actor, "faq_added", target=entry_id, detail=f"#{args.number}")
         print(f"已加入知识库：{entry_id}")
@@ -82,6 +89,7 @@ def _answer_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("text", help="答复内容")
     parser.add_argument("--by", default="工作人员", help="答复人")
     parser.add_argument("--faq", action="store_true", help="同时加入知识库（写入 faq/staff-answers.csv 并重新导入）")
+    parser.add_argument("--faq-anyway", action="store_true", help="答复像是只针对这一件事时仍然加入知识库")
 
 
 COMMANDS = (

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -102,3 +103,50 @@ class IngestReport:
     def changed(self) -> bool:
         """Whether the index was rewritten."""
         return bool(self.files_added or self.files_updated or self.files_removed or self.rebuilt)
+
+
+# What makes a staff answer about one case rather than a rule every resident can rely on. Each sign is a pattern and
+# the short Chinese words the console shows; a general answer ("每月15号发放，到社区服务站申请") matches none.
+_SURNAMES = (
+    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范"
+    "金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
+)
+_TITLES = "师傅|主任|书记|经理|阿姨|大爷|大妈|老师|干部|同志|科长|站长|队长|先生|女士|姐|哥"
+# A time of day or a date said with one of these is a timetable ("每晚22点锁门", "工作日9点开门"), not an appointment.
+_RECURRING = re.compile(r"每|工作日|周[一二三四五六日]\s*[至到-]|节假日|平时|通常|一般|开放|办公|营业|开门|关门|锁门")
+_CLOCK_TIME = re.compile(r"\d{1,2}\s*(?:点|时(?!间)|[:：]\d{2})")
+_DATE = re.compile(r"\d{1,2}\s*月\s*\d{1,2}\s*[日号]")
+_CASE_SIGNS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (
+        re.compile(r"今天|今日|今早|今晚|明天|明日|明早|明晚|后天|昨天|刚才|刚刚|本周|这周|下周|这两天"),
+        "说的是哪天的安排",
+    ),
+    (
+        re.compile(
+            r"已经?(?:通知|派|安排|联系|转告|转交|转给|反映|上报|处理|记录|登记|修好|修复|清走|清理|协调|催|报修|核实)(?!的)"
+        ),
+        "说的是已经为这件事做了什么",
+    ),
+    (re.compile(r"(?:我们|我)(?:马上|这就|已|正在|去)"), "是对这一次的承诺"),
+    (re.compile(r"您(?:反映的|说的|的情况|这个|这件|那件)"), "说的是这位居民自己的事"),
+    (
+        re.compile(r"(?<!\d)20\d{2}-0\d{3}(?!\d)|(?:编号|工单号|单号|案件号)\s*[:：]?\s*[\w-]{3,}", re.ASCII),
+        "带着案件编号",
+    ),
+    (
+        re.compile(r"\d+\s*(?:号楼|栋|幢|座)\s*(?:\d+\s*单元)?\s*\d{3,4}|\d+\s*单元\s*\d{3,4}|\d{3,4}\s*室"),
+        "提到了房号",
+    ),
+    (re.compile(f"[{_SURNAMES}](?:{_TITLES})|(?<![大])[小老][{_SURNAMES}](?![序层于年时高区])"), "提到了具体的人"),
+)
+
+
+def case_specific_signs(answer: str) -> tuple[str, ...]:
+    """Why a staff answer reads as about one case (a promise, a date, a room, a person), or () when it is general."""
+    signs = [words for pattern, words in _CASE_SIGNS if pattern.search(answer)]
+    if not _RECURRING.search(answer):
+        if _DATE.search(answer):
+            signs.append("提到了具体日期")
+        elif _CLOCK_TIME.search(answer):
+            signs.append("提到了具体时间")
+    return tuple(signs)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from bot.domain.errors import AssistantError
 from bot.domain.escalation import QuestionNotOpenError
+from bot.domain.knowledge import case_specific_signs
 from bot.domain.messages import InboundMessage, MessageKind
 from bot.domain.petitions import PetitionEvent, staff_may
 from bot.domain.routing import Department
@@ -49,14 +50,21 @@ class AddToKnowledge:
         self._faq_book = faq_book
         self._audit = audit
 
-    def check(self, message: InboundMessage, context: MessageContext) -> int | None:
-        """The question number, or None."""
+    def check(self, message: InboundMessage, context: MessageContext) -> tuple[int, bool] | None:
+        """The question number and whether staff confirmed it ("仍然入库"), or None."""
         return parse_staff_to_knowledge(context.text)
 
-    def handle(self, message: InboundMessage, context: MessageContext, match: int) -> Handling:
-        """Add the answered question to the FAQ book, or say why it cannot be."""
-        to_knowledge = match
+    def handle(self, message: InboundMessage, context: MessageContext, match: tuple[int, bool]) -> Handling:
+        """Add the answered question to the FAQ book, or say why it cannot be (or must be confirmed first)."""
+        to_knowledge, confirmed = match
         question = self._escalation.get(to_knowledge)
+        signs = case_specific_signs(question.answer) if question is not None and not confirmed else ()
+        if signs:
+            reply = (
+                f"#{to_knowledge} 的答复像是只针对这一件事（{'；'.join(signs)}），"
+                f"加入知识库后别的居民问到也会收到这句话。确认对所有人都适用，请回复“#{to_knowledge} 仍然入库”。"
+            )
+            return context.queue(reply, "staff_faq_unconfirmed")
         try:
             if question is None:
                 raise NotAnsweredError(f"没有 #{to_knowledge}")

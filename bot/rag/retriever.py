@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import threading
+from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -51,6 +52,45 @@ def query_parts(text: str, limit: int) -> list[str]:
     """The whole question and its clauses: residents bury the question at the end of a long story."""
     parts = [p for p in _QUERY_PART_SPLIT.split(text) if len(p) >= 2]
     return [text, *parts[-limit:]] if len(parts) > 1 else [text]
+
+
+class QuestionVectors:
+    """The unit vectors of a question's parts (the whole question and its clauses, `query_parts`), embedded in one
+    batch and kept for the last `capacity` questions: a resident's message is embedded once although the petition
+    recogniser (the whole question's vector, `of`) and retrieval (every part's) both read it. Only the exact same
+    parts are shared, so each reads what it would have computed alone."""
+
+    def __init__(self, embeddings: Embeddings, max_parts: int, capacity: int = 64) -> None:
+        self._embeddings = embeddings
+        self._max_parts = max_parts
+        self._capacity = capacity
+        self._kept: OrderedDict[tuple[str, ...], np.ndarray[Any, np.dtype[np.float32]]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def parts(self, text: str) -> list[str]:
+        """The parts of a normalised question that are embedded."""
+        return query_parts(text, self._max_parts)
+
+    def of_parts(self, parts: list[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
+        """The parts' unit vectors, one row each (embedded now, or kept from the last time)."""
+        key = tuple(parts)
+        with self._lock:
+            kept = self._kept.get(key)
+            if kept is not None:
+                self._kept.move_to_end(key)
+                return kept
+        vectors = embed_array(self._embeddings, parts)
+        vectors.flags.writeable = False  # shared between callers
+        with self._lock:
+            self._kept[key] = vectors
+            while len(self._kept) > self._capacity:
+                self._kept.popitem(last=False)
+        return vectors
+
+    def of(self, text: str) -> np.ndarray[Any, np.dtype[np.float32]]:
+        """The vector of a normalised question, as retrieval embeds it (in one batch with its clauses)."""
+        vector: np.ndarray[Any, np.dtype[np.float32]] = self.of_parts(self.parts(text))[0]
+        return vector
 
 
 class _Loaded:
@@ -151,9 +191,12 @@ class HybridRetriever:
         embedding_id: str,
         weights: FusionWeights,
         cache_dir: Path | None = None,
+        questions: QuestionVectors | None = None,
     ) -> None:
         self._index = index
         self._embeddings = embeddings
+        # Shared with the petition recogniser: one embedding a message.
+        self._questions = questions or QuestionVectors(embeddings, weights.max_query_parts)
         self._embedding_id = embedding_id
         self._weights = weights
         self._cache_dir = cache_dir
@@ -198,11 +241,11 @@ class HybridRetriever:
         if not text or not loaded.chunks:
             return []
         w = self._weights
-        parts = query_parts(text, w.max_query_parts)
+        parts = self._questions.parts(text)
         context = normalise_text(context)
         if context:
             parts.insert(0, f"{context} {text}")
-        vectors = embed_array(self._embeddings, parts)
+        vectors = self._questions.of_parts(parts)
         dense = self._index.query(vectors.tolist(), min(w.dense_candidates, len(loaded.chunks)))
         tokens = loaded.analyzer.tokens(text) or loaded.analyzer.tokens(f"{context} {text}")
         lexical = self._lexical(loaded, tokens)

@@ -29,7 +29,7 @@ from bot.services.near_duplicates import OpenQuestionVectors, Vector
 
 HANDOFF_TEXT = "好的，已通知社区工作人员，请稍候，他们会在这里回复您。"
 _HANDOFF = re.compile(r"转人工|人工客服|人工服务|找工作人员|找个人|真人|找社区的人|要人工")
-_STAFF_TO_KNOWLEDGE = re.compile(r"^\s*[#＃](\d+)\s*(?:入库|加入知识库|存入知识库)\s*$")
+_STAFF_TO_KNOWLEDGE = re.compile(r"^\s*[#＃](\d+)\s*(仍然|仍要|确认)?\s*(?:入库|加入知识库|存入知识库)\s*$")
 _STAFF_CLOSE = re.compile(r"^\s*[#＃](\d+)\s*(?:关闭|不用答|无需答复)\s*[:：]?\s*(.*)$", re.DOTALL)
 _STAFF_ANSWER = re.compile(r"^\s*[#＃](\d+)\s*答\s*[:：]?\s*([^:：\s].*)$", re.DOTALL)
 # Cosine similarity of sentence embeddings above which two residents ask the same thing. Measured with the default
@@ -60,10 +60,11 @@ def is_bare_handoff(text: str) -> bool:
     return wants_a_person(text) and len(_FILLER.sub("", _HANDOFF.sub("", text))) < 4
 
 
-def parse_staff_to_knowledge(text: str) -> int | None:
-    """'#12 入库' → 12: add the answered question to the knowledge base."""
+def parse_staff_to_knowledge(text: str) -> tuple[int, bool] | None:
+    """'#12 入库' → (12, False): add the answered question to the knowledge base; '#12 仍然入库' → (12, True):
+    even though its answer reads as about one case."""
     match = _STAFF_TO_KNOWLEDGE.match(text)
-    return int(match.group(1)) if match else None
+    return (int(match.group(1)), match.group(2) is not None) if match else None
 
 
 def parse_staff_close(text: str) -> tuple[int, str] | None:

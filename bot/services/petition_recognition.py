@@ -13,7 +13,7 @@ import logging
 import math
 import re
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -154,6 +154,11 @@ _COMPLAINT_CUES: dict[str, re.Pattern[str]] = {
             r"好几天|好多天|好久|几个月|一个多月|[一二两三四五六七八九十几半\d]+(?:天|周|个月|个礼拜|个星期|年)(?:了|都|还|没)"
             r"|又|天天|每天|每晚|成天|整天|一天到晚|从早到晚|三天两头|总是|老是|一直|反复|好几次|多次|至今|到现在|迟迟"
         ),
+        # A matter named as a problem, as a petition's title reads ("关于…的问题", "…问题很多"), or a broken promise.
+        "issue": (
+            r"^关于.{2,}(?:问题|情况|意见|追问|现象|报告|请示)$|(?<![个有])问题$"
+            r"|问题(?:好多|很多|太多|不少|成堆|严重|突出|频发)|猫腻|内定|没兑现|不兑现"
+        ),
         "harm": (
             r"危险|隐患|差点|出事|砸到|砸在|摔|绊倒|下不了楼|爬不上|出不去|进不去|进不来|过不去|没法|受不了|严重|苦不堪言"
         ),
@@ -264,10 +269,14 @@ class PetitionRecogniser:
         weights: RecognitionWeights | None = None,
         category_weights: CategoryWeights | None = None,
         prototypes_file: Path = PROTOTYPES_FILE,
+        message_vector: Callable[[str], Vector] | None = None,
     ) -> None:
         if not categories:
             raise PetitionCategoriesError("诉求分类不能为空")
         self._embeddings = embeddings
+        # A normalised message's vector; the application passes retrieval's (QuestionVectors.of), so a message both
+        # read is embedded once.
+        self._message_vector = message_vector or self._embed_alone
         self._weights = weights or RecognitionWeights()
         self._category_weights = category_weights or CategoryWeights()
         self._category_list = tuple(categories)
@@ -323,8 +332,11 @@ class PetitionRecogniser:
 
     def embed(self, text: str) -> Vector:
         """The message's unit sentence vector, as recognise() and categorise() compute it; a caller that has it
-        already (the answering path embeds the same text) can pass it to both."""
-        vector: Vector = embed_array(self._embeddings, [normalise_text(text)])[0]
+        already can pass it to both."""
+        return self._message_vector(normalise_text(text))
+
+    def _embed_alone(self, text: str) -> Vector:
+        vector: Vector = embed_array(self._embeddings, [text])[0]
         return vector
 
     def recognise(self, text: str, vector: Vector | None = None) -> Recognition:
@@ -341,7 +353,9 @@ class PetitionRecogniser:
         score = self._score(clean, vector)
         if score < 0.5:
             return Recognition(RecognitionKind.NONE, "", round(score, 4), shown)
-        return Recognition(RecognitionKind.IMPLICIT, self.categorise(clean, vector), round(score, 4), shown)
+        # 1.0 is an explicit petition's; a sure implicit one stays just below it.
+        sure = min(round(score, 4), 0.9999)
+        return Recognition(RecognitionKind.IMPLICIT, self.categorise(clean, vector), sure, shown)
 
     def _score(self, text: str, vector: Vector) -> float:
         """The petition score in [0, 1]: a logistic combination of the rule cues and the embedding's lean."""
@@ -371,7 +385,7 @@ class PetitionRecogniser:
             vector = self.embed(clean)
         models = self._models()
         words = models.words.of(clean)
-        content = self.embed(" ".join(words)) if words else vector
+        content = self._embed_alone(normalise_text(" ".join(words))) if words else vector
         pairs = set(_pairs(clean))
         w = self._category_weights
 

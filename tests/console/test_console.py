@@ -221,6 +221,36 @@ def test_answering_from_the_console_queues_the_reply_and_adds_the_faq_that_answe
     assert again.status_code == 409 and "已经有人答过" in again.text
 
 
+def test_the_faq_box_is_off_and_an_answer_about_one_case_is_added_only_when_confirmed(world: ConsoleWorld) -> None:
+    question = ask(world, "楼道里的旧沙发什么时候搬走", ROOM_A, resident="wxid_zhou")
+    client = world.client()
+    sign_in(client, "li")
+    form = client.get(f"/questions/{question.id}").text
+    assert 'name="to_knowledge" value="1">' in form  # not ticked
+    queued_before = len(world.application.outbox.due(now=world.application.clock.now(), limit=1000))
+    answer = "已经通知物业，今天下午会清走。"
+    warned = client.post(
+        f"/questions/{question.id}/answer",
+        data={"csrf_token": csrf_of(client), "answer": answer, "to_knowledge": "1"},
+    )
+    assert warned.status_code == 200 and "只针对这一件事" in warned.text and "仍然加入" in warned.text
+    assert "说的是哪天的安排" in warned.text and answer in warned.text
+    assert len(world.application.outbox.due(now=world.application.clock.now(), limit=1000)) == queued_before
+    assert world.application.escalation.get(question.id).status.value == "open"  # type: ignore[union-attr]
+    sent = client.post(
+        f"/questions/{question.id}/answer",
+        data={"csrf_token": csrf_of(client), "answer": answer, "to_knowledge": "1", "skip_faq": "1"},
+    )
+    assert sent.status_code == 303
+    page = client.get(sent.headers["location"]).text
+    assert f"faq-staff-{question.id}" not in page and "加入知识库</button>" in page
+    again = client.post(f"/questions/{question.id}/faq", data={"csrf_token": csrf_of(client)})
+    assert again.status_code == 200 and "只针对这一件事" in again.text and "仍然加入" in again.text
+    confirmed = client.post(f"/questions/{question.id}/faq", data={"csrf_token": csrf_of(client), "confirm_faq": "1"})
+    assert confirmed.status_code == 303
+    assert f"faq-staff-{question.id}" in client.get(confirmed.headers["location"]).text
+
+
 def test_questions_waiting_too_long_are_marked_overdue(world: ConsoleWorld) -> None:
     client = world.client()
     sign_in(client, "li")

@@ -154,6 +154,12 @@ def test_an_answer_becomes_a_faq_entry_and_the_next_asker_gets_it(runtime: Appli
     say(runtime, "#1 答：小区不允许养鸽子，已有的请尽快处理。", sender="wxid_staff", group=STAFF, name="张主任")
     (added,) = say(runtime, "#1 入库", sender="wxid_staff", group=STAFF)
     assert added.text.startswith("已把 #1 加入知识库（faq-staff-1）")
+    say(runtime, "#2 答：王师傅明天上午去您家看看。", sender="wxid_staff", group=STAFF)
+    (warned,) = say(runtime, "#2 入库", sender="wxid_staff", group=STAFF)
+    assert "只针对这一件事" in warned.text and "#2 仍然入库" in warned.text
+    assert "faq-staff-2" not in (tmp_path / "kb" / "faq" / "staff-answers.csv").read_text(encoding="utf-8")
+    (confirmed,) = say(runtime, "#2 仍然入库", sender="wxid_staff", group=STAFF)
+    assert confirmed.text.startswith("已把 #2 加入知识库（faq-staff-2）")
     text = (tmp_path / "kb" / "faq" / "staff-answers.csv").read_text(encoding="utf-8")
     assert "faq-staff-1,小区里能不能养鸽子,小区能养鸽子不,小区不允许养鸽子" in text
     assert "社区工作人员答复（张主任）" in text

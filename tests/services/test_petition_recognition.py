@@ -258,5 +258,5 @@ def test_on_the_external_sets_precision_holds_and_categories_route(
     check = evaluate_petitions(recogniser, load_labelled_messages(EXTERNAL / "petitions_check.jsonl")).figures
     assert tune["precision"] is not None and tune["precision"] >= 0.95
     assert check["precision"] is not None and check["precision"] >= 0.95
-    assert tune["recall"] is not None and tune["recall"] >= 0.78
+    assert tune["recall"] is not None and tune["recall"] >= 0.80
     assert tune["category_accuracy"] is not None and tune["category_accuracy"] >= 0.75

@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from bot.console.web import ForbiddenError, Services, StaffSession, acting, allowed, page, redirect
 from bot.domain.escalation import QuestionNotOpenError, QuestionStatus, UnansweredQuestion
+from bot.domain.knowledge import case_specific_signs
 from bot.domain.staff import Actor, Permission
 from bot.services.escalation import EmptyAnswerError
 from bot.services.faq_book import FaqEditError, NotAnsweredError
@@ -53,8 +54,13 @@ def answer(
     number: int,
     answer: Annotated[str, Form(max_length=5000)] = "",
     to_knowledge: Annotated[str, Form(max_length=10)] = "",
+    confirm_faq: Annotated[str, Form(max_length=10)] = "",
+    skip_faq: Annotated[str, Form(max_length=10)] = "",
 ) -> Response:
-    """Send the answer to every asker (in their group, @-mentioned, through the outbox); optionally add a FAQ entry."""
+    """Send the answer to every asker (in their group, @-mentioned, through the outbox); optionally add a FAQ entry.
+
+    An answer that reads as about this one case goes to the FAQ only once staff confirm it ("仍然加入").
+    """
     found = _visible(console, session, number)
     text = answer.strip()
     error = "" if text else "请填写答复内容。"
@@ -62,6 +68,10 @@ def answer(
         error = f"答复太长（最多 {MAX_ANSWER_CHARS} 字），居民在手机上看不完，请精简。"
     if error:
         return _question_page(request, console, session, found, error=error, draft=answer, status_code=400)
+    to_knowledge = "" if skip_faq else to_knowledge
+    signs = case_specific_signs(text) if to_knowledge and not confirm_faq else ()
+    if signs:
+        return _question_page(request, console, session, found, draft=answer, case_signs=signs)
     try:
         answered = console.escalation.answer(number, text, actor=Actor.console(session.user, ip=session.ip))
     except QuestionNotOpenError:
@@ -92,9 +102,22 @@ def close(
 
 
 @router.post("/questions/{number}/faq", response_class=HTMLResponse)
-def to_faq(request: Request, console: Services, session: Librarian, number: int) -> Response:
-    """Turn an answered question into a FAQ entry (the residents' wordings as similar questions) and re-index."""
-    return _add_to_knowledge(request, console, session, _visible(console, session, number))
+def to_faq(
+    request: Request,
+    console: Services,
+    session: Librarian,
+    number: int,
+    confirm_faq: Annotated[str, Form(max_length=10)] = "",
+) -> Response:
+    """Turn an answered question into a FAQ entry (the residents' wordings as similar questions) and re-index.
+
+    An answer that reads as about this one case is added only once staff confirm it ("仍然加入").
+    """
+    found = _visible(console, session, number)
+    signs = case_specific_signs(found.answer or "") if not confirm_faq else ()
+    if signs:
+        return _question_page(request, console, session, found, case_signs=signs)
+    return _add_to_knowledge(request, console, session, found)
 
 
 def _add_to_knowledge(
@@ -128,6 +151,7 @@ def _question_page(
     *,
     error: str = "",
     draft: str = "",
+    case_signs: tuple[str, ...] = (),
     status_code: int = 200,
 ) -> Response:
     names = {g.group_id: g.name for g in console.groups.all(community=session.user.community_scope)}
@@ -141,6 +165,7 @@ def _question_page(
         names=names,
         error=error,
         draft=draft,
+        case_signs=case_signs,
         in_knowledge=f"faq-staff-{found.id}" in titles,
         candidates=[titles.get(entry_id, entry_id) for entry_id in found.candidates],
     )
