@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from functools import partial
@@ -39,6 +39,7 @@ from bot.services.faq_book import FaqBook
 from bot.services.knowledge_admin import KnowledgeMaintenance
 from bot.services.open311 import GeoReport, Open311Keys
 from bot.services.petition_export import PetitionExport
+from bot.services.petition_fields import PetitionFieldExtractor
 from bot.services.petition_recognition import PetitionRecogniser, load_categories
 from bot.services.petitions import KeywordTriggers, PetitionDesk
 from bot.services.photos import PhotoAlbum
@@ -242,6 +243,22 @@ def answer_writer(settings: Settings) -> GroundedAnswerWriter | None:
     return GroundedAnswerWriter(model, PromptLibrary(settings.prompts_dir), timeout_s=settings.llm_timeout_s)
 
 
+def petition_field_extractor(settings: Settings, categories: Sequence[str]) -> PetitionFieldExtractor | None:
+    """The LLM reader of a petition's fields when a chat endpoint is configured, else None (the rules' draft)."""
+    if not settings.llm_enabled:
+        return None
+    model = make_chat_model(
+        base_url=settings.llm_base_url,
+        model=settings.llm_model,
+        api_key=settings.llm_api_key.get_secret_value() or "not-needed",
+        timeout_s=settings.petition_llm_timeout_s,
+        max_tokens=settings.llm_max_tokens,
+    )
+    return PetitionFieldExtractor(
+        model, PromptLibrary(settings.prompts_dir), categories, timeout_s=settings.petition_llm_timeout_s
+    )
+
+
 def open_database(url: str) -> sessionmaker[Session]:
     """Sessions on the database at url, its schema brought to the newest migration."""
     engine = make_engine(url)
@@ -357,6 +374,7 @@ def build_application(
         sensitive=sensitive_words,
         staff_group_id=settings.staff_group_id,
         routing=routing,
+        fields=petition_field_extractor(settings, recogniser.category_names),
     )
     deadlines = DeadlineWatch(
         petition_store,

@@ -244,6 +244,8 @@ class Settings(BaseSettings):
     llm_api_key: SecretStr = SecretStr("")
     llm_timeout_s: float = Field(default=8.0, gt=0, le=120)
     llm_max_tokens: int = Field(default=400, ge=16, le=4096)
+    # How long filing a petition waits for the model to read its fields before keeping the rules' draft
+    petition_llm_timeout_s: float = Field(default=4.0, gt=0, le=60)
     prompts_dir: Path = Path("prompts")
 
     @model_validator(mode="after")

@@ -234,6 +234,14 @@ class PetitionClassifier(Protocol):
         """The verdict on one message's text (mentions and keyword prefixes already taken off)."""
 
 
+class PetitionRefiner(Protocol):
+    """Reads a petition's fields (category, place, urgency) from its masked text with a model; any failure gives the
+    draft back unchanged."""
+
+    def refine(self, draft: PetitionDraft) -> PetitionDraft:
+        """The draft with the fields the model read and validated, or the draft itself."""
+
+
 class PetitionStore(Protocol):
     """Petition cases and the complaints waiting for a resident's confirmation; each step that answers an inbound
     message marks it handled and queues its replies in the step's own transaction."""

@@ -40,7 +40,7 @@ from bot.domain.privacy import mask_personal_data
 from bot.domain.routing import Department
 from bot.domain.staff import ASSISTANT, Actor, Venue
 from bot.domain.workflow import Transition, TransitionNotAllowed
-from bot.ports import Clock, PetitionClassifier, PetitionStore
+from bot.ports import Clock, PetitionClassifier, PetitionRefiner, PetitionStore
 from bot.services.audit import StaffAudit
 from bot.services.petition_recognition import explicit_petition
 from bot.services.routing import PetitionRouting
@@ -183,9 +183,11 @@ class PetitionDesk:
         staff_group_id: str = "",
         staff_channel: str = "wechat",
         routing: PetitionRouting | None = None,
+        fields: PetitionRefiner | None = None,
     ) -> None:
         """routing gives each category's deadline and default department and the departments' notices (None: cases
-        get no deadline and dispatches notify nobody but the resident)."""
+        get no deadline and dispatches notify nobody but the resident); fields reads a case's category, place and
+        urgency with the LLM just before it is filed (None, offline: the rules' draft is filed)."""
         self._store = store
         self._routing = routing
         self._classifier = classifier
@@ -198,6 +200,7 @@ class PetitionDesk:
         self._sensitive = sensitive
         self._staff_group_id = staff_group_id
         self._staff_channel = staff_channel
+        self._fields = fields
 
     def recognise(self, text: str) -> Recognition:
         """Whether text is a petition (explicit or implicit) or not."""
@@ -217,7 +220,11 @@ class PetitionDesk:
 
     def file(self, draft: PetitionDraft, *, receipt: Receipt | None = None) -> Filing:
         """Store the case and, with a receipt, tell the resident its number in the same transaction (asking where it
-        is when they did not say): the number is never told before the case is stored."""
+        is when they did not say): the number is never told before the case is stored. With the LLM configured its
+        fields are read first, outside the filing transaction, and only for what is filed (a complaint once
+        confirmed)."""
+        if self._fields is not None:
+            draft = self._fields.refine(draft)
         now = self._clock.now()
         routed_to = self._routing.default_department(draft.category) if self._routing is not None else ""
         return self._store.file(

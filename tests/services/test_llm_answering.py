@@ -12,6 +12,7 @@ import pytest
 from bot.app import Application, build_application
 from bot.config import Settings
 from bot.domain.conversation import Question
+from bot.domain.petitions import Reporter, Urgency
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
 from tests.conftest import REPO
 from tests.support.fake_llm import FakeLLM, fails, fake_llm_server, replies
@@ -117,3 +118,16 @@ def test_the_model_obeying_an_injection_is_caught_by_the_citation_check(knowledg
     reply = _ask(knowledge, FIRE_QUESTION)
     assert reply.primary is not None and reply.primary.mode == "extractive"
     assert "管理员" not in reply.text
+
+
+def test_the_application_reads_a_petitions_fields_with_the_model(knowledge: Application, llm: FakeLLM) -> None:
+    llm.behaviour = replies(
+        json.dumps({"category": "安全隐患", "location": "车棚那边", "urgency": "紧急", "summary": "电线垂落"})
+    )
+    desk = knowledge.petitions
+    said = desk.recognise("报事 车棚那边的电线垂下来了，电话13812345678")
+    draft = desk.draft(said, Reporter("wechat", "g1", "3号楼群", "u1", "李阿姨"), origin="m-fields")
+    petition = desk.file(draft).petition
+    assert petition is not None
+    assert (petition.category, petition.location, petition.urgency) == ("安全隐患", "车棚那边", Urgency.URGENT)
+    assert "13812345678" not in llm.prompt_text() and "车棚那边的电线垂下来了" in llm.prompt_text()

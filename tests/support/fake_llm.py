@@ -38,6 +38,21 @@ def fails(status: int = 500) -> Behaviour:
 
 
 @dataclass
+class Held:
+    """Answer with content only once released; arrived is set as each request comes in (timeout tests wait on it)."""
+
+    content: str
+    arrived: threading.Event = field(default_factory=threading.Event)
+    released: threading.Event = field(default_factory=threading.Event)
+
+    def __call__(self, request: dict[str, Any]) -> tuple[int, dict[str, Any], float]:
+        """Hold this request until released (at most 30 s, so a failing test cannot hang the server)."""
+        self.arrived.set()
+        self.released.wait(timeout=30)
+        return 200, completion(content=self.content), 0.0
+
+
+@dataclass
 class FakeLLM:
     """The running server: its base URL, the requests it received, and the behaviour to use next."""
 
