@@ -255,6 +255,7 @@ class PetitionDraft:
     urgency: Urgency
     origin: str
     community: str = ""  # no group to take it from: a 门牌码 or Open311 case's community; "": the group's
+    category_chosen: bool = False  # the category came with the case (an Open311 service_code): never read again
 
 
 @dataclass(frozen=True, slots=True)

@@ -268,6 +268,7 @@ class GeoReport:
             draft,
             location=masked_text(one_line(location, limit=LOCATION_CHARS * 2), LOCATION_CHARS),
             community=community,
+            category_chosen=True,  # the outside system's service_code stands
         )
         filed = self._petitions.file(draft).petition
         if filed is None:  # a fresh origin always makes its case

@@ -75,7 +75,7 @@ class PetitionFieldExtractor:
 
     def _checked(self, draft: PetitionDraft, text: str, fields: dict[str, Any]) -> PetitionDraft:
         category = fields.get("category")
-        if isinstance(category, str) and category.strip() in self._categories:
+        if not draft.category_chosen and isinstance(category, str) and category.strip() in self._categories:
             draft = replace(draft, category=category.strip())
         location = fields.get("location")
         if not draft.location and isinstance(location, str):

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -107,6 +108,14 @@ def test_the_rules_place_and_urgency_stand(desk: PetitionDesk, llm: FakeLLM) -> 
     petition = desk.file(_draft(desk, "3号楼2单元楼道里有煤气味")).petition
     assert petition is not None
     assert (petition.category, petition.location, petition.urgency) == ("安全隐患", "3号楼2单元", Urgency.URGENT)
+
+
+def test_a_category_that_came_with_the_case_stands(desk: PetitionDesk, llm: FakeLLM) -> None:
+    """An outside system's service_code (Open311) is its choice: the model may add the place, not change that."""
+    llm.behaviour = replies(_answer(category="安全隐患", location="车棚那边", urgency="一般", summary="电线垂落"))
+    chosen = replace(_draft(desk, WIRES), category="设施维修", category_chosen=True)
+    petition = desk.file(chosen).petition
+    assert petition is not None and (petition.category, petition.location) == ("设施维修", "车棚那边")
 
 
 @pytest.mark.parametrize(
