@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from langchain_core.embeddings import Embeddings
+from langchain_core.language_models import BaseChatModel
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
@@ -233,13 +234,7 @@ def answer_writer(settings: Settings) -> GroundedAnswerWriter | None:
     """The LLM answer writer when a chat endpoint is configured, else None (extractive answers)."""
     if not settings.llm_enabled:
         return None
-    model = make_chat_model(
-        base_url=settings.llm_base_url,
-        model=settings.llm_model,
-        api_key=settings.llm_api_key.get_secret_value() or "not-needed",
-        timeout_s=settings.llm_timeout_s,
-        max_tokens=settings.llm_max_tokens,
-    )
+    model = chat_model(settings, timeout_s=settings.llm_timeout_s)
     return GroundedAnswerWriter(model, PromptLibrary(settings.prompts_dir), timeout_s=settings.llm_timeout_s)
 
 
@@ -247,15 +242,20 @@ def petition_field_extractor(settings: Settings, categories: Sequence[str]) -> P
     """The LLM reader of a petition's fields when a chat endpoint is configured, else None (the rules' draft)."""
     if not settings.llm_enabled:
         return None
-    model = make_chat_model(
+    model = chat_model(settings, timeout_s=settings.petition_llm_timeout_s)
+    return PetitionFieldExtractor(
+        model, PromptLibrary(settings.prompts_dir), categories, timeout_s=settings.petition_llm_timeout_s
+    )
+
+
+def chat_model(settings: Settings, *, timeout_s: float) -> BaseChatModel:
+    """The configured OpenAI-compatible chat model, its requests bounded by timeout_s."""
+    return make_chat_model(
         base_url=settings.llm_base_url,
         model=settings.llm_model,
         api_key=settings.llm_api_key.get_secret_value() or "not-needed",
-        timeout_s=settings.petition_llm_timeout_s,
+        timeout_s=timeout_s,
         max_tokens=settings.llm_max_tokens,
-    )
-    return PetitionFieldExtractor(
-        model, PromptLibrary(settings.prompts_dir), categories, timeout_s=settings.petition_llm_timeout_s
     )
 
 

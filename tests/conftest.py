@@ -11,9 +11,11 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 from langchain_core.embeddings import Embeddings
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
+from bot.storage.engine import make_engine, session_factory, upgrade
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -94,3 +96,12 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     """A fresh empty database of each kind (see fresh_database)."""
     with fresh_database(request.param, tmp_path) as url:
         yield url
+
+
+@pytest.fixture
+def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
+    """Sessions on a freshly migrated SQLite file or PostgreSQL schema."""
+    engine = make_engine(database_url)
+    upgrade(engine)
+    yield session_factory(engine)
+    engine.dispose()

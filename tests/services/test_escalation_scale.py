@@ -3,7 +3,6 @@ them again, and nothing unbounded stored (issue 10, faults 1, 3 and 5), on SQLit
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -18,7 +17,6 @@ from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings, embed_array
 from bot.services.audit import StaffAudit
 from bot.services.escalation import EscalationService
 from bot.storage.channel import SqlOutbox
-from bot.storage.engine import make_engine, session_factory, upgrade
 from bot.storage.models import UnansweredAskerRow, UnansweredQuestionRow
 from bot.storage.staff import SqlAuditLog
 from bot.storage.unanswered import SqlUnansweredQuestions
@@ -45,14 +43,6 @@ class CountingEmbedder:
 @pytest.fixture(scope="module")
 def stored_vectors(use_embeddings: UniversalSentenceEncoderEmbeddings) -> np.ndarray[Any, np.dtype[np.float32]]:
     return embed_array(use_embeddings, _TEXTS)
-
-
-@pytest.fixture
-def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(database_url)
-    upgrade(engine)
-    yield session_factory(engine)
-    engine.dispose()
 
 
 def _service(

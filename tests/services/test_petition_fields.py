@@ -19,7 +19,6 @@ from bot.config import Settings
 from bot.domain.petitions import PetitionDraft, Receipt, Recognition, RecognitionKind, Reporter, Urgency
 from bot.services.audit import StaffAudit
 from bot.services.petitions import LOCATION_QUESTION, KeywordTriggers, PetitionDesk
-from bot.storage.engine import make_engine, session_factory, upgrade
 from bot.storage.petitions import SqlPetitions
 from bot.storage.staff import SqlAuditLog
 from tests.conftest import REPO
@@ -48,14 +47,6 @@ def _settings(tmp_path: Path, base_url: str, timeout_s: float = 5.0) -> Settings
 def llm() -> Iterator[FakeLLM]:
     with fake_llm_server() as server:
         yield server
-
-
-@pytest.fixture
-def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(database_url)
-    upgrade(engine)
-    yield session_factory(engine)
-    engine.dispose()
 
 
 def _desk(sessions: sessionmaker[Session], settings: Settings) -> PetitionDesk:

@@ -4,7 +4,6 @@ ask, and resolved cases closed after days without an answer."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -31,21 +30,12 @@ from bot.services.audit import StaffAudit
 from bot.services.petitions import LOCATION_QUESTION, KeywordTriggers, PetitionDesk
 from bot.services.safety import SensitiveWords
 from bot.storage.channel import SqlOutbox
-from bot.storage.engine import make_engine, session_factory, upgrade
 from bot.storage.petitions import SqlPetitions
 from bot.storage.staff import SqlAuditLog
 from tests.support.clock import FakeClock
 
 LI = Reporter("wechat", "room-3", "3号楼群", "wxid_li", "李阿姨")
 CADRE = Actor("李干部", Venue.CONSOLE, username="li")
-
-
-@pytest.fixture
-def sessions(database_url: str) -> Iterator[sessionmaker[Session]]:
-    engine = make_engine(database_url)
-    upgrade(engine)
-    yield session_factory(engine)
-    engine.dispose()
 
 
 @pytest.fixture
