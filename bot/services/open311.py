@@ -42,7 +42,7 @@ from bot.domain.staff import Actor
 from bot.handlers.ratelimit import SlidingWindowLimiter
 from bot.ports import ApiKeyStore, Clock, GroupDirectory
 from bot.services.audit import StaffAudit
-from bot.services.petitions import LOCATION_CHARS, PetitionDesk, masked_text
+from bot.services.petitions import LOCATION_CHARS, PetitionDesk, case_community, masked_text
 
 # One GeoReport document: field → a string, number, flag, None, or a list of strings or of documents.
 Document = dict[str, object]
@@ -335,7 +335,7 @@ class GeoReport:
         """Whether the case belongs to community (any, when None)."""
         if community is None:
             return True
-        return (petition.community or self._groups.community_of(petition.reporter.group_id)) == community
+        return case_community(petition, self._groups) == community
 
     def _window(self, query: Mapping[str, str]) -> tuple[datetime, datetime]:
         """start_date and end_date, defaulting to a 90-day span ending now; 400 for a bad date or a longer span."""

@@ -40,7 +40,7 @@ from bot.domain.privacy import mask_personal_data
 from bot.domain.routing import Department
 from bot.domain.staff import ASSISTANT, Actor, Venue
 from bot.domain.workflow import Transition, TransitionNotAllowed
-from bot.ports import Clock, PetitionClassifier, PetitionRefiner, PetitionStore
+from bot.ports import Clock, GroupDirectory, PetitionClassifier, PetitionRefiner, PetitionStore
 from bot.services.audit import StaffAudit
 from bot.services.petition_recognition import explicit_petition
 from bot.services.routing import PetitionRouting
@@ -163,6 +163,12 @@ def parse_verdict(text: str) -> Verdict | None:
 def is_confirmation(text: str) -> bool:
     """Whether text confirms a complaint as a petition ("1")."""
     return bool(_CONFIRM.match(unicodedata.normalize("NFKC", text)))
+
+
+def case_community(petition: Petition, groups: GroupDirectory) -> str:
+    """A case's community: its own when filed without a group (from a 门牌码, through Open311), else its group's (a
+    private chat's: the default). The board's SQL filter (SqlPetitions._filtered) reads it the same way."""
+    return petition.community or groups.community_of(petition.reporter.group_id)
 
 
 class PetitionDesk:

@@ -265,13 +265,9 @@ class SqlPetitions:
             return [_petition(row) for row in session.scalars(query)]
 
     def board(self, shown: BoardFilter, *, offset: int, limit: int) -> list[Petition]:
-        """The cases shown matches, newest first."""
-        query = self._filtered(select(PetitionRow), shown)
-        if shown.status is not None:
-            query = query.where(PetitionRow.status == shown.status.value)
-        query = query.order_by(PetitionRow.created_at.desc(), PetitionRow.id.desc()).offset(offset).limit(limit)
-        with self._sessions() as session:
-            return [_petition(row) for row in session.scalars(query)]
+        """The cases shown matches (its status too), newest first."""
+        statuses = (shown.status,) if shown.status is not None else ()
+        return self.matching(shown, statuses=statuses, offset=offset, limit=limit)
 
     def counts(self, shown: BoardFilter) -> dict[PetitionStatus, int]:
         """How many cases shown matches in each status (its own status ignored); statuses without any left out."""

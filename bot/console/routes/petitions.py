@@ -22,6 +22,7 @@ from bot.domain.petitions import (
     staff_may,
 )
 from bot.domain.staff import Actor, Permission, Role, StaffUser
+from bot.services.petitions import case_community
 
 router = APIRouter()
 Caseworker = Annotated[StaffSession, allowed(Permission.HANDLE_PETITIONS)]
@@ -169,15 +170,9 @@ def photo(console: Services, session: Caseworker, number: str, photo_id: int) ->
     return Response(console.photos.content(kept), media_type=kept.photo.content_type)
 
 
-def community_of(console: Services, petition: Petition) -> str:
-    """A case's community: its own when filed without a group (from a 门牌码, through Open311), else its group's (a
-    private chat's: the default)."""
-    return petition.community or console.groups.community_of(petition.reporter.group_id)
-
-
 def _visible(console: Services, session: StaffSession, number: str) -> Petition:
     found = console.petitions.case(number)
-    if found is None or not session.user.sees_case(community_of(console, found), found.department):
+    if found is None or not session.user.sees_case(case_community(found, console.groups), found.department):
         # Another community's (or department's) case is reported exactly like a missing one.
         raise ForbiddenError
     return found
@@ -199,7 +194,7 @@ def _case_page(
         session,
         status_code=status_code,
         case=found,
-        community=community_of(console, found),
+        community=case_community(found, console.groups),
         history=console.petitions.history(found),
         photos=console.photos.of_case(found),
         status_labels={s.value: s.label for s in PetitionStatus},
