@@ -180,6 +180,18 @@ class Settings(BaseSettings):
     wecom_interval_s: float = Field(default=3.0, ge=0.0, le=60.0)
     wecom_timeout_s: float = Field(default=10.0, gt=0, le=120)
 
+    # SMS for residents without WeChat: "sms" outbox messages (user_id: a mobile number) POSTed to the community's SMS
+    # relay (see bot/channels/sms.py for the JSON) once staff turn this on; until then they wait in the outbox
+    sms_enabled: bool = False
+    sms_webhook_url: str = Field(default="", pattern=r"^(https?://\S+)?$")
+    sms_token: SecretStr = SecretStr("")
+    # The signature (签名) the carrier shows before the text, as registered with it
+    sms_sign: str = Field(default="", max_length=30)
+    sms_interval_s: float = Field(default=1.0, ge=0.0, le=60.0)
+    sms_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    # Longer texts are refused (an SMS is paid per 70-character segment): about seven segments
+    sms_max_chars: int = Field(default=500, ge=70, le=2000)
+
     # Scheduled jobs (reminders, notices), kept in the database and run by the one process holding a lease there
     scheduler_lease_s: float = Field(
         default=30.0,
@@ -257,6 +269,11 @@ class Settings(BaseSettings):
         key = self.llm_api_key.get_secret_value()
         if self.environment == "production" and self.llm_base_url and key.lower() in _PLACEHOLDER_SECRETS:
             raise ValueError("生产环境不能使用占位的 BOT_LLM_API_KEY，请填写真实密钥")
+        if self.sms_enabled and not self.sms_webhook_url:
+            raise ValueError("打开了 BOT_SMS_ENABLED 就必须设置 BOT_SMS_WEBHOOK_URL（短信网关地址）")
+        sms_token = self.sms_token.get_secret_value()
+        if self.environment == "production" and self.sms_enabled and sms_token.lower() in _PLACEHOLDER_SECRETS:
+            raise ValueError("生产环境不能使用空的或占位的 BOT_SMS_TOKEN，请填写短信网关给的令牌")
         return self
 
     @property
