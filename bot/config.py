@@ -146,6 +146,15 @@ class Settings(BaseSettings):
 
     # Chat channels: names residents @-mention, keyword prefixes, new groups' default, flood limits, gentle sending
     bot_names: str = "社区小助手"
+    # New members of a group are welcomed with this (a group's own text in the console replaces it; staff can turn
+    # the welcome off per group); @-mentioning the newcomers, it says how to ask and how to report a problem
+    welcome_text: str = Field(
+        default=(
+            "欢迎加入本群！我是社区小助手。办事、政策上的问题，在群里发“@社区小助手 加上您的问题”，"
+            "比如“@社区小助手 高龄津贴怎么申请”；要报修或反映问题，发“报事 加上具体情况”，社区会跟进处理。"
+        ),
+        max_length=300,
+    )
     # The staff WeChat group: new unanswered questions are posted there; "#12 答：…" answers one
     staff_group_id: str = ""
     unanswered_remind_minutes: float = Field(default=60.0, gt=0, le=10080)
