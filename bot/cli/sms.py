@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 
 from bot.cli.command import Command
 from bot.config import Settings
@@ -15,16 +14,15 @@ def sms_test(settings: Settings, args: argparse.Namespace) -> int:
     """Send one test SMS to the given number (whether or not BOT_SMS_ENABLED is on) and say in Chinese what the
     relay answered."""
     from bot.channels.sms import SmsGateway
+    from bot.cli.output import send_test_message
     from bot.domain.messages import OutboundMessage
-    from bot.domain.outbox import PermanentSendError, SendError
     from bot.domain.sms import SMS, mask_mobile
 
     number = mask_mobile(args.number)
-    try:
-        asyncio.run(SmsGateway.from_settings(settings).send(OutboundMessage(SMS, TEST_MESSAGE, user_id=args.number)))
-    except SendError as exc:
-        advice = "。请核对手机号和设置后再试" if isinstance(exc, PermanentSendError) else ""
-        print(f"测试短信没有发出去（{number}）：{exc.reason}{advice}。")
+    message = OutboundMessage(SMS, TEST_MESSAGE, user_id=args.number)
+    failure = send_test_message(SmsGateway.from_settings(settings), message, advice="请核对手机号和设置后再试")
+    if failure is not None:
+        print(f"测试短信没有发出去（{number}）：{failure}。")
         return 1
     print(f"短信网关已收下测试短信（{number}），请查看手机。")
     if not settings.sms_enabled:

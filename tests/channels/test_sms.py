@@ -8,7 +8,6 @@ import asyncio
 import logging
 import os
 import re
-import socket
 import subprocess
 import sys
 import threading
@@ -27,6 +26,7 @@ from bot.services.sending import OutboxSender, SendingPolicy
 from bot.storage.channel import SqlOutbox
 from bot.storage.engine import make_engine, session_factory, upgrade
 from tests.support.clock import FakeClock
+from tests.support.loopback import refusing_address
 from tests.support.sms_relay import RELAY_PATH, RELAY_TOKEN, FakeRelay, RelayAnswer, fake_sms_relay
 
 NUMBER = "13912345678"
@@ -131,11 +131,8 @@ def test_no_answer_in_time_may_work_later(relay: FakeRelay) -> None:
 
 
 def test_a_relay_that_is_gone_may_work_later() -> None:
-    with socket.socket() as sock:  # bound, never listening: connection refused
-        sock.bind(("127.0.0.1", 0))
-        url = f"http://127.0.0.1:{sock.getsockname()[1]}{RELAY_PATH}"
-        with pytest.raises(TransientSendError, match="连不上短信网关"):
-            _send(_gateway(url), OutboundMessage(SMS, REMINDER, user_id=NUMBER))
+    with refusing_address(RELAY_PATH) as url, pytest.raises(TransientSendError, match="连不上短信网关"):
+        _send(_gateway(url), OutboundMessage(SMS, REMINDER, user_id=NUMBER))
 
 
 def test_the_number_is_never_logged_in_full(relay: FakeRelay, caplog: pytest.LogCaptureFixture) -> None:

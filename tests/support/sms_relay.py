@@ -13,8 +13,10 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.support.loopback import answer_json, loopback_server
 
 RELAY_PATH = "/sms/send"
 RELAY_TOKEN = "relay-token-7f3a9c"
@@ -95,17 +97,7 @@ def _handler(relay: FakeRelay) -> type[BaseHTTPRequestHandler]:
                 )
                 relay.changed.notify_all()
             reply = {"error": answer.error} if answer.error else {"id": body.get("id", "")}
-            payload = json.dumps(reply).encode()
-            try:
-                self.send_response(answer.status)
-                if answer.retry_after:
-                    self.send_header("Retry-After", answer.retry_after)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-            except OSError:  # the client gave up waiting (a timeout test)
-                pass
+            answer_json(self, answer.status, reply, {"Retry-After": answer.retry_after} if answer.retry_after else {})
 
         def log_message(self, format: str, *args: Any) -> None:
             return
@@ -117,16 +109,6 @@ def _handler(relay: FakeRelay) -> type[BaseHTTPRequestHandler]:
 def fake_sms_relay(token: str = RELAY_TOKEN) -> Iterator[FakeRelay]:
     """The relay on a loopback port (bound and listening before this yields: ready), taking this bearer token."""
     relay = FakeRelay(token)
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(relay))
-    server.daemon_threads = True
-    relay.url = f"http://127.0.0.1:{server.server_address[1]}{RELAY_PATH}"
-    thread = threading.Thread(target=server.serve_forever, name="fake-sms-relay", daemon=True)
-    thread.start()
-    try:
+    with loopback_server(_handler(relay), path=RELAY_PATH, name="fake-sms-relay", held=relay.held) as url:
+        relay.url = url
         yield relay
-    finally:
-        for release in relay.held:
-            release.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(10)
