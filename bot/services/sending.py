@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.domain.outbox import PermanentSendError, QueuedMessage, TransientSendError, as_send_error
-from bot.domain.privacy import masked_traceback
+from bot.domain.privacy import mask_personal_data, masked_traceback
 from bot.domain.wecom import mask_robot_keys
 from bot.ports import ChatGateway, Clock, IdempotentGateway, Outbox
 
@@ -126,7 +126,8 @@ class OutboxSender:
                 "kept as unconfirmed and not sent again",
                 delivery.id,
                 delivery.source,
-                mask_robot_keys(delivery.target),  # a WeCom robot's key is its group id
+                # a WeCom robot's key is its group id, an SMS's target a resident's mobile number
+                mask_personal_data(mask_robot_keys(delivery.target)),
             )
 
     def _claim_limit(self) -> int:

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import threading
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -128,6 +128,14 @@ def test_no_answer_in_time_may_work_later(relay: FakeRelay) -> None:
             _send(_gateway(relay.url, timeout_s=0.3), OutboundMessage(SMS, REMINDER, user_id=NUMBER))
     finally:
         release.set()
+
+
+def test_a_relay_killed_mid_request_may_work_later(relay: FakeRelay) -> None:
+    relay.answer_next(RelayAnswer(dropped=True))
+    with pytest.raises(TransientSendError, match="连不上短信网关（网络问题）"):
+        _send(_gateway(relay.url), OutboundMessage(SMS, REMINDER, user_id=NUMBER))
+    _send(_gateway(relay.url), OutboundMessage(SMS, REMINDER, user_id=NUMBER))  # the relay is back
+    assert [request.status for request in relay.requests] == [-1, 200] and len(relay.sent) == 1
 
 
 def test_a_relay_that_is_gone_may_work_later() -> None:
@@ -284,3 +292,22 @@ def test_sms_test_sends_one_message_and_says_what_the_relay_answered(tmp_path: P
     assert len(relay.requests) == 2
     for run in (done, refused, malformed):
         assert NUMBER not in run.stdout + run.stderr and "Traceback" not in run.stderr
+
+
+def test_an_sms_whose_sender_was_killed_mid_send_is_left_unconfirmed_with_the_number_masked(
+    database_url: str, relay: FakeRelay, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A sender killed after handing the SMS to the relay: it may have gone out (and costs money), so it is not
+    sent again by itself, and the warning names the number masked."""
+    outbox, clock = _outbox(database_url), FakeClock()
+    outbox.enqueue(OutboundMessage(SMS, REMINDER, user_id=NUMBER), now=clock.now(), source="reminder:1")
+    lease = timedelta(seconds=30)
+    [entry] = outbox.claim_due(now=clock.now(), limit=5, owner="killed", lease=lease, channel=SMS)
+    assert outbox.start_send(entry.id, "killed", now=clock.now(), lease=lease)
+    clock.advance(seconds=31)
+    caplog.set_level(logging.WARNING)
+    assert asyncio.run(_sender(outbox, clock, relay.url).send_due()) == 0
+    assert outbox.deliveries("reminder:1")[0].status is OutboxStatus.UNCONFIRMED
+    logged = "\n".join(record.getMessage() for record in caplog.records)
+    assert "sms:user:139****5678" in logged and NUMBER not in logged
+    assert relay.requests == []

@@ -3,11 +3,12 @@ POST with "Authorization: Bearer <token>" and {"id", "to", "text", "sign"}, answ
 
 Like a relay it answers 401 for another token, 400 {"error": …} for a body it cannot read, and drops a repeated id
 (answering 200 again, sending nothing twice); tests can script the next answers (a status with a Retry-After or an
-error, or an answer held back until released)."""
+error, an answer held back until released, or none at all: the connection dropped as by a relay killed mid-request)."""
 
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -30,11 +31,12 @@ class RelayAnswer:
     retry_after: str = ""
     error: str = ""
     release: threading.Event | None = None
+    dropped: bool = False  # the relay dies mid-request: the connection closes with no answer
 
 
 @dataclass(frozen=True, slots=True)
 class RelayRequest:
-    """One request as the relay received it, and the status it answered."""
+    """One request as the relay received it, and the status it answered (-1: none, the connection dropped)."""
 
     authorization: str
     content_type: str
@@ -93,9 +95,18 @@ def _handler(relay: FakeRelay) -> type[BaseHTTPRequestHandler]:
                 answer.release.wait(30)
             with relay.changed:
                 relay.requests.append(
-                    RelayRequest(authorization, self.headers.get("Content-Type", ""), body, answer.status)
+                    RelayRequest(
+                        authorization,
+                        self.headers.get("Content-Type", ""),
+                        body,
+                        -1 if answer.dropped else answer.status,
+                    )
                 )
                 relay.changed.notify_all()
+            if answer.dropped:
+                self.close_connection = True
+                self.connection.shutdown(socket.SHUT_RDWR)
+                return
             reply = {"error": answer.error} if answer.error else {"id": body.get("id", "")}
             answer_json(self, answer.status, reply, {"Retry-After": answer.retry_after} if answer.retry_after else {})
 
