@@ -48,6 +48,7 @@ from bot.services.routing import PetitionRouting
 from bot.services.safety import JsonlFlaggedMessageLog, SensitiveWords
 from bot.services.scope import RegionScope
 from bot.services.sending import OutboxSender, SendingPolicy
+from bot.services.welcome import MemberWelcome
 from bot.storage.api_keys import SqlApiKeys
 from bot.storage.channel import SqlGroupConfigs, SqlInbox, SqlOutbox
 from bot.storage.door_codes import SqlDoorCodes
@@ -121,6 +122,7 @@ class Application:
     accounts: StaffAccounts
     dashboard: Dashboard
     petition_export: PetitionExport
+    welcome: MemberWelcome
     router: MessageRouter
     scheduler: JobScheduler
 
@@ -482,6 +484,7 @@ def build_application(
         petition_export=PetitionExport(
             petition_reports, audit, clock, utc_offset=timedelta(hours=settings.utc_offset_hours)
         ),
+        welcome=MemberWelcome(groups, outbox, clock, default_text=settings.welcome_text),
         router=router,
         scheduler=JobScheduler(
             engine,

@@ -146,6 +146,15 @@ class Settings(BaseSettings):
 
     # Chat channels: names residents @-mention, keyword prefixes, new groups' default, flood limits, gentle sending
     bot_names: str = "社区小助手"
+    # New members of a group are welcomed with this (a group's own text in the console replaces it; staff can turn
+    # the welcome off per group); @-mentioning the newcomers, it says how to ask and how to report a problem
+    welcome_text: str = Field(
+        default=(
+            "欢迎加入本群！我是社区小助手。办事、政策上的问题，在群里发“@社区小助手 加上您的问题”，"
+            "比如“@社区小助手 高龄津贴怎么申请”；要报修或反映问题，发“报事 加上具体情况”，社区会跟进处理。"
+        ),
+        max_length=300,
+    )
     # The staff WeChat group: new unanswered questions are posted there; "#12 答：…" answers one
     staff_group_id: str = ""
     unanswered_remind_minutes: float = Field(default=60.0, gt=0, le=10080)
@@ -179,6 +188,18 @@ class Settings(BaseSettings):
     # A robot takes at most 20 messages a minute: one every 3 s
     wecom_interval_s: float = Field(default=3.0, ge=0.0, le=60.0)
     wecom_timeout_s: float = Field(default=10.0, gt=0, le=120)
+
+    # SMS for residents without WeChat: "sms" outbox messages (user_id: a mobile number) POSTed to the community's SMS
+    # relay (see bot/channels/sms.py for the JSON) once staff turn this on; until then they wait in the outbox
+    sms_enabled: bool = False
+    sms_webhook_url: str = Field(default="", pattern=r"^(https?://\S+)?$")
+    sms_token: SecretStr = SecretStr("")
+    # The signature (签名) the carrier shows before the text, as registered with it
+    sms_sign: str = Field(default="", max_length=30)
+    sms_interval_s: float = Field(default=1.0, ge=0.0, le=60.0)
+    sms_timeout_s: float = Field(default=10.0, gt=0, le=120)
+    # Longer texts are refused (an SMS is paid per 70-character segment): about seven segments
+    sms_max_chars: int = Field(default=500, ge=70, le=2000)
 
     # Scheduled jobs (reminders, notices), kept in the database and run by the one process holding a lease there
     scheduler_lease_s: float = Field(
@@ -257,6 +278,11 @@ class Settings(BaseSettings):
         key = self.llm_api_key.get_secret_value()
         if self.environment == "production" and self.llm_base_url and key.lower() in _PLACEHOLDER_SECRETS:
             raise ValueError("生产环境不能使用占位的 BOT_LLM_API_KEY，请填写真实密钥")
+        if self.sms_enabled and not self.sms_webhook_url:
+            raise ValueError("打开了 BOT_SMS_ENABLED 就必须设置 BOT_SMS_WEBHOOK_URL（短信网关地址）")
+        sms_token = self.sms_token.get_secret_value()
+        if self.environment == "production" and self.sms_enabled and sms_token.lower() in _PLACEHOLDER_SECRETS:
+            raise ValueError("生产环境不能使用空的或占位的 BOT_SMS_TOKEN，请填写短信网关给的令牌")
         return self
 
     @property

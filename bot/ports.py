@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from bot.domain.conversation import ActivityScope, ConversationTurn
 from bot.domain.door_codes import Admission, DoorCode, SubmissionLimits
@@ -84,6 +84,8 @@ class GroupDirectory(Protocol):
         trigger: TriggerMode | None = None,
         keywords: tuple[str, ...] | None = None,
         community: str | None = None,
+        welcome_enabled: bool | None = None,
+        welcome_text: str | None = None,
     ) -> GroupConfig:
         """Staff change a group's settings (only the ones given); KeyError for an unknown group."""
 
@@ -525,6 +527,15 @@ class ChatGateway(Protocol):
         group or person is gone, the bot was removed, the platform refused it: never retried) or TransientSendError
         when it may succeed later (a timeout, a lost connection: retried with backoff). Any other exception counts as
         transient."""
+
+
+@runtime_checkable
+class IdempotentGateway(ChatGateway, Protocol):
+    """A gateway whose peer drops a message it already took when the same delivery id comes again (a webhook that
+    answered too late): the outbox hands it each entry's id, the same on every retry."""
+
+    async def send_delivery(self, message: OutboundMessage, *, delivery_id: str) -> None:
+        """Deliver one message under delivery_id; the errors are ChatGateway.send's."""
 
 
 class SystemClock:

@@ -11,6 +11,7 @@ from datetime import timedelta
 
 from bot.app import Application
 from bot.channels.wechaty import WECHAT, WechatyChannel, WechatyChannelError
+from bot.domain.groups import MemberJoin
 from bot.domain.messages import InboundMessage
 from bot.domain.privacy import mask_personal_data, masked_traceback
 from bot.handlers.router import Handling
@@ -30,7 +31,11 @@ class WechatRuntime:
     def __init__(self, application: Application, *, endpoint: str, token: str, login_timeout_s: float) -> None:
         self.application = application
         self.channel = WechatyChannel(
-            endpoint=endpoint, token=token, on_message=self._on_message, login_timeout_s=login_timeout_s
+            endpoint=endpoint,
+            token=token,
+            on_message=self._on_message,
+            on_join=self._on_join,
+            login_timeout_s=login_timeout_s,
         )
         self.sender = application.sender(self.channel, channel=WECHAT)
         self._wake = asyncio.Event()
@@ -59,6 +64,18 @@ class WechatRuntime:
             log.info("message %s delivered again: already received", message.message_id)
             return
         await self._handle(message)
+
+    async def _on_join(self, join: MemberJoin) -> None:
+        """The channel's room-join callback: the welcome queued (on the inbox thread: it writes to the database),
+        and the sender woken for it."""
+        loop = asyncio.get_running_loop()
+        try:
+            queued = await loop.run_in_executor(self._inbox_thread, self.application.welcome.welcome, join)
+        except Exception as exc:  # the database refused it: said (masked); the event stream goes on
+            log.error("could not queue the welcome for %s:\n%s", join.group_id, masked_traceback(exc))
+            return
+        if queued:
+            self._wake.set()
 
     async def _handle(self, message: InboundMessage) -> None:
         loop = asyncio.get_running_loop()

@@ -16,8 +16,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.domain.errors import AssistantError
-from bot.domain.messages import InboundMessage, MessageKind, OutboundMessage
+from bot.domain.groups import MemberJoin
+from bot.domain.messages import InboundMessage, MessageKind, OutboundMessage, bounded_id, one_line
 from bot.domain.outbox import PermanentSendError, SendError, TransientSendError, as_send_error
+from bot.domain.privacy import mask_personal_data
 
 log = logging.getLogger(__name__)
 
@@ -99,11 +101,14 @@ class WechatyChannel:
         endpoint: str,
         token: str,
         on_message: Callable[[InboundMessage], Awaitable[None]],
+        on_join: Callable[[MemberJoin], Awaitable[None]] | None = None,
         login_timeout_s: float = 30.0,
     ) -> None:
         self._endpoint = endpoint
         self._token = token
         self._on_message = on_message
+        self._on_join = on_join
+        self._self_id = ""
         self._login_timeout_s = login_timeout_s
         self._bot: Any = None
         self._task: asyncio.Task[Any] | None = None
@@ -125,6 +130,8 @@ class WechatyChannel:
         self._logged_in.clear()
         self._bot.on("login", self._login)
         self._bot.on("message", self._message)
+        if self._on_join is not None:
+            self._bot.on("room-join", self._room_join)
         self._task = asyncio.create_task(self._bot.start())
         login = asyncio.create_task(self._logged_in.wait())
         done, _ = await asyncio.wait({login, self._task}, timeout=self._login_timeout_s, return_when="FIRST_COMPLETED")
@@ -179,6 +186,7 @@ class WechatyChannel:
 
     async def _login(self, contact: Any) -> None:
         log.info("WeChat account %s logged in", contact.contact_id)
+        self._self_id = str(contact.contact_id)
         self._logged_in.set()
 
     async def _message(self, message: Any) -> None:
@@ -188,6 +196,27 @@ class WechatyChannel:
             log.exception("could not read WeChat message %s", getattr(message, "message_id", "?"))
             return
         await self._on_message(inbound)
+
+    async def _room_join(self, room: Any, invitees: list[Any], inviter: Any, date: Any) -> None:
+        """WeChat's room-join event, converted at the edge: who joined which group (the account itself left out);
+        the event is named by its inviter and time, which a redelivery repeats."""
+        if self._on_join is None:
+            return
+        try:
+            members = tuple(
+                dict.fromkeys(str(c.contact_id) for c in invitees if c is not None and c.contact_id != self._self_id)
+            )
+            join = MemberJoin(
+                channel=WECHAT,
+                group_id=bounded_id(str(room.room_id)),
+                group_name=mask_personal_data(one_line(await room.topic() or "")),
+                member_ids=tuple(bounded_id(member) for member in members),
+                event_id=f"{getattr(inviter, 'contact_id', '')}@{date.isoformat() if date is not None else ''}",
+            )
+        except Exception:  # a malformed payload must not stop the event stream
+            log.exception("could not read a WeChat room-join event")
+            return
+        await self._on_join(join)
 
     async def _convert(self, message: Any) -> InboundMessage:
         """Resolve every lazy lookup once, here at the edge."""

@@ -21,6 +21,7 @@ from typing import Any
 
 import httpx
 
+from bot.channels.webhook import WebhookPeer, post_json
 from bot.config import Settings
 from bot.domain.messages import OutboundMessage
 from bot.domain.outbox import PermanentSendError, TransientSendError
@@ -114,14 +115,10 @@ class WecomRobotGateway:
         if mentions:
             text["mentioned_list"] = list(mentions)
         self._last_post[key] = self._monotonic()
-        try:
-            response = await client.post(self._webhook_url, params={"key": key}, json={"msgtype": "text", "text": text})
-        except httpx.TimeoutException:
-            log.warning("WeCom robot %s: no answer in time", mask_key(key))
-            raise TransientSendError("企业微信没有及时回应（超时），稍后重试") from None
-        except httpx.TransportError as exc:
-            log.warning("WeCom robot %s: %s", mask_key(key), type(exc).__name__)
-            raise TransientSendError("连不上企业微信（网络问题），稍后重试") from None
+        peer = WebhookPeer("企业微信", f"WeCom robot {mask_key(key)}", _refused)
+        response = await post_json(
+            client, self._webhook_url, peer, log, params={"key": key}, body={"msgtype": "text", "text": text}
+        )
         _check_answer(key, response)
 
     async def _wait_for_gap(self, key: str) -> None:
@@ -146,15 +143,14 @@ def _progress_key(key: str, message: OutboundMessage) -> str:
     return hashlib.sha256(joined.encode("utf-8", "surrogatepass")).hexdigest()
 
 
+def _refused(response: httpx.Response) -> str:
+    """Why a 4xx answer from the webhook address means the setting is wrong."""
+    return f"企业微信群机器人的接口地址不对（HTTP {response.status_code}），请管理员检查设置"
+
+
 def _check_answer(key: str, response: httpx.Response) -> None:
     """Nothing when the robot took the message (errcode 0); otherwise the SendError its answer calls for."""
     status = response.status_code
-    if status >= 500 or status in (408, 429):
-        log.warning("WeCom robot %s: HTTP %d", mask_key(key), status)
-        raise TransientSendError(f"企业微信暂时出错（HTTP {status}），稍后重试")
-    if status >= 400:
-        log.warning("WeCom robot %s: HTTP %d", mask_key(key), status)
-        raise PermanentSendError(f"企业微信群机器人的接口地址不对（HTTP {status}），请管理员检查设置")
     try:
         answer = response.json()
         errcode = int(answer["errcode"])

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 
 from pydantic import ValidationError
 
-from bot.cli import knowledge, petitions, serve, staff, wecom
+from bot.cli import knowledge, petitions, serve, sms, staff, wecom
 from bot.cli.command import Command
 from bot.cli.failures import report_unexpected, validation_message
 from bot.config import Settings
@@ -22,6 +22,7 @@ COMMANDS: tuple[Command, ...] = (
     *knowledge.COMMANDS,
     *petitions.COMMANDS,
     *wecom.COMMANDS,
+    *sms.COMMANDS,
 )
 
 

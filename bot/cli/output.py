@@ -8,6 +8,8 @@ from pathlib import Path
 
 from bot.domain.conversation import Reply
 from bot.domain.knowledge import IngestReport
+from bot.domain.messages import OutboundMessage
+from bot.ports import ChatGateway
 from bot.rag.ingestion import KnowledgeIngestor
 
 
@@ -65,3 +67,17 @@ def duration(delta: timedelta) -> str:
     """A waiting time as staff say it: "5 分钟", "2 小时 5 分钟"."""
     minutes = int(delta.total_seconds() // 60)
     return f"{minutes // 60} 小时 {minutes % 60} 分钟" if minutes >= 60 else f"{minutes} 分钟"
+
+
+def send_test_message(gateway: ChatGateway, message: OutboundMessage, *, advice: str) -> str | None:
+    """Send one test message through a gateway (the `*-test` commands): None when it went, else why not in Chinese,
+    with advice when it can never go as set up."""
+    import asyncio
+
+    from bot.domain.outbox import PermanentSendError, SendError
+
+    try:
+        asyncio.run(gateway.send(message))
+    except SendError as exc:
+        return f"{exc.reason}。{advice}" if isinstance(exc, PermanentSendError) else exc.reason
+    return None

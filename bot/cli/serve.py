@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from bot.app import Application
     from bot.channels.terminal import TerminalChannel
     from bot.console.server import ConsoleServer
+    from bot.ports import ChatGateway
     from bot.services.sending import SenderThread
 
 
@@ -124,38 +125,58 @@ def _converse(
 @contextmanager
 def _serving(application: Application, *, console: bool) -> Iterator[ConsoleServer | None]:
     """What runs beside every chat channel (WeChat, the terminal, or none: the console alone), started here once
-    and stopped together: the scheduled jobs, the staff console (when asked for), the WeCom robots' sender."""
+    and stopped together: the scheduled jobs, the staff console (when asked for), the WeCom robots' and the SMS
+    gateway's senders."""
     server: ConsoleServer | None = None
-    wecom: SenderThread | None = None
+    senders: list[SenderThread] = []
     try:
         application.start_jobs()
         server = _start_console(application) if console else None
-        wecom = _start_wecom(application)
+        senders = _start_webhook_senders(application)
         yield server
     finally:
-        if wecom is not None:
-            wecom.stop()
+        for sender in senders:
+            sender.stop()
         application.stop_jobs()
         if server is not None:
             server.stop()
 
 
-def _start_wecom(application: Application) -> SenderThread | None:
-    """With BOT_WECOM_ENABLED, the outbox's "wecom" messages drained to the WeCom group robots on a thread of their
-    own, one every BOT_WECOM_INTERVAL_S (no jitter: a robot is no personal account to protect); without it nothing,
-    and they wait in the outbox."""
+def _start_webhook_senders(application: Application) -> list[SenderThread]:
+    """The webhook channels staff turned on, each drained on a thread of its own, one message every interval (no
+    jitter: a robot or an SMS relay is no personal account to protect). A channel left off keeps its messages waiting
+    in the outbox. BOT_WECOM_ENABLED: "wecom" to the WeCom group robots; BOT_SMS_ENABLED: "sms" to the SMS relay."""
     settings = application.settings
-    if not settings.wecom_enabled:
-        return None
-    from bot.channels.wecom import WecomRobotGateway
-    from bot.domain.wecom import WECOM
+    started: list[SenderThread] = []
+    try:
+        if settings.wecom_enabled:
+            from bot.channels.wecom import WecomRobotGateway
+            from bot.domain.wecom import WECOM
+
+            gateway: ChatGateway = WecomRobotGateway.from_settings(settings)
+            started.append(_start_sender(application, gateway, WECOM, settings.wecom_interval_s))
+            print(f"企业微信群机器人发送已开启：每个机器人每 {settings.wecom_interval_s:g} 秒最多一条。", flush=True)
+        if settings.sms_enabled:
+            from bot.channels.sms import SmsGateway
+            from bot.domain.sms import SMS
+
+            gateway = SmsGateway.from_settings(settings)
+            started.append(_start_sender(application, gateway, SMS, settings.sms_interval_s))
+            print(f"短信发送已开启：每 {settings.sms_interval_s:g} 秒最多一条。", flush=True)
+    except BaseException:
+        for sender in started:
+            sender.stop()
+        raise
+    return started
+
+
+def _start_sender(application: Application, gateway: ChatGateway, channel: str, interval_s: float) -> SenderThread:
+    """One channel's outbox messages drained through gateway on a thread named "<channel>-sender"."""
     from bot.services.sending import SenderThread, SendingPolicy
 
-    policy = SendingPolicy(interval_s=settings.wecom_interval_s, jitter_s=0.0, max_attempts=settings.send_max_attempts)
-    sender = application.sender(WecomRobotGateway.from_settings(settings), channel=WECOM, policy=policy)
-    thread = SenderThread(sender, name="wecom-sender")
+    policy = SendingPolicy(interval_s=interval_s, jitter_s=0.0, max_attempts=application.settings.send_max_attempts)
+    thread = SenderThread(application.sender(gateway, channel=channel, policy=policy), name=f"{channel}-sender")
     thread.start()
-    print(f"企业微信群机器人发送已开启：每个机器人每 {settings.wecom_interval_s:g} 秒最多一条。", flush=True)
     return thread
 
 

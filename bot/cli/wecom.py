@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import asyncio
 
 from bot.cli.command import Command
 from bot.config import Settings
@@ -15,17 +14,15 @@ def wecom_test(settings: Settings, args: argparse.Namespace) -> int:
     """Send one test message to the robot with the given key (whether or not BOT_WECOM_ENABLED is on) and say in
     Chinese what the robot answered."""
     from bot.channels.wecom import WecomRobotGateway
+    from bot.cli.output import send_test_message
     from bot.domain.messages import OutboundMessage
-    from bot.domain.outbox import PermanentSendError, SendError
     from bot.domain.wecom import WECOM, mask_key
 
-    gateway = WecomRobotGateway.from_settings(settings)
     robot = mask_key(args.key)
-    try:
-        asyncio.run(gateway.send(OutboundMessage(WECOM, TEST_MESSAGE, group_id=args.key)))
-    except SendError as exc:
-        advice = "。请核对 key 和设置后再试" if isinstance(exc, PermanentSendError) else ""
-        print(f"测试消息没有发出去（机器人 {robot}）：{exc.reason}{advice}。")
+    message = OutboundMessage(WECOM, TEST_MESSAGE, group_id=args.key)
+    failure = send_test_message(WecomRobotGateway.from_settings(settings), message, advice="请核对 key 和设置后再试")
+    if failure is not None:
+        print(f"测试消息没有发出去（机器人 {robot}）：{failure}。")
         return 1
     print(f"企业微信已收下测试消息（机器人 {robot}，返回码 0），请到群里查看。")
     if not settings.wecom_enabled:

@@ -110,9 +110,14 @@ class PermanentSendError(SendError):
 
 
 class TransientSendError(SendError):
-    """Sending may succeed later (a timeout, a lost connection): retried with exponential backoff."""
+    """Sending may succeed later (a timeout, a lost connection): retried with exponential backoff, or not before
+    retry_after_s when the platform said how long to wait (HTTP 429's Retry-After)."""
 
     default_reason = "暂时发不出去（网络或微信连接问题）"
+
+    def __init__(self, reason: str | None = None, *, retry_after_s: float | None = None) -> None:
+        super().__init__(reason)
+        self.retry_after_s = retry_after_s
 
 
 def as_send_error(exc: Exception) -> SendError:

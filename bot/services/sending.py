@@ -16,10 +16,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot.domain.outbox import PermanentSendError, QueuedMessage, as_send_error
-from bot.domain.privacy import masked_traceback
+from bot.domain.outbox import PermanentSendError, QueuedMessage, TransientSendError, as_send_error
+from bot.domain.privacy import mask_personal_data, masked_traceback
 from bot.domain.wecom import mask_robot_keys
-from bot.ports import ChatGateway, Clock, Outbox
+from bot.ports import ChatGateway, Clock, IdempotentGateway, Outbox
 
 log = logging.getLogger(__name__)
 
@@ -94,7 +94,10 @@ class OutboxSender:
                 self._monotonic() + self._policy.interval_s + self._rng.uniform(0, self._policy.jitter_s)
             )
             try:
-                await self._gateway.send(entry.message)
+                if isinstance(self._gateway, IdempotentGateway):
+                    await self._gateway.send_delivery(entry.message, delivery_id=f"outbox-{entry.id}")
+                else:
+                    await self._gateway.send(entry.message)
             except Exception as exc:  # classified: permanent is final, anything else is retried
                 self._record_failure(entry, exc)
                 continue
@@ -123,7 +126,8 @@ class OutboxSender:
                 "kept as unconfirmed and not sent again",
                 delivery.id,
                 delivery.source,
-                mask_robot_keys(delivery.target),  # a WeCom robot's key is its group id
+                # a WeCom robot's key is its group id, an SMS's target a resident's mobile number
+                mask_personal_data(mask_robot_keys(delivery.target)),
             )
 
     def _claim_limit(self) -> int:
@@ -148,7 +152,10 @@ class OutboxSender:
         elif attempts >= self._policy.max_attempts:
             retry_at, note = None, f"，已试 {attempts} 次，不再重试"
         else:
-            retry_at = self._clock.now() + timedelta(seconds=self._policy.backoff_s * 2 ** (attempts - 1))
+            backoff_s = self._policy.backoff_s * 2 ** (attempts - 1)
+            if isinstance(error, TransientSendError) and error.retry_after_s is not None:
+                backoff_s = max(backoff_s, error.retry_after_s)  # the platform said how long it wants
+            retry_at = self._clock.now() + timedelta(seconds=backoff_s)
             note = "，稍后重试"
         self._outbox.mark_failed(entry.id, self.owner, error.reason + note, retry_at=retry_at)
         log.warning(

@@ -58,6 +58,8 @@ class SqlGroupConfigs:
                     community=self._default_community,
                     trigger=TriggerMode.KEYWORD.value,
                     updated_at=now,
+                    welcome_enabled=True,
+                    welcome_text="",
                 )
                 session.add(row)
             elif name and row.name != name:
@@ -73,12 +75,18 @@ class SqlGroupConfigs:
         trigger: TriggerMode | None = None,
         keywords: tuple[str, ...] | None = None,
         community: str | None = None,
+        welcome_enabled: bool | None = None,
+        welcome_text: str | None = None,
     ) -> GroupConfig:
         """Staff change a group's settings (only the ones given); KeyError for an unknown group."""
         with self._sessions.begin() as session:
             row = session.get(GroupConfigRow, group_id)
             if row is None:
                 raise KeyError(group_id)
+            if welcome_enabled is not None:
+                row.welcome_enabled = welcome_enabled
+            if welcome_text is not None:
+                row.welcome_text = welcome_text
             if enabled is not None:
                 row.enabled = enabled
             if trigger is not None:
@@ -125,6 +133,8 @@ def _config(row: GroupConfigRow) -> GroupConfig:
         row.community,
         TriggerMode(row.trigger),
         row.updated_at,
+        row.welcome_enabled,
+        row.welcome_text,
     )
 
 

@@ -5,7 +5,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, Dialect, Float, ForeignKey, Index, Integer, LargeBinary, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Dialect,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    true,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
 
@@ -68,6 +81,9 @@ class GroupConfigRow(Base):
     community: Mapped[str] = mapped_column(String(128))
     trigger: Mapped[str] = mapped_column(String(16), server_default="keyword")
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    # Welcome for new members (migration 0021): off per group, or the group's own text (empty: BOT_WELCOME_TEXT)
+    welcome_enabled: Mapped[bool] = mapped_column(Boolean, server_default=true())
+    welcome_text: Mapped[str] = mapped_column(Text, server_default="")
 
 
 class ProcessedMessageRow(Base):

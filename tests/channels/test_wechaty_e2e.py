@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,8 +57,8 @@ def bot(gateway: Gateway, services: Application) -> Iterator[WechatRuntime]:
         yield runtime
 
 
-def _new_sent(gateway: Gateway, before: int, count: int = 1) -> list[dict[str, object]]:
-    return gateway.wait_for_sent(before + count)[before:]
+def _new_sent(gateway: Gateway, before: int, count: int = 1, timeout: float = 20.0) -> list[dict[str, object]]:
+    return gateway.wait_for_sent(before + count, timeout=timeout)[before:]
 
 
 def test_a_mentioned_question_gets_the_grounded_answer_mentioning_the_asker(
@@ -162,3 +163,50 @@ def test_a_message_the_router_fails_on_is_recorded_as_failed_and_the_others_are_
     assert row.last_error.startswith("RuntimeError: unexpected trouble with") and "139****5678" in row.last_error
     assert caplog.text.count("RuntimeError: unexpected trouble") == 3  # each attempt logged with its traceback
     assert "13912345678" not in caplog.text + row.last_error + row.text  # residents' numbers masked everywhere
+
+
+# Welcoming new members: the mock puppet emits WeChat's room-join when members are invited
+
+
+def _welcomes(services: Application, room: str) -> list[str]:
+    return [delivery.text for delivery in services.outbox.deliveries(f"welcome:{room}")]
+
+
+def test_new_members_are_welcomed_once_with_a_mention_even_when_the_event_comes_again(
+    gateway: Gateway, bot: WechatRuntime, services: Application
+) -> None:
+    before = len(gateway.sent())
+    join = gateway.join(ROOM, {"wxid_chen": "新邻居小陈", "wxid_sun": "孙大爷"}, by="wxid_li")
+    (welcome,) = _new_sent(gateway, before, timeout=60)
+    assert welcome["conversationId"] == ROOM and sorted(welcome["mentionIdList"]) == ["wxid_chen", "wxid_sun"]
+    text = str(welcome["text"])
+    assert text.startswith("@新邻居小陈") and "@孙大爷" in text
+    assert text.endswith(services.settings.welcome_text) and "@社区小助手" in text and "报事" in text
+
+    gateway.rejoin(join)  # WeChat delivers the same event again
+    gateway.join(ROOM, {"wxid_qian": "钱阿姨"}, by="wxid_wang")  # a marker after the duplicate
+    (marker,) = _new_sent(gateway, before + 1, timeout=60)
+    assert marker["mentionIdList"] == ["wxid_qian"]
+    time.sleep(0.3)
+    assert len(gateway.sent()) == before + 2
+    assert len(_welcomes(services, ROOM)) == 2
+
+
+def test_a_groups_own_welcome_is_used_and_a_group_without_one_or_without_the_assistant_welcomes_nobody(
+    gateway: Gateway, bot: WechatRuntime, services: Application
+) -> None:
+    groups, now = services.groups, services.clock.now()
+    groups.get_or_register(group_id="room-7@chatroom", channel="wechat", name="7号楼", now=now)
+    groups.update("room-7@chatroom", welcome_text="欢迎来到7号楼群！有事@社区小助手。", now=now)
+    before = len(gateway.sent())
+    gateway.join(OTHER_ROOM, {"wxid_zhou": "周先生"}, by="wxid_wang")  # the assistant is off in this group
+    groups.update(ROOM, welcome_enabled=False, now=now)
+    gateway.join(ROOM, {"wxid_wu": "吴女士"}, by="wxid_li")  # welcome turned off here
+    gateway.join("room-7@chatroom", {"wxid_zheng": "郑老师"}, by="wxid_r01")
+    (welcome,) = _new_sent(gateway, before, timeout=60)
+    assert welcome["conversationId"] == "room-7@chatroom" and welcome["mentionIdList"] == ["wxid_zheng"]
+    assert re.fullmatch(r"@郑老师\s欢迎来到7号楼群！有事@社区小助手。", str(welcome["text"]))
+    time.sleep(0.3)
+    assert len(gateway.sent()) == before + 1
+    assert _welcomes(services, OTHER_ROOM) == [] and len(_welcomes(services, ROOM)) == 2
+    groups.update(ROOM, welcome_enabled=True, now=services.clock.now())

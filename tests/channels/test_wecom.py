@@ -8,7 +8,6 @@ import logging
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -26,6 +25,7 @@ from bot.services.sending import OutboxSender, SenderThread, SendingPolicy
 from bot.storage.channel import SqlOutbox
 from bot.storage.engine import make_engine, session_factory, upgrade
 from tests.support.clock import FakeClock
+from tests.support.loopback import refusing_address
 from tests.support.wecom_robot import OTHER_ROBOT_KEY, ROBOT_KEY, SEND_PATH, Answer, FakeRobots, fake_wecom
 
 DISPATCH = "【诉求 2026-0012】请物业处理：幸福里3号楼电梯停在5楼不动，居民反映已两天。"
@@ -129,11 +129,8 @@ def test_no_answer_in_time_may_work_later(robots: FakeRobots) -> None:
 
 
 def test_connection_refused_may_work_later() -> None:
-    with socket.socket() as sock:  # a port nothing listens on: bound, never listening
-        sock.bind(("127.0.0.1", 0))
-        url = f"http://127.0.0.1:{sock.getsockname()[1]}{SEND_PATH}"
-        with pytest.raises(TransientSendError, match="连不上"):
-            _send(_gateway(url), OutboundMessage(WECOM, DISPATCH, group_id=ROBOT_KEY))
+    with refusing_address(SEND_PATH) as url, pytest.raises(TransientSendError, match="连不上"):
+        _send(_gateway(url), OutboundMessage(WECOM, DISPATCH, group_id=ROBOT_KEY))
 
 
 def test_a_robot_gets_at_most_twenty_a_minute_as_wecom_says(robots: FakeRobots) -> None:

@@ -1,5 +1,6 @@
 """The console in a real headless Chromium beside the assistant on the Wechaty gateway: a cadre signs in, answers
-an unanswered question and sees it reach the resident's group; adds a FAQ entry and sees chat answer from it."""
+an unanswered question and sees it reach the resident's group; adds a FAQ entry and sees chat answer from it; an
+admin writes a group's welcome and new members get it."""
 
 from __future__ import annotations
 
@@ -145,5 +146,42 @@ def test_the_console_fits_a_phone_screen(
             overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
             assert overflow <= 1, f"/{path} scrolls sideways by {overflow}px on a phone"
         phone.close()
+    finally:
+        server.stop()
+
+
+def test_an_admin_writes_a_groups_welcome_in_the_browser_and_new_members_get_it(
+    browser: Any, gateway: Gateway, tmp_path: Path, use_embeddings: UniversalSentenceEncoderEmbeddings
+) -> None:
+    services = ready_services(tmp_path / "data", use_embeddings, send_interval_s=0.05, send_jitter_s=0.0)
+    services.groups.get_or_register(group_id=ROOM, channel="wechat", name="幸福里3号楼群", now=services.clock.now())
+    services.accounts.create_user(None, username="li", profile=StaffProfile("李干部", Role.ADMIN), password=PASSWORD)
+    runtime = WechatRuntime(services, endpoint=gateway.endpoint, token=TOKEN, login_timeout_s=30)
+    server = ConsoleServer(create_console(services), host="127.0.0.1", port=free_port())
+    server.start()
+    try:
+        with serving_in_thread(runtime, poll_s=0.1):
+            page = browser.new_page()
+            page.goto(server.address + "groups")
+            page.fill("input[name=username]", "li")
+            page.fill("input[name=password]", PASSWORD)
+            page.click("button[type=submit]")
+            page.wait_for_url("**/groups")
+            form = page.locator("form.group-form", has=page.locator(f"input[name=group_id][value='{ROOM}']"))
+            assert form.locator("input[name=welcome]").is_checked()  # on by default, with the default text shown
+            assert form.locator("textarea[name=welcome_text]").get_attribute("placeholder") == (
+                services.settings.welcome_text
+            )
+            form.locator("textarea[name=welcome_text]").fill("欢迎新邻居！有事@社区小助手，报修发“报事 加情况”。")
+            form.locator("button[type=submit]").click()
+            page.wait_for_selector("text=群设置已保存")
+            page.close()
+
+            gateway.join(ROOM, {"wxid_chen": "新邻居小陈"}, by="wxid_li")
+            [welcome] = gateway.wait_for_sent(1, timeout=60)
+            assert welcome["conversationId"] == ROOM and welcome["mentionIdList"] == ["wxid_chen"]
+            assert str(welcome["text"]).startswith("@新邻居小陈") and str(welcome["text"]).endswith(
+                "欢迎新邻居！有事@社区小助手，报修发“报事 加情况”。"
+            )
     finally:
         server.stop()

@@ -422,6 +422,39 @@ def test_admins_switch_groups_and_their_trigger_mode(world: ConsoleWorld) -> Non
     assert missing.status_code == 404 and "没有这个群" in missing.text
 
 
+def test_admins_set_a_groups_welcome_or_turn_it_off(world: ConsoleWorld) -> None:
+    client = world.client()
+    sign_in(client, "chief")
+    page_text = client.get("/groups").text
+    assert "有人进群时发欢迎语" in page_text and world.application.settings.welcome_text in page_text  # the default
+    form = {
+        "csrf_token": csrf_of(client),
+        "group_id": ROOM_A,
+        "enabled": "1",
+        "community": "幸福里",
+        "keywords": "小助手,#问",
+    }
+    own = "欢迎新邻居！有事请@社区小助手，报修请发“报事 加上情况”。"
+    response = client.post("/groups/update", data={**form, "welcome": "1", "welcome_text": f"  {own}\x00 "})
+    assert response.status_code == 303
+    config = world.application.groups.get(ROOM_A)
+    assert config is not None and config.welcome_enabled and config.welcome_text == own
+    assert config.welcome("默认") == own and own in client.get("/groups").text
+    assert "自定义欢迎语" in client.get("/audit").text
+
+    too_long = client.post("/groups/update", data={**form, "welcome": "1", "welcome_text": "欢" * 301})
+    assert too_long.status_code == 400 and "欢迎语太长（301 字），最多 300 字" in too_long.text
+    assert world.application.groups.get(ROOM_A).welcome_text == own  # type: ignore[union-attr]
+
+    cleared = client.post("/groups/update", data={**form, "welcome_text": ""})  # box unticked, text emptied
+    assert cleared.status_code == 303
+    config = world.application.groups.get(ROOM_A)
+    assert config is not None and not config.welcome_enabled and config.welcome_text == ""
+    assert config.welcome("默认") == ""
+    client.post("/groups/update", data={**form, "welcome": "1"})
+    assert world.application.groups.get(ROOM_A).welcome("默认") == "默认"  # type: ignore[union-attr]
+
+
 def test_the_dashboard_counts_the_weeks_questions(world: ConsoleWorld) -> None:
     assistant = world.application.assistant
     assistant.reply(Question("灭火器过期了找谁换", ROOM_A, "wxid_a", channel="wechat"))

@@ -55,6 +55,16 @@ class Gateway:
         """Emit an already delivered message again."""
         self._post("/redeliver", {"id": message_id})
 
+    def join(self, room: str, members: dict[str, str], *, by: str) -> dict[str, Any]:
+        """Members (id: name, created when new) are invited into a room by a resident: the puppet emits room-join,
+        whose payload is returned (for rejoin)."""
+        listed = [{"id": member, "name": name} for member, name in members.items()]
+        return dict(self._post("/join", {"room": room, "members": listed, "by": by}))
+
+    def rejoin(self, payload: dict[str, Any]) -> None:
+        """Emit an already delivered room-join event again."""
+        self._post("/rejoin", payload)
+
     def hold_acknowledgements(self) -> None:
         """From now on each send is recorded but the bot hears it went only after release_acknowledgements()."""
         self._post("/hold", {})

@@ -15,9 +15,11 @@ from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+from tests.support.loopback import answer_json, loopback_server
 
 SEND_PATH = "/cgi-bin/webhook/send"
 ROBOT_KEY = "5f3c2a1b-8d4e-4f6a-9b7c-0e1d2c3b4a59"
@@ -136,15 +138,9 @@ def _handler(robots: FakeRobots) -> type[BaseHTTPRequestHandler]:
             with robots.changed:
                 robots.requests.append(request)
                 robots.changed.notify_all()
-            payload = json.dumps({"errcode": answer.errcode, "errmsg": _MESSAGES.get(answer.errcode, "error")}).encode()
-            try:
-                self.send_response(answer.status)
-                self.send_header("Content-Type", "application/json; charset=UTF-8")
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-            except OSError:  # the client gave up waiting (a timeout test)
-                pass
+            answer_json(
+                self, answer.status, {"errcode": answer.errcode, "errmsg": _MESSAGES.get(answer.errcode, "error")}
+            )
 
         def log_message(self, format: str, *args: Any) -> None:
             return
@@ -156,16 +152,6 @@ def _handler(robots: FakeRobots) -> type[BaseHTTPRequestHandler]:
 def fake_wecom(*keys: str) -> Iterator[FakeRobots]:
     """The robot webhook on a loopback port (bound and listening before this yields: ready), knowing these keys."""
     robots = FakeRobots(set(keys) or {ROBOT_KEY})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(robots))
-    server.daemon_threads = True
-    robots.url = f"http://127.0.0.1:{server.server_address[1]}{SEND_PATH}"
-    thread = threading.Thread(target=server.serve_forever, name="fake-wecom", daemon=True)
-    thread.start()
-    try:
+    with loopback_server(_handler(robots), path=SEND_PATH, name="fake-wecom", held=robots.held) as url:
+        robots.url = url
         yield robots
-    finally:
-        for release in robots.held:  # nothing stays held
-            release.set()
-        server.shutdown()
-        server.server_close()
-        thread.join(10)

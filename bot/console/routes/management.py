@@ -9,6 +9,7 @@ from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field, SecretStr
 
 from bot.console.web import Services, StaffSession, acting, allowed, page, redirect
+from bot.domain.groups import WELCOME_MAX_CHARS, WelcomeTextError, checked_welcome_text
 from bot.domain.messages import TriggerMode
 from bot.domain.staff import AUDIT_ACTIONS, Permission, Role, StaffProfile
 from bot.services.accounts import AccountError
@@ -25,14 +26,24 @@ AUDIT_PAGE = 100
 
 @router.get("/groups", response_class=HTMLResponse)
 def groups(request: Request, console: Services, session: GroupAdmin) -> Response:
-    """Every group the assistant has seen, with its switch, trigger mode, keywords and community."""
+    """Every group the assistant has seen, with its switch, trigger mode, keywords, community and welcome."""
+    return _groups_page(request, console, session, error="")
+
+
+def _groups_page(
+    request: Request, console: Services, session: StaffSession, *, error: str, status: int = 200
+) -> Response:
+    """The groups page, with an error above the list when a change was refused."""
     return page(
         request,
         "groups.html",
         session,
+        status_code=status,
         groups=console.groups.all(),
         modes=list(TriggerMode),
-        error="",
+        default_welcome=console.settings.welcome_text,
+        welcome_max=WELCOME_MAX_CHARS,
+        error=error,
     )
 
 
@@ -46,6 +57,8 @@ def update_group(
     keywords: Annotated[str, Form(max_length=500)] = "",
     community: Annotated[str, Form(max_length=128)] = "",
     enabled: Annotated[str, Form(max_length=10)] = "",
+    welcome: Annotated[str, Form(max_length=10)] = "",
+    welcome_text: Annotated[str, Form(max_length=4000)] = "",
 ) -> Response:
     """Change one group's settings."""
     try:
@@ -54,6 +67,10 @@ def update_group(
         mode = TriggerMode.KEYWORD
     words = tuple(dict.fromkeys(w.strip() for w in keywords.replace("，", ",").split(",") if w.strip()))
     try:
+        text = checked_welcome_text(welcome_text)
+    except WelcomeTextError as exc:
+        return _groups_page(request, console, session, error=str(exc), status=400)
+    try:
         updated = console.groups.update(
             group_id,
             now=console.clock.now(),
@@ -61,19 +78,16 @@ def update_group(
             trigger=mode,
             keywords=words,
             community=community.strip(),
+            welcome_enabled=bool(welcome),
+            welcome_text=text,
         )
     except KeyError:
-        return page(
-            request,
-            "groups.html",
-            session,
-            status_code=404,
-            groups=console.groups.all(),
-            modes=list(TriggerMode),
-            error="没有这个群（可能已被删除）。",
-        )
+        return _groups_page(request, console, session, error="没有这个群（可能已被删除）。", status=404)
     state = "开启" if updated.enabled else "关闭"
-    detail = f"{state}，{mode.label}，关键词 {'、'.join(words) or '无'}，社区 {updated.community or '未分配'}"
+    greeting = ("自定义欢迎语" if updated.welcome_text else "默认欢迎语") if updated.welcome_enabled else "不发欢迎语"
+    detail = (
+        f"{state}，{mode.label}，关键词 {'、'.join(words) or '无'}，社区 {updated.community or '未分配'}，{greeting}"
+    )
     console.audit.record(session.user, "group_updated", target=updated.name or group_id, detail=detail, ip=session.ip)
     return redirect("/groups", notice="group_saved")
 

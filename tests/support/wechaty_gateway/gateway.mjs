@@ -8,6 +8,9 @@
 //   POST /reset -> clears /sent
 //   POST /hold, POST /release -> from /hold on, each send is recorded but its acknowledgement to the bot is held
 //     until /release (a bot killed meanwhile sent the message but never heard that it went)
+//   POST /join {"room": "...", "members": [{"id", "name"}], "by": "wxid_li"} -> the room-join event's payload (new
+//     contacts are created; the mock puppet emits room-join as WeChat does when members are invited)
+//   POST /rejoin {payload} -> emits that room-join event again (a duplicate delivery)
 //   room-7@chatroom holds 40 more residents, wxid_r01..wxid_r40 (居民01..居民40), for bursts from many askers
 import http from 'node:http'
 import { PuppetMock, mock } from 'wechaty-puppet-mock'
@@ -71,6 +74,18 @@ http.createServer(async (req, res) => {
       const at = Date.now()
       speaker.say(text, mentioned).to(where)
       res.end(JSON.stringify({ ok: true, at }))
+    } else if (req.method === 'POST' && req.url === '/join') {
+      const { room, members, by } = await body(req)
+      const joining = members.map(({ id, name }) => contact(mocker, id, name))
+      let payload = null
+      const seen = p => { payload = p }
+      puppet.once('room-join', seen)  // add().by() emits synchronously
+      mocker.RoomMock.load(room).add(...joining).by(mocker.ContactMock.load(by))
+      res.setHeader('Content-Type', 'application/json')
+      res.end(JSON.stringify(payload))
+    } else if (req.method === 'POST' && req.url === '/rejoin') {
+      puppet.emit('room-join', await body(req))
+      res.end('{"ok":true}')
     } else if (req.method === 'GET' && req.url === '/sent') {
       res.setHeader('Content-Type', 'application/json')
       res.end(JSON.stringify(sent))
