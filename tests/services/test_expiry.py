@@ -4,7 +4,6 @@ the staff group, each sent once however often the job runs, repeated weekly unti
 
 from __future__ import annotations
 
-import io
 import logging
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, date, datetime, timedelta
@@ -21,6 +20,7 @@ from bot.storage.channel import SqlOutbox
 from bot.storage.expiry import SqlExpiryRegister
 from bot.storage.staff import SqlAuditLog
 from tests.support.clock import FakeClock
+from tests.support.sheets import csv_as_xlsx
 
 CADRE = Actor("李干部", Venue.CONSOLE, "li", Role.CADRE, "幸福里", "127.0.0.1")
 STAFF_GROUP = "staff-room"
@@ -120,7 +120,7 @@ def test_import_per_row_updates_rather_than_duplicates_and_reports_bad_rows(
     again = desk.import_table(CADRE, sheet.encode("utf-8-sig"), "登记表.csv", community="幸福里", default_kind="其他")
     assert (again.counts.created, again.counts.updated, again.counts.unchanged) == (0, 0, 1)
     renewed = sheet.replace("2026/12/1", "2027年12月1日").replace("2026-13-01", "2027-01-01")
-    third = desk.import_table(CADRE, _xlsx(renewed), "登记表.xlsx", community="幸福里", default_kind="其他")
+    third = desk.import_table(CADRE, csv_as_xlsx(renewed), "登记表.xlsx", community="幸福里", default_kind="其他")
     assert (third.counts.created, third.counts.updated, third.problems) == (1, 1, ())
     items = {listed.item.what: listed for listed in desk.listed(community="幸福里")}
     assert items["王某健康证"].item.due == date(2027, 12, 1) and items["王某健康证"].standing is Standing.RENEWED
@@ -145,16 +145,3 @@ def test_edit_retire_and_same_item_twice(sessions: sessionmaker[Session], clock:
     assert desk.run().reminded == ()  # retired: never reminded
     actions = [e.action for e in StaffAudit(SqlAuditLog(sessions), clock).entries(limit=10)]
     assert sorted(actions) == ["expiry_item_added", "expiry_item_retired", "expiry_item_updated"]
-
-
-def _xlsx(csv_text: str) -> bytes:
-    from openpyxl import Workbook
-
-    workbook = Workbook()
-    sheet = workbook.active
-    assert sheet is not None
-    for line in csv_text.strip().split("\r\n"):
-        sheet.append(line.split(","))
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()

@@ -1,0 +1,210 @@
+"""到期提醒 in the console: cadres (their community) and admins (any) keep the expiry register: the list by due date
+with filters, add and edit, mark renewed with the new date, retire, and import a sheet with its result."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi.responses import HTMLResponse, Response
+
+from bot.console.web import ForbiddenError, Services, StaffSession, acting, allowed, known_communities, page, redirect
+from bot.domain.errors import AssistantError
+from bot.domain.expiry import ExpiryError, ExpiryItem, ItemDraft, Standing, parse_due_date
+from bot.domain.staff import Actor, Permission
+from bot.services.expiry import ImportReport
+
+router = APIRouter()
+Keeper = Annotated[StaffSession, allowed(Permission.MANAGE_REGISTERS)]
+Editing = Annotated[StaffSession, acting(Permission.MANAGE_REGISTERS)]
+# The filters of the list, in the order shown.
+FILTERS = (Standing.SOON, Standing.OVERDUE, Standing.RENEWED, Standing.CURRENT, Standing.RETIRED)
+Text = Annotated[str, Form(max_length=400)]
+
+
+@router.get("/expiry", response_class=HTMLResponse)
+def register(request: Request, console: Services, session: Keeper) -> Response:
+    """The items this account may see, earliest due first, filtered by standing and kind; the add and import forms."""
+    return _register_page(request, console, session)
+
+
+@router.post("/expiry", response_class=HTMLResponse)
+def add(
+    request: Request,
+    console: Services,
+    session: Editing,
+    what: Text,
+    due: Text,
+    kind: Text = "",
+    owner: Text = "",
+    contact: Text = "",
+    phone: Text = "",
+    notes: Text = "",
+    community: Text = "",
+) -> Response:
+    """Register one item in the account's community (an admin names one)."""
+    fields = {
+        "kind": kind,
+        "what": what,
+        "owner": owner,
+        "contact": contact,
+        "phone": phone,
+        "due": due,
+        "notes": notes,
+    }
+    try:
+        draft = _draft(_community(session, community), kind, what, owner, contact, phone, due, notes)
+        console.expiry.add(_actor(session), draft)
+    except AssistantError as refused:
+        return _register_page(request, console, session, error=str(refused), draft=fields, status_code=400)
+    return redirect("/expiry", notice="expiry_added")
+
+
+@router.post("/expiry/import", response_class=HTMLResponse)
+def import_sheet(
+    request: Request,
+    console: Services,
+    session: Editing,
+    file: Annotated[UploadFile, File()],
+    kind: Text = "",
+    community: Text = "",
+) -> Response:
+    """Import a register sheet (.xlsx or .csv, UTF-8 or GBK): the good rows saved, each bad row shown with its
+    reason; kind is used for rows (or sheets) without one."""
+    limit = int(console.settings.upload_max_mb * 1024 * 1024)
+    data = file.file.read(limit + 1)
+    try:
+        if len(data) > limit:
+            raise ExpiryError(f"文件超过 {console.settings.upload_max_mb:g} MB，请拆分后再导入")
+        report = console.expiry.import_table(
+            _actor(session), data, file.filename or "", community=_community(session, community), default_kind=kind
+        )
+    except AssistantError as refused:
+        return _register_page(request, console, session, error=str(refused), status_code=400)
+    return _register_page(request, console, session, report=report)
+
+
+@router.get("/expiry/{item_id}", response_class=HTMLResponse)
+def item_page(request: Request, console: Services, session: Keeper, item_id: int) -> Response:
+    """One item: the edit form, the renewal form and retiring."""
+    return _item_page(request, session, console, _visible(console, session, item_id))
+
+
+@router.post("/expiry/{item_id}", response_class=HTMLResponse)
+def edit(
+    request: Request,
+    console: Services,
+    session: Editing,
+    item_id: int,
+    what: Text,
+    due: Text,
+    kind: Text = "",
+    owner: Text = "",
+    contact: Text = "",
+    phone: Text = "",
+    notes: Text = "",
+) -> Response:
+    """Save an item's fields (a later due date counts as renewed today)."""
+    item = _visible(console, session, item_id)
+    try:
+        draft = _draft(item.community, kind, what, owner, contact, phone, due, notes)
+        console.expiry.edit(_actor(session), item, draft)
+    except AssistantError as refused:
+        return _item_page(request, session, console, item, error=str(refused), status_code=400)
+    return redirect("/expiry", notice="expiry_saved")
+
+
+@router.post("/expiry/{item_id}/renew", response_class=HTMLResponse)
+def renew(request: Request, console: Services, session: Editing, item_id: int, due: Text) -> Response:
+    """Mark an item renewed with its new due date; its reminders start anew."""
+    item = _visible(console, session, item_id)
+    try:
+        console.expiry.renew(_actor(session), item, parse_due_date(due))
+    except AssistantError as refused:
+        return _item_page(request, session, console, item, error=str(refused), status_code=400)
+    return redirect("/expiry", notice="expiry_renewed")
+
+
+@router.post("/expiry/{item_id}/retire", response_class=HTMLResponse)
+def retire(console: Services, session: Editing, item_id: int) -> Response:
+    """Stop keeping an item (shop closed, equipment removed): never reminded again."""
+    console.expiry.retire(_actor(session), _visible(console, session, item_id))
+    return redirect("/expiry", notice="expiry_retired")
+
+
+def _register_page(
+    request: Request,
+    console: Services,
+    session: StaffSession,
+    *,
+    error: str = "",
+    draft: dict[str, str] | None = None,
+    report: ImportReport | None = None,
+    status_code: int = 200,
+) -> Response:
+    params = request.query_params
+    shown = next((f for f in FILTERS if f.value == params.get("standing", "")), None)
+    kind = params.get("kind", "")
+    scope = session.user.community_scope
+    community = params.get("community", "").strip() if scope is None else scope
+    items = console.expiry.listed(community=community or None, shown=shown, kind=kind) if scope is None or scope else []
+    return page(
+        request,
+        "expiry.html",
+        session,
+        status_code=status_code,
+        items=items,
+        filters=FILTERS,
+        shown=shown.value if shown else "",
+        kind=kind,
+        kinds=[k.name for k in console.expiry.kinds],
+        communities=known_communities(console) if scope is None else [],
+        community=community,
+        today=console.expiry.today(),
+        error=error,
+        draft=draft or {},
+        report=report,
+    )
+
+
+def _item_page(
+    request: Request,
+    session: StaffSession,
+    console: Services,
+    item: ExpiryItem,
+    *,
+    error: str = "",
+    status_code: int = 200,
+) -> Response:
+    return page(
+        request,
+        "expiry_item.html",
+        session,
+        status_code=status_code,
+        item=item,
+        kinds=[k.name for k in console.expiry.kinds],
+        error=error,
+    )
+
+
+def _draft(
+    community: str, kind: str, what: str, owner: str, contact: str, phone: str, due: str, notes: str
+) -> ItemDraft:
+    return ItemDraft(community, kind, what, owner, contact, phone, parse_due_date(due), notes)
+
+
+def _community(session: StaffSession, chosen: str) -> str:
+    """The community an addition or import goes to: the account's, or the one an admin chose."""
+    scope = session.user.community_scope
+    return scope if scope is not None else chosen.strip()
+
+
+def _actor(session: StaffSession) -> Actor:
+    return Actor.console(session.user, ip=session.ip)
+
+
+def _visible(console: Services, session: StaffSession, item_id: int) -> ExpiryItem:
+    item = console.expiry.get(item_id)
+    if item is None or not session.user.sees_community(item.community):
+        raise ForbiddenError  # another community's item is reported exactly like a missing one
+    return item
