@@ -5,7 +5,6 @@ audited."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,7 +14,7 @@ from fastapi.testclient import TestClient
 
 from bot.console.server import ConsoleServer
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
-from tests.console.test_browser import browser, chromium_path  # noqa: F401  (the browser fixture)
+from tests.console.test_browser import browser  # noqa: F401  (the shared Chromium fixture)
 from tests.support.console import PASSWORD, ConsoleWorld, csrf_of, sign_in, two_communities
 from tests.support.gateway import free_port
 from tests.support.sheets import csv_as_xlsx
@@ -139,7 +138,7 @@ def test_list_and_import_in_a_browser_at_desktop_width(
             rows = page.locator("#expiry-items li")
             assert rows.count() == 2
             assert "3号楼2单元灭火器" in rows.nth(0).inner_text()  # due first
-            assert re.search(r"还有 \d+ 天到期", rows.nth(0).inner_text())
+            assert "已过期 4 天" in rows.nth(0).inner_text() and "还有 7 天到期" in rows.nth(1).inner_text()
             width = page.evaluate("document.documentElement.scrollWidth")
             assert width <= 1366  # nothing spills sideways at desktop width
             page.select_option("select[name=kind] >> nth=0", "健康证")
