@@ -6,20 +6,24 @@ from __future__ import annotations
 
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.app import REMIND_EXPIRING_ITEMS
 from bot.domain.expiry import DEFAULT_KINDS, ExpiryError, ItemDraft, Standing, parse_kinds
 from bot.domain.messages import OutboundMessage
 from bot.domain.staff import Actor, Role, Venue
+from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
 from bot.services.audit import StaffAudit
-from bot.services.expiry import ExpiryRegisterDesk
+from bot.services.expiry import ExpiryRegisterDesk, ExpiryRun
 from bot.storage.channel import SqlOutbox
 from bot.storage.expiry import SqlExpiryRegister
 from bot.storage.staff import SqlAuditLog
 from tests.support.clock import FakeClock
+from tests.support.services import ready_services
 from tests.support.sheets import csv_as_xlsx
 
 CADRE = Actor("李干部", Venue.CONSOLE, "li", Role.CADRE, "幸福里", "127.0.0.1")
@@ -145,3 +149,18 @@ def test_edit_retire_and_same_item_twice(sessions: sessionmaker[Session], clock:
     assert desk.run().reminded == ()  # retired: never reminded
     actions = [e.action for e in StaffAudit(SqlAuditLog(sessions), clock).entries(limit=10)]
     assert sorted(actions) == ["expiry_item_added", "expiry_item_retired", "expiry_item_updated"]
+
+
+def test_the_application_runs_the_reminders_daily_at_the_configured_local_hour(
+    tmp_path: Path, use_embeddings: UniversalSentenceEncoderEmbeddings
+) -> None:
+    application = ready_services(tmp_path / "data", use_embeddings, expiry_remind_hour=7, staff_group_id=STAFF_GROUP)
+    assert application.expiry.run() == ExpiryRun((), 0, ())  # the job the scheduler calls, on an empty register
+    application.start_jobs()
+    try:
+        (job,) = [j for j in application.scheduler.jobs() if j.job_id == REMIND_EXPIRING_ITEMS]
+        assert job.next_run_at is not None
+        local = job.next_run_at.astimezone(timezone(timedelta(hours=8)))
+        assert (local.hour, local.minute) == (7, 0)
+    finally:
+        application.stop_jobs()
