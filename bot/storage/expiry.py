@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.domain.expiry import ExpiryError, ExpiryItem, ImportCounts, ItemDraft, ItemNotFoundError
 from bot.domain.messages import OutboundMessage
-from bot.storage.channel import queued_row
+from bot.storage.channel import queue_once
 from bot.storage.models import ExpiryItemRow
 
 _SAME_ITEM = "同一社区里已有同类型、同名称的一项，请改名称或直接修改那一项"
@@ -134,21 +134,12 @@ class SqlExpiryRegister:
         """Send one reminder of an item once: keep key ("2026-12-01:before7") as its last reminder and queue messages,
         in one transaction; False, nothing queued, when that reminder was the last one already."""
         source = f"expiry:{item_id}"
-        try:
-            with self._sessions.begin() as session:
-                claimed = session.execute(
-                    update(ExpiryItemRow)
-                    .where(ExpiryItemRow.id == item_id, ExpiryItemRow.last_reminder != key)
-                    .values(last_reminder=key[:40])
-                    .execution_options(synchronize_session=False)
-                )
-                if not getattr(claimed, "rowcount", 0):
-                    return False
-                for n, message in enumerate(messages):
-                    session.add(queued_row(message, at, source=source, dedupe_key=f"{source}:{key}:{n}"))
-        except IntegrityError:  # queued before (the outbox key): the reminder went out
-            return False
-        return True
+        claim = (
+            update(ExpiryItemRow)
+            .where(ExpiryItemRow.id == item_id, ExpiryItemRow.last_reminder != key)
+            .values(last_reminder=key[:40])
+        )
+        return queue_once(self._sessions, claim, messages, at=at, source=source, dedupe_prefix=f"{source}:{key}")
 
 
 def _fill(row: ExpiryItemRow, draft: ItemDraft, *, by: str, now: datetime) -> None:

@@ -5,7 +5,6 @@ audited."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +14,7 @@ from fastapi.testclient import TestClient
 from bot.console.server import ConsoleServer
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
 from tests.console.test_browser import browser  # noqa: F401  (the shared Chromium fixture)
-from tests.support.console import PASSWORD, ConsoleWorld, csrf_of, sign_in, two_communities
+from tests.support.console import PASSWORD, ConsoleWorld, csrf_of, signed_in, two_communities
 from tests.support.gateway import free_port
 from tests.support.sheets import csv_as_xlsx
 
@@ -26,23 +25,6 @@ SHEET = (
     "灭火器,3号楼2单元灭火器,3号楼,李师傅,,2026年11月20日\r\n"
     "电梯年检,5号楼电梯,物业,赵经理,,2026-13-01\r\n"
 )
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def world(
-    request: pytest.FixtureRequest,
-    tmp_path_factory: pytest.TempPathFactory,
-    use_embeddings: UniversalSentenceEncoderEmbeddings,
-) -> Iterator[ConsoleWorld]:
-    directory = tmp_path_factory.mktemp(f"expiry-{request.param}")
-    with two_communities(request.param, directory, use_embeddings) as built:
-        yield built
-
-
-def signed_in(world: ConsoleWorld, username: str) -> TestClient:
-    client = world.client()
-    assert sign_in(client, username).status_code == 303
-    return client
 
 
 def add(client: TestClient, **fields: str) -> Any:
@@ -83,12 +65,18 @@ def test_cadres_keep_their_communitys_register_and_others_see_nothing(world: Con
     assert "9号楼电梯" in li.get("/expiry", params={"standing": "renewed"}).text
     page = li.get(f"/expiry/{item.id}").text
     assert 'value="2027-11-26"' in page
+    form = {"csrf_token": csrf_of(li), "kind": "电梯年检", "what": "9号楼1号电梯", "owner": "物业", "due": "2027-11-26"}
+    wrong = li.post(f"/expiry/{item.id}", data={**form, "phone": "12345"})
+    assert wrong.status_code == 400 and "联系电话格式不对" in wrong.text and 'value="9号楼1号电梯"' in wrong.text
+    assert li.post(f"/expiry/{item.id}", data={**form, "phone": "0755-86001234"}).status_code == 303
+    edited = world.application.expiry.get(item.id)
+    assert edited is not None and (edited.what, edited.phone) == ("9号楼1号电梯", "075586001234")
     retired = li.post(f"/expiry/{item.id}/retire", data={"csrf_token": csrf_of(li)})
-    assert retired.status_code == 303 and "9号楼电梯" not in li.get("/expiry").text
+    assert retired.status_code == 303 and "9号楼1号电梯" not in li.get("/expiry").text
     actions = {e.action for e in world.application.audit.entries(limit=50) if e.target == "幸福里"}
-    assert {"expiry_item_added", "expiry_item_renewed", "expiry_item_retired"} <= actions
+    assert {"expiry_item_added", "expiry_item_renewed", "expiry_item_updated", "expiry_item_retired"} <= actions
     admin = signed_in(world, "chief")
-    assert "9号楼电梯" in admin.get("/expiry", params={"standing": "retired", "community": "幸福里"}).text
+    assert "9号楼1号电梯" in admin.get("/expiry", params={"standing": "retired", "community": "幸福里"}).text
 
 
 def test_an_import_shows_its_summary_and_each_bad_row_and_a_reimport_updates(world: ConsoleWorld) -> None:

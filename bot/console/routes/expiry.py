@@ -3,9 +3,10 @@ with filters, add and edit, mark renewed with the new date, retire, and import a
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, File, Form, Request, UploadFile
+from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
 
 from bot.console.web import ForbiddenError, Services, StaffSession, acting, allowed, known_communities, page, redirect
@@ -22,6 +23,34 @@ FILTERS = (Standing.SOON, Standing.OVERDUE, Standing.RENEWED, Standing.CURRENT, 
 Text = Annotated[str, Form(max_length=400)]
 
 
+@dataclass(frozen=True, slots=True)
+class ItemForm:
+    """The fields of the add and edit forms, as typed."""
+
+    kind: str
+    what: str
+    owner: str
+    contact: str
+    phone: str
+    due: str
+    notes: str
+
+    def draft(self, community: str) -> ItemDraft:
+        """The item the form describes in community; ExpiryError for a date that is not one."""
+        fields = (self.kind, self.what, self.owner, self.contact, self.phone)
+        return ItemDraft(community, *fields, parse_due_date(self.due), self.notes)
+
+
+def item_form(
+    what: Text, due: Text, kind: Text = "", owner: Text = "", contact: Text = "", phone: Text = "", notes: Text = ""
+) -> ItemForm:
+    """The add or edit form's fields."""
+    return ItemForm(kind, what, owner, contact, phone, due, notes)
+
+
+Typed = Annotated[ItemForm, Depends(item_form)]
+
+
 @router.get("/expiry", response_class=HTMLResponse)
 def register(request: Request, console: Services, session: Keeper) -> Response:
     """The items this account may see, earliest due first, filtered by standing and kind; the add and import forms."""
@@ -29,34 +58,12 @@ def register(request: Request, console: Services, session: Keeper) -> Response:
 
 
 @router.post("/expiry", response_class=HTMLResponse)
-def add(
-    request: Request,
-    console: Services,
-    session: Editing,
-    what: Text,
-    due: Text,
-    kind: Text = "",
-    owner: Text = "",
-    contact: Text = "",
-    phone: Text = "",
-    notes: Text = "",
-    community: Text = "",
-) -> Response:
+def add(request: Request, console: Services, session: Editing, typed: Typed, community: Text = "") -> Response:
     """Register one item in the account's community (an admin names one)."""
-    fields = {
-        "kind": kind,
-        "what": what,
-        "owner": owner,
-        "contact": contact,
-        "phone": phone,
-        "due": due,
-        "notes": notes,
-    }
     try:
-        draft = _draft(_community(session, community), kind, what, owner, contact, phone, due, notes)
-        console.expiry.add(_actor(session), draft)
+        console.expiry.add(_actor(session), typed.draft(_community(session, community)))
     except AssistantError as refused:
-        return _register_page(request, console, session, error=str(refused), draft=fields, status_code=400)
+        return _register_page(request, console, session, error=str(refused), draft=typed, status_code=400)
     return redirect("/expiry", notice="expiry_added")
 
 
@@ -91,26 +98,13 @@ def item_page(request: Request, console: Services, session: Keeper, item_id: int
 
 
 @router.post("/expiry/{item_id}", response_class=HTMLResponse)
-def edit(
-    request: Request,
-    console: Services,
-    session: Editing,
-    item_id: int,
-    what: Text,
-    due: Text,
-    kind: Text = "",
-    owner: Text = "",
-    contact: Text = "",
-    phone: Text = "",
-    notes: Text = "",
-) -> Response:
+def edit(request: Request, console: Services, session: Editing, item_id: int, typed: Typed) -> Response:
     """Save an item's fields (a later due date counts as renewed today)."""
     item = _visible(console, session, item_id)
     try:
-        draft = _draft(item.community, kind, what, owner, contact, phone, due, notes)
-        console.expiry.edit(_actor(session), item, draft)
+        console.expiry.edit(_actor(session), item, typed.draft(item.community))
     except AssistantError as refused:
-        return _item_page(request, session, console, item, error=str(refused), status_code=400)
+        return _item_page(request, session, console, item, error=str(refused), typed=typed, status_code=400)
     return redirect("/expiry", notice="expiry_saved")
 
 
@@ -138,7 +132,7 @@ def _register_page(
     session: StaffSession,
     *,
     error: str = "",
-    draft: dict[str, str] | None = None,
+    draft: ItemForm | None = None,
     report: ImportReport | None = None,
     status_code: int = 200,
 ) -> Response:
@@ -162,7 +156,7 @@ def _register_page(
         community=community,
         today=console.expiry.today(),
         error=error,
-        draft=draft or {},
+        draft=draft or ItemForm("", "", "", "", "", "", ""),
         report=report,
     )
 
@@ -174,23 +168,22 @@ def _item_page(
     item: ExpiryItem,
     *,
     error: str = "",
+    typed: ItemForm | None = None,
     status_code: int = 200,
 ) -> Response:
+    shown = typed or ItemForm(
+        item.kind, item.what, item.owner, item.contact, item.phone, item.due.isoformat(), item.notes
+    )
     return page(
         request,
         "expiry_item.html",
         session,
         status_code=status_code,
         item=item,
+        form=shown,
         kinds=[k.name for k in console.expiry.kinds],
         error=error,
     )
-
-
-def _draft(
-    community: str, kind: str, what: str, owner: str, contact: str, phone: str, due: str, notes: str
-) -> ItemDraft:
-    return ItemDraft(community, kind, what, owner, contact, phone, parse_due_date(due), notes)
 
 
 def _community(session: StaffSession, chosen: str) -> str:
