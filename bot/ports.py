@@ -484,8 +484,9 @@ class ExpiryStore(Protocol):
     def due_by(self, last_day: date, *, limit: int) -> list[ExpiryItem]:
         """Items kept due on or before last_day, the earliest first."""
 
-    def remind(self, item_id: int, key: str, *, at: datetime, messages: Sequence[OutboundMessage]) -> bool:
-        """Keep key as the item's last reminder and queue messages, once; False when it was sent already."""
+    def remind(self, item_id: int, key: str, *, on: date, at: datetime, messages: Sequence[OutboundMessage]) -> bool:
+        """Keep key as the item's last reminder (sent on the local day on) and queue messages, once; False when it
+        was sent already."""
 
 
 class PetitionStatistics(Protocol):

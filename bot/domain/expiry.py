@@ -70,7 +70,8 @@ def parse_kinds(spec: str) -> tuple[ExpiryKind, ...]:
 @dataclass(frozen=True, slots=True)
 class ExpiryItem:
     """One registered item: what it is, whose it is, who to tell, when it is due; renewed_on is the day its due date
-    was last moved on, retired that it is no longer kept (removed, shop closed) and never reminded."""
+    was last moved on, retired that it is no longer kept (removed, shop closed) and never reminded; last_reminder the
+    last reminder sent (see reminder_key) and reminded_on the local day it was sent."""
 
     id: int
     community: str
@@ -84,6 +85,7 @@ class ExpiryItem:
     renewed_on: date | None = None
     retired: bool = False
     last_reminder: str = ""
+    reminded_on: date | None = None
     updated_at: datetime | None = None
 
 

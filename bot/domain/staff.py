@@ -219,6 +219,7 @@ AUDIT_ACTIONS: dict[str, str] = {
     "expiry_item_renewed": "登记续期",
     "expiry_item_retired": "停用到期事项",
     "expiry_imported": "导入到期登记表",
+    "expiry_exported": "导出到期登记表",
     "faq_added": "加入知识库",
     "faq_updated": "修改问答",
     "file_uploaded": "上传知识库文件",

@@ -5,6 +5,7 @@ then every week until the item is renewed."""
 
 from __future__ import annotations
 
+import io
 import logging
 from collections import defaultdict
 from dataclasses import dataclass, replace
@@ -28,6 +29,7 @@ from bot.domain.expiry import (
     standing,
 )
 from bot.domain.messages import OutboundMessage
+from bot.domain.petition_reports import spreadsheet_text
 from bot.domain.privacy import mask_personal_data
 from bot.domain.staff import Actor
 from bot.ports import Clock, ExpiryStore, Outbox
@@ -37,6 +39,8 @@ from bot.tables import TableFileError, read_table
 log = logging.getLogger(__name__)
 
 SMS_CHANNEL = "sms"
+# An export's columns: the import's headers, and the standing (ignored when imported again).
+EXPORT_HEADER = ("类型", "名称", "责任人/单位", "联系人", "联系电话", "到期日期", "备注", "状态")
 # Items one run looks at (the earliest due first), and items named in a community's summary.
 RUN_LIMIT = 2000
 _SUMMARY_NAMED = 15
@@ -192,12 +196,33 @@ class ExpiryRegisterDesk:
         self._audit.record_as(actor, "expiry_imported", target=community, detail=f"{filename[:60]}：{report.said}")
         return report
 
+    def export(self, actor: Actor, listed: list[ListedItem]) -> bytes:
+        """The items listed as a workbook with the import's headers (so it can be edited and imported again): text
+        cells (a landline keeps its leading 0), the due date a date cell, never a formula; audited."""
+        from openpyxl import Workbook
+
+        workbook = Workbook(write_only=True)
+        sheet = workbook.create_sheet("到期登记")
+        sheet.append(list(EXPORT_HEADER))
+        for shown in listed:
+            item = shown.item
+            texts = (item.kind, item.what, item.owner, item.contact, item.phone)
+            sheet.append(
+                [*(spreadsheet_text(t) for t in texts), item.due, spreadsheet_text(item.notes), shown.standing.label]
+            )
+        buffer = io.BytesIO()
+        workbook.save(buffer)
+        communities = "、".join(sorted({shown.item.community for shown in listed})) or "（无）"
+        self._audit.record_as(actor, "expiry_exported", target=communities[:128], detail=f"{len(listed)} 项")
+        return buffer.getvalue()
+
     # ------------------------------------------------------------ the daily job
 
     def run(self) -> ExpiryRun:
         """One run (the daily job): each item kept whose reminder stage today was not reminded yet gets it (its
-        contact's SMS queued with the stage kept, in one transaction), and each community with items in a stage
-        today gets one summary in the staff group (keyed by community and day: a rerun sends nothing new)."""
+        contact's SMS queued with the stage kept, in one transaction), and each community with items reminded today
+        gets one summary of them in the staff group (keyed by community and day: a rerun, or a run after one that
+        stopped half-way, sends it once and with every item reminded that day)."""
         now, today = self._clock.now(), self.today()
         longest = max((max(k.lead_days) for k in self._kinds), default=0)
         staged: dict[str, list[tuple[ExpiryItem, ReminderStage]]] = defaultdict(list)
@@ -207,14 +232,16 @@ class ExpiryRegisterDesk:
             stage = reminder_stage(item.due, today, kind_named(self._kinds, item.kind).lead_days, self._repeat_days)
             if stage is None:
                 continue
-            staged[item.community].append((item, stage))
             key = reminder_key(item, stage)
             if item.last_reminder == key:
+                if item.reminded_on == today:  # reminded by an earlier run today: still in today's summary
+                    staged[item.community].append((item, stage))
                 continue
             messages = (
                 [OutboundMessage(SMS_CHANNEL, contact_text(item, stage), user_id=item.phone)] if item.phone else []
             )
-            if self._store.remind(item.id, key, at=now, messages=messages):
+            if self._store.remind(item.id, key, on=today, at=now, messages=messages):
+                staged[item.community].append((item, stage))
                 reminded.append(item.id)
                 texts += len(messages)
                 if messages:

@@ -28,7 +28,7 @@ class SqlExpiryRegister:
         """A new item; ExpiryError when the community already has one of that kind and name."""
         try:
             with self._sessions.begin() as session:
-                row = ExpiryItemRow(retired=False, last_reminder="", renewed_on=None)
+                row = ExpiryItemRow(retired=False, last_reminder="", renewed_on=None, reminded_on=None)
                 _fill(row, draft, by=by, now=now)
                 session.add(row)
                 session.flush()
@@ -103,7 +103,7 @@ class SqlExpiryRegister:
                         )
                     ).one_or_none()
                     if row is None:
-                        row = ExpiryItemRow(retired=False, last_reminder="", renewed_on=None)
+                        row = ExpiryItemRow(retired=False, last_reminder="", renewed_on=None, reminded_on=None)
                         _fill(row, draft, by=by, now=now)
                         session.add(row)
                         created += 1
@@ -130,14 +130,14 @@ class SqlExpiryRegister:
         with self._sessions() as session:
             return [_item(row) for row in session.scalars(query)]
 
-    def remind(self, item_id: int, key: str, *, at: datetime, messages: Sequence[OutboundMessage]) -> bool:
-        """Send one reminder of an item once: keep key ("2026-12-01:before7") as its last reminder and queue messages,
-        in one transaction; False, nothing queued, when that reminder was the last one already."""
+    def remind(self, item_id: int, key: str, *, on: date, at: datetime, messages: Sequence[OutboundMessage]) -> bool:
+        """Send one reminder of an item once: keep key ("2026-12-01:before7") as its last reminder, sent on the local
+        day on, and queue messages, in one transaction; False, nothing queued, when it was the last one already."""
         source = f"expiry:{item_id}"
         claim = (
             update(ExpiryItemRow)
             .where(ExpiryItemRow.id == item_id, ExpiryItemRow.last_reminder != key)
-            .values(last_reminder=key[:40])
+            .values(last_reminder=key[:40], reminded_on=on)
         )
         return queue_once(self._sessions, claim, messages, at=at, source=source, dedupe_prefix=f"{source}:{key}")
 
@@ -166,5 +166,6 @@ def _item(row: ExpiryItemRow) -> ExpiryItem:
         renewed_on=row.renewed_on,
         retired=row.retired,
         last_reminder=row.last_reminder,
+        reminded_on=row.reminded_on,
         updated_at=row.updated_at,
     )

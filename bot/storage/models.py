@@ -465,5 +465,6 @@ class ExpiryItemRow(Base):
     renewed_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     retired: Mapped[bool] = mapped_column(Boolean)
     last_reminder: Mapped[str] = mapped_column(String(40))
+    reminded_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     updated_by: Mapped[str] = mapped_column(String(128))
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())

@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 from bot.console.server import ConsoleServer
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
+from bot.tables import read_table
 from tests.console.test_browser import browser  # noqa: F401  (the shared Chromium fixture)
 from tests.support.console import PASSWORD, ConsoleWorld, csrf_of, signed_in, two_communities
 from tests.support.gateway import free_port
@@ -92,12 +93,23 @@ def test_an_import_shows_its_summary_and_each_bad_row_and_a_reimport_updates(wor
     assert "新增 1 项，更新 1 项，未变 1 项" in again.text and "未导入" not in again.text
     names = [i.item.what for i in world.application.expiry.listed(community="和平里")]
     assert sorted(names) == ["3号楼2单元灭火器", "5号楼电梯", "张记面馆 王某健康证"]
+    exported = he.get("/expiry/export.xlsx")
+    assert exported.status_code == 200 and "filename*=utf-8''" in exported.headers["content-disposition"]
+    rows = read_table(exported.content, "export.xlsx")
+    assert rows[0] == ["类型", "名称", "责任人/单位", "联系人", "联系电话", "到期日期", "备注", "状态"]
+    assert ["健康证", "张记面馆 王某健康证", "张记面馆", "王某", "13800138000", "2027-12-01 00:00:00"] in [
+        r[:6] for r in rows
+    ]
+    files = {"file": ("到期登记.xlsx", exported.content, "application/octet-stream")}
+    round_trip = he.post("/expiry/import", data={"csrf_token": csrf_of(he), "kind": "其他"}, files=files)
+    assert "新增 0 项，更新 0 项，未变 3 项" in round_trip.text  # an export imports again as it is
     broken = he.post(
         "/expiry/import", data={"csrf_token": csrf_of(he)}, files={"file": ("a.xls", b"\xd0\xcf\x11\xe0", "x")}
     )
     assert broken.status_code == 400 and "另存为" in broken.text
     audited = world.application.audit.entries(limit=50, action="expiry_imported")
     assert any(e.target == "和平里" and "新增 2 项" in e.detail for e in audited)
+    assert world.application.audit.entries(limit=50, action="expiry_exported")[0].detail == "3 项"
 
 
 def test_list_and_import_in_a_browser_at_desktop_width(

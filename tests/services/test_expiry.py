@@ -91,7 +91,7 @@ def test_reminders_go_out_once_per_stage_to_the_contact_and_the_staff_group(
     assert sorted(i for r in runs for i in r.reminded) == [late.id] and len(_queued(sessions, clock)) == 3
     # Next day: the same stage, nothing new; at 7 days before, the next stage.
     clock.current = _local_morning(date(2026, 11, 2))
-    assert desk.run().reminded == ()
+    assert desk.run() == ExpiryRun((), 0, ())  # nobody is told twice, the staff group neither
     clock.current = _local_morning(date(2026, 11, 24))
     assert certificate.id in desk.run().reminded
     texts = [m.text for m in _queued(sessions, clock) if m.channel == "sms"]
@@ -164,3 +164,19 @@ def test_the_application_runs_the_reminders_daily_at_the_configured_local_hour(
         assert (local.hour, local.minute) == (7, 0)
     finally:
         application.stop_jobs()
+
+
+def test_a_run_after_one_that_stopped_half_way_still_names_every_item_reminded_that_day(
+    sessions: sessionmaker[Session], clock: FakeClock
+) -> None:
+    desk = _desk(sessions, clock)
+    first = desk.add(CADRE, _draft("王某健康证", date(2026, 11, 8), phone=""))
+    desk.add(CADRE, _draft("钱某健康证", date(2026, 11, 8), phone=""))
+    # A run reminded the first item, then the process died before the staff group's summary was queued.
+    assert SqlExpiryRegister(sessions).remind(
+        first.id, "2026-11-08:before7", on=desk.today(), at=clock.now(), messages=[]
+    )
+    run = desk.run()
+    assert run.reminded != () and first.id not in run.reminded and run.summaries == ("幸福里",)
+    (summary,) = _queued(sessions, clock)
+    assert "王某健康证" in summary.text and "钱某健康证" in summary.text and "共 2 项" in summary.text

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Annotated
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, File, Form, Request, UploadFile
 from fastapi.responses import HTMLResponse, Response
@@ -13,7 +14,7 @@ from bot.console.web import ForbiddenError, Services, StaffSession, acting, allo
 from bot.domain.errors import AssistantError
 from bot.domain.expiry import ExpiryError, ExpiryItem, ItemDraft, Standing, parse_due_date
 from bot.domain.staff import Actor, Permission
-from bot.services.expiry import ImportReport
+from bot.services.expiry import ImportReport, ListedItem
 
 router = APIRouter()
 Keeper = Annotated[StaffSession, allowed(Permission.MANAGE_REGISTERS)]
@@ -21,6 +22,7 @@ Editing = Annotated[StaffSession, acting(Permission.MANAGE_REGISTERS)]
 # The filters of the list, in the order shown.
 FILTERS = (Standing.SOON, Standing.OVERDUE, Standing.RENEWED, Standing.CURRENT, Standing.RETIRED)
 Text = Annotated[str, Form(max_length=400)]
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +57,14 @@ Typed = Annotated[ItemForm, Depends(item_form)]
 def register(request: Request, console: Services, session: Keeper) -> Response:
     """The items this account may see, earliest due first, filtered by standing and kind; the add and import forms."""
     return _register_page(request, console, session)
+
+
+@router.get("/expiry/export.xlsx")
+def export(request: Request, console: Services, session: Keeper) -> Response:
+    """The items listed (same filters, same scope) as a workbook that can be edited and imported again."""
+    data = console.expiry.export(_actor(session), _listed(request, console, session))
+    name = quote(f"到期登记-{console.expiry.today().isoformat()}.xlsx")
+    return Response(data, media_type=XLSX, headers={"Content-Disposition": f"attachment; filename*=utf-8''{name}"})
 
 
 @router.post("/expiry", response_class=HTMLResponse)
@@ -137,28 +147,35 @@ def _register_page(
     status_code: int = 200,
 ) -> Response:
     params = request.query_params
-    shown = next((f for f in FILTERS if f.value == params.get("standing", "")), None)
-    kind = params.get("kind", "")
     scope = session.user.community_scope
-    community = params.get("community", "").strip() if scope is None else scope
-    items = console.expiry.listed(community=community or None, shown=shown, kind=kind) if scope is None or scope else []
     return page(
         request,
         "expiry.html",
         session,
         status_code=status_code,
-        items=items,
+        items=_listed(request, console, session),
         filters=FILTERS,
-        shown=shown.value if shown else "",
-        kind=kind,
+        shown=params.get("standing", ""),
+        kind=params.get("kind", ""),
         kinds=[k.name for k in console.expiry.kinds],
         communities=known_communities(console) if scope is None else [],
-        community=community,
+        community=params.get("community", "").strip() if scope is None else scope,
         today=console.expiry.today(),
         error=error,
         draft=draft or ItemForm("", "", "", "", "", "", ""),
         report=report,
     )
+
+
+def _listed(request: Request, console: Services, session: StaffSession) -> list[ListedItem]:
+    """The items the list shows: the filters in the query, within the account's scope."""
+    params = request.query_params
+    shown = next((f for f in FILTERS if f.value == params.get("standing", "")), None)
+    scope = session.user.community_scope
+    if scope == "":
+        return []  # a cadre without a community sees none
+    community = params.get("community", "").strip() or None if scope is None else scope
+    return console.expiry.listed(community=community, shown=shown, kind=params.get("kind", ""))
 
 
 def _item_page(

@@ -32,6 +32,7 @@ def upgrade() -> None:
         sa.Column("renewed_on", sa.Date, nullable=True),
         sa.Column("retired", sa.Boolean, nullable=False),
         sa.Column("last_reminder", sa.String(40), nullable=False),
+        sa.Column("reminded_on", sa.Date, nullable=True),
         sa.Column("updated_by", sa.String(128), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), nullable=False),
         sa.UniqueConstraint("community", "kind", "what", name="uq_expiry_items_identity"),
