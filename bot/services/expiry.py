@@ -29,6 +29,7 @@ from bot.domain.expiry import (
     standing,
 )
 from bot.domain.messages import OutboundMessage
+from bot.domain.outbox import SendPriority
 from bot.domain.petition_reports import spreadsheet_text
 from bot.domain.privacy import mask_personal_data
 from bot.domain.staff import Actor
@@ -253,7 +254,10 @@ class ExpiryRegisterDesk:
                     self._staff_channel, staff_summary(community, items), group_id=self._staff_group_id
                 )
                 key = f"expiry:summary:{community}:{today.isoformat()}"
-                if self._outbox.enqueue(message, now=now, source="expiry:summary", dedupe_key=key):
+                queued = self._outbox.enqueue(
+                    message, now=now, source="expiry:summary", dedupe_key=key, priority=SendPriority.BULK
+                )
+                if queued:
                     summaries.append(community)
         return ExpiryRun(tuple(reminded), texts, tuple(summaries))
 

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.domain.expiry import ExpiryError, ExpiryItem, ImportCounts, ItemDraft, ItemNotFoundError
 from bot.domain.messages import OutboundMessage
+from bot.domain.outbox import SendPriority
 from bot.storage.channel import queue_once
 from bot.storage.models import ExpiryItemRow
 
@@ -139,7 +140,10 @@ class SqlExpiryRegister:
             .where(ExpiryItemRow.id == item_id, ExpiryItemRow.last_reminder != key)
             .values(last_reminder=key[:40], reminded_on=on)
         )
-        return queue_once(self._sessions, claim, messages, at=at, source=source, dedupe_prefix=f"{source}:{key}")
+        prefix = f"{source}:{key}"  # reminders are bulk sending: answers to residents go first
+        return queue_once(
+            self._sessions, claim, messages, at=at, source=source, dedupe_prefix=prefix, priority=SendPriority.BULK
+        )
 
 
 def _fill(row: ExpiryItemRow, draft: ItemDraft, *, by: str, now: datetime) -> None:

@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.app import REMIND_EXPIRING_ITEMS
 from bot.domain.expiry import DEFAULT_KINDS, ExpiryError, ItemDraft, Standing, parse_kinds
 from bot.domain.messages import OutboundMessage
+from bot.domain.outbox import SendPriority
 from bot.domain.staff import Actor, Role, Venue
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
 from bot.services.audit import StaffAudit
@@ -83,6 +84,8 @@ def test_reminders_go_out_once_per_stage_to_the_contact_and_the_staff_group(
     assert summary.text.startswith(
         "【到期提醒 幸福里】即将到期：3号楼灭火器（灭火器/消防设施，11月20日，还有 19 天到期）、"
     )
+    waiting = SqlOutbox(sessions).due(now=clock.now(), limit=10)
+    assert {q.priority for q in waiting} == {SendPriority.BULK}  # answers to residents go first
     # A rerun the same day, or from a second process, sends nothing.
     assert desk.run().reminded == () and len(_queued(sessions, clock)) == 2
     late = desk.add(CADRE, _draft("赵某健康证", date(2026, 11, 5)))
