@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import timedelta, timezone
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.config import Settings
 from bot.domain.door_codes import SubmissionLimits
 from bot.domain.errors import AssistantError
+from bot.domain.expiry import parse_kinds
 from bot.handlers.router import MessageRouter, RateLimits
 from bot.local_state import LocalStateError, os_error_message, prepare_directory
 from bot.ports import ChatGateway, Clock, PetitionClassifier, SystemClock
@@ -36,6 +37,7 @@ from bot.services.dashboard import Dashboard
 from bot.services.deadlines import DeadlineWatch
 from bot.services.door_codes import DoorCodeDesk
 from bot.services.escalation import EscalationService
+from bot.services.expiry import ExpiryRegisterDesk
 from bot.services.faq_book import FaqBook
 from bot.services.knowledge_admin import KnowledgeMaintenance
 from bot.services.open311 import GeoReport, Open311Keys
@@ -53,6 +55,7 @@ from bot.storage.api_keys import SqlApiKeys
 from bot.storage.channel import SqlGroupConfigs, SqlInbox, SqlOutbox
 from bot.storage.door_codes import SqlDoorCodes
 from bot.storage.engine import make_engine, session_factory, upgrade
+from bot.storage.expiry import SqlExpiryRegister
 from bot.storage.petition_reports import SqlPetitionReports
 from bot.storage.petitions import SqlPetitions
 from bot.storage.photos import SqlPhotoStore
@@ -66,6 +69,7 @@ from bot.storage.unanswered import SqlUnansweredQuestions
 REMIND_OVERDUE_QUESTIONS = "remind_overdue_questions"
 CLOSE_UNANSWERED_PETITIONS = "close_unanswered_petitions"
 REMIND_PETITION_DEADLINES = "remind_petition_deadlines"
+REMIND_EXPIRING_ITEMS = "remind_expiring_items"
 # How often resolved petitions are checked for the resident's silence (closing is due days after resolving).
 PETITION_CLOSE_CHECK = timedelta(hours=1)
 # How often petition deadlines are checked (reminders are sent once a day per case; escalation once).
@@ -73,7 +77,11 @@ PETITION_DEADLINE_CHECK = timedelta(hours=1)
 
 
 def scheduled_jobs(
-    settings: Settings, escalation: EscalationService, petitions: PetitionDesk, deadlines: DeadlineWatch
+    settings: Settings,
+    escalation: EscalationService,
+    petitions: PetitionDesk,
+    deadlines: DeadlineWatch,
+    expiry: ExpiryRegisterDesk,
 ) -> Mapping[str, Callable[..., object]]:
     """Every job the scheduler can run, by name."""
     remind_every = timedelta(minutes=settings.unanswered_remind_minutes)
@@ -81,6 +89,7 @@ def scheduled_jobs(
         REMIND_OVERDUE_QUESTIONS: partial(escalation.renotify_overdue, older_than=remind_every),
         CLOSE_UNANSWERED_PETITIONS: petitions.close_unanswered,
         REMIND_PETITION_DEADLINES: deadlines.run,
+        REMIND_EXPIRING_ITEMS: expiry.run,
     }
 
 
@@ -117,6 +126,7 @@ class Application:
     open311: GeoReport
     photos: PhotoAlbum
     door_codes: DoorCodeDesk
+    expiry: ExpiryRegisterDesk
     faq_book: FaqBook
     audit: StaffAudit
     accounts: StaffAccounts
@@ -134,6 +144,9 @@ class Application:
         self.scheduler.every(REMIND_OVERDUE_QUESTIONS, remind_every, job_id=REMIND_OVERDUE_QUESTIONS)
         self.scheduler.every(CLOSE_UNANSWERED_PETITIONS, PETITION_CLOSE_CHECK, job_id=CLOSE_UNANSWERED_PETITIONS)
         self.scheduler.every(REMIND_PETITION_DEADLINES, PETITION_DEADLINE_CHECK, job_id=REMIND_PETITION_DEADLINES)
+        local = timezone(timedelta(hours=self.settings.utc_offset_hours))
+        daily = f"0 {self.settings.expiry_remind_hour} * * *"
+        self.scheduler.cron(REMIND_EXPIRING_ITEMS, daily, job_id=REMIND_EXPIRING_ITEMS, timezone=local)
 
     def stop_jobs(self) -> None:
         """Stop running jobs and hand the lease to another process at once."""
@@ -421,6 +434,16 @@ def build_application(
         ),
         public_url=settings.public_address,
     )
+    expiry = ExpiryRegisterDesk(
+        SqlExpiryRegister(sessions),
+        outbox,
+        clock,
+        audit=audit,
+        kinds=parse_kinds(settings.expiry_kinds),
+        repeat_days=settings.expiry_overdue_repeat_days,
+        staff_group_id=settings.staff_group_id,
+        utc_offset=utc_offset,
+    )
     router = MessageRouter(
         assistant,
         groups,
@@ -477,6 +500,7 @@ def build_application(
         open311=open311,
         photos=photos,
         door_codes=door_codes,
+        expiry=expiry,
         faq_book=faq_book,
         audit=audit,
         accounts=accounts,
@@ -488,7 +512,7 @@ def build_application(
         router=router,
         scheduler=JobScheduler(
             engine,
-            scheduled_jobs(settings, escalation, petitions, deadlines),
+            scheduled_jobs(settings, escalation, petitions, deadlines, expiry),
             holder=default_holder(),
             lease_s=settings.scheduler_lease_s,
             misfire_grace_s=settings.scheduler_misfire_grace_s,

@@ -8,6 +8,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.domain.expiry import DEFAULT_KINDS
+
 _PLACEHOLDER_SECRETS = {"", "changeme", "change-me", "sk-xxx", "your-api-key", "placeholder", "none", "test"}
 EmbeddingBackend = Literal["use-m3", "sentence-transformers"]
 VectorStoreMode = Literal["embedded", "server"]
@@ -258,6 +260,11 @@ class Settings(BaseSettings):
     door_code_per_device_hour: int = Field(default=3, ge=1, le=1000)
     door_code_per_address_hour: int = Field(default=10, ge=1, le=10000)
     door_code_per_code_day: int = Field(default=30, ge=1, le=100000)
+    # 到期提醒: the kinds of items registered, each with the days before its due date it is reminded
+    # ("名称:30,7;…"), how often an overdue item is reminded again, and the local hour of the daily reminder job
+    expiry_kinds: str = DEFAULT_KINDS
+    expiry_overdue_repeat_days: int = Field(default=7, ge=1, le=365)
+    expiry_remind_hour: int = Field(default=9, ge=0, le=23)
 
     # LLM mode: any OpenAI-compatible chat endpoint (DeepSeek, Qwen/DashScope, vLLM, Ollama). Empty: extractive only.
     llm_base_url: str = ""

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol, runtime_checkable
 
 from bot.domain.conversation import ActivityScope, ConversationTurn
 from bot.domain.door_codes import Admission, DoorCode, SubmissionLimits
 from bot.domain.escalation import Asker, EmbeddingRow, QuestionStatus, UnansweredQuestion
+from bot.domain.expiry import ExpiryItem, ImportCounts, ItemDraft
 from bot.domain.groups import GroupConfig
 from bot.domain.messages import OutboundMessage, TriggerMode
 from bot.domain.open311 import ApiKey, CaseMove
@@ -470,6 +471,38 @@ class DoorCodeStore(Protocol):
 
     def withdraw(self, submission_id: int) -> None:
         """Give a reserved slot back (nothing was filed with it)."""
+
+
+class ExpiryStore(Protocol):
+    """The expiry register (到期提醒): items with a due date, and the reminders sent for them."""
+
+    def add(self, draft: ItemDraft, *, by: str, now: datetime) -> ExpiryItem:
+        """A new item; ExpiryError when the community already has one of that kind and name."""
+
+    def get(self, item_id: int) -> ExpiryItem | None:
+        """One item by id."""
+
+    def listed(self, *, community: str | None) -> list[ExpiryItem]:
+        """Every item (one community's if given), the earliest due date first."""
+
+    def edit(self, item_id: int, draft: ItemDraft, *, today: date, by: str, now: datetime) -> ExpiryItem:
+        """Change an item's fields (a later due date counts as renewed today)."""
+
+    def renew(self, item_id: int, due: date, *, on: date, by: str, now: datetime) -> ExpiryItem | None:
+        """Move an item's due date on; None for an unknown item."""
+
+    def retire(self, item_id: int, *, by: str, now: datetime) -> bool:
+        """Stop keeping an item; False if it was retired already or unknown."""
+
+    def import_drafts(self, drafts: Sequence[ItemDraft], *, today: date, by: str, now: datetime) -> ImportCounts:
+        """Save a sheet's checked rows in one transaction, updating the items they name rather than copying them."""
+
+    def due_by(self, last_day: date, *, limit: int) -> list[ExpiryItem]:
+        """Items kept due on or before last_day, the earliest first."""
+
+    def remind(self, item_id: int, key: str, *, on: date, at: datetime, messages: Sequence[OutboundMessage]) -> bool:
+        """Keep key as the item's last reminder (sent on the local day on) and queue messages, once; False when it
+        was sent already."""
 
 
 class PetitionStatistics(Protocol):

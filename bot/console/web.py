@@ -96,6 +96,12 @@ def services(request: Request) -> Application:
 Services = Annotated[Application, Depends(services)]
 
 
+def known_communities(console: Application) -> list[str]:
+    """The communities an admin may choose from: those of the groups, and the default one."""
+    default = console.settings.default_community
+    return sorted({g.community for g in console.groups.all() if g.community} | ({default} if default else set()))
+
+
 def client_ip(request: Request) -> str:
     """The caller's address (uvicorn applies X-Forwarded-For from trusted proxies)."""
     return request.client.host if request.client else ""
@@ -207,6 +213,10 @@ _NOTICES = {
     "department_saved": "部门已保存。",
     "department_removed": "部门已删除，已派给它的诉求不受影响。",
     "door_code_deactivated": "门牌码已停用，扫码后会提示已停用。",
+    "expiry_added": "已登记，到期前会按时提醒。",
+    "expiry_saved": "已保存。",
+    "expiry_renewed": "已登记续期，提醒按新的到期日期重新计算。",
+    "expiry_retired": "已停用，不会再提醒。",
 }
 
 

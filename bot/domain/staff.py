@@ -36,6 +36,7 @@ class Permission(StrEnum):
     MANAGE_API_KEYS = "manage_api_keys"  # the Open311 keys outside systems post cases with (admins only)
     MANAGE_ROUTING = "manage_routing"
     MANAGE_DOOR_CODES = "manage_door_codes"
+    MANAGE_REGISTERS = "manage_registers"  # 到期提醒 and the other registers of the community
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -51,6 +52,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             # who a category's cases go to, its deadlines and the departments directory (cadres dispatch)
             Permission.MANAGE_ROUTING,
             Permission.MANAGE_DOOR_CODES,
+            Permission.MANAGE_REGISTERS,
         }
     ),
     # Handlers work the petitions dispatched to their department, and nothing else.
@@ -212,6 +214,12 @@ AUDIT_ACTIONS: dict[str, str] = {
     "door_codes_created": "生成门牌码",
     "door_code_deactivated": "停用门牌码",
     "petitions_exported": "导出诉求",
+    "expiry_item_added": "登记到期事项",
+    "expiry_item_updated": "修改到期事项",
+    "expiry_item_renewed": "登记续期",
+    "expiry_item_retired": "停用到期事项",
+    "expiry_imported": "导入到期登记表",
+    "expiry_exported": "导出到期登记表",
     "faq_added": "加入知识库",
     "faq_updated": "修改问答",
     "file_uploaded": "上传知识库文件",

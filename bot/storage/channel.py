@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, delete, func, select, update
+from sqlalchemy import ColumnElement, Update, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -517,6 +517,32 @@ def queued_row(
         lease_until=None,
         priority=int(priority),
     )
+
+
+def queue_once(
+    sessions: sessionmaker[Session],
+    claim: Update,
+    messages: Sequence[OutboundMessage],
+    *,
+    at: datetime,
+    source: str,
+    dedupe_prefix: str,
+    priority: SendPriority = SendPriority.NORMAL,
+) -> bool:
+    """Run claim (a compare-and-set UPDATE marking one notice as sent, say a reminder) and queue messages (keys
+    dedupe_prefix:0, :1 …, sent with priority) in one transaction; False, nothing queued, when the claim matched no
+    row or the messages were queued before."""
+    try:
+        with sessions.begin() as session:
+            claimed = session.execute(claim.execution_options(synchronize_session=False))
+            if not getattr(claimed, "rowcount", 0):
+                return False
+            for n, message in enumerate(messages):
+                key = f"{dedupe_prefix}:{n}"
+                session.add(queued_row(message, at, source=source, dedupe_key=key, priority=priority))
+    except IntegrityError:  # queued before (the outbox key): the notice went out
+        return False
+    return True
 
 
 # Most urgent first, then oldest

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     Dialect,
     Float,
@@ -17,6 +18,7 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    UniqueConstraint,
     true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -445,3 +447,30 @@ class DoorCodeSubmissionRow(Base):
     address: Mapped[str] = mapped_column(String(64))
     at: Mapped[datetime] = mapped_column(UtcDateTime())
     petition_number: Mapped[str] = mapped_column(String(16))
+
+
+class ExpiryItemRow(Base):
+    """An item of the expiry register (到期提醒): one per community, kind and name; its due date, who to tell, and
+    the last reminder sent for it (its due date and stage, compared-and-set with the reminder queued)."""
+
+    __tablename__ = "expiry_items"
+    __table_args__ = (
+        UniqueConstraint("community", "kind", "what", name="uq_expiry_items_identity"),
+        Index("ix_expiry_items_due", "retired", "due"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    community: Mapped[str] = mapped_column(String(128), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    what: Mapped[str] = mapped_column(String(100))
+    owner: Mapped[str] = mapped_column(String(64))
+    contact: Mapped[str] = mapped_column(String(64))
+    phone: Mapped[str] = mapped_column(String(16))
+    due: Mapped[date] = mapped_column(Date)
+    notes: Mapped[str] = mapped_column(String(300))
+    renewed_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    retired: Mapped[bool] = mapped_column(Boolean)
+    last_reminder: Mapped[str] = mapped_column(String(40))
+    reminded_on: Mapped[date | None] = mapped_column(Date, nullable=True)
+    updated_by: Mapped[str] = mapped_column(String(128))
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())

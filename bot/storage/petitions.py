@@ -31,7 +31,7 @@ from bot.domain.petitions import (
 )
 from bot.domain.routing import Route
 from bot.domain.workflow import Transition
-from bot.storage.channel import mark_handled, queued_row
+from bot.storage.channel import mark_handled, queue_once, queued_row
 from bot.storage.models import (
     GroupConfigRow,
     PendingPetitionRow,
@@ -236,21 +236,12 @@ class SqlPetitions:
         """Send a deadline reminder for a case once: keep key ("overdue:2026-11-28") as its last reminder and queue
         messages, in one transaction; False, nothing queued, when that reminder was the last one already."""
         source = f"{PETITION_WORKFLOW.kind}:{petition_id}"
-        try:
-            with self._sessions.begin() as session:
-                claimed = session.execute(
-                    update(PetitionRow)
-                    .where(PetitionRow.id == petition_id, PetitionRow.last_reminder != key)
-                    .values(last_reminder=key[:32])
-                    .execution_options(synchronize_session=False)
-                )
-                if not getattr(claimed, "rowcount", 0):
-                    return False
-                for n, message in enumerate(messages):
-                    session.add(queued_row(message, at, source=source, dedupe_key=f"{source}:remind:{key}:{n}"))
-        except IntegrityError:  # queued before (the outbox key): the reminder went out
-            return False
-        return True
+        claim = (
+            update(PetitionRow)
+            .where(PetitionRow.id == petition_id, PetitionRow.last_reminder != key)
+            .values(last_reminder=key[:32])
+        )
+        return queue_once(self._sessions, claim, messages, at=at, source=source, dedupe_prefix=f"{source}:remind:{key}")
 
     def due_before(self, cutoff: datetime, *, limit: int) -> list[Petition]:
         """Cases still running (not resolved or settled) whose deadline is before cutoff, the earliest first."""

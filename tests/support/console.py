@@ -77,6 +77,13 @@ def sign_in(client: TestClient, username: str, password: str = PASSWORD) -> Any:
     )
 
 
+def signed_in(world: ConsoleWorld, username: str) -> TestClient:
+    """A fresh browser signed in as username (with the shared test password)."""
+    client = world.client()
+    assert sign_in(client, username).status_code == 303
+    return client
+
+
 def csrf_of(client: TestClient, path: str = "/account/password") -> str:
     """The session's CSRF token, read from a page's form."""
     found = _CSRF.search(client.get(path).text)

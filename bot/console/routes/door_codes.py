@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from bot.console.web import ForbiddenError, Services, StaffSession, acting, allowed, page, redirect
+from bot.console.web import ForbiddenError, Services, StaffSession, acting, allowed, known_communities, page, redirect
 from bot.domain.door_codes import MAX_UNITS, DoorCode
 from bot.domain.errors import AssistantError
 from bot.domain.staff import Actor, Permission
@@ -82,7 +82,7 @@ def _codes_page(
     first, last = params.get("first", ""), params.get("last", "")
     batch = f"first={first}&last={last}" if first.isdigit() and last.isdigit() else ""
     admin = session.user.community_scope is None
-    communities = sorted({g.community for g in console.groups.all() if g.community} | _default(console))
+    communities = known_communities(console)
     return page(
         request,
         "door_codes.html",
@@ -95,11 +95,6 @@ def _codes_page(
         error=error,
         draft=draft,
     )
-
-
-def _default(console: Services) -> set[str]:
-    default = console.settings.default_community
-    return {default} if default else set()
 
 
 def _shown(console: Services, session: StaffSession, community: str) -> list[DoorCode]:

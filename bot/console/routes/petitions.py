@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
-from bot.console.web import ForbiddenError, Services, StaffSession, acting, allowed, page, redirect
+from bot.console.web import ForbiddenError, Services, StaffSession, acting, allowed, known_communities, page, redirect
 from bot.domain.errors import AssistantError
 from bot.domain.petitions import (
     BoardFilter,
@@ -90,7 +90,7 @@ def board(
     page_number = max(1, page_number)
     cases = console.petitions.board(shown, offset=(page_number - 1) * BOARD_PAGE, limit=BOARD_PAGE + 1)
     counts = console.petitions.counts(shown)
-    communities = sorted({g.community for g in console.groups.all() if g.community} | _default(console))
+    communities = known_communities(console)
     return page(
         request,
         "petitions.html",
@@ -153,11 +153,6 @@ def move(
         return _case_page(request, console, session, found, error=str(refused), draft=note, status_code=400)
     escalated = chosen is PetitionEvent.ESCALATE
     return redirect(f"/petitions/{number}", notice="petition_escalated" if escalated else "petition_moved")
-
-
-def _default(console: Services) -> set[str]:
-    default = console.settings.default_community
-    return {default} if default else set()
 
 
 @router.get("/petitions/{number}/photos/{photo_id}")

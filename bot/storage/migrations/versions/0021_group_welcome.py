@@ -1,7 +1,7 @@
 """Welcome messages for new group members: per group a switch and a text (empty: the default from BOT_WELCOME_TEXT).
 
 Revision ID: 0021
-Revises: 0017
+Revises: 0020
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0021"
-down_revision = "0017"
+down_revision = "0020"
 branch_labels = None
 depends_on = None
 
