@@ -15,6 +15,7 @@ from datetime import date, datetime, timedelta
 from enum import StrEnum
 
 from bot.domain.errors import AssistantError
+from bot.domain.messages import OutboundMessage
 
 NAME_CHARS = 30
 # Excel's day numbers count from 1899-12-30 (its 1900 leap-year bug folded in); 5 digits cover 1900-2173.
@@ -222,3 +223,26 @@ class ImportSummary:
         if self.ignored_columns:
             parts.append(f"这些列不需要，已忽略、没有保存：{'、'.join(self.ignored_columns)}")
         return "；".join(parts) + "。"
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderBatch:
+    """One community's reminders of one run, stored and queued together: the residents reminded (for one age), the
+    SMS to each family contact with a mobile (by resident id), and the cadres' summary."""
+
+    community: str
+    age: int
+    resident_ids: tuple[int, ...]
+    family: tuple[tuple[int, OutboundMessage], ...]
+    summary: OutboundMessage
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderRun:
+    """What one run of the daily job did: residents reminded as reaching the age soon, residents listed in a
+    catch-up (already past it), SMS queued to families, communities summed up."""
+
+    due: int = 0
+    caught_up: int = 0
+    sms: int = 0
+    summaries: int = 0
