@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import csv
 import io
 import re
-import time
-import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +14,15 @@ from yaml.nodes import Node
 
 from bot.domain.errors import AssistantError
 from bot.domain.knowledge import EntryKind, KnowledgeEntry, Section
+from bot.tables import (
+    Deadline,
+    TableFileError,
+    check_package,
+    csv_rows,
+    first_line,
+    unreadable_reason,
+    xlsx_rows,
+)
 
 SUPPORTED_SUFFIXES = (".md", ".markdown", ".csv", ".xlsx", ".docx", ".pdf", ".txt")
 FRONT_MATTER_REQUIRED = ("id", "title", "category", "source", "updated")
@@ -39,16 +45,8 @@ FAQ_HEADER_ALIASES = {
     "社区": "community",
 }
 SIMILAR_SEPARATOR = "|"
-# Bounds on what one file may make the reader do: a small file must not claim (or unpack to) an unbounded amount.
-TABLE_MAX_ROWS = 20_000
-TABLE_MAX_COLUMNS = 50
-CELL_MAX_CHARS = 20_000
 FRONT_MATTER_MAX_CHARS = 4_000
 FRONT_MATTER_FIELD_MAX_CHARS = 500
-PACKAGE_MAX_UNPACKED_MB = 64
-PARSE_MAX_SECONDS = 60.0
-# What a file claims to be, for the reason given when its library cannot read it.
-_FORMAT_NAMES = {".xlsx": " Excel（.xlsx）", ".docx": " Word（.docx）", ".pdf": " PDF "}
 
 
 class KnowledgeFileError(AssistantError):
@@ -77,30 +75,16 @@ def load_knowledge_file(path: Path, relative: str) -> list[KnowledgeEntry]:
     if reader is None:
         raise KnowledgeFileError(f"不支持的文件类型 {suffix}")
     try:
-        entries = reader(data, relative, _Deadline(PARSE_MAX_SECONDS))
+        entries = reader(data, relative, Deadline())
     except KnowledgeFileError:
         raise
+    except TableFileError as exc:  # a bound or the deadline (bot.tables) refused the file
+        raise KnowledgeFileError(str(exc)) from None
     except Exception as exc:  # whatever a reader library raises on a damaged file is that file's problem
-        detail = _first_line(str(exc)) or type(exc).__name__
-        name = _FORMAT_NAMES.get(suffix)
-        reason = f"不是有效的{name}文件，可能已损坏：{detail}" if name else f"文件无法读取：{detail}"
-        raise KnowledgeFileError(reason) from None
+        raise KnowledgeFileError(unreadable_reason(suffix, exc)) from None
     if not entries:
         raise KnowledgeFileError("文件里没有可用的内容")
     return entries
-
-
-class _Deadline:
-    """The time one file's parse may take; past it the file is refused rather than left to run."""
-
-    def __init__(self, seconds: float) -> None:
-        self._seconds = seconds
-        self._end = time.monotonic() + seconds
-
-    def check(self) -> None:
-        """Refuse the file once its time is up."""
-        if time.monotonic() > self._end:
-            raise KnowledgeFileError(f"文件太大或太复杂，{self._seconds:.0f} 秒内没有读完，请拆分成几个文件")
 
 
 def decode_text(data: bytes) -> str:
@@ -129,7 +113,7 @@ class _FrontMatterLoader(yaml.SafeLoader):
         return super().compose_node(parent, index)
 
 
-def _read_markdown(data: bytes, relative: str, deadline: _Deadline) -> list[KnowledgeEntry]:
+def _read_markdown(data: bytes, relative: str, deadline: Deadline) -> list[KnowledgeEntry]:
     text = decode_text(data).replace("\r\n", "\n")
     meta: dict[str, Any] = {}
     body = text
@@ -142,7 +126,7 @@ def _read_markdown(data: bytes, relative: str, deadline: _Deadline) -> list[Know
         try:
             loaded = yaml.load(text[4:end], Loader=_FrontMatterLoader)  # a SafeLoader that refuses aliases
         except yaml.YAMLError as exc:
-            raise KnowledgeFileError(f"front matter 不是合法的 YAML：{_first_line(str(exc))}") from None
+            raise KnowledgeFileError(f"front matter 不是合法的 YAML：{first_line(str(exc))}") from None
         if not isinstance(loaded, dict):
             raise KnowledgeFileError("front matter 应为“字段: 值”的形式")
         meta = {str(k): v for k, v in loaded.items()}
@@ -224,107 +208,12 @@ def _plain_markdown(text: str) -> str:
 # ---------------------------------------------------------------- FAQ tables
 
 
-def _read_csv(data: bytes, relative: str, deadline: _Deadline) -> list[KnowledgeEntry]:
-    text = decode_text(data)
-    rows: list[list[str]] = []
-    try:
-        for number, row in enumerate(csv.reader(io.StringIO(text, newline="")), start=1):
-            if number % 1000 == 0:
-                deadline.check()
-            rows.append(_table_row(number, row))
-    except csv.Error as exc:
-        raise KnowledgeFileError(f"CSV 格式错误：{exc}") from None
-    return _faq_entries(rows, relative)
+def _read_csv(data: bytes, relative: str, deadline: Deadline) -> list[KnowledgeEntry]:
+    return _faq_entries(csv_rows(decode_text(data), deadline), relative)
 
 
-def _read_xlsx(data: bytes, relative: str, deadline: _Deadline) -> list[KnowledgeEntry]:
-    from openpyxl import load_workbook
-
-    _check_package(data)
-    workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    try:
-        rows = list(_xlsx_rows(workbook, deadline))
-    finally:
-        workbook.close()
-    return _faq_entries(rows, relative)
-
-
-def _xlsx_rows(workbook: Any, deadline: _Deadline) -> Iterator[list[str]]:
-    """The first sheet's rows, streamed cell by cell: the sheet's own claim of its size (`<dimension>`) is never
-    trusted, empty cells are skipped without being materialised, and the table's bounds are checked as cells come."""
-    from openpyxl.worksheet._reader import WorkSheetParser
-    from openpyxl.xml.constants import SHEET_MAIN_NS
-    from openpyxl.xml.functions import iterparse
-
-    row_tag, cell_tag = f"{{{SHEET_MAIN_NS}}}row", f"{{{SHEET_MAIN_NS}}}c"
-    # openpyxl's own cell parser turns shared strings, inline strings, numbers and dates into values.
-    sheet = workbook.worksheets[0]
-    cell_parser = WorkSheetParser(
-        None,
-        sheet._shared_strings,
-        data_only=True,
-        epoch=workbook.epoch,
-        date_formats=workbook._date_formats,
-        timedelta_formats=workbook._timedelta_formats,
-    )
-    number, seen, values, in_cell = 0, 0, dict[int, str](), False
-    open_elements: list[Any] = []
-    with sheet._get_source() as source:
-        for event, element in iterparse(source, events=("start", "end")):
-            if event == "start":
-                open_elements.append(element)
-                in_cell = in_cell or element.tag == cell_tag
-                if element.tag == row_tag:
-                    claimed = element.get("r")
-                    number = int(float(claimed)) if claimed else number + 1
-                    cell_parser.row_counter, cell_parser.col_counter, values = number, 0, {}
-                continue
-            open_elements.pop()
-            if element.tag == cell_tag:
-                in_cell = False
-                seen += 1
-                if seen % 1000 == 0:
-                    deadline.check()
-                cell = cell_parser.parse_cell(element)
-                text = _clean(cell["value"])
-                if text:
-                    _check_cell(number, cell["column"], text)
-                    values[cell["column"]] = text
-            elif element.tag == row_tag:
-                deadline.check()
-                if values:
-                    yield [values.get(column, "") for column in range(1, max(values) + 1)]
-            # Keep nothing already read (a cell's own parts go with the cell): memory stays that of one cell.
-            if open_elements and not in_cell:
-                open_elements[-1].remove(element)
-
-
-def _check_package(data: bytes) -> None:
-    """Refuse a zip package (XLSX) that would unpack to more than the bound (a "zip bomb")."""
-    with zipfile.ZipFile(io.BytesIO(data)) as package:
-        unpacked = sum(info.file_size for info in package.infolist())
-    if unpacked > PACKAGE_MAX_UNPACKED_MB * 1024 * 1024:
-        raise KnowledgeFileError(f"文件解压后超过 {PACKAGE_MAX_UNPACKED_MB} MB，请删减或拆分成几个文件")
-
-
-def _table_row(number: int, cells: list[str]) -> list[str]:
-    """One row of a FAQ table within the table's bounds, trailing empty cells dropped."""
-    while cells and not cells[-1].strip():
-        cells.pop()
-    for column, text in enumerate(cells, start=1):
-        if text.strip():
-            _check_cell(number, column, text)
-    return cells
-
-
-def _check_cell(row: int, column: int, text: str) -> None:
-    """Refuse a table with content beyond the row or column bound, or a cell longer than the text bound."""
-    if row > TABLE_MAX_ROWS:
-        raise KnowledgeFileError(f"表格超过 {TABLE_MAX_ROWS} 行（第 {row} 行还有内容），请拆分成几个文件")
-    if column > TABLE_MAX_COLUMNS:
-        raise KnowledgeFileError(f"表格超过 {TABLE_MAX_COLUMNS} 列（第 {row} 行第 {column} 列还有内容）")
-    if len(text) > CELL_MAX_CHARS:
-        raise KnowledgeFileError(f"第 {row} 行第 {column} 列的内容太长（最多 {CELL_MAX_CHARS} 字）")
+def _read_xlsx(data: bytes, relative: str, deadline: Deadline) -> list[KnowledgeEntry]:
+    return _faq_entries(xlsx_rows(data, deadline), relative)
 
 
 def faq_columns(header_row: list[str]) -> list[str]:
@@ -388,10 +277,10 @@ def _faq_entries(rows: list[list[str]], relative: str) -> list[KnowledgeEntry]:
 # ---------------------------------------------------------------- DOCX, PDF, TXT documents
 
 
-def _read_docx(data: bytes, relative: str, deadline: _Deadline) -> list[KnowledgeEntry]:
+def _read_docx(data: bytes, relative: str, deadline: Deadline) -> list[KnowledgeEntry]:
     import docx
 
-    _check_package(data)
+    check_package(data)
     document = docx.Document(io.BytesIO(data))
     title = _clean(document.core_properties.title)
     blocks: list[tuple[str, str]] = []
@@ -423,7 +312,7 @@ def _read_docx(data: bytes, relative: str, deadline: _Deadline) -> list[Knowledg
     return [_document(relative, title, sections)]
 
 
-def _read_pdf(data: bytes, relative: str, deadline: _Deadline) -> list[KnowledgeEntry]:
+def _read_pdf(data: bytes, relative: str, deadline: Deadline) -> list[KnowledgeEntry]:
     from pypdf import PdfReader
 
     reader = PdfReader(io.BytesIO(data))
@@ -453,7 +342,7 @@ def _join_pdf_lines(text: str) -> str:
     return "\n".join(out)
 
 
-def _read_txt(data: bytes, relative: str, deadline: _Deadline) -> list[KnowledgeEntry]:
+def _read_txt(data: bytes, relative: str, deadline: Deadline) -> list[KnowledgeEntry]:
     text = decode_text(data).replace("\r\n", "\n").strip()
     lines = text.split("\n")
     title = ""
@@ -480,7 +369,7 @@ def _document(relative: str, title: str, sections: Iterable[Section]) -> Knowled
 
 # ---------------------------------------------------------------- helpers
 
-_READERS: dict[str, Callable[[bytes, str, _Deadline], list[KnowledgeEntry]]] = {
+_READERS: dict[str, Callable[[bytes, str, Deadline], list[KnowledgeEntry]]] = {
     ".md": _read_markdown,
     ".markdown": _read_markdown,
     ".csv": _read_csv,
@@ -493,10 +382,6 @@ _READERS: dict[str, Callable[[bytes, str, _Deadline], list[KnowledgeEntry]]] = {
 
 def _clean(value: object) -> str:
     return "" if value is None else str(value).strip()
-
-
-def _first_line(text: str) -> str:
-    return text.strip().split("\n", 1)[0][:160]
 
 
 def iter_knowledge_files(root: Path) -> Iterator[Path]:
