@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import timedelta, timezone
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
 from bot.domain.door_codes import SubmissionLimits
+from bot.domain.elderly import SubsidyRule
 from bot.domain.errors import AssistantError
 from bot.handlers.router import MessageRouter, RateLimits
 from bot.local_state import LocalStateError, os_error_message, prepare_directory
@@ -35,6 +36,7 @@ from bot.services.conversation import ConversationMemory
 from bot.services.dashboard import Dashboard
 from bot.services.deadlines import DeadlineWatch
 from bot.services.door_codes import DoorCodeDesk
+from bot.services.elderly import ElderlyRegister
 from bot.services.escalation import EscalationService
 from bot.services.faq_book import FaqBook
 from bot.services.knowledge_admin import KnowledgeMaintenance
@@ -51,6 +53,7 @@ from bot.services.sending import OutboxSender, SendingPolicy
 from bot.storage.api_keys import SqlApiKeys
 from bot.storage.channel import SqlGroupConfigs, SqlInbox, SqlOutbox
 from bot.storage.door_codes import SqlDoorCodes
+from bot.storage.elderly import SqlElderlyRegister
 from bot.storage.engine import make_engine, session_factory, upgrade
 from bot.storage.petition_reports import SqlPetitionReports
 from bot.storage.petitions import SqlPetitions
@@ -59,20 +62,29 @@ from bot.storage.routing import SqlRoutes
 from bot.storage.staff import SqlAuditLog, SqlStaffAccounts
 from bot.storage.turns import SqlTurnLog
 from bot.storage.unanswered import SqlUnansweredQuestions
+from bot.tables import read_table
 
 # The scheduler's job table: name → what the job calls. A new job is one more row here (and, when it runs on a
 # standing schedule, one line in Application.start_jobs); jobs call services, never a channel.
 REMIND_OVERDUE_QUESTIONS = "remind_overdue_questions"
 CLOSE_UNANSWERED_PETITIONS = "close_unanswered_petitions"
 REMIND_PETITION_DEADLINES = "remind_petition_deadlines"
+REMIND_ELDERLY_SUBSIDY = "remind_elderly_subsidy"
 # How often resolved petitions are checked for the resident's silence (closing is due days after resolving).
 PETITION_CLOSE_CHECK = timedelta(hours=1)
 # How often petition deadlines are checked (reminders are sent once a day per case; escalation once).
 PETITION_DEADLINE_CHECK = timedelta(hours=1)
+# The elderly subsidy reminders go out once a day at 9:00 local time (SMS to families in the morning, not at night).
+ELDERLY_REMINDER_CRON = "0 9 * * *"
 
 
 def scheduled_jobs(
-    settings: Settings, escalation: EscalationService, petitions: PetitionDesk, deadlines: DeadlineWatch
+    settings: Settings,
+    escalation: EscalationService,
+    petitions: PetitionDesk,
+    deadlines: DeadlineWatch,
+    *,
+    elderly: ElderlyRegister,
 ) -> Mapping[str, Callable[..., object]]:
     """Every job the scheduler can run, by name."""
     remind_every = timedelta(minutes=settings.unanswered_remind_minutes)
@@ -80,6 +92,7 @@ def scheduled_jobs(
         REMIND_OVERDUE_QUESTIONS: partial(escalation.renotify_overdue, older_than=remind_every),
         CLOSE_UNANSWERED_PETITIONS: petitions.close_unanswered,
         REMIND_PETITION_DEADLINES: deadlines.run,
+        REMIND_ELDERLY_SUBSIDY: elderly.run,
     }
 
 
@@ -116,6 +129,7 @@ class Application:
     open311: GeoReport
     photos: PhotoAlbum
     door_codes: DoorCodeDesk
+    elderly: ElderlyRegister
     faq_book: FaqBook
     audit: StaffAudit
     accounts: StaffAccounts
@@ -132,6 +146,10 @@ class Application:
         self.scheduler.every(REMIND_OVERDUE_QUESTIONS, remind_every, job_id=REMIND_OVERDUE_QUESTIONS)
         self.scheduler.every(CLOSE_UNANSWERED_PETITIONS, PETITION_CLOSE_CHECK, job_id=CLOSE_UNANSWERED_PETITIONS)
         self.scheduler.every(REMIND_PETITION_DEADLINES, PETITION_DEADLINE_CHECK, job_id=REMIND_PETITION_DEADLINES)
+        local = timezone(timedelta(hours=self.settings.utc_offset_hours))
+        self.scheduler.cron(
+            REMIND_ELDERLY_SUBSIDY, ELDERLY_REMINDER_CRON, job_id=REMIND_ELDERLY_SUBSIDY, timezone=local
+        )
 
     def stop_jobs(self) -> None:
         """Stop running jobs and hand the lease to another process at once."""
@@ -419,6 +437,15 @@ def build_application(
         ),
         public_url=settings.public_address,
     )
+    elderly = ElderlyRegister(
+        SqlElderlyRegister(sessions),
+        clock,
+        audit=audit,
+        rule=SubsidyRule(age=settings.elderly_subsidy_age, days_before=settings.elderly_remind_days_before),
+        read_table=read_table,
+        staff_group_id=settings.staff_group_id,
+        utc_offset=utc_offset,
+    )
     router = MessageRouter(
         assistant,
         groups,
@@ -475,6 +502,7 @@ def build_application(
         open311=open311,
         photos=photos,
         door_codes=door_codes,
+        elderly=elderly,
         faq_book=faq_book,
         audit=audit,
         accounts=accounts,
@@ -485,7 +513,7 @@ def build_application(
         router=router,
         scheduler=JobScheduler(
             engine,
-            scheduled_jobs(settings, escalation, petitions, deadlines),
+            scheduled_jobs(settings, escalation, petitions, deadlines, elderly=elderly),
             holder=default_holder(),
             lease_s=settings.scheduler_lease_s,
             misfire_grace_s=settings.scheduler_misfire_grace_s,
