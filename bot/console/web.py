@@ -96,6 +96,12 @@ def services(request: Request) -> Application:
 Services = Annotated[Application, Depends(services)]
 
 
+def known_communities(console: Application) -> list[str]:
+    """The communities an admin can choose from: those of the groups, and the default one."""
+    default = console.settings.default_community
+    return sorted({g.community for g in console.groups.all() if g.community} | ({default} if default else set()))
+
+
 def client_ip(request: Request) -> str:
     """The caller's address (uvicorn applies X-Forwarded-For from trusted proxies)."""
     return request.client.host if request.client else ""
@@ -207,6 +213,9 @@ _NOTICES = {
     "department_saved": "部门已保存。",
     "department_removed": "部门已删除，已派给它的诉求不受影响。",
     "door_code_deactivated": "门牌码已停用，扫码后会提示已停用。",
+    "elderly_added": "已加入高龄提醒名单。",
+    "elderly_saved": "已保存。",
+    "elderly_deleted": "已从名单中删除，这位居民的信息不再保留。",
 }
 
 

@@ -36,6 +36,7 @@ class Permission(StrEnum):
     MANAGE_API_KEYS = "manage_api_keys"  # the Open311 keys outside systems post cases with (admins only)
     MANAGE_ROUTING = "manage_routing"
     MANAGE_DOOR_CODES = "manage_door_codes"
+    MANAGE_ELDERLY_REGISTER = "manage_elderly_register"  # 高龄提醒: residents' personal data, never handlers'
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -51,6 +52,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             # who a category's cases go to, its deadlines and the departments directory (cadres dispatch)
             Permission.MANAGE_ROUTING,
             Permission.MANAGE_DOOR_CODES,
+            Permission.MANAGE_ELDERLY_REGISTER,
         }
     ),
     # Handlers work the petitions dispatched to their department, and nothing else.
@@ -211,6 +213,10 @@ AUDIT_ACTIONS: dict[str, str] = {
     "department_removed": "删除部门",
     "door_codes_created": "生成门牌码",
     "door_code_deactivated": "停用门牌码",
+    "elderly_imported": "导入高龄提醒名单",
+    "elderly_added": "添加高龄提醒居民",
+    "elderly_updated": "修改高龄提醒居民",
+    "elderly_deleted": "删除高龄提醒居民",
     "petitions_exported": "导出诉求",
     "faq_added": "加入知识库",
     "faq_updated": "修改问答",
