@@ -5,14 +5,18 @@ from __future__ import annotations
 
 import io
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import pytest
 from openpyxl import Workbook
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.app import REMIND_ELDERLY_SUBSIDY, build_application
+from bot.config import Settings
 from bot.domain.elderly import RegisterError, SubsidyRule
 from bot.domain.staff import Actor, Role, Venue
+from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
 from bot.services.audit import StaffAudit
 from bot.services.elderly import ElderlyRegister, RegisterFields
 from bot.storage.channel import SqlOutbox
@@ -167,3 +171,21 @@ def test_without_a_staff_group_nothing_is_marked_reminded(sessions: sessionmaker
     assert elderly.run().summaries == 0
     assert SqlOutbox(sessions).due(now=clock.now(), limit=5) == []
     assert elderly.listed(community=None)[0].reminded_at is None
+
+
+def test_the_application_runs_the_job_daily_at_nine_local_with_the_settings_rule(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, use_embeddings: UniversalSentenceEncoderEmbeddings
+) -> None:
+    monkeypatch.setenv("BOT_ELDERLY_SUBSIDY_AGE", "70")
+    monkeypatch.setenv("BOT_ELDERLY_REMIND_DAYS_BEFORE", "10")
+    settings = Settings(data_dir=tmp_path / "data", knowledge_dir=tmp_path / "kb", _env_file=None)  # type: ignore[call-arg]
+    application = build_application(settings, embeddings=use_embeddings)
+    assert application.elderly.rule == SubsidyRule(70, 10)
+    application.start_jobs()
+    try:
+        (job,) = [j for j in application.scheduler.jobs() if j.name == REMIND_ELDERLY_SUBSIDY]
+        assert job.next_run_at is not None
+        local = job.next_run_at.astimezone(timezone(timedelta(hours=8)))
+        assert (local.hour, local.minute) == (9, 0)
+    finally:
+        application.stop_jobs()
