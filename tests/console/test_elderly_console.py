@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -18,23 +17,12 @@ from openpyxl import Workbook
 from bot.console.server import ConsoleServer
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
 from tests.console.test_browser import browser  # noqa: F401  (the shared Chromium fixture)
-from tests.support.console import PASSWORD, ConsoleWorld, csrf_of, sign_in, two_communities
+from tests.support.console import PASSWORD, ConsoleWorld, csrf_of, two_communities
 from tests.support.gateway import free_port
 
 pytestmark = pytest.mark.slow
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 DESKTOP = {"viewport": {"width": 1366, "height": 900}}
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def world(
-    request: pytest.FixtureRequest,
-    tmp_path_factory: pytest.TempPathFactory,
-    use_embeddings: UniversalSentenceEncoderEmbeddings,
-) -> Iterator[ConsoleWorld]:
-    directory = tmp_path_factory.mktemp(f"elderly-{request.param}")
-    with two_communities(request.param, directory, use_embeddings) as built:
-        yield built
 
 
 def register_xlsx() -> bytes:
@@ -53,12 +41,6 @@ def register_xlsx() -> bytes:
     return data.getvalue()
 
 
-def signed_in(world: ConsoleWorld, username: str) -> TestClient:
-    client = world.client()
-    assert sign_in(client, username).status_code == 303
-    return client
-
-
 def imported(client: TestClient, data: bytes, **fields: str) -> Any:
     files = {"file": ("高龄名单.xlsx", data, XLSX)}
     return client.post("/elderly/import", data={"csrf_token": csrf_of(client), **fields}, files=files)
@@ -69,8 +51,9 @@ def resident_id(world: ConsoleWorld, name: str) -> int:
     return found.id
 
 
-def test_a_cadre_imports_their_register_and_sees_phones_masked(world: ConsoleWorld) -> None:
-    li = signed_in(world, "li")
+def test_a_cadre_imports_their_register_and_sees_phones_masked(community_world: ConsoleWorld) -> None:
+    world = community_world
+    li = world.signed_in("li")
     page = imported(li, register_xlsx())
     assert page.status_code == 200, page.text
     assert "新增 2 人，更新 0 人，未变 0 人；1 行没有导入；这些列不需要，已忽略、没有保存：身份证号。" in page.text
@@ -83,21 +66,23 @@ def test_a_cadre_imports_their_register_and_sees_phones_masked(world: ConsoleWor
     assert 'href="/elderly"' in li.get("/").text
 
 
-def test_another_community_and_handlers_cannot_see_the_register(world: ConsoleWorld) -> None:
+def test_another_community_and_handlers_cannot_see_the_register(community_world: ConsoleWorld) -> None:
+    world = community_world
     zhang = resident_id(world, "张三")
-    he = signed_in(world, "he")
+    he = world.signed_in("he")
     assert "张三" not in he.get("/elderly").text
     assert he.get(f"/elderly/{zhang}").status_code == 403
     assert he.post(f"/elderly/{zhang}/delete", data={"csrf_token": csrf_of(he)}).status_code == 403
-    zhao = signed_in(world, "zhao")
+    zhao = world.signed_in("zhao")
     assert zhao.get("/elderly").status_code == 403
     assert 'href="/elderly"' not in zhao.get("/petitions").text
-    chief = signed_in(world, "chief")
+    chief = world.signed_in("chief")
     assert "张三" in chief.get("/elderly").text and "张三" not in chief.get("/elderly?community=和平里").text
 
 
-def test_the_edit_form_shows_the_whole_phone_and_edits_are_audited(world: ConsoleWorld) -> None:
-    li = signed_in(world, "li")
+def test_the_edit_form_shows_the_whole_phone_and_edits_are_audited(community_world: ConsoleWorld) -> None:
+    world = community_world
+    li = world.signed_in("li")
     zhang = resident_id(world, "张三")
     form = li.get(f"/elderly/{zhang}")
     assert form.status_code == 200 and 'value="13812345678"' in form.text
@@ -123,13 +108,14 @@ def test_the_edit_form_shows_the_whole_phone_and_edits_are_audited(world: Consol
     assert "13900001111" not in audited and "13812345678" not in audited
 
 
-def test_an_admin_imports_into_a_chosen_community(world: ConsoleWorld) -> None:
-    chief = signed_in(world, "chief")
+def test_an_admin_imports_into_a_chosen_community(community_world: ConsoleWorld) -> None:
+    world = community_world
+    chief = world.signed_in("chief")
     data = "姓名,出生年月\n吴十,1946-12\n".encode("gbk")
     files = {"file": ("名单.csv", data, "text/csv")}
     page = chief.post("/elderly/import", data={"csrf_token": csrf_of(chief), "community": "和平里"}, files=files)
     assert page.status_code == 200 and "新增 1 人" in page.text
-    assert "吴十" in signed_in(world, "he").get("/elderly").text
+    assert "吴十" in world.signed_in("he").get("/elderly").text
     refused = chief.post(
         "/elderly/import",
         data={"csrf_token": csrf_of(chief), "community": "和平里"},

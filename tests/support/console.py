@@ -48,6 +48,12 @@ class ConsoleWorld:
         """A fresh browser (its own cookie jar)."""
         return TestClient(self.app, base_url="http://testserver", follow_redirects=False)
 
+    def signed_in(self, username: str) -> TestClient:
+        """A fresh browser signed in as username."""
+        client = self.client()
+        assert sign_in(client, username).status_code == 303
+        return client
+
 
 def console_world(
     directory: Path,
