@@ -51,8 +51,7 @@ def resident_id(world: ConsoleWorld, name: str) -> int:
     return found.id
 
 
-def test_a_cadre_imports_their_register_and_sees_phones_masked(community_world: ConsoleWorld) -> None:
-    world = community_world
+def test_a_cadre_imports_their_register_and_sees_phones_masked(world: ConsoleWorld) -> None:
     li = world.signed_in("li")
     page = imported(li, register_xlsx())
     assert page.status_code == 200, page.text
@@ -66,8 +65,7 @@ def test_a_cadre_imports_their_register_and_sees_phones_masked(community_world: 
     assert 'href="/elderly"' in li.get("/").text
 
 
-def test_another_community_and_handlers_cannot_see_the_register(community_world: ConsoleWorld) -> None:
-    world = community_world
+def test_another_community_and_handlers_cannot_see_the_register(world: ConsoleWorld) -> None:
     zhang = resident_id(world, "张三")
     he = world.signed_in("he")
     assert "张三" not in he.get("/elderly").text
@@ -80,8 +78,7 @@ def test_another_community_and_handlers_cannot_see_the_register(community_world:
     assert "张三" in chief.get("/elderly").text and "张三" not in chief.get("/elderly?community=和平里").text
 
 
-def test_the_edit_form_shows_the_whole_phone_and_edits_are_audited(community_world: ConsoleWorld) -> None:
-    world = community_world
+def test_the_edit_form_shows_the_whole_phone_and_edits_are_audited(world: ConsoleWorld) -> None:
     li = world.signed_in("li")
     zhang = resident_id(world, "张三")
     form = li.get(f"/elderly/{zhang}")
@@ -108,8 +105,7 @@ def test_the_edit_form_shows_the_whole_phone_and_edits_are_audited(community_wor
     assert "13900001111" not in audited and "13812345678" not in audited
 
 
-def test_an_admin_imports_into_a_chosen_community(community_world: ConsoleWorld) -> None:
-    world = community_world
+def test_an_admin_imports_into_a_chosen_community(world: ConsoleWorld) -> None:
     chief = world.signed_in("chief")
     data = "姓名,出生年月\n吴十,1946-12\n".encode("gbk")
     files = {"file": ("名单.csv", data, "text/csv")}
