@@ -74,8 +74,6 @@ REMIND_ELDERLY_SUBSIDY = "remind_elderly_subsidy"
 PETITION_CLOSE_CHECK = timedelta(hours=1)
 # How often petition deadlines are checked (reminders are sent once a day per case; escalation once).
 PETITION_DEADLINE_CHECK = timedelta(hours=1)
-# The elderly subsidy reminders go out once a day at 9:00 local time (SMS to families in the morning, not at night).
-ELDERLY_REMINDER_CRON = "0 9 * * *"
 
 
 def scheduled_jobs(
@@ -83,7 +81,6 @@ def scheduled_jobs(
     escalation: EscalationService,
     petitions: PetitionDesk,
     deadlines: DeadlineWatch,
-    *,
     elderly: ElderlyRegister,
 ) -> Mapping[str, Callable[..., object]]:
     """Every job the scheduler can run, by name."""
@@ -147,9 +144,8 @@ class Application:
         self.scheduler.every(CLOSE_UNANSWERED_PETITIONS, PETITION_CLOSE_CHECK, job_id=CLOSE_UNANSWERED_PETITIONS)
         self.scheduler.every(REMIND_PETITION_DEADLINES, PETITION_DEADLINE_CHECK, job_id=REMIND_PETITION_DEADLINES)
         local = timezone(timedelta(hours=self.settings.utc_offset_hours))
-        self.scheduler.cron(
-            REMIND_ELDERLY_SUBSIDY, ELDERLY_REMINDER_CRON, job_id=REMIND_ELDERLY_SUBSIDY, timezone=local
-        )
+        elderly_daily = f"0 {self.settings.elderly_remind_hour} * * *"
+        self.scheduler.cron(REMIND_ELDERLY_SUBSIDY, elderly_daily, job_id=REMIND_ELDERLY_SUBSIDY, timezone=local)
 
     def stop_jobs(self) -> None:
         """Stop running jobs and hand the lease to another process at once."""
@@ -513,7 +509,7 @@ def build_application(
         router=router,
         scheduler=JobScheduler(
             engine,
-            scheduled_jobs(settings, escalation, petitions, deadlines, elderly=elderly),
+            scheduled_jobs(settings, escalation, petitions, deadlines, elderly),
             holder=default_holder(),
             lease_s=settings.scheduler_lease_s,
             misfire_grace_s=settings.scheduler_misfire_grace_s,

@@ -97,7 +97,7 @@ Services = Annotated[Application, Depends(services)]
 
 
 def known_communities(console: Application) -> list[str]:
-    """The communities an admin can choose from: those of the groups, and the default one."""
+    """The communities an admin may choose from: those of the groups, and the default one."""
     default = console.settings.default_community
     return sorted({g.community for g in console.groups.all() if g.community} | ({default} if default else set()))
 

@@ -36,7 +36,7 @@ class Permission(StrEnum):
     MANAGE_API_KEYS = "manage_api_keys"  # the Open311 keys outside systems post cases with (admins only)
     MANAGE_ROUTING = "manage_routing"
     MANAGE_DOOR_CODES = "manage_door_codes"
-    MANAGE_ELDERLY_REGISTER = "manage_elderly_register"  # 高龄提醒: residents' personal data, never handlers'
+    MANAGE_REGISTERS = "manage_registers"  # 到期提醒 and the other registers of the community
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -52,7 +52,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             # who a category's cases go to, its deadlines and the departments directory (cadres dispatch)
             Permission.MANAGE_ROUTING,
             Permission.MANAGE_DOOR_CODES,
-            Permission.MANAGE_ELDERLY_REGISTER,
+            Permission.MANAGE_REGISTERS,
         }
     ),
     # Handlers work the petitions dispatched to their department, and nothing else.

@@ -1,4 +1,5 @@
-"""Fixtures the console tests share."""
+"""The console tests' shared world: two communities on each database, module by module (a module that needs more
+accounts or groups defines its own `world`)."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ def world(
     tmp_path_factory: pytest.TempPathFactory,
     use_embeddings: UniversalSentenceEncoderEmbeddings,
 ) -> Iterator[ConsoleWorld]:
-    """two_communities on each database, once per test module (a module may define its own world instead)."""
-    directory = tmp_path_factory.mktemp(f"console-{request.param}")
+    """The console over two communities (see two_communities) on a fresh SQLite file, then a PostgreSQL schema."""
+    directory = tmp_path_factory.mktemp(f"{request.module.__name__.rsplit('.', 1)[-1]}-{request.param}")
     with two_communities(request.param, directory, use_embeddings) as built:
         yield built

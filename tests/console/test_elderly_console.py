@@ -17,7 +17,7 @@ from openpyxl import Workbook
 from bot.console.server import ConsoleServer
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
 from tests.console.test_browser import browser  # noqa: F401  (the shared Chromium fixture)
-from tests.support.console import PASSWORD, ConsoleWorld, csrf_of, two_communities
+from tests.support.console import PASSWORD, ConsoleWorld, csrf_of, signed_in, two_communities
 from tests.support.gateway import free_port
 
 pytestmark = pytest.mark.slow
@@ -52,7 +52,7 @@ def resident_id(world: ConsoleWorld, name: str) -> int:
 
 
 def test_a_cadre_imports_their_register_and_sees_phones_masked(world: ConsoleWorld) -> None:
-    li = world.signed_in("li")
+    li = signed_in(world, "li")
     page = imported(li, register_xlsx())
     assert page.status_code == 200, page.text
     assert "新增 2 人，更新 0 人，未变 0 人；1 行没有导入；这些列不需要，已忽略、没有保存：身份证号。" in page.text
@@ -67,19 +67,19 @@ def test_a_cadre_imports_their_register_and_sees_phones_masked(world: ConsoleWor
 
 def test_another_community_and_handlers_cannot_see_the_register(world: ConsoleWorld) -> None:
     zhang = resident_id(world, "张三")
-    he = world.signed_in("he")
+    he = signed_in(world, "he")
     assert "张三" not in he.get("/elderly").text
     assert he.get(f"/elderly/{zhang}").status_code == 403
     assert he.post(f"/elderly/{zhang}/delete", data={"csrf_token": csrf_of(he)}).status_code == 403
-    zhao = world.signed_in("zhao")
+    zhao = signed_in(world, "zhao")
     assert zhao.get("/elderly").status_code == 403
     assert 'href="/elderly"' not in zhao.get("/petitions").text
-    chief = world.signed_in("chief")
+    chief = signed_in(world, "chief")
     assert "张三" in chief.get("/elderly").text and "张三" not in chief.get("/elderly?community=和平里").text
 
 
 def test_the_edit_form_shows_the_whole_phone_and_edits_are_audited(world: ConsoleWorld) -> None:
-    li = world.signed_in("li")
+    li = signed_in(world, "li")
     zhang = resident_id(world, "张三")
     form = li.get(f"/elderly/{zhang}")
     assert form.status_code == 200 and 'value="13812345678"' in form.text
@@ -106,12 +106,12 @@ def test_the_edit_form_shows_the_whole_phone_and_edits_are_audited(world: Consol
 
 
 def test_an_admin_imports_into_a_chosen_community(world: ConsoleWorld) -> None:
-    chief = world.signed_in("chief")
+    chief = signed_in(world, "chief")
     data = "姓名,出生年月\n吴十,1946-12\n".encode("gbk")
     files = {"file": ("名单.csv", data, "text/csv")}
     page = chief.post("/elderly/import", data={"csrf_token": csrf_of(chief), "community": "和平里"}, files=files)
     assert page.status_code == 200 and "新增 1 人" in page.text
-    assert "吴十" in world.signed_in("he").get("/elderly").text
+    assert "吴十" in signed_in(world, "he").get("/elderly").text
     refused = chief.post(
         "/elderly/import",
         data={"csrf_token": csrf_of(chief), "community": "和平里"},

@@ -173,11 +173,12 @@ def test_without_a_staff_group_nothing_is_marked_reminded(sessions: sessionmaker
     assert elderly.listed(community=None)[0].reminded_at is None
 
 
-def test_the_application_runs_the_job_daily_at_nine_local_with_the_settings_rule(
+def test_the_application_runs_the_job_daily_at_the_set_local_hour_with_the_settings_rule(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, use_embeddings: UniversalSentenceEncoderEmbeddings
 ) -> None:
     monkeypatch.setenv("BOT_ELDERLY_SUBSIDY_AGE", "70")
     monkeypatch.setenv("BOT_ELDERLY_REMIND_DAYS_BEFORE", "10")
+    monkeypatch.setenv("BOT_ELDERLY_REMIND_HOUR", "8")
     settings = Settings(data_dir=tmp_path / "data", knowledge_dir=tmp_path / "kb", _env_file=None)  # type: ignore[call-arg]
     application = build_application(settings, embeddings=use_embeddings)
     assert application.elderly.rule == SubsidyRule(70, 10)
@@ -186,6 +187,6 @@ def test_the_application_runs_the_job_daily_at_nine_local_with_the_settings_rule
         (job,) = [j for j in application.scheduler.jobs() if j.name == REMIND_ELDERLY_SUBSIDY]
         assert job.next_run_at is not None
         local = job.next_run_at.astimezone(timezone(timedelta(hours=8)))
-        assert (local.hour, local.minute) == (9, 0)
+        assert (local.hour, local.minute) == (8, 0)
     finally:
         application.stop_jobs()

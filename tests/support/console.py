@@ -48,12 +48,6 @@ class ConsoleWorld:
         """A fresh browser (its own cookie jar)."""
         return TestClient(self.app, base_url="http://testserver", follow_redirects=False)
 
-    def signed_in(self, username: str) -> TestClient:
-        """A fresh browser signed in as username."""
-        client = self.client()
-        assert sign_in(client, username).status_code == 303
-        return client
-
 
 def console_world(
     directory: Path,
@@ -81,6 +75,13 @@ def sign_in(client: TestClient, username: str, password: str = PASSWORD) -> Any:
     return client.post(
         "/login", data={"username": username, "password": password, "login_csrf": token.group(1), "next": "/"}
     )
+
+
+def signed_in(world: ConsoleWorld, username: str) -> TestClient:
+    """A fresh browser signed in as username (with the shared test password)."""
+    client = world.client()
+    assert sign_in(client, username).status_code == 303
+    return client
 
 
 def csrf_of(client: TestClient, path: str = "/account/password") -> str:

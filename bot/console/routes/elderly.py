@@ -26,8 +26,8 @@ from bot.domain.staff import Actor, Permission
 from bot.services.elderly import RegisterFields
 
 router = APIRouter()
-Keeper = Annotated[StaffSession, allowed(Permission.MANAGE_ELDERLY_REGISTER)]
-Editing = Annotated[StaffSession, acting(Permission.MANAGE_ELDERLY_REGISTER)]
+Keeper = Annotated[StaffSession, allowed(Permission.MANAGE_REGISTERS)]
+Editing = Annotated[StaffSession, acting(Permission.MANAGE_REGISTERS)]
 Text = Annotated[str, Form(max_length=200)]
 
 
@@ -151,6 +151,7 @@ def _register_page(
         summary=summary,
         draft=draft or RegisterFields("", ""),
         staff_group=bool(console.settings.staff_group_id),
+        remind_hour=console.settings.elderly_remind_hour,
         error=error,
     )
 
