@@ -227,12 +227,13 @@ class ImportSummary:
 
 @dataclass(frozen=True, slots=True)
 class ReminderBatch:
-    """One community's reminders of one run, stored and queued together: the residents reminded (for one age), the
-    SMS to each family contact with a mobile (by resident id), and the cadres' summary."""
+    """One community's reminders of one run, stored and queued together: the residents reminded (for one age, as they
+    were read: an entry edited meanwhile is not reminded in this run), the SMS to each family contact with a mobile (by
+    resident id), and the cadres' summary."""
 
     community: str
     age: int
-    resident_ids: tuple[int, ...]
+    residents: tuple[ElderlyResident, ...]
     family: tuple[tuple[int, OutboundMessage], ...]
     summary: OutboundMessage
 

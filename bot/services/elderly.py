@@ -173,7 +173,7 @@ class ElderlyRegister:
             summary = OutboundMessage(
                 self._staff_channel, self._summary(community, soon, past, today), group_id=self._staff_group_id
             )
-            batch = ReminderBatch(community, self._rule.age, tuple(r.id for r in soon + past), family, summary)
+            batch = ReminderBatch(community, self._rule.age, tuple(soon + past), family, summary)
             if self._store.remind(batch, now=now):
                 due, caught_up, sms, summaries = (
                     due + len(soon),

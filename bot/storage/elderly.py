@@ -129,35 +129,34 @@ class SqlElderlyRegister:
 
     def remind(self, batch: ReminderBatch, *, now: datetime) -> bool:
         """Mark the batch's residents reminded for its age (the family's notified time for those sent an SMS) and
-        queue its messages, in one transaction; False, nothing stored, when one was reminded meanwhile or the
-        messages were queued before (their dedupe keys)."""
+        queue its messages, in one transaction; False, nothing stored, when one was reminded or edited meanwhile or
+        the messages were queued before. The dedupe keys name each resident's entry as it was read (its id and last
+        edit), so a resident whose birth month was corrected is reminded again, and nobody twice for one version."""
         told = {resident_id for resident_id, _ in batch.family}
+        versions = {r.id: f"elderly:{r.id}:{batch.age}:{r.updated_at.isoformat()}" for r in batch.residents}
         try:
             with self._sessions.begin() as session:
-                for resident_id in batch.resident_ids:
+                for resident in batch.residents:
                     values: dict[str, object] = {"reminded_age": batch.age, "reminded_at": now}
-                    if resident_id in told:
+                    if resident.id in told:
                         values["family_notified_at"] = now
                     claimed = session.execute(
                         update(ElderlyResidentRow)
-                        .where(ElderlyResidentRow.id == resident_id, _not_reminded(batch.age))
+                        .where(
+                            ElderlyResidentRow.id == resident.id,
+                            ElderlyResidentRow.updated_at == resident.updated_at,
+                            _not_reminded(batch.age),
+                        )
                         .values(**values)
                         .execution_options(synchronize_session=False)
                     )
                     if not getattr(claimed, "rowcount", 0):
                         raise _Raced
                 for resident_id, message in batch.family:
-                    source = f"elderly:{resident_id}"
-                    session.add(queued_row(message, now, source=source, dedupe_key=f"{source}:{batch.age}:family"))
-                first = min(batch.resident_ids)
-                session.add(
-                    queued_row(
-                        batch.summary,
-                        now,
-                        source="elderly:summary",
-                        dedupe_key=f"elderly:summary:{batch.community}:{batch.age}:{first}",
-                    )
-                )
+                    key = f"{versions[resident_id]}:family"
+                    session.add(queued_row(message, now, source=f"elderly:{resident_id}", dedupe_key=key))
+                key = f"{versions[batch.residents[0].id]}:summary:{batch.community}"
+                session.add(queued_row(batch.summary, now, source="elderly:summary", dedupe_key=key))
         except (_Raced, IntegrityError):
             return False
         return True

@@ -3,7 +3,7 @@ their messages exactly once."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
@@ -35,7 +35,7 @@ def test_a_reimport_updates_contacts_by_identity_per_community(sessions: session
 def test_an_edit_of_the_birth_month_clears_the_reminder_state(sessions: sessionmaker[Session]) -> None:
     register = SqlElderlyRegister(sessions)
     resident = register.add(ZHANG, community="幸福里", now=NOW)
-    batch = ReminderBatch("幸福里", 80, (resident.id,), (), OutboundMessage("wechat", "提醒", group_id="staff"))
+    batch = ReminderBatch("幸福里", 80, (resident,), (), OutboundMessage("wechat", "提醒", group_id="staff"))
     assert register.remind(batch, now=NOW)
     contact_only = register.edit(resident.id, RegisterLine("张三", ZHANG.born, "李四", ""), now=NOW)
     assert contact_only is not None and contact_only.reminded_for(80)
@@ -52,7 +52,7 @@ def test_a_batch_is_reminded_once_with_its_sms_and_summary(sessions: sessionmake
     zhang = due[0]
     sms = OutboundMessage("sms", "您的家人张三…", user_id="13812345678")
     summary = OutboundMessage("wechat", "【高龄津贴提醒】…", group_id="staff")
-    batch = ReminderBatch("幸福里", 80, tuple(r.id for r in due), ((zhang.id, sms),), summary)
+    batch = ReminderBatch("幸福里", 80, tuple(due), ((zhang.id, sms),), summary)
     assert register.remind(batch, now=NOW)
     assert not register.remind(batch, now=NOW)  # once
     assert register.unreminded(born_by=BirthMonth(1947, 3), age=80) == []
@@ -67,3 +67,24 @@ def test_a_batch_is_reminded_once_with_its_sms_and_summary(sessions: sessionmake
         ("sms", "13812345678", ""),
         ("wechat", "", "staff"),
     ]
+
+
+def test_an_entry_edited_since_it_was_read_is_not_reminded_and_a_corrected_one_is_reminded_again(
+    sessions: sessionmaker[Session],
+) -> None:
+    register = SqlElderlyRegister(sessions)
+    read = register.add(ZHANG, community="幸福里", now=NOW)
+    later = NOW + timedelta(minutes=5)
+    register.edit(read.id, RegisterLine("张三", ZHANG.born, "李四", "13900001111"), now=later)
+    sms = OutboundMessage("sms", "您的家人张三…", user_id="13812345678")  # to the number as it was read
+    summary = OutboundMessage("wechat", "【高龄津贴提醒】…", group_id="staff")
+    assert not register.remind(ReminderBatch("幸福里", 80, (read,), ((read.id, sms),), summary), now=later)
+    assert register.unreminded(born_by=ZHANG.born, age=80) != []
+    (current,) = register.unreminded(born_by=ZHANG.born, age=80)
+    assert register.remind(ReminderBatch("幸福里", 80, (current,), ((current.id, sms),), summary), now=later)
+    latest = later + timedelta(days=1)
+    corrected = register.edit(current.id, RegisterLine("张三", BirthMonth(1946, 11), "李四", "13900001111"), now=latest)
+    assert corrected is not None and not corrected.reminded_for(80)
+    assert register.remind(ReminderBatch("幸福里", 80, (corrected,), ((corrected.id, sms),), summary), now=latest)
+    with sessions() as session:
+        assert len(session.scalars(select(OutboxRow)).all()) == 4  # two SMS and two summaries, none refused as repeats
