@@ -127,7 +127,10 @@ class ElderlyRegister:
         added, updated, unchanged = self._store.import_lines(lines, community=community, now=self._clock.now())
         summary = ImportSummary(added, updated, unchanged, tuple(problems), ignored)
         self._audit.record_as(
-            actor, "elderly_imported", target=community, detail=f"{one_line(filename, limit=80)}：{summary.said}"
+            actor,
+            "elderly_imported",
+            target=community,
+            detail=f"{mask_personal_data(one_line(filename, limit=80))}：{summary.said}",
         )
         return summary
 

@@ -5,6 +5,7 @@ a real headless Chromium at desktop width a cadre imports a spreadsheet and read
 from __future__ import annotations
 
 import io
+import logging
 import re
 from datetime import datetime
 from pathlib import Path
@@ -16,8 +17,9 @@ from openpyxl import Workbook
 
 from bot.console.server import ConsoleServer
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
+from bot.storage.elderly import SqlElderlyRegister
 from tests.console.test_browser import browser  # noqa: F401  (the shared Chromium fixture)
-from tests.support.console import PASSWORD, ConsoleWorld, csrf_of, signed_in, two_communities
+from tests.support.console import PASSWORD, ConsoleWorld, csrf_of, sign_in, signed_in, two_communities
 from tests.support.gateway import free_port
 
 pytestmark = pytest.mark.slow
@@ -153,3 +155,19 @@ def test_a_cadre_imports_in_the_browser_at_desktop_width(
             assert page.input_value("input[name=contact_phone]") == "13812345678"
         finally:
             server.stop()
+
+
+def test_an_unexpected_failure_is_logged_with_phones_masked(
+    world: ConsoleWorld, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("INSERT INTO elderly_residents … ('周九', '13812349999')")
+
+    monkeypatch.setattr(SqlElderlyRegister, "add", broken)
+    li = TestClient(world.app, base_url="http://testserver", follow_redirects=False, raise_server_exceptions=False)
+    assert sign_in(li, "li").status_code == 303
+    fields = {"csrf_token": csrf_of(li), "name": "周九", "born": "1946-12", "contact_phone": "13812349999"}
+    with caplog.at_level(logging.ERROR):
+        failed = li.post("/elderly", data=fields)
+    assert failed.status_code == 500 and "服务器出错了" in failed.text
+    assert "138****9999" in caplog.text and "13812349999" not in caplog.text
