@@ -247,3 +247,8 @@ class ReminderRun:
     caught_up: int = 0
     sms: int = 0
     summaries: int = 0
+
+    def plus(self, batch: ReminderBatch, *, due: int) -> ReminderRun:
+        """This run with one more community's batch stored (due of its residents reaching the age soon)."""
+        caught_up = len(batch.residents) - due
+        return ReminderRun(self.due + due, self.caught_up + caught_up, self.sms + len(batch.family), self.summaries + 1)

@@ -165,7 +165,7 @@ class ElderlyRegister:
             return ReminderRun()
         today, now = self.today(), self._clock.now()
         found = self._store.unreminded(born_by=self._rule.latest_due_birth(today), age=self._rule.age)
-        due = caught_up = sms = summaries = 0
+        run = ReminderRun()
         for community, residents in groupby(found, key=lambda r: r.community):
             staged = [(r, self._rule.stage(r.born, today)) for r in residents]
             soon = [r for r, stage in staged if stage is ReminderStage.DUE]
@@ -178,15 +178,10 @@ class ElderlyRegister:
             )
             batch = ReminderBatch(community, self._rule.age, tuple(soon + past), family, summary)
             if self._store.remind(batch, now=now):
-                due, caught_up, sms, summaries = (
-                    due + len(soon),
-                    caught_up + len(past),
-                    sms + len(family),
-                    summaries + 1,
-                )
-        if summaries:
-            log.info("elderly subsidy reminders: %d due, %d caught up, %d SMS queued", due, caught_up, sms)
-        return ReminderRun(due, caught_up, sms, summaries)
+                run = run.plus(batch, due=len(soon))
+        if run.summaries:
+            log.info("elderly subsidy reminders: %d due, %d caught up, %d SMS queued", run.due, run.caught_up, run.sms)
+        return run
 
     def _line(self, fields: RegisterFields) -> RegisterLine:
         return register_line(fields.name, fields.born, fields.contact_name, fields.contact_phone, today=self.today())
