@@ -4,7 +4,6 @@ a real headless Chromium at desktop width a cadre imports a spreadsheet and read
 
 from __future__ import annotations
 
-import io
 import logging
 import re
 from datetime import datetime
@@ -13,7 +12,6 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from openpyxl import Workbook
 
 from bot.console.server import ConsoleServer
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
@@ -21,6 +19,7 @@ from bot.storage.elderly import SqlElderlyRegister
 from tests.console.test_browser import browser  # noqa: F401  (the shared Chromium fixture)
 from tests.support.console import PASSWORD, ConsoleWorld, csrf_of, sign_in, signed_in, two_communities
 from tests.support.gateway import free_port
+from tests.support.sheets import xlsx_bytes
 
 pytestmark = pytest.mark.slow
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -28,19 +27,14 @@ DESKTOP = {"viewport": {"width": 1366, "height": 900}}
 
 
 def register_xlsx() -> bytes:
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    for row in [
-        ["姓名", "出生年月", "家属/联系人", "联系电话", "身份证号"],
-        ["张三", datetime(1946, 12, 1), "李四", "13812345678", "110101194612011234"],
-        ["王五", "1947年1月", "", "", ""],
-        ["赵六", "1946-13", "赵小六", "", ""],
-    ]:
-        sheet.append(row)
-    data = io.BytesIO()
-    book.save(data)
-    return data.getvalue()
+    return xlsx_bytes(
+        [
+            ["姓名", "出生年月", "家属/联系人", "联系电话", "身份证号"],
+            ["张三", datetime(1946, 12, 1), "李四", "13812345678", "110101194612011234"],
+            ["王五", "1947年1月"],
+            ["赵六", "1946-13", "赵小六"],
+        ]
+    )
 
 
 def imported(client: TestClient, data: bytes, **fields: str) -> Any:

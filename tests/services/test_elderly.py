@@ -3,13 +3,11 @@ daily job's reminders to the staff group and SMS to families, each resident once
 
 from __future__ import annotations
 
-import io
 import logging
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
-from openpyxl import Workbook
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app import REMIND_ELDERLY_SUBSIDY, build_application
@@ -24,6 +22,7 @@ from bot.storage.elderly import SqlElderlyRegister
 from bot.storage.staff import SqlAuditLog
 from bot.tables import TableFileError, read_table
 from tests.support.clock import FakeClock
+from tests.support.sheets import xlsx_bytes
 
 CADRE = Actor("李干部", Venue.CONSOLE, "li", Role.CADRE, "幸福里社区", "10.0.0.1")
 STAFF_GROUP = "staff-room"
@@ -40,23 +39,12 @@ def register(sessions: sessionmaker[Session], clock: FakeClock, *, staff_group: 
     )
 
 
-def workbook(rows: list[list[object]]) -> bytes:
-    book = Workbook()
-    sheet = book.active
-    assert sheet is not None
-    for row in rows:
-        sheet.append(row)
-    data = io.BytesIO()
-    book.save(data)
-    return data.getvalue()
-
-
 def test_an_xlsx_register_is_imported_with_each_bad_line_said_and_extra_columns_ignored(
     sessions: sessionmaker[Session],
 ) -> None:
     clock = FakeClock()  # 2026-11-24
     elderly = register(sessions, clock)
-    data = workbook(
+    data = xlsx_bytes(
         [
             ["序号", "姓名", "出生年月", "身份证号", "家属/联系人", "联系电话", "住址"],
             [1, "张三", datetime(1946, 12, 5), "110101194612051234", "李四", "138 1234 5678", "3号楼"],
