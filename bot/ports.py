@@ -13,7 +13,7 @@ from bot.domain.escalation import Asker, EmbeddingRow, QuestionStatus, Unanswere
 from bot.domain.groups import GroupConfig
 from bot.domain.messages import OutboundMessage, TriggerMode
 from bot.domain.open311 import ApiKey, CaseMove
-from bot.domain.outbox import ExpiredLeases, QueuedMessage
+from bot.domain.outbox import ExpiredLeases, QueuedMessage, SendPriority
 from bot.domain.petitions import (
     BoardFilter,
     Filing,
@@ -147,13 +147,27 @@ class Outbox(Protocol):
     def complete(self, message_id: str, replies: list[OutboundMessage], *, now: datetime, outcome: str = "") -> bool:
         """Mark a message handled and queue its replies atomically; False if another delivery got there first."""
 
-    def enqueue(self, message: OutboundMessage, *, now: datetime, source: str, dedupe_key: str | None = None) -> bool:
+    def enqueue(
+        self,
+        message: OutboundMessage,
+        *,
+        now: datetime,
+        source: str,
+        dedupe_key: str | None = None,
+        priority: SendPriority = SendPriority.NORMAL,
+    ) -> bool:
         """Queue a message that answers no inbound message; False if the same dedupe key was queued before."""
 
     def claim_due(
         self, *, now: datetime, limit: int, owner: str, lease: timedelta, channel: str | None = None
     ) -> list[QueuedMessage]:
         """Claim due messages for one sender until now + lease; a row is never claimed by two senders."""
+
+    def more_urgent_due(self, priority: SendPriority, *, now: datetime, channel: str | None = None) -> bool:
+        """Whether a message more urgent than priority is due."""
+
+    def release(self, entry_ids: Sequence[int], owner: str) -> int:
+        """Give back owner's claims not yet being sent; how many were given back."""
 
     def start_send(self, entry_id: int, owner: str, *, now: datetime, lease: timedelta) -> bool:
         """Right before the gateway call: the claimed entry becomes sending; False if owner no longer holds it."""

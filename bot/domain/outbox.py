@@ -6,7 +6,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
-from enum import StrEnum
+from enum import IntEnum, StrEnum
 
 from bot.domain.errors import AssistantError
 from bot.domain.messages import OutboundMessage
@@ -39,6 +39,15 @@ class OutboxStatus(StrEnum):
         }[self.value]
 
 
+class SendPriority(IntEnum):
+    """Which due messages a sender takes first: urgent notices (停水, 暴雨, 燃气泄漏), then replies and staff messages,
+    then bulk sending (routine notices, reminders), so a broadcast to hundreds of groups never delays an answer."""
+
+    BULK = 0
+    NORMAL = 10
+    URGENT = 20
+
+
 UNCONFIRMED_NOTE = "发送时进程中断：这条可能已经发出，为免在群里重复，没有重发；请到群里核对，需要时点“重发”"
 
 
@@ -50,6 +59,7 @@ class QueuedMessage:
     message: OutboundMessage
     attempts: int
     source: str
+    priority: SendPriority = SendPriority.NORMAL
 
 
 @dataclass(frozen=True, slots=True)

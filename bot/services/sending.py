@@ -76,10 +76,15 @@ class OutboxSender:
         self._recover()
         await self._wait_for_gap()  # claimed only when the first can go at once: a claim is held while it waits
         sent = 0
-        for entry in self._outbox.claim_due(
+        claimed = self._outbox.claim_due(
             now=self._clock.now(), limit=self._claim_limit(), owner=self.owner, lease=self._lease, channel=self._channel
-        ):
+        )
+        for position, entry in enumerate(claimed):
             await self._wait_for_gap()
+            if position and self._outbox.more_urgent_due(entry.priority, now=self._clock.now(), channel=self._channel):
+                # Something more urgent came while this batch waited its turn: give the rest back, take that first
+                self._outbox.release([rest.id for rest in claimed[position:]], self.owner)
+                break
             # Marked sending right before the platform call: if the process dies before the outcome is recorded, the
             # entry becomes unconfirmed when its lease runs out and is not sent again.
             if not self._outbox.start_send(entry.id, self.owner, now=self._clock.now(), lease=self._lease):

@@ -17,6 +17,7 @@ from bot.domain.outbox import (
     ExpiredLeases,
     OutboxStatus,
     QueuedMessage,
+    SendPriority,
     dedupe_digest,
     delivery_target,
 )
@@ -263,28 +264,36 @@ class SqlOutbox:
             return False
         return True
 
-    def enqueue(self, message: OutboundMessage, *, now: datetime, source: str, dedupe_key: str | None = None) -> bool:
+    def enqueue(
+        self,
+        message: OutboundMessage,
+        *,
+        now: datetime,
+        source: str,
+        dedupe_key: str | None = None,
+        priority: SendPriority = SendPriority.NORMAL,
+    ) -> bool:
         """Queue a message that answers no inbound message (notices, staff answers); False, queuing nothing, when the
         same dedupe key (by default: the same source, target and text) was queued before."""
         try:
             with self._sessions.begin() as session:
-                session.add(queued_row(message, now, source=source, dedupe_key=dedupe_key))
+                session.add(queued_row(message, now, source=source, dedupe_key=dedupe_key, priority=priority))
         except IntegrityError:
             return False
         return True
 
     def due(self, *, now: datetime, limit: int) -> list[QueuedMessage]:
-        """Queued messages whose time has come, oldest first (what the next claim would take)."""
+        """Queued messages whose time has come, most urgent then oldest first (what the next claim would take)."""
         with self._sessions() as session:
-            rows = session.scalars(select(OutboxRow).where(*_is_due(now)).order_by(*_OLDEST_FIRST).limit(limit))
+            rows = session.scalars(select(OutboxRow).where(*_is_due(now)).order_by(*_CLAIM_ORDER).limit(limit))
             return [_queued(row) for row in rows]
 
     def claim_due(
         self, *, now: datetime, limit: int, owner: str, lease: timedelta, channel: str | None = None
     ) -> list[QueuedMessage]:
-        """Claim up to limit due messages (only one channel's if given) for owner until now + lease, oldest first, in
-        one transaction; a row another sender holds is never claimed twice."""
-        due = select(OutboxRow.id).where(*_is_due(now)).order_by(*_OLDEST_FIRST).limit(limit)
+        """Claim up to limit due messages (only one channel's if given) for owner until now + lease, most urgent then
+        oldest first, in one transaction; a row another sender holds is never claimed twice."""
+        due = select(OutboxRow.id).where(*_is_due(now)).order_by(*_CLAIM_ORDER).limit(limit)
         if channel is not None:
             due = due.where(OutboxRow.channel == channel)
         with self._sessions.begin() as session:
@@ -303,7 +312,31 @@ class SqlOutbox:
                 .returning(OutboxRow)
                 .execution_options(synchronize_session=False)
             ).all()
-            return [_queued(row) for row in sorted(rows, key=lambda row: (row.not_before, row.id))]
+            return [_queued(row) for row in sorted(rows, key=lambda row: (-row.priority, row.not_before, row.id))]
+
+    def more_urgent_due(self, priority: SendPriority, *, now: datetime, channel: str | None = None) -> bool:
+        """Whether a message more urgent than priority is due (a sender then gives back what it holds of less)."""
+        query = select(OutboxRow.id).where(*_is_due(now), OutboxRow.priority > priority).limit(1)
+        if channel is not None:
+            query = query.where(OutboxRow.channel == channel)
+        with self._sessions() as session:
+            return session.scalar(query) is not None
+
+    def release(self, entry_ids: Sequence[int], owner: str) -> int:
+        """Give back owner's claims not yet being sent (queued again, untouched otherwise); how many were given back."""
+        if not entry_ids:
+            return 0
+        with self._sessions.begin() as session:
+            result = session.execute(
+                update(OutboxRow)
+                .where(
+                    OutboxRow.id.in_(list(entry_ids)),
+                    OutboxRow.status == OutboxStatus.CLAIMED,
+                    OutboxRow.claimed_by == owner,
+                )
+                .values(status=OutboxStatus.QUEUED, claimed_by=None, lease_until=None)
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
 
     def start_send(self, entry_id: int, owner: str, *, now: datetime, lease: timedelta) -> bool:
         """Right before the gateway call: owner's claimed entry becomes sending, its lease renewed to cover the call;
@@ -444,7 +477,14 @@ def mark_handled(
         session.add(queued_row(reply, now, source=source, dedupe_key=f"{source}:{n}"))
 
 
-def queued_row(message: OutboundMessage, now: datetime, *, source: str, dedupe_key: str | None = None) -> OutboxRow:
+def queued_row(
+    message: OutboundMessage,
+    now: datetime,
+    *,
+    source: str,
+    dedupe_key: str | None = None,
+    priority: SendPriority = SendPriority.NORMAL,
+) -> OutboxRow:
     """A new outbox row for message (also used by repositories that queue replies in their own transaction). The
     dedupe key defaults to the source, target and text; a second row with the same key is refused (IntegrityError)."""
     source = bounded_id(source, limit=255)
@@ -465,10 +505,12 @@ def queued_row(message: OutboundMessage, now: datetime, *, source: str, dedupe_k
         dedupe_key=dedupe_digest(message, source=source, key=dedupe_key),
         claimed_by=None,
         lease_until=None,
+        priority=int(priority),
     )
 
 
-_OLDEST_FIRST = (OutboxRow.not_before, OutboxRow.id)
+# Most urgent first, then oldest
+_CLAIM_ORDER = (OutboxRow.priority.desc(), OutboxRow.not_before, OutboxRow.id)
 
 
 def _is_due(now: datetime) -> tuple[ColumnElement[bool], ...]:
@@ -477,7 +519,7 @@ def _is_due(now: datetime) -> tuple[ColumnElement[bool], ...]:
 
 def _queued(row: OutboxRow) -> QueuedMessage:
     message = OutboundMessage(row.channel, row.text, row.group_id, row.user_id, tuple(row.mention_ids))
-    return QueuedMessage(row.id, message, row.attempts, row.source)
+    return QueuedMessage(row.id, message, row.attempts, row.source, SendPriority(row.priority))
 
 
 def _delivery(row: OutboxRow) -> Delivery:

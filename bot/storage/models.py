@@ -111,8 +111,8 @@ class OutboxRow(Base):
 
     __tablename__ = "outbox"
     __table_args__ = (
-        # Senders claim due rows (queued, oldest first) and look for leases run out (claimed or sending)
-        Index("ix_outbox_status_not_before", "status", "not_before"),
+        # Senders claim due rows (queued, most urgent, then oldest) and find leases run out (claimed or sending)
+        Index("ix_outbox_status_priority_not_before", "status", "priority", "not_before"),
         Index("ix_outbox_status_lease_until", "status", "lease_until"),
         Index("ix_outbox_dedupe_key", "dedupe_key", unique=True),
     )
@@ -134,6 +134,8 @@ class OutboxRow(Base):
     target: Mapped[str] = mapped_column(String(200), server_default="")
     # SHA-256 of the caller's key (or of source, target and text): the same key is queued once
     dedupe_key: Mapped[str] = mapped_column(String(64))
+    # bot.domain.outbox.SendPriority: urgent notices first, then replies, then bulk sending
+    priority: Mapped[int] = mapped_column(Integer, server_default="10")
     # The sender holding the row (claimed or sending) and until when; kept on a sent row as who sent it
     claimed_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)

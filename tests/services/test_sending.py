@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from bot.domain.messages import OutboundMessage
-from bot.domain.outbox import OutboxStatus, PermanentSendError, TransientSendError
+from bot.domain.outbox import OutboxStatus, PermanentSendError, SendPriority, TransientSendError
 from bot.services.sending import OutboxSender, SendingPolicy
 from bot.storage.channel import SqlOutbox
 from bot.storage.engine import make_engine, session_factory, upgrade
@@ -66,6 +66,35 @@ def test_a_burst_is_spread_not_dropped(tmp_path: Path) -> None:
     assert len(virtual.sleeps) == 4 and all(1.5 <= s <= 2.5 for s in virtual.sleeps)
     assert len(set(virtual.sleeps)) > 1  # jittered
     assert asyncio.run(sender.send_due()) == 0 and len(gateway.sent) == 5
+
+
+class ReplyArrives(RecordingGateway):
+    """Records sends; while the first goes out, a resident's reply is queued (a broadcast is under way)."""
+
+    def __init__(self, outbox: SqlOutbox, clock: FakeClock) -> None:
+        super().__init__()
+        self._outbox, self._clock = outbox, clock
+
+    async def send(self, message: OutboundMessage) -> None:
+        await super().send(message)
+        if len(self.sent) == 1:
+            reply = OutboundMessage("wechat", "居民的答复", group_id="room-9")
+            self._outbox.enqueue(reply, now=self._clock.now(), source="reply:m1")
+
+
+def test_a_reply_queued_during_a_broadcast_goes_out_next_not_after_the_claimed_batch(tmp_path: Path) -> None:
+    outbox, clock, virtual = _outbox(tmp_path), FakeClock(), VirtualTime()
+    for n in range(6):
+        notice = OutboundMessage("wechat", f"例行通知{n}", group_id=f"room-{n}")
+        outbox.enqueue(notice, now=clock.now(), source="notice:1", priority=SendPriority.BULK)
+    gateway = ReplyArrives(outbox, clock)
+    policy = SendingPolicy(interval_s=1.0, jitter_s=0.0, lease_s=30.0)
+    sender = OutboxSender(outbox, gateway, clock, policy, sleep=virtual.sleep, monotonic=virtual.monotonic)
+    assert asyncio.run(sender.send_due()) == 1  # the rest of its claimed batch was given back
+    assert outbox.counts() == {"queued": 6, "sent": 1}
+    while asyncio.run(sender.send_due()):
+        pass
+    assert [m.text for m in gateway.sent] == ["例行通知0", "居民的答复", *(f"例行通知{n}" for n in range(1, 6))]
 
 
 def test_failures_are_retried_with_backoff_then_recorded(tmp_path: Path) -> None:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.domain.escalation import Asker
 from bot.domain.messages import OutboundMessage
-from bot.domain.outbox import UNCONFIRMED_NOTE, OutboxStatus
+from bot.domain.outbox import UNCONFIRMED_NOTE, OutboxStatus, SendPriority
 from bot.storage.channel import SqlOutbox
 from bot.storage.engine import MIGRATIONS, make_engine, session_factory, upgrade
 from bot.storage.unanswered import SqlUnansweredQuestions
@@ -94,6 +94,41 @@ def test_a_sender_of_one_channel_leaves_the_other_channels_messages_queued(sessi
     claimed = outbox.claim_due(now=NOW, limit=10, owner="terminal-sender", lease=LEASE, channel="terminal")
     assert [entry.message.text for entry in claimed] == ["给终端居民的答复"]
     assert outbox.counts() == {"claimed": 1, "queued": 1}
+
+
+def test_urgent_messages_are_claimed_first_then_replies_then_bulk_each_oldest_first(
+    sessions: sessionmaker[Session],
+) -> None:
+    outbox = SqlOutbox(sessions)
+    for n, (text, priority) in enumerate(
+        [
+            ("例行通知1", SendPriority.BULK),
+            ("答复1", SendPriority.NORMAL),
+            ("例行通知2", SendPriority.BULK),
+            ("停水紧急通知", SendPriority.URGENT),
+            ("答复2", SendPriority.NORMAL),
+        ]
+    ):
+        outbox.enqueue(_notice(text), now=NOW + timedelta(seconds=n), source=f"notice:{n}", priority=priority)
+    later = NOW + timedelta(minutes=1)
+    assert [entry.message.text for entry in outbox.due(now=later, limit=10)] == [
+        "停水紧急通知",
+        "答复1",
+        "答复2",
+        "例行通知1",
+        "例行通知2",
+    ]
+    claimed = outbox.claim_due(now=later, limit=2, owner="a", lease=LEASE)
+    assert [(entry.message.text, entry.priority) for entry in claimed] == [
+        ("停水紧急通知", SendPriority.URGENT),
+        ("答复1", SendPriority.NORMAL),
+    ]
+    assert outbox.more_urgent_due(SendPriority.BULK, now=later)
+    assert not outbox.more_urgent_due(SendPriority.NORMAL, now=later)
+    # A claim given back is queued again, untouched; another sender's claims are not given back
+    assert outbox.release([entry.id for entry in claimed], "b") == 0
+    assert outbox.release([entry.id for entry in claimed], "a") == 2
+    assert outbox.counts() == {"queued": 5}
 
 
 def test_a_send_whose_lease_ran_out_is_unconfirmed_listed_for_staff_and_can_be_sent_again(
