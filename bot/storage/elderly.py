@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.domain.elderly import BirthMonth, ElderlyResident, RegisterError, RegisterLine, ReminderBatch
+from bot.domain.outbox import SendPriority
 from bot.storage.channel import queued_row
 from bot.storage.models import ElderlyResidentRow
 
@@ -154,9 +155,13 @@ class SqlElderlyRegister:
                         raise _Raced
                 for resident_id, message in batch.family:
                     key = f"{versions[resident_id]}:family"
-                    session.add(queued_row(message, now, source=f"elderly:{resident_id}", dedupe_key=key))
+                    source = f"elderly:{resident_id}"
+                    session.add(queued_row(message, now, source=source, dedupe_key=key, priority=SendPriority.BULK))
                 key = f"{versions[batch.residents[0].id]}:summary:{batch.community}"
-                session.add(queued_row(batch.summary, now, source="elderly:summary", dedupe_key=key))
+                summary = queued_row(
+                    batch.summary, now, source="elderly:summary", dedupe_key=key, priority=SendPriority.BULK
+                )
+                session.add(summary)
         except (_Raced, IntegrityError):
             return False
         return True

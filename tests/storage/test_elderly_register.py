@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.domain.elderly import BirthMonth, RegisterError, RegisterLine, ReminderBatch
 from bot.domain.messages import OutboundMessage
+from bot.domain.outbox import SendPriority
 from bot.storage.elderly import SqlElderlyRegister
 from bot.storage.models import OutboxRow
 
@@ -63,9 +64,9 @@ def test_a_batch_is_reminded_once_with_its_sms_and_summary(sessions: sessionmake
     assert other is not None and other.reminded_at == NOW and other.family_notified_at is None
     with sessions() as session:
         queued = session.scalars(select(OutboxRow).order_by(OutboxRow.id)).all()
-    assert [(row.channel, row.user_id, row.group_id) for row in queued] == [
-        ("sms", "13812345678", ""),
-        ("wechat", "", "staff"),
+    assert [(row.channel, row.user_id, row.group_id, row.priority) for row in queued] == [
+        ("sms", "13812345678", "", SendPriority.BULK),  # reminders never hold up an answer
+        ("wechat", "", "staff", SendPriority.BULK),
     ]
 
 
