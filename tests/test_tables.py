@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import io
 
 import pytest
 
 from bot.tables import TableFileError, read_table
+from tests.support.sheets import xlsx_bytes
 
 ROWS = [
     ["类型", "名称", "到期日期"],
@@ -20,28 +20,13 @@ def _csv(rows: list[list[str]], encoding: str) -> bytes:
     return "\r\n".join(",".join(row) for row in rows).encode(encoding) + b"\r\n"
 
 
-def _xlsx(rows: list[list[object] | None]) -> bytes:
-    from openpyxl import Workbook
-
-    workbook = Workbook()
-    sheet = workbook.active
-    assert sheet is not None
-    for number, row in enumerate(rows, start=1):
-        for column, value in enumerate(row or [], start=1):
-            if value is not None:
-                sheet.cell(row=number, column=column, value=value)
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    return buffer.getvalue()
-
-
 @pytest.mark.parametrize("encoding", ["utf-8", "utf-8-sig", "gbk", "gb18030"])
 def test_csv_in_every_encoding_excel_saves_reads_the_same(encoding: str) -> None:
     assert read_table(_csv(ROWS, encoding), "登记表.CSV") == ROWS
 
 
 def test_xlsx_keeps_row_numbers_across_empty_rows_and_gives_dates_as_text() -> None:
-    data = _xlsx([ROWS[0], None, ["电梯年检", " 5号楼电梯 ", dt.datetime(2026, 12, 1)], [None, None, None]])
+    data = xlsx_bytes([ROWS[0], None, ["电梯年检", " 5号楼电梯 ", dt.datetime(2026, 12, 1)], [None, None, None]])
     rows = read_table(data, "a.xlsx")
     assert rows[0] == ROWS[0]
     assert rows[1] == []

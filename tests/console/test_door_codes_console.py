@@ -7,7 +7,6 @@ queued as a message to the page's channel."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -15,31 +14,13 @@ from fastapi.testclient import TestClient
 
 from bot.domain.door_codes import DoorCode
 from bot.domain.petitions import PAGE_CHANNEL, BoardFilter, Petition, PetitionStatus, Rating
-from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
-from tests.support.console import ConsoleWorld, csrf_of, sign_in, two_communities
+from tests.support.console import ConsoleWorld, csrf_of, signed_in
 from tests.support.photos import opened, phone_jpeg
 
 pytestmark = pytest.mark.slow
 _FORM = re.compile(r'name="csrf_token" value="([^"]+)"')
 _FORM_ID = re.compile(r'name="form_id" value="([^"]+)"')
 _CASE = re.compile(r"/case/(\d{4}-\d{4})")
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def world(
-    request: pytest.FixtureRequest,
-    tmp_path_factory: pytest.TempPathFactory,
-    use_embeddings: UniversalSentenceEncoderEmbeddings,
-) -> Iterator[ConsoleWorld]:
-    directory = tmp_path_factory.mktemp(f"door-codes-{request.param}")
-    with two_communities(request.param, directory, use_embeddings) as built:
-        yield built
-
-
-def signed_in(world: ConsoleWorld, username: str) -> TestClient:
-    client = world.client()
-    assert sign_in(client, username).status_code == 303
-    return client
 
 
 def make_codes(world: ConsoleWorld, username: str, places: str, **fields: str) -> list[DoorCode]:
