@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import Settings
 from bot.domain.door_codes import SubmissionLimits
+from bot.domain.elderly import SubsidyRule
 from bot.domain.errors import AssistantError
 from bot.domain.expiry import parse_kinds
 from bot.handlers.router import MessageRouter, RateLimits
@@ -36,6 +37,7 @@ from bot.services.conversation import ConversationMemory
 from bot.services.dashboard import Dashboard
 from bot.services.deadlines import DeadlineWatch
 from bot.services.door_codes import DoorCodeDesk
+from bot.services.elderly import ElderlyRegister
 from bot.services.escalation import EscalationService
 from bot.services.expiry import ExpiryRegisterDesk
 from bot.services.faq_book import FaqBook
@@ -54,6 +56,7 @@ from bot.services.welcome import MemberWelcome
 from bot.storage.api_keys import SqlApiKeys
 from bot.storage.channel import SqlGroupConfigs, SqlInbox, SqlOutbox
 from bot.storage.door_codes import SqlDoorCodes
+from bot.storage.elderly import SqlElderlyRegister
 from bot.storage.engine import make_engine, session_factory, upgrade
 from bot.storage.expiry import SqlExpiryRegister
 from bot.storage.petition_reports import SqlPetitionReports
@@ -63,6 +66,7 @@ from bot.storage.routing import SqlRoutes
 from bot.storage.staff import SqlAuditLog, SqlStaffAccounts
 from bot.storage.turns import SqlTurnLog
 from bot.storage.unanswered import SqlUnansweredQuestions
+from bot.tables import read_table
 
 # The scheduler's job table: name → what the job calls. A new job is one more row here (and, when it runs on a
 # standing schedule, one line in Application.start_jobs); jobs call services, never a channel.
@@ -70,6 +74,7 @@ REMIND_OVERDUE_QUESTIONS = "remind_overdue_questions"
 CLOSE_UNANSWERED_PETITIONS = "close_unanswered_petitions"
 REMIND_PETITION_DEADLINES = "remind_petition_deadlines"
 REMIND_EXPIRING_ITEMS = "remind_expiring_items"
+REMIND_ELDERLY_SUBSIDY = "remind_elderly_subsidy"
 # How often resolved petitions are checked for the resident's silence (closing is due days after resolving).
 PETITION_CLOSE_CHECK = timedelta(hours=1)
 # How often petition deadlines are checked (reminders are sent once a day per case; escalation once).
@@ -82,6 +87,7 @@ def scheduled_jobs(
     petitions: PetitionDesk,
     deadlines: DeadlineWatch,
     expiry: ExpiryRegisterDesk,
+    elderly: ElderlyRegister,
 ) -> Mapping[str, Callable[..., object]]:
     """Every job the scheduler can run, by name."""
     remind_every = timedelta(minutes=settings.unanswered_remind_minutes)
@@ -90,6 +96,7 @@ def scheduled_jobs(
         CLOSE_UNANSWERED_PETITIONS: petitions.close_unanswered,
         REMIND_PETITION_DEADLINES: deadlines.run,
         REMIND_EXPIRING_ITEMS: expiry.run,
+        REMIND_ELDERLY_SUBSIDY: elderly.run,
     }
 
 
@@ -127,6 +134,7 @@ class Application:
     photos: PhotoAlbum
     door_codes: DoorCodeDesk
     expiry: ExpiryRegisterDesk
+    elderly: ElderlyRegister
     faq_book: FaqBook
     audit: StaffAudit
     accounts: StaffAccounts
@@ -147,6 +155,8 @@ class Application:
         local = timezone(timedelta(hours=self.settings.utc_offset_hours))
         daily = f"0 {self.settings.expiry_remind_hour} * * *"
         self.scheduler.cron(REMIND_EXPIRING_ITEMS, daily, job_id=REMIND_EXPIRING_ITEMS, timezone=local)
+        elderly_daily = f"0 {self.settings.elderly_remind_hour} * * *"
+        self.scheduler.cron(REMIND_ELDERLY_SUBSIDY, elderly_daily, job_id=REMIND_ELDERLY_SUBSIDY, timezone=local)
 
     def stop_jobs(self) -> None:
         """Stop running jobs and hand the lease to another process at once."""
@@ -444,6 +454,15 @@ def build_application(
         staff_group_id=settings.staff_group_id,
         utc_offset=utc_offset,
     )
+    elderly = ElderlyRegister(
+        SqlElderlyRegister(sessions),
+        clock,
+        audit=audit,
+        rule=SubsidyRule(age=settings.elderly_subsidy_age, days_before=settings.elderly_remind_days_before),
+        read_table=read_table,
+        staff_group_id=settings.staff_group_id,
+        utc_offset=utc_offset,
+    )
     router = MessageRouter(
         assistant,
         groups,
@@ -501,6 +520,7 @@ def build_application(
         photos=photos,
         door_codes=door_codes,
         expiry=expiry,
+        elderly=elderly,
         faq_book=faq_book,
         audit=audit,
         accounts=accounts,
@@ -512,7 +532,7 @@ def build_application(
         router=router,
         scheduler=JobScheduler(
             engine,
-            scheduled_jobs(settings, escalation, petitions, deadlines, expiry),
+            scheduled_jobs(settings, escalation, petitions, deadlines, expiry, elderly),
             holder=default_holder(),
             lease_s=settings.scheduler_lease_s,
             misfire_grace_s=settings.scheduler_misfire_grace_s,

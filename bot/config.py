@@ -171,6 +171,12 @@ class Settings(BaseSettings):
     # overdue by more than escalate_after hours is escalated to the street office (吹哨), automatically once
     petition_due_soon_hours: float = Field(default=4.0, ge=0, le=168)
     petition_escalate_after_hours: float = Field(default=24.0, ge=0, le=2160)
+    # The elderly subsidy register (高龄津贴双提醒): residents reaching this age are reminded to the staff group and
+    # told to their family by SMS this many days before the month they reach it (some places pay from 70 or 90), by
+    # the daily job at this local hour (SMS to families in the daytime)
+    elderly_subsidy_age: int = Field(default=80, ge=50, le=120)
+    elderly_remind_days_before: int = Field(default=30, ge=0, le=365)
+    elderly_remind_hour: int = Field(default=9, ge=0, le=23)
     # WeChat ids of other bots in the groups (never answered, so two bots cannot talk to each other forever)
     other_bot_ids: str = ""
     keyword_prefixes: str = "小助手,#问"

@@ -8,6 +8,7 @@ from typing import Protocol, runtime_checkable
 
 from bot.domain.conversation import ActivityScope, ConversationTurn
 from bot.domain.door_codes import Admission, DoorCode, SubmissionLimits
+from bot.domain.elderly import BirthMonth, ElderlyResident, RegisterLine, ReminderBatch
 from bot.domain.escalation import Asker, EmbeddingRow, QuestionStatus, UnansweredQuestion
 from bot.domain.expiry import ExpiryItem, ImportCounts, ItemDraft
 from bot.domain.groups import GroupConfig
@@ -503,6 +504,34 @@ class ExpiryStore(Protocol):
     def remind(self, item_id: int, key: str, *, on: date, at: datetime, messages: Sequence[OutboundMessage]) -> bool:
         """Keep key as the item's last reminder (sent on the local day on) and queue messages, once; False when it
         was sent already."""
+
+
+class ElderlyRegisterStore(Protocol):
+    """The elderly subsidy register: residents per community and their reminder state."""
+
+    def import_lines(self, lines: Sequence[RegisterLine], *, community: str, now: datetime) -> tuple[int, int, int]:
+        """Add new lines, update the family contact of known ones; (added, updated, unchanged)."""
+
+    def add(self, line: RegisterLine, *, community: str, now: datetime) -> ElderlyResident:
+        """One new resident; RegisterError when already registered."""
+
+    def edit(self, resident_id: int, line: RegisterLine, *, now: datetime) -> ElderlyResident | None:
+        """Replace a resident's line (a changed birth month clears the reminder state); None when gone."""
+
+    def delete(self, resident_id: int) -> bool:
+        """Remove a resident; False when already gone."""
+
+    def get(self, resident_id: int) -> ElderlyResident | None:
+        """One resident by id."""
+
+    def listed(self, *, community: str | None) -> list[ElderlyResident]:
+        """The register (one community's if given), the oldest first."""
+
+    def unreminded(self, *, born_by: BirthMonth, age: int) -> list[ElderlyResident]:
+        """Residents born by born_by not yet reminded for age."""
+
+    def remind(self, batch: ReminderBatch, *, now: datetime) -> bool:
+        """Mark a batch reminded and queue its messages at once; False when nothing was stored."""
 
 
 class PetitionStatistics(Protocol):

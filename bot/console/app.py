@@ -18,6 +18,7 @@ from bot.console.routes import (
     auth,
     dashboard,
     door_codes,
+    elderly,
     expiry,
     knowledge,
     management,
@@ -37,6 +38,7 @@ from bot.console.web import (
     make_templates,
     page,
 )
+from bot.domain.privacy import masked_traceback
 
 log = logging.getLogger(__name__)
 # The console's areas, one router each (fixed paths before the ones they would match: /petitions/routing and
@@ -50,6 +52,7 @@ AREAS = (
     petitions,
     door_codes,
     expiry,
+    elderly,
     phone,
     knowledge,
     management,
@@ -135,7 +138,8 @@ def create_console(services: Application) -> FastAPI:
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("console request failed: %s %s", request.method, request.url.path)
+        # masked: a database error quotes its parameters (a register's phones, a resident's message)
+        log.error("console request failed: %s %s\n%s", request.method, request.url.path, masked_traceback(exc))
         if open311.is_open311(request):
             return open311.api_error(request, 500, "服务器出错了，请稍后再试")
         return _problem(request, 500, "服务器出错了，错误已记录，请稍后重试或联系管理员。")

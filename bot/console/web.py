@@ -217,6 +217,9 @@ _NOTICES = {
     "expiry_saved": "已保存。",
     "expiry_renewed": "已登记续期，提醒按新的到期日期重新计算。",
     "expiry_retired": "已停用，不会再提醒。",
+    "elderly_added": "已加入高龄提醒名单。",
+    "elderly_saved": "已保存。",
+    "elderly_deleted": "已从名单中删除，这位居民的信息不再保留。",
 }
 
 

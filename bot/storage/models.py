@@ -474,3 +474,27 @@ class ExpiryItemRow(Base):
     reminded_on: Mapped[date | None] = mapped_column(Date, nullable=True)
     updated_by: Mapped[str] = mapped_column(String(128))
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class ElderlyResidentRow(Base):
+    """A resident of the elderly subsidy register (高龄津贴): name, birth month, a family contact, and which age's
+    reminder went out when. Nothing else about the resident is kept."""
+
+    __tablename__ = "elderly_residents"
+    __table_args__ = (
+        Index("ix_elderly_residents_identity", "community", "name", "birth_year", "birth_month", unique=True),
+        Index("ix_elderly_residents_birth", "birth_year", "birth_month"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    community: Mapped[str] = mapped_column(String(128))
+    name: Mapped[str] = mapped_column(String(32))
+    birth_year: Mapped[int] = mapped_column(Integer)
+    birth_month: Mapped[int] = mapped_column(Integer)
+    contact_name: Mapped[str] = mapped_column(String(32))
+    contact_phone: Mapped[str] = mapped_column(String(16))
+    reminded_age: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    reminded_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    family_notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
