@@ -49,7 +49,7 @@ from bot.services.safety import JsonlFlaggedMessageLog, SensitiveWords
 from bot.services.scope import RegionScope
 from bot.services.sending import OutboxSender, SendingPolicy
 from bot.storage.api_keys import SqlApiKeys
-from bot.storage.channel import SqlGroupConfigs, SqlInbox, SqlOutbox
+from bot.storage.channel import SqlGroupAccounts, SqlGroupConfigs, SqlInbox, SqlOutbox
 from bot.storage.door_codes import SqlDoorCodes
 from bot.storage.engine import make_engine, session_factory, upgrade
 from bot.storage.petition_reports import SqlPetitionReports
@@ -105,6 +105,7 @@ class Application:
     assistant: ResidentAssistant
     knowledge: KnowledgeMaintenance
     groups: SqlGroupConfigs
+    group_accounts: SqlGroupAccounts
     inbox: SqlInbox
     outbox: SqlOutbox
     escalation: EscalationService
@@ -464,6 +465,7 @@ def build_application(
         assistant=assistant,
         knowledge=knowledge,
         groups=groups,
+        group_accounts=SqlGroupAccounts(sessions),
         inbox=SqlInbox(sessions),
         outbox=outbox,
         escalation=escalation,
