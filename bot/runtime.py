@@ -192,8 +192,9 @@ class WechatRuntime:
 
     async def _send_loop(self, stop: asyncio.Event, poll_s: float) -> None:
         while not stop.is_set():
-            await self.sender.send_due()
             self._wake.clear()
+            if await self.sender.send_due():
+                continue  # more may be due at once (a notice to many groups): claimed without a pause
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=poll_s)
 

@@ -3,6 +3,7 @@
 //   GATEWAY_PORT, GATEWAY_TOKEN, CONTROL_PORT  (environment)
 //   POST /say   {"from": "wxid_li", "text": "...", "room": "room-3@chatroom" | null, "mentions": ["bot"]}
 //   GET  /sent  -> [{"conversationId", "text", "mentionIdList", "at"}]  (every text the bot sent, ms timestamps)
+//   GET  /sent/count -> {"count": n}  (how many texts the bot sent: cheap to poll)
 //   GET  /received -> [{"id", "talkerId", "text"}]  (every message the residents sent)
 //   POST /redeliver {"id": "..."}  -> emits that message event again (a duplicate delivery)
 //   POST /reset -> clears /sent
@@ -93,6 +94,9 @@ http.createServer(async (req, res) => {
     } else if (req.method === 'GET' && req.url === '/sent') {
       res.setHeader('Content-Type', 'application/json')
       res.end(JSON.stringify(sent))
+    } else if (req.method === 'GET' && req.url === '/sent/count') {
+      res.setHeader('Content-Type', 'application/json')
+      res.end(JSON.stringify({ count: sent.length }))
     } else if (req.method === 'GET' && req.url === '/received') {
       res.setHeader('Content-Type', 'application/json')
       res.end(JSON.stringify(received))
