@@ -16,6 +16,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -99,19 +100,17 @@ def fan_out(
 
 def run(
     groups: int, paced_groups: int, interval_s: float, jitter_s: float, embeddings: Embeddings | None = None
-) -> list[dict[str, Any]]:
-    """The three runs (overhead, paced, paced with jitter) on one gateway and one fresh database."""
+) -> Iterator[dict[str, Any]]:
+    """The three runs (overhead, paced, paced with jitter) on one gateway and one fresh database, each run's figures
+    as soon as it is done."""
     with tempfile.TemporaryDirectory() as tmp, running_gateway(mock_rooms=max(groups, paced_groups)) as gateway:
         settings = Settings(data_dir=Path(tmp) / "data", knowledge_dir=Path(tmp) / "kb", _env_file=None)  # type: ignore[call-arg]
         application = build_application(settings, embeddings=embeddings)
         rooms = mock_groups(max(groups, paced_groups))
-        return [
-            fan_out(application, gateway, rooms[:groups], SendingPolicy(0, 0), source="notice:bench:1"),
-            fan_out(application, gateway, rooms[:paced_groups], SendingPolicy(interval_s, 0), source="notice:bench:2"),
-            fan_out(
-                application, gateway, rooms[:paced_groups], SendingPolicy(interval_s, jitter_s), source="notice:bench:3"
-            ),
-        ]
+        yield fan_out(application, gateway, rooms[:groups], SendingPolicy(0, 0), source="notice:bench:1")
+        for n, jitter in enumerate((0.0, jitter_s), start=2):
+            policy = SendingPolicy(interval_s, jitter)
+            yield fan_out(application, gateway, rooms[:paced_groups], policy, source=f"notice:bench:{n}")
 
 
 def main() -> None:

@@ -16,4 +16,3 @@ def test_a_small_notice_bench_run_reaches_every_group_once(use_embeddings: Unive
     assert [figures["groups"] for figures in (overhead, paced, jittered)] == [30, 4, 4]
     assert all(figures["every_group_once"] for figures in (overhead, paced, jittered))
     assert "deviation_pct" not in overhead and {"achieved_per_min", "mean_gap_s"} <= paced.keys() & jittered.keys()
-    assert paced["min_gap_s"] >= 0.09  # the configured spacing holds (the gateway's clock has millisecond stamps)
