@@ -95,9 +95,8 @@ def test_two_accounts_share_the_groups_deliver_each_message_once_and_spread_the_
 
         sent1, sent2 = _received(first), _received(second)
         assert first.refused() == second.refused() == []  # no account tried a group it is not in
-        assert sent1 + sent2 == Counter({(g, m.text): 1 for _, m in messages for g in [m.group_id]}) + Counter(
-            {("wxid_li", pinned.text): 1}
-        )  # each message reached its group exactly once
+        expected = Counter([(m.group_id, m.text) for _, m in messages] + [("wxid_li", pinned.text)])
+        assert sent1 + sent2 == expected  # each message reached its group exactly once
         assert ("wxid_li", pinned.text) in sent2  # the pinned reply left from its account
         assert {g for g, _ in sent1} == {ONLY1, BOTH} and {g for g, _ in sent2} == {ONLY2, BOTH, "wxid_li"}
         from_first = sum(g == BOTH for g, _ in sent1)
