@@ -95,6 +95,8 @@ class OutboxSender:
         )
         for position, entry in enumerate(claimed):
             await self._wait_for_gap()
+            # The next gap is counted from here: the bookkeeping below is inside it, so the rate is the configured one
+            turn = self._monotonic()
             if position and self._outbox.more_urgent_due(
                 entry.priority, now=self._clock.now(), channel=self._channel, account=self.account
             ):
@@ -106,9 +108,7 @@ class OutboxSender:
             if not self._outbox.start_send(entry.id, self.owner, now=self._clock.now(), lease=self._lease):
                 log.warning("outbox entry %s: the claim ran out and was taken back; left to whoever holds it", entry.id)
                 continue
-            self._next_send_at = (
-                self._monotonic() + self._policy.interval_s + self._rng.uniform(0, self._policy.jitter_s)
-            )
+            self._next_send_at = turn + self._policy.interval_s + self._rng.uniform(0, self._policy.jitter_s)
             try:
                 await self._gateway.send(entry.message)
             except Exception as exc:  # classified: permanent is final, anything else is retried
