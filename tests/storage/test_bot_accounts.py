@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.domain.messages import OutboundMessage
+from bot.domain.messages import InboundMessage, MessageKind, OutboundMessage
 from bot.domain.outbox import Membership, SendPriority, owner_account, sender_owner
-from bot.storage.channel import SqlGroupAccounts, SqlOutbox
+from bot.storage.channel import SqlGroupAccounts, SqlInbox, SqlOutbox
 from bot.storage.models import GroupAccountRow
 
 NOW = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
@@ -101,3 +101,10 @@ def test_a_sender_of_no_particular_account_claims_everything_and_staff_see_who_s
     ]
     assert [d.account for d in outbox.deliveries("notice:2")] == ["bot2"]  # pinned, before any sender took it
     assert owner_account("host:1:ab") == "" and owner_account(sender_owner("wxid_a|b", "h:1:2")) == "wxid_a|b"
+
+
+def test_the_inbox_keeps_the_account_a_message_came_to(sessions: sessionmaker[Session]) -> None:
+    inbox = SqlInbox(sessions)
+    message = InboundMessage("m-1", "wechat", "wxid_li", "李阿姨", "你好", MessageKind.TEXT, NOW, account="wxid_bot2")
+    assert inbox.receive(message, now=NOW)
+    assert inbox.waiting() == [message]  # handled after a restart, its reply still pinned to wxid_bot2
