@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test browser ingest eval bench bench-channel bench-console bench-petitions clean
+.PHONY: run test browser ingest eval bench bench-channel bench-console bench-petitions bench-notices clean
 
 run: $(VENV)/.installed
 	$(BIN)/python -m bot run
@@ -41,6 +41,10 @@ bench-console: $(VENV)/.installed-test
 # 50,000 petitions on SQLite and on the local PostgreSQL (see the test database in README "Two commands").
 bench-petitions: $(VENV)/.installed-test
 	$(BIN)/python benchmarks/petition_bench.py
+
+# One notice to 2,000 groups through the Wechaty gateway: our overhead at interval zero, then the paced rate.
+bench-notices: $(VENV)/.installed-test
+	$(BIN)/python benchmarks/notice_bench.py
 
 $(VENV)/.created:
 	@$(PYTHON) -c 'import sys; assert (3, 11) <= sys.version_info[:2] < (3, 13), "需要 Python 3.11 或 3.12"'

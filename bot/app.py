@@ -54,7 +54,7 @@ from bot.services.scope import RegionScope
 from bot.services.sending import OutboxSender, SendingPolicy
 from bot.services.welcome import MemberWelcome
 from bot.storage.api_keys import SqlApiKeys
-from bot.storage.channel import SqlGroupConfigs, SqlInbox, SqlOutbox
+from bot.storage.channel import SqlGroupAccounts, SqlGroupConfigs, SqlInbox, SqlOutbox
 from bot.storage.door_codes import SqlDoorCodes
 from bot.storage.elderly import SqlElderlyRegister
 from bot.storage.engine import make_engine, session_factory, upgrade
@@ -122,6 +122,7 @@ class Application:
     assistant: ResidentAssistant
     knowledge: KnowledgeMaintenance
     groups: SqlGroupConfigs
+    group_accounts: SqlGroupAccounts
     inbox: SqlInbox
     outbox: SqlOutbox
     escalation: EscalationService
@@ -508,6 +509,7 @@ def build_application(
         assistant=assistant,
         knowledge=knowledge,
         groups=groups,
+        group_accounts=SqlGroupAccounts(sessions),
         inbox=SqlInbox(sessions),
         outbox=outbox,
         escalation=escalation,

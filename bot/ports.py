@@ -14,7 +14,7 @@ from bot.domain.expiry import ExpiryItem, ImportCounts, ItemDraft
 from bot.domain.groups import GroupConfig
 from bot.domain.messages import OutboundMessage, TriggerMode
 from bot.domain.open311 import ApiKey, CaseMove
-from bot.domain.outbox import ExpiredLeases, QueuedMessage, SendPriority
+from bot.domain.outbox import ExpiredLeases, Membership, QueuedMessage, SendPriority
 from bot.domain.petitions import (
     BoardFilter,
     Filing,
@@ -141,6 +141,13 @@ class StaffAccountStore(Protocol):
         """Sign a browser out."""
 
 
+class GroupAccounts(Protocol):
+    """Which bot account is in which group, as the accounts tell."""
+
+    def record(self, membership: Membership, *, now: datetime) -> None:
+        """Apply what an account told about its groups (its whole list, groups seen, or groups left)."""
+
+
 class Outbox(Protocol):
     """Messages waiting to be sent, with the ledger of handled inbound messages; every insert is deduplicated."""
 
@@ -162,12 +169,22 @@ class Outbox(Protocol):
         """Queue a message that answers no inbound message; False if the same dedupe key was queued before."""
 
     def claim_due(
-        self, *, now: datetime, limit: int, owner: str, lease: timedelta, channel: str | None = None
+        self,
+        *,
+        now: datetime,
+        limit: int,
+        owner: str,
+        lease: timedelta,
+        channel: str | None = None,
+        account: str | None = None,
     ) -> list[QueuedMessage]:
-        """Claim due messages for one sender until now + lease; a row is never claimed by two senders."""
+        """Claim due messages (of one channel, and that one bot account can send, when given) for one sender until
+        now + lease; a row is never claimed by two senders."""
 
-    def more_urgent_due(self, priority: SendPriority, *, now: datetime, channel: str | None = None) -> bool:
-        """Whether a message more urgent than priority is due."""
+    def more_urgent_due(
+        self, priority: SendPriority, *, now: datetime, channel: str | None = None, account: str | None = None
+    ) -> bool:
+        """Whether a message more urgent than priority is due (of the channel, and for the account, when given)."""
 
     def release(self, entry_ids: Sequence[int], owner: str) -> int:
         """Give back owner's claims not yet being sent; how many were given back."""

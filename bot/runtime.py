@@ -7,12 +7,13 @@ import asyncio
 import contextlib
 import logging
 from concurrent.futures import ThreadPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from bot.app import Application
 from bot.channels.wechaty import WECHAT, WechatyChannel, WechatyChannelError
 from bot.domain.groups import MemberJoin
 from bot.domain.messages import InboundMessage
+from bot.domain.outbox import Membership
 from bot.domain.privacy import mask_personal_data, masked_traceback
 from bot.handlers.router import Handling
 
@@ -23,6 +24,8 @@ MAX_HANDLING_ATTEMPTS = 3
 GAVE_UP = f"处理了 {MAX_HANDLING_ATTEMPTS} 次都没有完成（进程在处理时中断），不再重试"
 # Logged once the account is logged in and messages are being handled and replies sent (a readiness signal).
 SERVING = "WeChat logged in: serving"
+# A group the account hears messages in is recorded as one of its groups at most this often (its login lists them all)
+SEEN_IN_GROUP_EVERY = timedelta(minutes=10)
 
 
 class WechatRuntime:
@@ -35,9 +38,11 @@ class WechatRuntime:
             token=token,
             on_message=self._on_message,
             on_join=self._on_join,
+            on_membership=self._on_membership,
             login_timeout_s=login_timeout_s,
         )
         self.sender = application.sender(self.channel, channel=WECHAT)
+        self._group_seen_at: dict[str, datetime] = {}  # when each group was last recorded as this account's
         self._wake = asyncio.Event()
         # One handler thread: answering is CPU-bound (more threads only contend for the GIL and the BLAS threads)
         # and SQLite takes one writer at a time (concurrent handlers queued behind its lock, stalling replies).
@@ -52,9 +57,7 @@ class WechatRuntime:
             return
         loop = asyncio.get_running_loop()
         try:
-            recorded = await loop.run_in_executor(
-                self._inbox_thread, lambda: self.application.inbox.receive(message, now=self.application.clock.now())
-            )
+            recorded = await loop.run_in_executor(self._inbox_thread, self._receive, message)
         except Exception as exc:  # the database refused it: say so (masked); the rest of the stream goes on
             log.error(
                 "could not record message %s, so it is not handled:\n%s", message.message_id, masked_traceback(exc)
@@ -76,6 +79,36 @@ class WechatRuntime:
             return
         if queued:
             self._wake.set()
+
+    def _receive(self, message: InboundMessage) -> bool:
+        """Record a message in the inbox (on the inbox thread), and the group it came from as the account's own."""
+        now = self.application.clock.now()
+        group, account = message.group_id, message.account
+        last = self._group_seen_at.get(group)
+        if group and account and (last is None or now - last >= SEEN_IN_GROUP_EVERY):
+            self._record(Membership(account, (group,)), now)
+        return self.application.inbox.receive(message, now=now)
+
+    async def _on_membership(self, membership: Membership) -> None:
+        """The channel's word on the account's groups, recorded on the inbox thread (the one that writes them)."""
+        now = self.application.clock.now()
+        await asyncio.get_running_loop().run_in_executor(self._inbox_thread, self._record, membership, now)
+        log.info(
+            "WeChat account %s %s %d groups",
+            membership.account,
+            "is in" if membership.complete else "joined" if membership.member else "left",
+            len(membership.group_ids),
+        )
+
+    def _record(self, membership: Membership, now: datetime) -> None:
+        self.application.group_accounts.record(membership, now=now)
+        if membership.complete:
+            self._group_seen_at.clear()
+        for group in membership.group_ids:
+            if membership.member:
+                self._group_seen_at[group] = now
+            else:
+                self._group_seen_at.pop(group, None)
 
     async def _handle(self, message: InboundMessage) -> None:
         loop = asyncio.get_running_loop()
@@ -139,6 +172,7 @@ class WechatRuntime:
         except BaseException:
             self._stop_handling()
             raise
+        self.sender.serve_as(self.channel.account)
         sender = asyncio.create_task(self._send_loop(stop, poll_s))
         log.info(SERVING)
         backoff = 1.0
@@ -157,6 +191,8 @@ class WechatRuntime:
                 except WechatyChannelError as exc:
                     log.warning("reconnect failed: %s", exc)
                     backoff = min(backoff * 2, max_backoff_s)
+                else:
+                    self.sender.serve_as(self.channel.account)
         finally:
             sender.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -170,8 +206,9 @@ class WechatRuntime:
 
     async def _send_loop(self, stop: asyncio.Event, poll_s: float) -> None:
         while not stop.is_set():
-            await self.sender.send_due()
             self._wake.clear()
+            if await self.sender.send_due():
+                continue  # more may be due at once (a notice to many groups): claimed without a pause
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=poll_s)
 

@@ -18,7 +18,7 @@ from typing import Any
 from bot.domain.errors import AssistantError
 from bot.domain.groups import MemberJoin
 from bot.domain.messages import InboundMessage, MessageKind, OutboundMessage, bounded_id, one_line
-from bot.domain.outbox import PermanentSendError, SendError, TransientSendError, as_send_error
+from bot.domain.outbox import Membership, PermanentSendError, SendError, TransientSendError, as_send_error
 from bot.domain.privacy import mask_personal_data
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,8 @@ def import_wechaty() -> Any:
 
 
 class WechatyChannel:
-    """One WeChat account: receives messages (converted at the edge) and sends replies (a ChatGateway)."""
+    """One WeChat account: receives messages (converted at the edge) and sends replies (a ChatGateway); tells which
+    groups the account is in (its group list at login, groups it joins or leaves) to on_membership."""
 
     def __init__(
         self,
@@ -102,14 +103,17 @@ class WechatyChannel:
         token: str,
         on_message: Callable[[InboundMessage], Awaitable[None]],
         on_join: Callable[[MemberJoin], Awaitable[None]] | None = None,
+        on_membership: Callable[[Membership], Awaitable[None]] | None = None,
         login_timeout_s: float = 30.0,
     ) -> None:
         self._endpoint = endpoint
         self._token = token
         self._on_message = on_message
         self._on_join = on_join
-        self._self_id = ""
+        self._on_membership = on_membership
         self._login_timeout_s = login_timeout_s
+        # The logged-in account's WeChat id ("" before the first login)
+        self.account = ""
         self._bot: Any = None
         self._task: asyncio.Task[Any] | None = None
         self._logged_in = asyncio.Event()
@@ -130,8 +134,8 @@ class WechatyChannel:
         self._logged_in.clear()
         self._bot.on("login", self._login)
         self._bot.on("message", self._message)
-        if self._on_join is not None:
-            self._bot.on("room-join", self._room_join)
+        self._bot.on("room-join", self._room_join)
+        self._bot.on("room-leave", self._room_leave)
         self._task = asyncio.create_task(self._bot.start())
         login = asyncio.create_task(self._logged_in.wait())
         done, _ = await asyncio.wait({login, self._task}, timeout=self._login_timeout_s, return_when="FIRST_COMPLETED")
@@ -185,9 +189,29 @@ class WechatyChannel:
             raise _send_error(exc) from exc
 
     async def _login(self, contact: Any) -> None:
-        log.info("WeChat account %s logged in", contact.contact_id)
-        self._self_id = str(contact.contact_id)
+        """Known as the account that logged in, tell its whole group list, then count as logged in (so its sender
+        starts knowing which groups are its own)."""
+        self.account = str(contact.contact_id)
+        log.info("WeChat account %s logged in", self.account)
+        try:
+            group_ids = await self._bot.puppet.room_search()
+        except Exception as exc:  # without the list, the groups are learnt from messages
+            log.warning("could not list the groups of WeChat account %s: %s", self.account, type(exc).__name__)
+        else:
+            await self._tell(Membership(self.account, tuple(str(g) for g in group_ids), complete=True))
         self._logged_in.set()
+
+    async def _room_leave(self, room: Any, leavers: list[Any], *_: Any) -> None:
+        if any(contact.contact_id == self.account for contact in leavers):
+            await self._tell(Membership(self.account, (str(room.room_id),), member=False))
+
+    async def _tell(self, membership: Membership) -> None:
+        if self._on_membership is None:
+            return
+        try:
+            await self._on_membership(membership)
+        except Exception:  # the event stream goes on; the groups are learnt again from messages and the next login
+            log.exception("could not record the groups of WeChat account %s", membership.account)
 
     async def _message(self, message: Any) -> None:
         try:
@@ -198,14 +222,19 @@ class WechatyChannel:
         await self._on_message(inbound)
 
     async def _room_join(self, room: Any, invitees: list[Any], inviter: Any, date: Any) -> None:
-        """WeChat's room-join event, converted at the edge: who joined which group (the account itself left out);
-        the event is named by its inviter and time, which a redelivery repeats."""
+        """WeChat's room-join event, converted at the edge: the account itself joining a group is a membership;
+        others joining are a MemberJoin (who joined which group), named by its inviter and time, which a redelivery
+        repeats."""
+        if any(c is not None and c.contact_id == self.account for c in invitees):
+            await self._tell(Membership(self.account, (str(room.room_id),)))
         if self._on_join is None:
             return
         try:
             members = tuple(
-                dict.fromkeys(str(c.contact_id) for c in invitees if c is not None and c.contact_id != self._self_id)
+                dict.fromkeys(str(c.contact_id) for c in invitees if c is not None and c.contact_id != self.account)
             )
+            if not members:
+                return
             join = MemberJoin(
                 channel=WECHAT,
                 group_id=bounded_id(str(room.room_id)),
@@ -241,4 +270,5 @@ class WechatyChannel:
             group_name=(await room.topic()) if room is not None else "",
             mentions_self=mentions_self,
             from_self=bool(message.is_self()),
+            account=self.account,
         )

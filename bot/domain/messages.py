@@ -70,10 +70,12 @@ class InboundMessage:
     group_name: str = ""
     mentions_self: bool = False
     from_self: bool = False
+    # The bot account that received it (several WeChat accounts may serve one database); "" when there is one only
+    account: str = ""
 
     def __post_init__(self) -> None:
         # The edge of the core: whatever a platform delivers, what is kept is bounded and free of control characters.
-        for name in ("message_id", "sender_id", "group_id"):
+        for name in ("message_id", "sender_id", "group_id", "account"):
             object.__setattr__(self, name, bounded_id(getattr(self, name)))
         object.__setattr__(self, "channel", one_line(self.channel, limit=32))
         # Display names are the residents' own choice, and some carry a phone number: masked like every text kept.
@@ -96,6 +98,9 @@ class OutboundMessage:
     group_id: str = ""
     user_id: str = ""
     mention_ids: tuple[str, ...] = field(default_factory=tuple)
+    # The bot account that must send it (a reply goes out from the account that was asked); "" = any account that is
+    # in the group
+    account: str = ""
 
 
 _MENTION_END = "\u2005\u0020\u00a0\u3000"

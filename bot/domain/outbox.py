@@ -75,6 +75,34 @@ class Delivery:
     last_error: str
     created_at: datetime
     sent_at: datetime | None
+    # The bot account that holds or sent it ("" when its sender serves no particular account)
+    account: str = ""
+
+
+# A sender's name is "<account>|<host>:<pid>:<random>" when it sends as one account of several (see owner_account)
+_ACCOUNT_END = "|"
+
+
+def sender_owner(account: str, name: str) -> str:
+    """The owner a sender records on the rows it claims: its account (when it has one) and its unique name."""
+    return f"{account}{_ACCOUNT_END}{name}" if account else name
+
+
+def owner_account(owner: str | None) -> str:
+    """The bot account a claim's owner sends as ("" for a sender of no particular account)."""
+    account, separator, _ = (owner or "").rpartition(_ACCOUNT_END)
+    return account if separator else ""
+
+
+@dataclass(frozen=True, slots=True)
+class Membership:
+    """What a bot account told about the groups it is in: its whole group list when it logs in (complete: a group
+    missing from it is one the account is no longer in), a group it joined or heard a message in, or one it left."""
+
+    account: str
+    group_ids: tuple[str, ...]
+    member: bool = True
+    complete: bool = False
 
 
 def delivery_target(message: OutboundMessage) -> str:

@@ -112,6 +112,7 @@ class MessageContext:
             group_id=message.group_id,
             user_id=message.sender_id if message.is_private else "",
             mention_ids=() if message.is_private else (message.sender_id,),
+            account=message.account,  # from the account that was asked (the only one a private chat reaches)
         )
         if not self._outbox.complete(message.message_id, [reply], now=self._clock.now(), outcome=outcome):
             return Handling("duplicate")

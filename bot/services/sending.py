@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
-from bot.domain.outbox import PermanentSendError, QueuedMessage, TransientSendError, as_send_error
+from bot.domain.outbox import PermanentSendError, QueuedMessage, TransientSendError, as_send_error, sender_owner
 from bot.domain.privacy import mask_personal_data, masked_traceback
 from bot.domain.wecom import mask_robot_keys
 from bot.ports import ChatGateway, Clock, IdempotentGateway, Outbox
@@ -37,9 +37,10 @@ class SendingPolicy:
     lease_s: float = 30.0
 
 
-def sender_name() -> str:
-    """A name for this sender that no other process shares: host, process id and a random part."""
-    return f"{socket.gethostname()[:80]}:{os.getpid()}:{secrets.token_hex(4)}"
+def sender_name(account: str = "") -> str:
+    """A name for this sender that no other process shares: the bot account it sends as (if any), host, process id
+    and a random part."""
+    return sender_owner(account, f"{socket.gethostname()[:80]}:{os.getpid()}:{secrets.token_hex(4)}")
 
 
 class OutboxSender:
@@ -54,6 +55,7 @@ class OutboxSender:
         *,
         owner: str | None = None,
         channel: str | None = None,
+        account: str | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         monotonic: Callable[[], float] = time.monotonic,
         rng: random.Random | None = None,
@@ -62,13 +64,20 @@ class OutboxSender:
         self._gateway = gateway
         self._clock = clock
         self._policy = policy
-        self.owner = owner or sender_name()
+        self.account = account
+        self.owner = owner or sender_name(account or "")
         self._channel = channel
         self._lease = timedelta(seconds=policy.lease_s)
         self._sleep = sleep
         self._monotonic = monotonic
         self._rng = rng or random.Random()
         self._next_send_at = 0.0
+
+    def serve_as(self, account: str) -> None:
+        """From now on send as this bot account (logged in): only what it can deliver is claimed (the messages pinned
+        to it, and those to its groups or to groups no account was seen in), and the rows record it as their sender."""
+        if account != self.account:
+            self.account, self.owner = account, sender_name(account)
 
     async def send_due(self) -> int:
         """Settle leases that ran out, then claim what is due and send it (spaced out); the number of messages that
@@ -77,11 +86,20 @@ class OutboxSender:
         await self._wait_for_gap()  # claimed only when the first can go at once: a claim is held while it waits
         sent = 0
         claimed = self._outbox.claim_due(
-            now=self._clock.now(), limit=self._claim_limit(), owner=self.owner, lease=self._lease, channel=self._channel
+            now=self._clock.now(),
+            limit=self._claim_limit(),
+            owner=self.owner,
+            lease=self._lease,
+            channel=self._channel,
+            account=self.account,
         )
         for position, entry in enumerate(claimed):
             await self._wait_for_gap()
-            if position and self._outbox.more_urgent_due(entry.priority, now=self._clock.now(), channel=self._channel):
+            # The next gap is counted from here: the bookkeeping below is inside it, so the rate is the configured one
+            turn = self._monotonic()
+            if position and self._outbox.more_urgent_due(
+                entry.priority, now=self._clock.now(), channel=self._channel, account=self.account
+            ):
                 # Something more urgent came while this batch waited its turn: give the rest back, take that first
                 self._outbox.release([rest.id for rest in claimed[position:]], self.owner)
                 break
@@ -90,9 +108,7 @@ class OutboxSender:
             if not self._outbox.start_send(entry.id, self.owner, now=self._clock.now(), lease=self._lease):
                 log.warning("outbox entry %s: the claim ran out and was taken back; left to whoever holds it", entry.id)
                 continue
-            self._next_send_at = (
-                self._monotonic() + self._policy.interval_s + self._rng.uniform(0, self._policy.jitter_s)
-            )
+            self._next_send_at = turn + self._policy.interval_s + self._rng.uniform(0, self._policy.jitter_s)
             try:
                 if isinstance(self._gateway, IdempotentGateway):
                     await self._gateway.send_delivery(entry.message, delivery_id=f"outbox-{entry.id}")

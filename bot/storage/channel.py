@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import ColumnElement, Update, delete, func, select, update
+from sqlalchemy import ColumnElement, Update, and_, delete, exists, func, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -15,14 +15,16 @@ from bot.domain.outbox import (
     UNCONFIRMED_NOTE,
     Delivery,
     ExpiredLeases,
+    Membership,
     OutboxStatus,
     QueuedMessage,
     SendPriority,
     dedupe_digest,
     delivery_target,
+    owner_account,
 )
 from bot.domain.privacy import mask_personal_data
-from bot.storage.models import GroupConfigRow, InboxRow, OutboxRow, ProcessedMessageRow
+from bot.storage.models import GroupAccountRow, GroupConfigRow, InboxRow, OutboxRow, ProcessedMessageRow
 
 # Inbox: received → handled, or failed after repeated attempts. (The outbox's statuses: bot.domain.outbox.)
 RECEIVED, HANDLED, FAILED = "received", "handled", "failed"
@@ -138,6 +140,34 @@ def _config(row: GroupConfigRow) -> GroupConfig:
     )
 
 
+class SqlGroupAccounts:
+    """Which bot account is in which group, as the accounts tell (bot.domain.outbox.Membership): the outbox lets a
+    sender of one account claim only the groups that account is in."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    def record(self, membership: Membership, *, now: datetime) -> None:
+        """Apply what an account told: its groups seen now (and, for its whole list, every other group forgotten), or
+        the groups it left forgotten."""
+        account, group_ids = membership.account, sorted(set(membership.group_ids))
+        with self._sessions.begin() as session:
+            mine = delete(GroupAccountRow).where(GroupAccountRow.account == account)
+            if membership.complete:  # the whole list: a group not in it is one the account left
+                session.execute(mine)
+            else:  # these groups left, or seen again (written anew with the new time)
+                session.execute(mine.where(GroupAccountRow.group_id.in_(group_ids)))
+            if not membership.member:
+                return
+            session.add_all(GroupAccountRow(group_id=group, account=account, seen_at=now) for group in group_ids)
+
+    def accounts_in(self, group_id: str) -> list[str]:
+        """The bot accounts seen in a group, by name."""
+        query = select(GroupAccountRow.account).where(GroupAccountRow.group_id == group_id).order_by("account")
+        with self._sessions() as session:
+            return list(session.scalars(query))
+
+
 class SqlInbox:
     """Every inbound message, recorded before it is handled; what a killed process had not handled yet is handled
     at the next start. Marked handled in the transaction that queues its replies (SqlOutbox.complete)."""
@@ -163,6 +193,7 @@ class SqlInbox:
                         at=message.at,
                         mentions_self=message.mentions_self,
                         from_self=message.from_self,
+                        account=message.account,
                         status=RECEIVED,
                         attempts=0,
                         outcome="",
@@ -244,6 +275,7 @@ def _inbound(row: InboxRow) -> InboundMessage:
         group_name=row.group_name,
         mentions_self=row.mentions_self,
         from_self=row.from_self,
+        account=row.account,
     )
 
 
@@ -299,17 +331,23 @@ class SqlOutbox:
             return [_queued(row) for row in rows]
 
     def claim_due(
-        self, *, now: datetime, limit: int, owner: str, lease: timedelta, channel: str | None = None
+        self,
+        *,
+        now: datetime,
+        limit: int,
+        owner: str,
+        lease: timedelta,
+        channel: str | None = None,
+        account: str | None = None,
     ) -> list[QueuedMessage]:
-        """Claim up to limit due messages (only one channel's if given) for owner until now + lease, most urgent then
-        oldest first, in one transaction; a row another sender holds is never claimed twice."""
-        due = select(OutboxRow.id).where(*_is_due(now)).order_by(*_CLAIM_ORDER).limit(limit)
-        if channel is not None:
-            due = due.where(OutboxRow.channel == channel)
+        """Claim up to limit due messages (only one channel's if given, only what one bot account can send if given:
+        see _deliverable_by) for owner until now + lease, most urgent then oldest first, in one transaction; a row
+        another sender holds is never claimed twice."""
+        due = select(OutboxRow.id).where(*_is_due(now, channel, account)).order_by(*_CLAIM_ORDER).limit(limit)
         with self._sessions.begin() as session:
             if session.get_bind().dialect.name == "postgresql":
                 # Rows another sender's transaction is claiming are skipped, not waited for, and not taken again
-                ids = list(session.scalars(due.with_for_update(skip_locked=True)))
+                ids = list(session.scalars(due.with_for_update(of=OutboxRow, skip_locked=True)))
                 if not ids:
                     return []
                 chosen = OutboxRow.id.in_(ids)
@@ -324,11 +362,12 @@ class SqlOutbox:
             ).all()
             return [_queued(row) for row in sorted(rows, key=lambda row: (-row.priority, row.not_before, row.id))]
 
-    def more_urgent_due(self, priority: SendPriority, *, now: datetime, channel: str | None = None) -> bool:
-        """Whether a message more urgent than priority is due (a sender then gives back what it holds of less)."""
-        query = select(OutboxRow.id).where(*_is_due(now), OutboxRow.priority > priority).limit(1)
-        if channel is not None:
-            query = query.where(OutboxRow.channel == channel)
+    def more_urgent_due(
+        self, priority: SendPriority, *, now: datetime, channel: str | None = None, account: str | None = None
+    ) -> bool:
+        """Whether a message more urgent than priority is due (of the channel, and one the account can send, when
+        given): a sender then gives back what it holds of less."""
+        query = select(OutboxRow.id).where(*_is_due(now, channel, account), OutboxRow.priority > priority).limit(1)
         with self._sessions() as session:
             return session.scalar(query) is not None
 
@@ -516,6 +555,7 @@ def queued_row(
         claimed_by=None,
         lease_until=None,
         priority=int(priority),
+        account=message.account,
     )
 
 
@@ -549,12 +589,36 @@ def queue_once(
 _CLAIM_ORDER = (OutboxRow.priority.desc(), OutboxRow.not_before, OutboxRow.id)
 
 
-def _is_due(now: datetime) -> tuple[ColumnElement[bool], ...]:
-    return OutboxRow.status == OutboxStatus.QUEUED, OutboxRow.not_before <= now
+def _is_due(now: datetime, channel: str | None = None, account: str | None = None) -> tuple[ColumnElement[bool], ...]:
+    """Queued and due (of one channel, and deliverable by one account, when given)."""
+    conditions = [OutboxRow.status == OutboxStatus.QUEUED, OutboxRow.not_before <= now]
+    if channel is not None:
+        conditions.append(OutboxRow.channel == channel)
+    if account is not None:
+        conditions.append(_deliverable_by(account))
+    return tuple(conditions)
+
+
+def _deliverable_by(account: str) -> ColumnElement[bool]:
+    """Rows a sender of this bot account can deliver: pinned to it; or pinned to no account and going to a private
+    chat, to a group the account was seen in, or to a group no account was seen in yet (one account, or old data).
+    Answered from group_accounts' primary key (group, account)."""
+    members = select(GroupAccountRow.account).where(GroupAccountRow.group_id == OutboxRow.group_id)
+    return or_(
+        OutboxRow.account == account,
+        and_(
+            OutboxRow.account == "",
+            or_(
+                OutboxRow.group_id == "",
+                exists(members.where(GroupAccountRow.account == account)),
+                ~exists(members),
+            ),
+        ),
+    )
 
 
 def _queued(row: OutboxRow) -> QueuedMessage:
-    message = OutboundMessage(row.channel, row.text, row.group_id, row.user_id, tuple(row.mention_ids))
+    message = OutboundMessage(row.channel, row.text, row.group_id, row.user_id, tuple(row.mention_ids), row.account)
     return QueuedMessage(row.id, message, row.attempts, row.source, SendPriority(row.priority))
 
 
@@ -569,4 +633,5 @@ def _delivery(row: OutboxRow) -> Delivery:
         last_error=row.last_error,
         created_at=row.created_at,
         sent_at=row.sent_at,
+        account=owner_account(row.claimed_by) or row.account,
     )

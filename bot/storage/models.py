@@ -121,6 +121,8 @@ class InboxRow(Base):
     last_error: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     handled_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # The bot account that received it: its replies go out from that account ("" with one account only)
+    account: Mapped[str] = mapped_column(String(128), server_default="")
 
 
 class OutboxRow(Base):
@@ -154,9 +156,26 @@ class OutboxRow(Base):
     dedupe_key: Mapped[str] = mapped_column(String(64))
     # bot.domain.outbox.SendPriority: urgent notices first, then replies, then bulk sending
     priority: Mapped[int] = mapped_column(Integer, server_default="10")
-    # The sender holding the row (claimed or sending) and until when; kept on a sent row as who sent it
-    claimed_by: Mapped[str | None] = mapped_column(String(128), nullable=True)
+    # The sender holding the row (claimed or sending) and until when; kept on a sent row as who sent it (its bot
+    # account first: bot.domain.outbox.owner_account)
+    claimed_by: Mapped[str | None] = mapped_column(String(255), nullable=True)
     lease_until: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    # The bot account that must send it (a reply goes out from the account that was asked); "" = any member account
+    account: Mapped[str] = mapped_column(String(128), server_default="")
+
+
+class GroupAccountRow(Base):
+    """A bot account seen in a group (in its group list at login, or hearing a message there): a sender of that
+    account claims the group's messages; a group no account was seen in is anyone's."""
+
+    __tablename__ = "group_accounts"
+    # The primary key answers "is account X in group G" and "is anyone in G" (the outbox claim); the account index
+    # serves a login's "forget the groups no longer listed"
+    __table_args__ = (Index("ix_group_accounts_account", "account"),)
+
+    group_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    account: Mapped[str] = mapped_column(String(128), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 
 class UnansweredQuestionRow(Base):

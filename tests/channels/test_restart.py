@@ -4,14 +4,9 @@ already handled are not answered again (a real `python -m bot run` process, kill
 from __future__ import annotations
 
 import contextlib
-import os
-import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,11 +14,10 @@ from sqlalchemy import select
 
 from bot.domain.messages import InboundMessage, MessageKind
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
-from bot.runtime import SERVING
 from bot.storage.models import InboxRow
 from tests.conftest import REPO
-from tests.support import processes
 from tests.support.gateway import TOKEN, Gateway, running_gateway, serving_in_thread
+from tests.support.processes import BotProcess, start_bot
 from tests.support.services import ready_services
 
 pytestmark = pytest.mark.slow
@@ -36,50 +30,8 @@ def gateway() -> Iterator[Gateway]:
         yield running
 
 
-@dataclass
-class BotProcess:
-    """A `python -m bot run` process and the file its output goes to."""
-
-    process: subprocess.Popen[bytes]
-    log: Path
-
-    def wait_serving(self, timeout: float = 300.0) -> None:
-        """Wait for the readiness line (logged in, handling messages and sending); fail early if it died."""
-        deadline = time.monotonic() + timeout
-        while SERVING not in self.log.read_text(errors="replace"):
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                tail = self.log.read_text(errors="replace")[-3000:]
-                raise AssertionError(f"the assistant is not serving (exit code {self.process.poll()}):\n{tail}")
-            time.sleep(0.2)
-
-    def kill(self) -> None:
-        """SIGKILL: no clean-up of any kind runs."""
-        self.process.send_signal(signal.SIGKILL)
-        self.process.wait(timeout=10)
-
-    def stop(self) -> None:
-        """Stop it (SIGTERM, then SIGKILL if it hangs)."""
-        processes.stop(self.process)
-
-
 def _start(tmp_path: Path, gateway: Gateway, interval_s: float, **settings: str) -> BotProcess:
-    env = {
-        **os.environ,  # PYTHONPATH included: the child imports the same `bot` package as the tests
-        "BOT_DATA_DIR": str(tmp_path / "data"),
-        "BOT_KNOWLEDGE_DIR": str(REPO / "knowledge"),
-        "BOT_WECHATY_ENDPOINT": gateway.endpoint,
-        "BOT_WECHATY_TOKEN": TOKEN,
-        "BOT_SEND_INTERVAL_S": str(interval_s),
-        "BOT_SEND_JITTER_S": "0",
-        "BOT_CONSOLE_ENABLED": "false",
-        **settings,
-    }
-    log = tmp_path / f"bot-{time.monotonic_ns()}.log"
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env, stdout=output, stderr=output
-        )
-    return BotProcess(process, log)
+    return start_bot(tmp_path, gateway.endpoint, interval_s, **settings)
 
 
 def _statuses(tmp_path: Path, table: str) -> dict[str, int]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from pathlib import Path
 
@@ -80,6 +81,17 @@ def test_a_mentioned_question_is_answered_mentioning_the_asker(
     assert reply.group_id == "room-3" and reply.mention_ids == ("wxid_li",) and reply.user_id == ""
     assert "物业" in reply.text and "来源" in reply.text
     assert [q.message for q in outbox.due(now=FakeClock().now(), limit=10)] == [reply]
+
+
+def test_a_reply_goes_out_from_the_account_that_was_asked(
+    parts: tuple[MessageRouter, SqlGroupConfigs, SqlOutbox],
+) -> None:
+    router, _, outbox = parts
+    asked = dataclasses.replace(message("社区图书馆几点开门", group=""), account="wxid_bot2")
+    (reply,) = router.handle(asked).replies
+    assert (reply.user_id, reply.account) == ("wxid_li", "wxid_bot2")
+    (queued,) = [q.message for q in outbox.due(now=FakeClock().now(), limit=10)]
+    assert queued == reply  # stored pinned: only wxid_bot2's sender claims it
 
 
 @pytest.mark.parametrize(

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 
 from bot.domain.messages import OutboundMessage
-from bot.domain.outbox import OutboxStatus, PermanentSendError, SendPriority, TransientSendError
+from bot.domain.outbox import Membership, OutboxStatus, PermanentSendError, SendPriority, TransientSendError
 from bot.services.sending import OutboxSender, SendingPolicy
-from bot.storage.channel import SqlOutbox
+from bot.storage.channel import SqlGroupAccounts, SqlOutbox
 from bot.storage.engine import make_engine, session_factory, upgrade
 from tests.support.clock import FakeClock
 
@@ -240,3 +240,26 @@ def test_a_spaced_sender_claims_only_what_it_can_start_within_its_lease(tmp_path
     assert asyncio.run(sender.send_due()) == 2
     assert seen[0] == {"sending": 1, "claimed": 1, "queued": 3}
     assert outbox.counts() == {"sent": 2, "queued": 3}
+
+
+def test_a_sender_serving_one_account_sends_only_what_it_can_deliver_and_is_recorded_as_its_sender(
+    tmp_path: Path,
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'db.sqlite'}")
+    upgrade(engine)
+    sessions = session_factory(engine)
+    outbox, groups, clock, virtual = SqlOutbox(sessions), SqlGroupAccounts(sessions), FakeClock(), VirtualTime()
+    groups.record(Membership("wxid_bot1", ("room-1",), complete=True), now=clock.now())
+    groups.record(Membership("wxid_bot2", ("room-2",), complete=True), now=clock.now())
+    for n, group in enumerate(("room-1", "room-2", "room-1")):
+        outbox.enqueue(OutboundMessage("wechat", f"通知{n}", group_id=group), now=clock.now(), source=f"notice:{n}")
+    gateway = RecordingGateway()
+    sender = OutboxSender(
+        outbox, gateway, clock, SendingPolicy(0, 0), channel="wechat", sleep=virtual.sleep, monotonic=virtual.monotonic
+    )
+    sender.serve_as("wxid_bot1")  # logged in
+    assert sender.owner.startswith("wxid_bot1|")
+    assert asyncio.run(sender.send_due()) == 2
+    assert [m.text for m in gateway.sent] == ["通知0", "通知2"]
+    assert [(d.status, d.account) for d in outbox.deliveries("notice:0")] == [(OutboxStatus.SENT, "wxid_bot1")]
+    assert outbox.counts() == {"sent": 2, "queued": 1}  # room-2's waits for wxid_bot2

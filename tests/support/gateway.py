@@ -77,6 +77,14 @@ class Gateway:
         """Everything the bot sent."""
         return list(self._get("/sent"))
 
+    def refused(self) -> list[dict[str, Any]]:
+        """What the bot tried to send to a room it is not in (refused, as WeChat does)."""
+        return list(self._get("/refused"))
+
+    def leave(self, room: str) -> None:
+        """The room's owner removes the bot from the room."""
+        self._post("/leave", {"room": room})
+
     def received(self) -> list[dict[str, Any]]:
         """Everything residents sent."""
         return list(self._get("/received"))
@@ -85,9 +93,8 @@ class Gateway:
         """Wait until the bot has sent at least count messages."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            sent = self.sent()
-            if len(sent) >= count:
-                return sent
+            if int(self._get("/sent/count")["count"]) >= count:  # polled cheaply: the list may be thousands long
+                return self.sent()
             time.sleep(0.1)
         raise AssertionError(f"the bot sent {len(self.sent())} messages, expected {count}")
 
@@ -100,8 +107,17 @@ class Gateway:
 
 
 @contextmanager
-def running_gateway(port: int | None = None, control: int | None = None) -> Iterator[Gateway]:
-    """Start the gateway (on free ports unless given); stop it afterwards."""
+def running_gateway(
+    port: int | None = None,
+    control: int | None = None,
+    *,
+    bot: str = "bot:社区小助手",
+    rooms: tuple[str, ...] = (),
+    mock_rooms: int = 0,
+    start_timeout_s: float = 60.0,
+) -> Iterator[Gateway]:
+    """Start the gateway (on free ports unless given) logged in as bot ("id:name"), with more rooms of the bot if
+    asked (rooms by id, and mock_rooms numbered ones, mock-0001@chatroom …); stop it afterwards."""
     install_gateway()
     port, control = port or free_port(), control or free_port()
     node = shutil.which("node") or "node"
@@ -113,6 +129,9 @@ def running_gateway(port: int | None = None, control: int | None = None) -> Iter
             "GATEWAY_PORT": str(port),
             "CONTROL_PORT": str(control),
             "GATEWAY_TOKEN": TOKEN,
+            "GATEWAY_BOT": bot,
+            "GATEWAY_ROOMS": ",".join(rooms),
+            "GATEWAY_MOCK_ROOMS": str(mock_rooms),
             "WECHATY_PUPPET_SERVICE_NO_TLS_INSECURE_SERVER": "true",
         },
         stdout=subprocess.DEVNULL,
@@ -120,7 +139,7 @@ def running_gateway(port: int | None = None, control: int | None = None) -> Iter
     )
     gateway = Gateway(endpoint=f"127.0.0.1:{port}", control=f"http://127.0.0.1:{control}")
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + start_timeout_s
         while True:
             try:
                 gateway.sent()

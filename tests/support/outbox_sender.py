@@ -59,9 +59,16 @@ class CrashingOutbox(SqlOutbox):
         self._crash = crash
 
     def claim_due(
-        self, *, now: datetime, limit: int, owner: str, lease: timedelta, channel: str | None = None
+        self,
+        *,
+        now: datetime,
+        limit: int,
+        owner: str,
+        lease: timedelta,
+        channel: str | None = None,
+        account: str | None = None,
     ) -> list[QueuedMessage]:
-        claimed = super().claim_due(now=now, limit=limit, owner=owner, lease=lease, channel=channel)
+        claimed = super().claim_due(now=now, limit=limit, owner=owner, lease=lease, channel=channel, account=account)
         if claimed:
             self._crash.reached("claimed")
         return claimed
