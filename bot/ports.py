@@ -84,6 +84,7 @@ class GroupDirectory(Protocol):
         trigger: TriggerMode | None = None,
         keywords: tuple[str, ...] | None = None,
         community: str | None = None,
+        tags: tuple[str, ...] | None = None,
     ) -> GroupConfig:
         """Staff change a group's settings (only the ones given); KeyError for an unknown group."""
 

@@ -20,3 +20,4 @@ class GroupConfig:
     community: str = ""
     trigger: TriggerMode = TriggerMode.KEYWORD
     updated_at: datetime | None = None
+    tags: tuple[str, ...] = ()  # staff's labels for targeting notices (楼栋群, 商户群 …)

@@ -58,6 +58,7 @@ class SqlGroupConfigs:
                     community=self._default_community,
                     trigger=TriggerMode.KEYWORD.value,
                     updated_at=now,
+                    tags=[],
                 )
                 session.add(row)
             elif name and row.name != name:
@@ -73,6 +74,7 @@ class SqlGroupConfigs:
         trigger: TriggerMode | None = None,
         keywords: tuple[str, ...] | None = None,
         community: str | None = None,
+        tags: tuple[str, ...] | None = None,
     ) -> GroupConfig:
         """Staff change a group's settings (only the ones given); KeyError for an unknown group."""
         with self._sessions.begin() as session:
@@ -87,6 +89,8 @@ class SqlGroupConfigs:
                 row.keywords = list(keywords)
             if community is not None:
                 row.community = community
+            if tags is not None:
+                row.tags = list(tags)
             row.updated_at = now
             return _config(row)
 
@@ -125,6 +129,7 @@ def _config(row: GroupConfigRow) -> GroupConfig:
         row.community,
         TriggerMode(row.trigger),
         row.updated_at,
+        tuple(row.tags or ()),
     )
 
 
