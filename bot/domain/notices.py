@@ -115,7 +115,7 @@ class NoticeSchedule:
         return found
 
     def describe(self, zone: tzinfo) -> str:
-        """The schedule as staff read it: 立即发送, 2026-12-01 08:00, 每天 08:00, 每周一 08:00, 自定义周期 0 8 * * 1-5."""
+        """The schedule as staff read it: 立即发送, 定时 2026-12-01 08:00, 每天 08:00, 每周一 08:00, 自定义周期 …"""
         if self.kind is ScheduleKind.ONCE and self.at is not None:
             return f"定时 {self.at.astimezone(zone):%Y-%m-%d %H:%M}"
         if self.kind is ScheduleKind.DAILY:
@@ -128,8 +128,15 @@ class NoticeSchedule:
 
     @classmethod
     def parse(
-        cls, kind: str, *, date: str = "", time_of_day: str = "", weekday: str = "", cron: str = "",
-        zone: tzinfo, now: datetime,
+        cls,
+        kind: str,
+        *,
+        date: str = "",
+        time_of_day: str = "",
+        weekday: str = "",
+        cron: str = "",
+        zone: tzinfo,
+        now: datetime,
     ) -> NoticeSchedule:
         """A schedule from the compose form's fields (local date "YYYY-MM-DD", "HH:MM", weekday 0-6, a crontab
         line); NoticeError saying which field is wrong."""
@@ -308,7 +315,11 @@ class NoticeEvent(StrEnum):
     WITHDRAW = "withdraw"
 
 
-NOTICE_WORKFLOW_STATUSES = {NoticeStatus.SCHEDULED: "等待发送", NoticeStatus.SENT: "已发出", NoticeStatus.WITHDRAWN: "已撤回"}
+NOTICE_WORKFLOW_STATUSES = {
+    NoticeStatus.SCHEDULED: "等待发送",
+    NoticeStatus.SENT: "已发出",
+    NoticeStatus.WITHDRAWN: "已撤回",
+}
 NOTICE_WORKFLOW: Workflow[NoticeStatus, NoticeEvent] = Workflow(
     "notice",
     "通知",

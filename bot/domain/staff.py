@@ -36,6 +36,7 @@ class Permission(StrEnum):
     MANAGE_API_KEYS = "manage_api_keys"  # the Open311 keys outside systems post cases with (admins only)
     MANAGE_ROUTING = "manage_routing"
     MANAGE_DOOR_CODES = "manage_door_codes"
+    PUBLISH_NOTICES = "publish_notices"  # notices to many groups (通知公告), within the author's community
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -51,6 +52,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             # who a category's cases go to, its deadlines and the departments directory (cadres dispatch)
             Permission.MANAGE_ROUTING,
             Permission.MANAGE_DOOR_CODES,
+            Permission.PUBLISH_NOTICES,
         }
     ),
     # Handlers work the petitions dispatched to their department, and nothing else.
@@ -221,6 +223,11 @@ AUDIT_ACTIONS: dict[str, str] = {
     "admin_created": "创建管理员（命令行）",
     "api_key_issued": "发放接口密钥",
     "api_key_revoked": "停用接口密钥",
+    "notice_sent": "发送通知",
+    "notice_scheduled": "定时通知",
+    "notice_edited": "修改通知",
+    "notice_withdrawn": "撤回通知",
+    "notice_retried": "重试通知失败的群",
 }
 
 
