@@ -5,7 +5,7 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import timedelta, timezone
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -38,6 +38,7 @@ from bot.services.door_codes import DoorCodeDesk
 from bot.services.escalation import EscalationService
 from bot.services.faq_book import FaqBook
 from bot.services.knowledge_admin import KnowledgeMaintenance
+from bot.services.notices import RESUME_NOTICE_RUNS, SEND_NOTICE, NoticeDesk
 from bot.services.open311 import GeoReport, Open311Keys
 from bot.services.petition_export import PetitionExport
 from bot.services.petition_fields import PetitionFieldExtractor
@@ -52,6 +53,7 @@ from bot.storage.api_keys import SqlApiKeys
 from bot.storage.channel import SqlGroupConfigs, SqlInbox, SqlOutbox
 from bot.storage.door_codes import SqlDoorCodes
 from bot.storage.engine import make_engine, session_factory, upgrade
+from bot.storage.notices import SqlNotices
 from bot.storage.petition_reports import SqlPetitionReports
 from bot.storage.petitions import SqlPetitions
 from bot.storage.photos import SqlPhotoStore
@@ -69,17 +71,26 @@ REMIND_PETITION_DEADLINES = "remind_petition_deadlines"
 PETITION_CLOSE_CHECK = timedelta(hours=1)
 # How often petition deadlines are checked (reminders are sent once a day per case; escalation once).
 PETITION_DEADLINE_CHECK = timedelta(hours=1)
+# How often runs of notices a crash interrupted are looked for (each process also looks once as it starts).
+NOTICE_RESUME_CHECK = timedelta(minutes=1)
 
 
 def scheduled_jobs(
-    settings: Settings, escalation: EscalationService, petitions: PetitionDesk, deadlines: DeadlineWatch
+    settings: Settings,
+    escalation: EscalationService,
+    petitions: PetitionDesk,
+    deadlines: DeadlineWatch,
+    notices: Callable[[], NoticeDesk],
 ) -> Mapping[str, Callable[..., object]]:
-    """Every job the scheduler can run, by name."""
+    """Every job the scheduler can run, by name. notices gives the notice desk when a job runs: the desk schedules
+    through the scheduler this table is built for, so it is built after it."""
     remind_every = timedelta(minutes=settings.unanswered_remind_minutes)
     return {
         REMIND_OVERDUE_QUESTIONS: partial(escalation.renotify_overdue, older_than=remind_every),
         CLOSE_UNANSWERED_PETITIONS: petitions.close_unanswered,
         REMIND_PETITION_DEADLINES: deadlines.run,
+        SEND_NOTICE: lambda notice_id: notices().run_scheduled(notice_id),
+        RESUME_NOTICE_RUNS: lambda: notices().resume_unfinished(),
     }
 
 
@@ -123,6 +134,7 @@ class Application:
     petition_export: PetitionExport
     router: MessageRouter
     scheduler: JobScheduler
+    notices: NoticeDesk
 
     def start_jobs(self) -> None:
         """Start this process's scheduler (it runs jobs only while it holds the deployment's lease) and register the
@@ -132,6 +144,8 @@ class Application:
         self.scheduler.every(REMIND_OVERDUE_QUESTIONS, remind_every, job_id=REMIND_OVERDUE_QUESTIONS)
         self.scheduler.every(CLOSE_UNANSWERED_PETITIONS, PETITION_CLOSE_CHECK, job_id=CLOSE_UNANSWERED_PETITIONS)
         self.scheduler.every(REMIND_PETITION_DEADLINES, PETITION_DEADLINE_CHECK, job_id=REMIND_PETITION_DEADLINES)
+        self.scheduler.every(RESUME_NOTICE_RUNS, NOTICE_RESUME_CHECK, job_id=RESUME_NOTICE_RUNS)
+        self.notices.resume_unfinished()
 
     def stop_jobs(self) -> None:
         """Stop running jobs and hand the lease to another process at once."""
@@ -452,6 +466,23 @@ def build_application(
         utc_offset=timedelta(hours=settings.utc_offset_hours),
         default_community=settings.default_community,
     )
+    scheduler = JobScheduler(
+        engine,
+        scheduled_jobs(settings, escalation, petitions, deadlines, lambda: notices),
+        holder=default_holder(),
+        lease_s=settings.scheduler_lease_s,
+        misfire_grace_s=settings.scheduler_misfire_grace_s,
+    )
+    notices = NoticeDesk(
+        SqlNotices(sessions),
+        groups,
+        outbox,
+        scheduler=scheduler,
+        clock=clock,
+        audit=audit,
+        zone=timezone(utc_offset),
+        misfire_grace=timedelta(seconds=settings.scheduler_misfire_grace_s),
+    )
     return Application(
         settings=settings,
         clock=clock,
@@ -483,11 +514,6 @@ def build_application(
             petition_reports, audit, clock, utc_offset=timedelta(hours=settings.utc_offset_hours)
         ),
         router=router,
-        scheduler=JobScheduler(
-            engine,
-            scheduled_jobs(settings, escalation, petitions, deadlines),
-            holder=default_holder(),
-            lease_s=settings.scheduler_lease_s,
-            misfire_grace_s=settings.scheduler_misfire_grace_s,
-        ),
+        scheduler=scheduler,
+        notices=notices,
     )

@@ -18,6 +18,7 @@ from bot.domain.notices import (
     NoticeRun,
     NoticeStatus,
     RunProgress,
+    RunState,
     ScheduleKind,
     in_scope,
     manual_run_key,
@@ -227,9 +228,11 @@ class NoticeDesk:
             )
 
     def _run(self, notice: Notice, run_key: str, *, actor: Actor) -> NoticeRun:
-        """Record a run, then queue one message per target group."""
+        """Record a run, then queue one message per target group (a run queued before is left as it is)."""
         one_off = not notice.draft.schedule.recurring
         run = self._store.start_run(notice.id, run_key, one_off=one_off, actor=actor.audit_name, now=self._clock.now())
+        if run.state is RunState.QUEUED:
+            return run
         self._fan_out(notice, run)
         return self._store.run(notice.id, run_key) or run
 

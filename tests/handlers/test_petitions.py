@@ -207,9 +207,9 @@ def test_the_scheduled_job_closes_what_the_resident_left_unanswered(runtime: App
         runtime.petitions.move(number, step, actor=CADRE, note="已换灯泡" if step is PetitionEvent.RESOLVE else "")
     assert isinstance(runtime.clock, FakeClock)
     runtime.clock.advance(days=7, minutes=1)
-    job = scheduled_jobs(runtime.settings, runtime.escalation, runtime.petitions, runtime.deadlines)[
-        CLOSE_UNANSWERED_PETITIONS
-    ]
+    job = scheduled_jobs(
+        runtime.settings, runtime.escalation, runtime.petitions, runtime.deadlines, lambda: runtime.notices
+    )[CLOSE_UNANSWERED_PETITIONS]
     job()
     status = _reply(say(runtime, f"查询 {number}", sender="wxid_j1"))
     assert status.text.startswith(f"诉求 {number}（其他）：已关闭。")
