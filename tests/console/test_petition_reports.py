@@ -144,10 +144,7 @@ def test_an_export_is_audited_and_needs_a_session(world: ConsoleWorld) -> None:
     anonymous = world.client().get("/petitions/export.xlsx")
     assert anonymous.status_code == 303 and anonymous.headers["location"].startswith("/login")
     board = signed_in(world, "li").get("/petitions", params={"status": "closed"})
-    assert (
-        'href="/petitions/export.xlsx?status=closed&amp;category=&amp;community=&amp;department=&amp;overdue="'
-        in board.text
-    )
+    assert 'href="/petitions/export.xlsx?status=closed&amp;category=&amp;community=&amp;department=&amp;overdue="' in board.text
 
 
 def seed_figure_cases(world: ConsoleWorld) -> None:

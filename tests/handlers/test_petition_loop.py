@@ -159,11 +159,7 @@ def test_a_dispatch_naming_nobody_goes_to_the_category_s_department_and_staff_es
         reply = staff(chat_runtime, f"{number} 吹哨：需要城管和住建一起处理")
         assert reply == f"诉求 {number} 已吹哨：需要城管和住建一起处理；已通知：街道办（企业微信群机器人）。"
         (whistle,) = [m for m in queued(chat_runtime, number) if m.group_id == "street-key"]
-        assert (
-            whistle.channel == "wecom"
-            and "需要城管和住建一起处理" in whistle.text
-            and "吹哨，请街道协调" in whistle.text
-        )
+        assert whistle.channel == "wecom" and "需要城管和住建一起处理" in whistle.text and "吹哨，请街道协调" in whistle.text
         assert not [m for m in queued(chat_runtime, number) if m.group_id == GROUP and "街道" in m.text]  # not told
         assert case(chat_runtime, number).status is PetitionStatus.DISPATCHED
     finally:
