@@ -207,6 +207,10 @@ _NOTICES = {
     "department_saved": "部门已保存。",
     "department_removed": "部门已删除，已派给它的诉求不受影响。",
     "door_code_deactivated": "门牌码已停用，扫码后会提示已停用。",
+    "notice_sent": "通知已排入发送队列，正在逐个群发送。",
+    "notice_scheduled": "通知已定时，到时会自动发送；发出前可以修改或撤回。",
+    "notice_edited": "修改已保存，按新的时间发送。",
+    "notice_withdrawn": "通知已撤回，不会再发送；记录仍保留。",
 }
 
 
@@ -215,6 +219,8 @@ def _notice(code: str) -> str:
     name, _, count = code.partition(":")
     if name == "answered" and count.isdigit():
         return f"答复已排入发送队列，会发给 {count} 位提问的居民（在群里会@他们）。"
+    if name == "notice_retried" and count.isdigit():
+        return f"已重新排入发送队列：{count} 个群。" if count != "0" else "这次发送没有失败的群。"
     if name == "door_codes_created" and count.isdigit():
         return f"已生成 {count} 个门牌码，可以打印张贴了。"
     return _NOTICES.get(code, "")

@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field, SecretStr
 
 from bot.console.web import Services, StaffSession, acting, allowed, page, redirect
 from bot.domain.messages import TriggerMode
+from bot.domain.notices import group_tags
 from bot.domain.staff import AUDIT_ACTIONS, Permission, Role, StaffProfile
 from bot.services.accounts import AccountError
 
@@ -46,6 +47,7 @@ def update_group(
     keywords: Annotated[str, Form(max_length=500)] = "",
     community: Annotated[str, Form(max_length=128)] = "",
     enabled: Annotated[str, Form(max_length=10)] = "",
+    tags: Annotated[str, Form(max_length=400)] = "",
 ) -> Response:
     """Change one group's settings."""
     try:
@@ -61,6 +63,7 @@ def update_group(
             trigger=mode,
             keywords=words,
             community=community.strip(),
+            tags=group_tags(tags),
         )
     except KeyError:
         return page(
@@ -74,6 +77,7 @@ def update_group(
         )
     state = "开启" if updated.enabled else "关闭"
     detail = f"{state}，{mode.label}，关键词 {'、'.join(words) or '无'}，社区 {updated.community or '未分配'}"
+    detail += f"，标签 {'、'.join(updated.tags) or '无'}"
     console.audit.record(session.user, "group_updated", target=updated.name or group_id, detail=detail, ip=session.ip)
     return redirect("/groups", notice="group_saved")
 
