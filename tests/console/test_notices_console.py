@@ -136,8 +136,9 @@ def test_refusals_handlers_csrf_and_bad_input(world: ConsoleWorld) -> None:
     assert handler.get("/notices").status_code == 403
     assert "通知公告" not in handler.get("/petitions").text
     client = signed_in(world, "li")
+    before = world.application.outbox.counts()
     no_token = client.post("/notices/publish", data={"title": "x", "text": TEXT, "everyone": "1"})
-    assert no_token.status_code in (400, 403) and "页面已过期" in no_token.text
+    assert no_token.status_code == 403 and "表单已过期" in no_token.text and world.application.outbox.counts() == before
     for chosen, reason in [
         ({"everyone": "1", "text": "**停水**"}, "排版符号"),
         ({}, "请选择发给哪些群"),
@@ -148,6 +149,7 @@ def test_refusals_handlers_csrf_and_bad_input(world: ConsoleWorld) -> None:
         assert refused.status_code == 400 and reason in refused.text, refused.text
         assert "<form" in refused.text  # the form again, with what was typed
     assert client.get("/notices/99999").status_code == 404
+    assert world.application.outbox.counts() == before
 
 
 def test_the_groups_page_sets_tags(world: ConsoleWorld) -> None:

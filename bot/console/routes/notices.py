@@ -242,7 +242,7 @@ def _notice_page(
         "notice.html",
         session,
         status_code=status_code,
-        notice=notice,
+        item=notice,  # "notice" is the page's message of a redirect
         targets=notice.draft.targets.describe(names),
         schedule=notice.draft.schedule.describe(console.notices.zone),
         runs=runs,
