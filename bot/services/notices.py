@@ -98,17 +98,10 @@ class NoticeDesk:
         notice = self._store.add(checked, author=actor.name, author_username=actor.username, scope=scope, now=now)
         if checked.schedule.kind is ScheduleKind.NOW:
             run = self._run(notice, manual_run_key(now), actor=actor)
-            self._audit.record_as(
-                actor, "notice_sent", target=f"通知 #{notice.id}", detail=f"{checked.title}：发往 {run.groups} 个群"
-            )
+            self._record(actor, "notice_sent", notice.id, f"{checked.title}：发往 {run.groups} 个群")
             return self._store.get(notice.id) or notice
         self._schedule(notice)
-        self._audit.record_as(
-            actor,
-            "notice_scheduled",
-            target=f"通知 #{notice.id}",
-            detail=f"{checked.title}：{checked.schedule.describe(self._zone)}",
-        )
+        self._record(actor, "notice_scheduled", notice.id, f"{checked.title}：{checked.schedule.describe(self._zone)}")
         return notice
 
     def edit(self, notice_id: int, draft: NoticeDraft, *, actor: Actor, scope: str | None) -> Notice:
@@ -121,12 +114,7 @@ class NoticeDesk:
             notice_id, NoticeEvent.EDIT, actor=actor.audit_name, now=self._clock.now(), draft=checked
         )
         self._schedule(notice)
-        self._audit.record_as(
-            actor,
-            "notice_edited",
-            target=f"通知 #{notice.id}",
-            detail=f"{checked.title}：{checked.schedule.describe(self._zone)}",
-        )
+        self._record(actor, "notice_edited", notice.id, f"{checked.title}：{checked.schedule.describe(self._zone)}")
         return notice
 
     def withdraw(self, notice_id: int, *, actor: Actor, scope: str | None) -> Notice:
@@ -135,7 +123,7 @@ class NoticeDesk:
         self.notice(notice_id, scope=scope)
         notice = self._store.move(notice_id, NoticeEvent.WITHDRAW, actor=actor.audit_name, now=self._clock.now())
         self._scheduler.remove(notice.job_id)
-        self._audit.record_as(actor, "notice_withdrawn", target=f"通知 #{notice.id}", detail=notice.draft.title)
+        self._record(actor, "notice_withdrawn", notice.id, notice.draft.title)
         return notice
 
     def run_scheduled(self, notice_id: int) -> NoticeRun | None:
@@ -151,12 +139,7 @@ class NoticeDesk:
             run = self._run(notice, scheduled_run_key(fire or now), actor=ASSISTANT)
         except TransitionNotAllowed:
             return None  # withdrawn in the instant before
-        self._audit.record_as(
-            ASSISTANT,
-            "notice_sent",
-            target=f"通知 #{notice.id}",
-            detail=f"{notice.draft.title}：定时发送，发往 {run.groups} 个群",
-        )
+        self._record(ASSISTANT, "notice_sent", notice.id, f"{notice.draft.title}：定时发送，发往 {run.groups} 个群")
         return run
 
     def resume_unfinished(self) -> int:
@@ -177,7 +160,7 @@ class NoticeDesk:
             self._outbox.resend(d.id, now=now) for _, d in progress.deliveries if d.status is OutboxStatus.FAILED
         )
         if again:
-            self._audit.record_as(actor, "notice_retried", target=f"通知 #{notice_id}", detail=f"重试 {again} 个群")
+            self._record(actor, "notice_retried", notice_id, f"重试 {again} 个群")
         return again
 
     def notice(self, notice_id: int, *, scope: str | None) -> Notice:
@@ -216,6 +199,10 @@ class NoticeDesk:
                 )
             )
         return listed
+
+    def _record(self, actor: Actor, action: str, notice_id: int, detail: str) -> None:
+        """The audit entry of one action on a notice."""
+        self._audit.record_as(actor, action, target=f"通知 #{notice_id}", detail=detail)
 
     def _schedule(self, notice: Notice) -> None:
         """Store the notice's job (replacing one stored before)."""
