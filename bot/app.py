@@ -433,6 +433,24 @@ def build_application(
         ),
         public_url=settings.public_address,
     )
+    scheduler = JobScheduler(
+        engine,
+        scheduled_jobs(settings, escalation, petitions, deadlines, lambda: notices),
+        holder=default_holder(),
+        lease_s=settings.scheduler_lease_s,
+        misfire_grace_s=settings.scheduler_misfire_grace_s,
+    )
+    notices = NoticeDesk(
+        SqlNotices(sessions),
+        groups,
+        outbox,
+        scheduler=scheduler,
+        clock=clock,
+        audit=audit,
+        zone=timezone(utc_offset),
+        misfire_grace=timedelta(seconds=settings.scheduler_misfire_grace_s),
+        confirm_within=timedelta(minutes=settings.notice_confirm_minutes),
+    )
     router = MessageRouter(
         assistant,
         groups,
@@ -445,6 +463,7 @@ def build_application(
         faq_book=faq_book,
         audit=audit,
         petitions=petitions,
+        notices=notices,
     )
     accounts = StaffAccounts(
         SqlStaffAccounts(sessions),
@@ -465,23 +484,6 @@ def build_application(
         petitions=petition_reports,
         utc_offset=timedelta(hours=settings.utc_offset_hours),
         default_community=settings.default_community,
-    )
-    scheduler = JobScheduler(
-        engine,
-        scheduled_jobs(settings, escalation, petitions, deadlines, lambda: notices),
-        holder=default_holder(),
-        lease_s=settings.scheduler_lease_s,
-        misfire_grace_s=settings.scheduler_misfire_grace_s,
-    )
-    notices = NoticeDesk(
-        SqlNotices(sessions),
-        groups,
-        outbox,
-        scheduler=scheduler,
-        clock=clock,
-        audit=audit,
-        zone=timezone(utc_offset),
-        misfire_grace=timedelta(seconds=settings.scheduler_misfire_grace_s),
     )
     return Application(
         settings=settings,

@@ -11,7 +11,7 @@ from bot.domain.door_codes import Admission, DoorCode, SubmissionLimits
 from bot.domain.escalation import Asker, EmbeddingRow, QuestionStatus, UnansweredQuestion
 from bot.domain.groups import GroupConfig
 from bot.domain.messages import OutboundMessage, TriggerMode
-from bot.domain.notices import Notice, NoticeDraft, NoticeEvent, NoticeRun
+from bot.domain.notices import Notice, NoticeDraft, NoticeEvent, NoticeRun, NoticeStatus
 from bot.domain.open311 import ApiKey, CaseMove
 from bot.domain.outbox import Delivery, ExpiredLeases, QueuedMessage, SendPriority
 from bot.domain.petitions import (
@@ -532,11 +532,23 @@ class DeliveryRecord(Protocol):
 class NoticeStore(Protocol):
     """Notices, their runs, and the fan-out of a run into the outbox (bot.storage.notices.SqlNotices)."""
 
-    def add(self, draft: NoticeDraft, *, author: str, author_username: str, scope: str | None, now: datetime) -> Notice:
-        """Store a new notice, waiting for its (first) run."""
+    def add(
+        self,
+        draft: NoticeDraft,
+        *,
+        author: str,
+        author_username: str,
+        scope: str | None,
+        now: datetime,
+        status: NoticeStatus = NoticeStatus.SCHEDULED,
+    ) -> Notice:
+        """Store a new notice, waiting for its (first) run, or a draft waiting for its author's confirmation."""
 
     def get(self, notice_id: int) -> Notice | None:
         """One notice, if it exists."""
+
+    def latest_draft(self, author_username: str, *, since: datetime) -> Notice | None:
+        """The author's newest draft written at or after since."""
 
     def listed(self, *, scope: str | None, limit: int) -> list[Notice]:
         """The newest notices first: every one (scope None), or those of one community's authors."""

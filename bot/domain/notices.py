@@ -294,9 +294,10 @@ class NoticeDraft:
 
 
 class NoticeStatus(StrEnum):
-    """Where a notice stands: scheduled (waiting for its time, or recurring), sent (a one-off that went out), or
-    withdrawn (kept in the history, never sent again)."""
+    """Where a notice stands: a draft (written in the staff WeChat group, waiting for "确认发送"), scheduled (waiting
+    for its time, or recurring), sent (a one-off that went out), or withdrawn (kept in the history, never sent)."""
 
+    DRAFT = "draft"
     SCHEDULED = "scheduled"
     SENT = "sent"
     WITHDRAWN = "withdrawn"
@@ -308,14 +309,16 @@ class NoticeStatus(StrEnum):
 
 
 class NoticeEvent(StrEnum):
-    """What moves a notice: its one-off run goes out, staff edit it, staff withdraw it."""
+    """What moves a notice: its author confirms a draft, its one-off run goes out, staff edit it, staff withdraw it."""
 
+    CONFIRM = "confirm"
     SEND = "send"
     EDIT = "edit"
     WITHDRAW = "withdraw"
 
 
 NOTICE_WORKFLOW_STATUSES = {
+    NoticeStatus.DRAFT: "待确认",
     NoticeStatus.SCHEDULED: "等待发送",
     NoticeStatus.SENT: "已发出",
     NoticeStatus.WITHDRAWN: "已撤回",
@@ -324,8 +327,14 @@ NOTICE_WORKFLOW: Workflow[NoticeStatus, NoticeEvent] = Workflow(
     "notice",
     "通知",
     statuses=NOTICE_WORKFLOW_STATUSES,
-    events={NoticeEvent.SEND: "发送", NoticeEvent.EDIT: "修改", NoticeEvent.WITHDRAW: "撤回"},
+    events={
+        NoticeEvent.CONFIRM: "确认",
+        NoticeEvent.SEND: "发送",
+        NoticeEvent.EDIT: "修改",
+        NoticeEvent.WITHDRAW: "撤回",
+    },
     moves={
+        (NoticeStatus.DRAFT, NoticeEvent.CONFIRM): NoticeStatus.SCHEDULED,
         (NoticeStatus.SCHEDULED, NoticeEvent.SEND): NoticeStatus.SENT,
         (NoticeStatus.SCHEDULED, NoticeEvent.EDIT): NoticeStatus.SCHEDULED,
         (NoticeStatus.SCHEDULED, NoticeEvent.WITHDRAW): NoticeStatus.WITHDRAWN,
@@ -427,3 +436,40 @@ class NoticePreview:
 
     draft: NoticeDraft
     groups: tuple[GroupConfig, ...]
+
+
+# "#通知 全部 明天停水……" / "#通知 3号楼群 ……" in the staff WeChat group; "确认发送" confirms it
+_WECHAT_NOTICE = re.compile(r"\s*[#＃]通知\s+(\S+)\s+(.+)", re.DOTALL)
+_CONFIRM = re.compile(r"\s*(回复\s*)?确认\s*发送\s*[。!！]?\s*")
+EVERYONE_WORD = "全部"
+
+
+def parse_wechat_notice(text: str) -> tuple[str, str] | None:
+    """The target word ("全部", a group's name, a community or a tag) and the text of "#通知 <target> <text>"."""
+    matched = _WECHAT_NOTICE.fullmatch(text)
+    return (matched[1], matched[2].strip()) if matched is not None else None
+
+
+def looks_like_wechat_notice(text: str) -> bool:
+    """Whether a message tries to publish a notice ("#通知 …"), however it is written."""
+    return text.lstrip().startswith(("#通知", "＃通知"))
+
+
+def is_confirmation(text: str) -> bool:
+    """Whether a message is "确认发送" (also "回复 确认 发送")."""
+    return _CONFIRM.fullmatch(text) is not None
+
+
+def wechat_targets(word: str, groups: Sequence[GroupConfig]) -> NoticeTargets:
+    """The targets a word of "#通知 <word> …" names among the groups an author reaches: 全部, a group's name, a
+    community or a tag; NoticeError when it names none of them."""
+    if word == EVERYONE_WORD:
+        return NoticeTargets(everyone=True)
+    named = tuple(g.group_id for g in groups if g.name == word)
+    if named:
+        return NoticeTargets(group_ids=named)
+    if any(g.community == word for g in groups):
+        return NoticeTargets(communities=(word,))
+    if any(word in g.tags for g in groups):
+        return NoticeTargets(tags=(word,))
+    raise NoticeError(f"没有叫“{word[:20]}”的群、社区或标签。发给全部群请写“#通知 全部 通知内容”。")

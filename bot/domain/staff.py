@@ -228,6 +228,7 @@ AUDIT_ACTIONS: dict[str, str] = {
     "notice_edited": "修改通知",
     "notice_withdrawn": "撤回通知",
     "notice_retried": "重试通知失败的群",
+    "notice_refused": "拒绝非工作人员发通知",
 }
 
 

@@ -16,7 +16,9 @@ from bot.domain.notices import (
     NoticeEvent,
     NoticePreview,
     NoticeRun,
+    NoticeSchedule,
     NoticeStatus,
+    NoticeUrgency,
     RunProgress,
     RunState,
     ScheduleKind,
@@ -24,6 +26,7 @@ from bot.domain.notices import (
     manual_run_key,
     resolve_targets,
     scheduled_run_key,
+    wechat_targets,
 )
 from bot.domain.outbox import OutboxStatus
 from bot.domain.staff import ASSISTANT, Actor
@@ -36,6 +39,7 @@ log = logging.getLogger(__name__)
 SEND_NOTICE = "send_notice"
 RESUME_NOTICE_RUNS = "resume_notice_runs"
 HISTORY_LIMIT = 200
+DRAFT = NoticeStatus.DRAFT
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +67,7 @@ class NoticeDesk:
         audit: StaffAudit,
         zone: tzinfo,
         misfire_grace: timedelta,
+        confirm_within: timedelta = timedelta(minutes=5),
     ) -> None:
         self._store = store
         self._groups = groups
@@ -72,6 +77,7 @@ class NoticeDesk:
         self._audit = audit
         self._zone = zone
         self._grace = misfire_grace
+        self._confirm_within = confirm_within
 
     @property
     def zone(self) -> tzinfo:
@@ -103,6 +109,40 @@ class NoticeDesk:
         self._schedule(notice)
         self._record(actor, "notice_scheduled", notice.id, f"{checked.title}：{checked.schedule.describe(self._zone)}")
         return notice
+
+    def propose(self, word: str, text: str, *, actor: Actor, scope: str | None) -> NoticePreview:
+        """A notice written in the staff WeChat group ("#通知 <word> <text>", urgent: it is typed for something that
+        cannot wait): stored as the author's draft to be confirmed within the confirmation time; NoticeError when the
+        word names no group, community or tag, or the text cannot be sent."""
+        targets = wechat_targets(word, self.reachable_groups(scope))
+        title = " ".join(text.split())[:20]
+        draft = NoticeDraft(title, text, NoticeUrgency.URGENT, targets, NoticeSchedule(ScheduleKind.NOW))
+        shown = self.preview(draft, scope=scope)
+        now = self._clock.now()
+        author = actor.audit_name
+        self._store.add(shown.draft, author=actor.name, author_username=author, scope=scope, now=now, status=DRAFT)
+        return shown
+
+    def confirm(self, *, actor: Actor) -> NoticeRun | None:
+        """Send the actor's draft written within the confirmation time (audited); its run, or None when there is
+        none."""
+        since = self._clock.now() - self._confirm_within
+        draft = self._store.latest_draft(actor.audit_name, since=since)
+        if draft is None:
+            return None
+        self._store.move(draft.id, NoticeEvent.CONFIRM, actor=actor.audit_name, now=self._clock.now())
+        run = self._run(draft, manual_run_key(self._clock.now()), actor=actor)
+        self._record(actor, "notice_sent", draft.id, f"{draft.draft.title}：微信确认，发往 {run.groups} 个群")
+        return run
+
+    @property
+    def confirm_minutes(self) -> int:
+        """How many minutes a draft from WeChat waits for "确认发送"."""
+        return max(1, round(self._confirm_within.total_seconds() / 60))
+
+    def refuse(self, actor: Actor, *, where: str) -> None:
+        """Record an attempt to publish from WeChat by someone who may not (a resident, a private chat)."""
+        self._audit.record_as(actor, "notice_refused", target=where[:128], detail="不是工作人员，未发送")
 
     def edit(self, notice_id: int, draft: NoticeDraft, *, actor: Actor, scope: str | None) -> Notice:
         """Change a scheduled notice before it goes out and schedule it anew; NoticeError or TransitionNotAllowed."""

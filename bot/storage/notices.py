@@ -38,12 +38,21 @@ class SqlNotices:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
 
-    def add(self, draft: NoticeDraft, *, author: str, author_username: str, scope: str | None, now: datetime) -> Notice:
-        """Store a new notice, waiting for its (first) run."""
+    def add(
+        self,
+        draft: NoticeDraft,
+        *,
+        author: str,
+        author_username: str,
+        scope: str | None,
+        now: datetime,
+        status: NoticeStatus = NoticeStatus.SCHEDULED,
+    ) -> Notice:
+        """Store a new notice, waiting for its (first) run, or a draft waiting for its author's confirmation."""
         with self._sessions.begin() as session:
             row = NoticeRow(
                 **_draft_columns(draft),
-                status=NoticeStatus.SCHEDULED.value,
+                status=status.value,
                 author=author[:128],
                 author_username=author_username[:64],
                 scope=scope,
@@ -59,6 +68,22 @@ class SqlNotices:
         """One notice, if it exists."""
         with self._sessions() as session:
             row = session.get(NoticeRow, notice_id)
+            return _notice(row) if row is not None else None
+
+    def latest_draft(self, author_username: str, *, since: datetime) -> Notice | None:
+        """The author's newest draft written at or after since."""
+        query = (
+            select(NoticeRow)
+            .where(
+                NoticeRow.author_username == author_username[:64],
+                NoticeRow.status == NoticeStatus.DRAFT.value,
+                NoticeRow.created_at >= since,
+            )
+            .order_by(NoticeRow.id.desc())
+            .limit(1)
+        )
+        with self._sessions() as session:
+            row = session.scalar(query)
             return _notice(row) if row is not None else None
 
     def listed(self, *, scope: str | None, limit: int) -> list[Notice]:
