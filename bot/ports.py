@@ -541,8 +541,12 @@ class NoticeStore(Protocol):
         scope: str | None,
         now: datetime,
         status: NoticeStatus = NoticeStatus.SCHEDULED,
+        origin: str | None = None,
     ) -> Notice:
-        """Store a new notice, waiting for its (first) run, or a draft waiting for its author's confirmation."""
+        """Store a new notice (or a draft); NoticeAlreadySubmittedError when one was stored under origin before."""
+
+    def by_origin(self, origin: str) -> Notice | None:
+        """The notice stored from one submitted form."""
 
     def get(self, notice_id: int) -> Notice | None:
         """One notice, if it exists."""

@@ -32,6 +32,14 @@ class NoticeError(AssistantError):
     """A notice that cannot be saved or sent as given; the message says why, in Chinese."""
 
 
+class NoticeAlreadySubmittedError(NoticeError):
+    """The same compose form was submitted again (a double click): the notice it made the first time is notice."""
+
+    def __init__(self, notice: Notice) -> None:
+        super().__init__(f"这条通知已经提交过了（通知 #{notice.id}）。")
+        self.notice = notice
+
+
 class NoticeUrgency(StrEnum):
     """How urgent a notice is: urgent ones (停水, 暴雨, 燃气泄漏) go before every reply, routine ones after them."""
 

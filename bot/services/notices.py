@@ -11,6 +11,7 @@ from bot.domain.groups import GroupConfig
 from bot.domain.messages import OutboundMessage
 from bot.domain.notices import (
     Notice,
+    NoticeAlreadySubmittedError,
     NoticeDraft,
     NoticeError,
     NoticeEvent,
@@ -97,11 +98,20 @@ class NoticeDesk:
             raise NoticeError("所选范围里没有开启的群：请换一个范围，或先在“群管理”里开启群、设置社区和标签。")
         return NoticePreview(checked, groups)
 
-    def publish(self, draft: NoticeDraft, *, actor: Actor, scope: str | None) -> Notice:
-        """Save a notice and send it now or schedule it (audited once); NoticeError as preview."""
+    def publish(self, draft: NoticeDraft, *, actor: Actor, scope: str | None, origin: str = "") -> Notice:
+        """Save a notice and send it now or schedule it (audited once); NoticeError as preview. origin: the key of
+        the form it was submitted with; the same form submitted again (a double click) publishes nothing more."""
         checked = self.preview(draft, scope=scope).draft
         now = self._clock.now()
-        notice = self._store.add(checked, author=actor.name, author_username=actor.username, scope=scope, now=now)
+        before = self._store.by_origin(origin) if origin else None
+        if before is not None:
+            return before
+        try:
+            notice = self._store.add(
+                checked, author=actor.name, author_username=actor.username, scope=scope, now=now, origin=origin or None
+            )
+        except NoticeAlreadySubmittedError as first:
+            return first.notice  # another request with the same form got there first
         if checked.schedule.kind is ScheduleKind.NOW:
             run = self._run(notice, manual_run_key(now), actor=actor)
             self._record(actor, "notice_sent", notice.id, f"{checked.title}：发往 {run.groups} 个群")

@@ -437,6 +437,8 @@ class NoticeRow(Base):
     """A notice (通知公告) to many groups: its text, targets, schedule and where it stands (bot.domain.notices)."""
 
     __tablename__ = "notices"
+    # One notice per submitted preview form (a double click, a resent form): the form's random key
+    __table_args__ = (Index("ix_notices_origin", "origin", unique=True),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     title: Mapped[str] = mapped_column(String(128))
@@ -454,6 +456,7 @@ class NoticeRow(Base):
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     edited_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     edited_by: Mapped[str] = mapped_column(String(128))
+    origin: Mapped[str | None] = mapped_column(String(64), nullable=True)
 
 
 class NoticeRunRow(Base):

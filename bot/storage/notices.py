@@ -15,6 +15,7 @@ from bot.domain.messages import OutboundMessage
 from bot.domain.notices import (
     NOTICE_WORKFLOW,
     Notice,
+    NoticeAlreadySubmittedError,
     NoticeDraft,
     NoticeEvent,
     NoticeRun,
@@ -47,8 +48,35 @@ class SqlNotices:
         scope: str | None,
         now: datetime,
         status: NoticeStatus = NoticeStatus.SCHEDULED,
+        origin: str | None = None,
     ) -> Notice:
-        """Store a new notice, waiting for its (first) run, or a draft waiting for its author's confirmation."""
+        """Store a new notice, waiting for its (first) run, or a draft waiting for its author's confirmation. origin:
+        the submitted form's key: NoticeAlreadySubmittedError, with the notice stored under it before, instead of a
+        second one."""
+        try:
+            return self._add(draft, author, author_username, scope, now, status, origin)
+        except IntegrityError:
+            found = self.by_origin(origin) if origin else None
+            if found is None:
+                raise
+            raise NoticeAlreadySubmittedError(found) from None
+
+    def by_origin(self, origin: str) -> Notice | None:
+        """The notice stored from one submitted form."""
+        with self._sessions() as session:
+            row = session.scalar(select(NoticeRow).where(NoticeRow.origin == origin))
+            return _notice(row) if row is not None else None
+
+    def _add(
+        self,
+        draft: NoticeDraft,
+        author: str,
+        author_username: str,
+        scope: str | None,
+        now: datetime,
+        status: NoticeStatus,
+        origin: str | None,
+    ) -> Notice:
         with self._sessions.begin() as session:
             row = NoticeRow(
                 **_draft_columns(draft),
@@ -59,6 +87,7 @@ class SqlNotices:
                 created_at=now,
                 edited_at=None,
                 edited_by="",
+                origin=origin or None,
             )
             session.add(row)
             session.flush()

@@ -73,8 +73,12 @@ def test_a_cadre_previews_then_sends_to_their_communitys_groups_only(world: Cons
     assert TEXT in shown.text and "幸福里3号楼" in shown.text and "幸福里商户群" in shown.text
     assert "和平里1号楼" not in shown.text and 'id="preview-count">2<' in shown.text
     assert world.application.outbox.counts() == {}  # a preview sends nothing
-    sent = client.post("/notices/publish", data=fields(client, everyone="1"))
+    origin = re.search(r'name="origin" value="([^"]+)"', shown.text)
+    assert origin is not None
+    sent = client.post("/notices/publish", data=fields(client, everyone="1", origin=origin[1]))
     assert sent.status_code == 303, sent.text
+    twice = client.post("/notices/publish", data=fields(client, everyone="1", origin=origin[1]))  # a double click
+    assert twice.headers["location"].split("?")[0] == sent.headers["location"].split("?")[0]
     notice_id = int(re.findall(r"/notices/(\d+)", sent.headers["location"])[0])
     (run,) = world.application.notices.runs(notice_id, scope="幸福里")
     assert sorted(d.target for _, d in run.deliveries) == [f"wechat:group:{ROOM_A}", f"wechat:group:{ROOM_C}"]

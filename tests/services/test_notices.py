@@ -283,3 +283,18 @@ def test_bad_drafts_are_refused_in_chinese(world: World) -> None:
         )
         world.desk.edit(notice.id, draft(), actor=CADRE, scope="幸福里")
     assert world.outbox.counts() == {}
+
+
+def test_the_same_form_submitted_twice_sends_once(world: World) -> None:
+    first = world.desk.publish(draft(), actor=CADRE, scope="幸福里", origin="form-key-1")
+    again = world.desk.publish(draft(), actor=CADRE, scope="幸福里", origin="form-key-1")
+    assert again.id == first.id and len(world.desk.history(scope="幸福里")) == 1
+    # Two requests racing past the first look: the store refuses the second, naming the first
+    from bot.domain.notices import NoticeAlreadySubmittedError
+
+    with pytest.raises(NoticeAlreadySubmittedError) as raced:
+        SqlNotices(world.sessions).add(
+            draft(), author="王书记", author_username="wang", scope="幸福里", now=world.clock.now(), origin="form-key-1"
+        )
+    assert raced.value.notice.id == first.id
+    assert world.outbox.counts() == {OutboxStatus.QUEUED: 3}

@@ -4,6 +4,7 @@ failed groups, and edit or withdraw a scheduled notice before it goes out."""
 
 from __future__ import annotations
 
+import secrets
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -48,6 +49,7 @@ class NoticeForm(BaseModel):
     time_of_day: str = Field(default="", max_length=8)
     weekday: str = Field(default="", max_length=2)
     cron: str = Field(default="", max_length=120)
+    origin: str = Field(default="", max_length=64)  # the preview's random key: one notice per confirmed preview
 
     def draft(self, console: Services) -> NoticeDraft:
         """The notice as composed; NoticeError naming the field that is wrong."""
@@ -121,6 +123,7 @@ def preview(request: Request, console: Services, session: Publishing, form: Noti
         session,
         form=form,
         preview=shown,
+        origin=secrets.token_urlsafe(24),
         schedule=shown.draft.schedule.describe(console.notices.zone),
     )
 
@@ -133,7 +136,7 @@ def publish(request: Request, console: Services, session: Publishing, form: Noti
         if form.notice_id:
             saved = console.notices.edit(form.notice_id, form.draft(console), actor=actor, scope=scope)
             return redirect(f"/notices/{saved.id}", notice="notice_edited")
-        saved = console.notices.publish(form.draft(console), actor=actor, scope=scope)
+        saved = console.notices.publish(form.draft(console), actor=actor, scope=scope, origin=form.origin)
     except AssistantError as refused:
         return _compose_page(request, console, session, form, error=str(refused), status_code=400)
     done = "notice_sent" if saved.draft.schedule.kind is ScheduleKind.NOW else "notice_scheduled"

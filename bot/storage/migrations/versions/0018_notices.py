@@ -34,7 +34,9 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("edited_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("edited_by", sa.String(128), nullable=False),
+        sa.Column("origin", sa.String(64), nullable=True),
     )
+    op.create_index("ix_notices_origin", "notices", ["origin"], unique=True)
     op.create_index("ix_notices_status", "notices", ["status"])
     op.create_index("ix_notices_scope", "notices", ["scope"])
     op.create_table(
