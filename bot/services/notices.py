@@ -30,6 +30,7 @@ from bot.domain.notices import (
     wechat_targets,
 )
 from bot.domain.outbox import OutboxStatus
+from bot.domain.privacy import mask_personal_data
 from bot.domain.staff import ASSISTANT, Actor
 from bot.domain.workflow import TransitionNotAllowed
 from bot.ports import Clock, DeliveryRecord, GroupDirectory, JobPlanner, NoticeStore
@@ -251,8 +252,8 @@ class NoticeDesk:
         return listed
 
     def _record(self, actor: Actor, action: str, notice_id: int, detail: str) -> None:
-        """The audit entry of one action on a notice."""
-        self._audit.record_as(actor, action, target=f"通知 #{notice_id}", detail=detail)
+        """The audit entry of one action on a notice (phone and ID numbers in a title written from WeChat masked)."""
+        self._audit.record_as(actor, action, target=f"通知 #{notice_id}", detail=mask_personal_data(detail))
 
     def _schedule(self, notice: Notice) -> None:
         """Store the notice's job (replacing one stored before)."""
