@@ -205,12 +205,15 @@ def test_compose_preview_and_send_in_a_browser(
         page.click("text=选择单个群")
         page.check("input[name=group_ids][value='room-5@chatroom']")
         assert page.inner_text("#target-count strong") == "4"
+        page.screenshot(path=str(tmp_path / "compose.png"), full_page=True)
         page.click("button:has-text('预览')")
         page.wait_for_url("**/notices/preview")
         assert page.inner_text("#notice-text") == TEXT and page.inner_text("#preview-count") == "4"
         assert "幸福里4号楼" not in page.inner_text("#preview-groups")
+        page.screenshot(path=str(tmp_path / "preview.png"), full_page=True)
         page.click("button:has-text('确认立即发送')")
         page.wait_for_selector("#run-summary")
+        page.screenshot(path=str(tmp_path / "notice.png"), full_page=True)
         rows = world.application.outbox.due(now=world.application.clock.now(), limit=50)
         assert sorted(q.message.group_id for q in rows) == [
             "room-1@chatroom",
