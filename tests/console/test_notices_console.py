@@ -73,6 +73,12 @@ def test_a_cadre_previews_then_sends_to_their_communitys_groups_only(world: Cons
     assert TEXT in shown.text and "幸福里3号楼" in shown.text and "幸福里商户群" in shown.text
     assert "和平里1号楼" not in shown.text and 'id="preview-count">2<' in shown.text
     assert world.application.outbox.counts() == {}  # a preview sends nothing
+    back = client.post("/notices/compose", data=fields(client, everyone="1"))  # 返回修改: the form as typed
+    assert (
+        back.status_code == 200
+        and TEXT in back.text
+        and 'name="everyone" value="1" data-target="everyone" checked' in back.text
+    )
     origin = re.search(r'name="origin" value="([^"]+)"', shown.text)
     assert origin is not None
     sent = client.post("/notices/publish", data=fields(client, everyone="1", origin=origin[1]))

@@ -108,6 +108,12 @@ def compose(request: Request, console: Services, session: Publisher) -> Response
     return _compose_page(request, console, session, NoticeForm())
 
 
+@router.post("/notices/compose", response_class=HTMLResponse)
+def recompose(request: Request, console: Services, session: Publishing, form: NoticeFields) -> Response:
+    """Back from the preview to the compose form, with everything as it was typed."""
+    return _compose_page(request, console, session, form)
+
+
 @router.post("/notices/preview", response_class=HTMLResponse)
 def preview(request: Request, console: Services, session: Publishing, form: NoticeFields) -> Response:
     """Exactly the text residents will read and the groups it goes to, with the button that sends or schedules it."""
