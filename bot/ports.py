@@ -562,7 +562,9 @@ class NoticeStore(Protocol):
     ) -> Notice:
         """Move a notice through its workflow (an edit stores the new draft with it)."""
 
-    def start_run(self, notice_id: int, run_key: str, *, one_off: bool, actor: str, now: datetime) -> NoticeRun:
+    def start_run(
+        self, notice_id: int, run_key: str, *, event: NoticeEvent | None, actor: str, now: datetime
+    ) -> NoticeRun:
         """Record a run before any of its messages is queued, or find it recorded before."""
 
     def run(self, notice_id: int, run_key: str) -> NoticeRun | None:

@@ -342,7 +342,7 @@ NOTICE_WORKFLOW: Workflow[NoticeStatus, NoticeEvent] = Workflow(
         NoticeEvent.WITHDRAW: "撤回",
     },
     moves={
-        (NoticeStatus.DRAFT, NoticeEvent.CONFIRM): NoticeStatus.SCHEDULED,
+        (NoticeStatus.DRAFT, NoticeEvent.CONFIRM): NoticeStatus.SENT,
         (NoticeStatus.SCHEDULED, NoticeEvent.SEND): NoticeStatus.SENT,
         (NoticeStatus.SCHEDULED, NoticeEvent.EDIT): NoticeStatus.SCHEDULED,
         (NoticeStatus.SCHEDULED, NoticeEvent.WITHDRAW): NoticeStatus.WITHDRAWN,

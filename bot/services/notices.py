@@ -141,8 +141,7 @@ class NoticeDesk:
         draft = self._store.latest_draft(actor.audit_name, since=since)
         if draft is None:
             return None
-        self._store.move(draft.id, NoticeEvent.CONFIRM, actor=actor.audit_name, now=self._clock.now())
-        run = self._run(draft, manual_run_key(self._clock.now()), actor=actor)
+        run = self._run(draft, manual_run_key(self._clock.now()), actor=actor, event=NoticeEvent.CONFIRM)
         self._record(actor, "notice_sent", draft.id, f"{draft.draft.title}：微信确认，发往 {run.groups} 个群")
         return run
 
@@ -265,10 +264,11 @@ class NoticeDesk:
                 SEND_NOTICE, schedule.crontab(), job_id=notice.job_id, timezone=self._zone, notice_id=notice.id
             )
 
-    def _run(self, notice: Notice, run_key: str, *, actor: Actor) -> NoticeRun:
-        """Record a run, then queue one message per target group (a run queued before is left as it is)."""
-        one_off = not notice.draft.schedule.recurring
-        run = self._store.start_run(notice.id, run_key, one_off=one_off, actor=actor.audit_name, now=self._clock.now())
+    def _run(self, notice: Notice, run_key: str, *, actor: Actor, event: NoticeEvent = NoticeEvent.SEND) -> NoticeRun:
+        """Record a run (a one-off's notice moved on event with it), then queue one message per target group (a run
+        queued before is left as it is)."""
+        move = None if notice.draft.schedule.recurring else event
+        run = self._store.start_run(notice.id, run_key, event=move, actor=actor.audit_name, now=self._clock.now())
         if run.state is RunState.QUEUED:
             return run
         self._fan_out(notice, run)

@@ -138,9 +138,12 @@ class SqlNotices:
             session.refresh(row)
             return _notice(row)
 
-    def start_run(self, notice_id: int, run_key: str, *, one_off: bool, actor: str, now: datetime) -> NoticeRun:
+    def start_run(
+        self, notice_id: int, run_key: str, *, event: NoticeEvent | None, actor: str, now: datetime
+    ) -> NoticeRun:
         """Record a run before any of its messages is queued, or find it recorded before (the same fire time again,
-        a resumed run). A one-off run moves its notice to sent in the same transaction; TransitionNotAllowed when the
+        a resumed run). event: the move a one-off run makes in the same transaction (SEND, or CONFIRM of a draft
+        from WeChat); None for a recurring notice, which must still be scheduled. TransitionNotAllowed when the
         notice is no longer waiting (withdrawn, already sent, or gone)."""
         for _ in range(3):
             found = self.run(notice_id, run_key)
@@ -148,10 +151,8 @@ class SqlNotices:
                 return found
             try:
                 with self._sessions.begin() as session:
-                    if one_off:
-                        apply_transition(
-                            session, NOTICE_WORKFLOW, NoticeRow, notice_id, NoticeEvent.SEND, actor=actor, at=now
-                        )
+                    if event is not None:
+                        apply_transition(session, NOTICE_WORKFLOW, NoticeRow, notice_id, event, actor=actor, at=now)
                     else:
                         status = session.scalar(select(NoticeRow.status).where(NoticeRow.id == notice_id))
                         if status != NoticeStatus.SCHEDULED:

@@ -133,6 +133,10 @@ def test_the_text_residents_read_is_plain_and_bounded() -> None:
 
 def test_the_workflow() -> None:
     assert NOTICE_WORKFLOW.next(NoticeStatus.SCHEDULED, NoticeEvent.SEND) is NoticeStatus.SENT
+    # A draft from WeChat is sent by its writer's confirmation, in the transaction that records its run
+    assert NOTICE_WORKFLOW.next(NoticeStatus.DRAFT, NoticeEvent.CONFIRM) is NoticeStatus.SENT
+    with pytest.raises(TransitionNotAllowed, match="“待确认”的通知不能修改"):
+        NOTICE_WORKFLOW.next(NoticeStatus.DRAFT, NoticeEvent.EDIT)
     assert NOTICE_WORKFLOW.next(NoticeStatus.SCHEDULED, NoticeEvent.WITHDRAW) is NoticeStatus.WITHDRAWN
     with pytest.raises(TransitionNotAllowed, match="通知 #4 现在是“已发出”，不能撤回"):
         NOTICE_WORKFLOW.next(NoticeStatus.SENT, NoticeEvent.WITHDRAW, entity_id=4)

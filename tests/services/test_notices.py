@@ -176,7 +176,7 @@ def test_an_interrupted_run_is_resumed_with_each_group_once(world: World) -> Non
     )
     store = SqlNotices(world.sessions)
     # A process recorded the run and queued one group before dying (the fan-out of the rest never committed)
-    run = store.start_run(notice.id, "20261125T0000Z", one_off=False, actor="小助手", now=world.clock.now())
+    run = store.start_run(notice.id, "20261125T0000Z", event=None, actor="小助手", now=world.clock.now())
     from bot.domain.messages import OutboundMessage
 
     store.fan_out(
