@@ -129,7 +129,7 @@ def _config(row: GroupConfigRow) -> GroupConfig:
         row.community,
         TriggerMode(row.trigger),
         row.updated_at,
-        tuple(row.tags or ()),
+        tags=tuple(row.tags or ()),
     )
 
 
