@@ -42,6 +42,7 @@ from bot.services.escalation import EscalationService
 from bot.services.expiry import ExpiryRegisterDesk
 from bot.services.faq_book import FaqBook
 from bot.services.knowledge_admin import KnowledgeMaintenance
+from bot.services.notices import RESUME_NOTICE_RUNS, SEND_NOTICE, NoticeDesk
 from bot.services.open311 import GeoReport, Open311Keys
 from bot.services.petition_export import PetitionExport
 from bot.services.petition_fields import PetitionFieldExtractor
@@ -59,6 +60,7 @@ from bot.storage.door_codes import SqlDoorCodes
 from bot.storage.elderly import SqlElderlyRegister
 from bot.storage.engine import make_engine, session_factory, upgrade
 from bot.storage.expiry import SqlExpiryRegister
+from bot.storage.notices import SqlNotices
 from bot.storage.petition_reports import SqlPetitionReports
 from bot.storage.petitions import SqlPetitions
 from bot.storage.photos import SqlPhotoStore
@@ -79,6 +81,8 @@ REMIND_ELDERLY_SUBSIDY = "remind_elderly_subsidy"
 PETITION_CLOSE_CHECK = timedelta(hours=1)
 # How often petition deadlines are checked (reminders are sent once a day per case; escalation once).
 PETITION_DEADLINE_CHECK = timedelta(hours=1)
+# How often runs of notices a crash interrupted are looked for (each process also looks once as it starts).
+NOTICE_RESUME_CHECK = timedelta(minutes=1)
 
 
 def scheduled_jobs(
@@ -88,8 +92,10 @@ def scheduled_jobs(
     deadlines: DeadlineWatch,
     expiry: ExpiryRegisterDesk,
     elderly: ElderlyRegister,
+    notices: Callable[[], NoticeDesk],
 ) -> Mapping[str, Callable[..., object]]:
-    """Every job the scheduler can run, by name."""
+    """Every job the scheduler can run, by name. notices gives the notice desk when a job runs: the desk schedules
+    through the scheduler this table is built for, so it is built after it."""
     remind_every = timedelta(minutes=settings.unanswered_remind_minutes)
     return {
         REMIND_OVERDUE_QUESTIONS: partial(escalation.renotify_overdue, older_than=remind_every),
@@ -97,6 +103,8 @@ def scheduled_jobs(
         REMIND_PETITION_DEADLINES: deadlines.run,
         REMIND_EXPIRING_ITEMS: expiry.run,
         REMIND_ELDERLY_SUBSIDY: elderly.run,
+        SEND_NOTICE: lambda notice_id: notices().run_scheduled(notice_id),
+        RESUME_NOTICE_RUNS: lambda: notices().resume_unfinished(),
     }
 
 
@@ -144,6 +152,7 @@ class Application:
     welcome: MemberWelcome
     router: MessageRouter
     scheduler: JobScheduler
+    notices: NoticeDesk
 
     def start_jobs(self) -> None:
         """Start this process's scheduler (it runs jobs only while it holds the deployment's lease) and register the
@@ -158,6 +167,8 @@ class Application:
         self.scheduler.cron(REMIND_EXPIRING_ITEMS, daily, job_id=REMIND_EXPIRING_ITEMS, timezone=local)
         elderly_daily = f"0 {self.settings.elderly_remind_hour} * * *"
         self.scheduler.cron(REMIND_ELDERLY_SUBSIDY, elderly_daily, job_id=REMIND_ELDERLY_SUBSIDY, timezone=local)
+        self.scheduler.every(RESUME_NOTICE_RUNS, NOTICE_RESUME_CHECK, job_id=RESUME_NOTICE_RUNS)
+        self.notices.resume_unfinished()
 
     def stop_jobs(self) -> None:
         """Stop running jobs and hand the lease to another process at once."""
@@ -464,6 +475,24 @@ def build_application(
         staff_group_id=settings.staff_group_id,
         utc_offset=utc_offset,
     )
+    scheduler = JobScheduler(
+        engine,
+        scheduled_jobs(settings, escalation, petitions, deadlines, expiry, elderly, lambda: notices),
+        holder=default_holder(),
+        lease_s=settings.scheduler_lease_s,
+        misfire_grace_s=settings.scheduler_misfire_grace_s,
+    )
+    notices = NoticeDesk(
+        SqlNotices(sessions),
+        groups,
+        outbox,
+        scheduler=scheduler,
+        clock=clock,
+        audit=audit,
+        zone=timezone(utc_offset),
+        misfire_grace=timedelta(seconds=settings.scheduler_misfire_grace_s),
+        confirm_within=timedelta(minutes=settings.notice_confirm_minutes),
+    )
     router = MessageRouter(
         assistant,
         groups,
@@ -476,6 +505,7 @@ def build_application(
         faq_book=faq_book,
         audit=audit,
         petitions=petitions,
+        notices=notices,
     )
     accounts = StaffAccounts(
         SqlStaffAccounts(sessions),
@@ -532,11 +562,6 @@ def build_application(
         ),
         welcome=MemberWelcome(groups, outbox, clock, default_text=settings.welcome_text),
         router=router,
-        scheduler=JobScheduler(
-            engine,
-            scheduled_jobs(settings, escalation, petitions, deadlines, expiry, elderly),
-            holder=default_holder(),
-            lease_s=settings.scheduler_lease_s,
-            misfire_grace_s=settings.scheduler_misfire_grace_s,
-        ),
+        scheduler=scheduler,
+        notices=notices,
     )

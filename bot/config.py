@@ -164,6 +164,8 @@ class Settings(BaseSettings):
     # case waits for the resident before it is closed, and the categories told privately rather than in the group
     petition_confirm_minutes: float = Field(default=10.0, gt=0, le=1440)
     petition_close_after_days: float = Field(default=7.0, gt=0, le=365)
+    # How long a notice written in the staff WeChat group ("#通知 …") waits for its author's "确认发送"
+    notice_confirm_minutes: float = Field(default=5.0, gt=0, le=120)
     petition_private_categories: str = "邻里纠纷"
     # Open311: how many requests one API key may post a minute (counted in memory by each process)
     open311_posts_per_minute: int = Field(default=30, ge=1, le=10000)

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterator, Mapping, Sequence
-from datetime import UTC, date, datetime, timedelta
-from typing import Protocol, runtime_checkable
+from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import Any, Protocol, runtime_checkable
 
 from bot.domain.conversation import ActivityScope, ConversationTurn
 from bot.domain.door_codes import Admission, DoorCode, SubmissionLimits
@@ -13,8 +13,9 @@ from bot.domain.escalation import Asker, EmbeddingRow, QuestionStatus, Unanswere
 from bot.domain.expiry import ExpiryItem, ImportCounts, ItemDraft
 from bot.domain.groups import GroupConfig
 from bot.domain.messages import OutboundMessage, TriggerMode
+from bot.domain.notices import Notice, NoticeDraft, NoticeEvent, NoticeRun, NoticeStatus
 from bot.domain.open311 import ApiKey, CaseMove
-from bot.domain.outbox import ExpiredLeases, Membership, QueuedMessage, SendPriority
+from bot.domain.outbox import Delivery, ExpiredLeases, Membership, QueuedMessage, SendPriority
 from bot.domain.petitions import (
     BoardFilter,
     Filing,
@@ -88,6 +89,7 @@ class GroupDirectory(Protocol):
         community: str | None = None,
         welcome_enabled: bool | None = None,
         welcome_text: str | None = None,
+        tags: tuple[str, ...] | None = None,
     ) -> GroupConfig:
         """Staff change a group's settings (only the ones given); KeyError for an unknown group."""
 
@@ -596,6 +598,82 @@ class AuditLog(Protocol):
 
     def count_since(self, *, action: str, since: datetime, actor: str = "", ip: str = "") -> int:
         """How many entries of action since a time, for one actor and/or one address."""
+
+
+class DeliveryRecord(Protocol):
+    """What the outbox tells staff of one source's messages (a notice's run), and sending a failed one again."""
+
+    def deliveries(self, source: str) -> list[Delivery]:
+        """Every message queued for one source, one per target, in queue order."""
+
+    def resend(self, entry_id: int, *, now: datetime) -> bool:
+        """Queue an unconfirmed or failed entry again; False if it is in no such state."""
+
+
+class NoticeStore(Protocol):
+    """Notices, their runs, and the fan-out of a run into the outbox (bot.storage.notices.SqlNotices)."""
+
+    def add(
+        self,
+        draft: NoticeDraft,
+        *,
+        author: str,
+        author_username: str,
+        scope: str | None,
+        now: datetime,
+        status: NoticeStatus = NoticeStatus.SCHEDULED,
+        origin: str | None = None,
+    ) -> Notice:
+        """Store a new notice (or a draft); NoticeAlreadySubmittedError when one was stored under origin before."""
+
+    def by_origin(self, origin: str) -> Notice | None:
+        """The notice stored from one submitted form."""
+
+    def get(self, notice_id: int) -> Notice | None:
+        """One notice, if it exists."""
+
+    def latest_draft(self, author_username: str, *, since: datetime) -> Notice | None:
+        """The author's newest draft written at or after since."""
+
+    def listed(self, *, scope: str | None, limit: int) -> list[Notice]:
+        """The newest notices first: every one (scope None), or those of one community's authors."""
+
+    def move(
+        self, notice_id: int, event: NoticeEvent, *, actor: str, now: datetime, draft: NoticeDraft | None = None
+    ) -> Notice:
+        """Move a notice through its workflow (an edit stores the new draft with it)."""
+
+    def start_run(
+        self, notice_id: int, run_key: str, *, event: NoticeEvent | None, actor: str, now: datetime
+    ) -> NoticeRun:
+        """Record a run before any of its messages is queued, or find it recorded before."""
+
+    def run(self, notice_id: int, run_key: str) -> NoticeRun | None:
+        """One run of a notice."""
+
+    def runs(self, notice_id: int) -> list[NoticeRun]:
+        """Every run of a notice, the newest first."""
+
+    def unfinished_runs(self) -> list[NoticeRun]:
+        """Runs recorded whose messages were not all queued, oldest first."""
+
+    def fan_out(
+        self, run: NoticeRun, messages: Sequence[OutboundMessage], *, priority: SendPriority, now: datetime
+    ) -> int:
+        """Queue one message per group of a run (those not queued before) and mark the run queued, atomically."""
+
+
+class JobPlanner(Protocol):
+    """The scheduler as a service sees it: named jobs stored with a trigger, removed by id (bot.scheduling)."""
+
+    def at(self, name: str, when: datetime, *, job_id: str, **kwargs: Any) -> None:
+        """Run the named job once, at when."""
+
+    def cron(self, name: str, expression: str, *, job_id: str, timezone: tzinfo = UTC, **kwargs: Any) -> None:
+        """Run the named job on a crontab expression, read in timezone."""
+
+    def remove(self, job_id: str) -> bool:
+        """Delete a stored job; whether there was one."""
 
 
 class ChatGateway(Protocol):

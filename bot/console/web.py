@@ -220,6 +220,10 @@ _NOTICES = {
     "elderly_added": "已加入高龄提醒名单。",
     "elderly_saved": "已保存。",
     "elderly_deleted": "已从名单中删除，这位居民的信息不再保留。",
+    "notice_sent": "通知已排入发送队列，正在逐个群发送。",
+    "notice_scheduled": "通知已定时，到时会自动发送；发出前可以修改或撤回。",
+    "notice_edited": "修改已保存，按新的时间发送。",
+    "notice_withdrawn": "通知已撤回，不会再发送；记录仍保留。",
 }
 
 
@@ -228,6 +232,8 @@ def _notice(code: str) -> str:
     name, _, count = code.partition(":")
     if name == "answered" and count.isdigit():
         return f"答复已排入发送队列，会发给 {count} 位提问的居民（在群里会@他们）。"
+    if name == "notice_retried" and count.isdigit():
+        return f"已重新排入发送队列：{count} 个群。" if count != "0" else "这次发送没有失败的群。"
     if name == "door_codes_created" and count.isdigit():
         return f"已生成 {count} 个门牌码，可以打印张贴了。"
     return _NOTICES.get(code, "")

@@ -26,6 +26,7 @@ class GroupConfig:
     updated_at: datetime | None = None
     welcome_enabled: bool = True
     welcome_text: str = ""
+    tags: tuple[str, ...] = ()  # staff's labels for targeting notices (楼栋群, 商户群 …)
 
     def welcome(self, default: str) -> str:
         """The text new members are welcomed with: the group's own, or the default when staff left it empty; empty

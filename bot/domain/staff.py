@@ -37,6 +37,7 @@ class Permission(StrEnum):
     MANAGE_ROUTING = "manage_routing"
     MANAGE_DOOR_CODES = "manage_door_codes"
     MANAGE_REGISTERS = "manage_registers"  # 到期提醒 and the other registers of the community
+    PUBLISH_NOTICES = "publish_notices"  # notices to many groups (通知公告), within the author's community
 
 
 ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
@@ -53,6 +54,7 @@ ROLE_PERMISSIONS: dict[Role, frozenset[Permission]] = {
             Permission.MANAGE_ROUTING,
             Permission.MANAGE_DOOR_CODES,
             Permission.MANAGE_REGISTERS,
+            Permission.PUBLISH_NOTICES,
         }
     ),
     # Handlers work the petitions dispatched to their department, and nothing else.
@@ -233,6 +235,12 @@ AUDIT_ACTIONS: dict[str, str] = {
     "admin_created": "创建管理员（命令行）",
     "api_key_issued": "发放接口密钥",
     "api_key_revoked": "停用接口密钥",
+    "notice_sent": "发送通知",
+    "notice_scheduled": "定时通知",
+    "notice_edited": "修改通知",
+    "notice_withdrawn": "撤回通知",
+    "notice_retried": "重试通知失败的群",
+    "notice_refused": "拒绝非工作人员发通知",
 }
 
 

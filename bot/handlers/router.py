@@ -25,8 +25,11 @@ from bot.handlers.staff import (
     AddToKnowledge,
     AnswerQuestion,
     CloseQuestion,
+    ConfirmNotice,
     DepartmentGroup,
     MovePetition,
+    NoticeByNonStaff,
+    PublishNotice,
     StaffChatter,
     StaffNonText,
 )
@@ -36,6 +39,7 @@ from bot.services.assistant import ResidentAssistant
 from bot.services.audit import StaffAudit
 from bot.services.escalation import EscalationService
 from bot.services.faq_book import FaqBook
+from bot.services.notices import NoticeDesk
 from bot.services.petitions import PetitionDesk
 
 __all__ = [
@@ -60,6 +64,7 @@ def resident_handlers(
     faq_book: FaqBook | None,
     audit: StaffAudit | None,
     petitions: PetitionDesk | None = None,
+    notices: NoticeDesk | None = None,
 ) -> HandlerTable:
     """Every inbound message's rows, in order (each row's priority in the comment); every row here blocks but one
     (a petition left unconfirmed), so the first that matches ends the walk. Rows that need the unanswered queue
@@ -69,11 +74,13 @@ def resident_handlers(
     table.add(IgnoreBots(other_bot_ids))  # 10: our own messages and other bots'
     table.add(DropDuplicates(outbox))  # 20: delivered again
     if escalation is not None:
-        staff = staff_handlers(escalation, faq_book=faq_book, audit=audit, petitions=petitions)
+        staff = staff_handlers(escalation, faq_book=faq_book, audit=audit, petitions=petitions, notices=notices)
         table.add(StaffGroup(escalation, staff))  # 30
     if petitions is not None:
         table.add(DepartmentGroup(petitions))  # 35: a department's group: "2026-0012 处理中", "… 办结：…"
     table.add(DisabledGroup())  # 40: registers a new group; switched off
+    if notices is not None:
+        table.add(NoticeByNonStaff(notices))  # 45: "#通知 …" from a resident: refused and recorded
     table.add(NotAddressed())  # 50: not meant for the assistant
     table.add(NonTextHint())  # 60: a picture or voice message: "please write"
     table.add(RateLimit(limits))  # 70: too fast, per resident and per group
@@ -92,11 +99,15 @@ def staff_handlers(
     faq_book: FaqBook | None,
     audit: StaffAudit | None,
     petitions: PetitionDesk | None = None,
+    notices: NoticeDesk | None = None,
 ) -> HandlerTable:
-    """The staff group's rows, in order: commands about a queued question, a petition's move, then chatter. Adding
-    to the knowledge base needs the FAQ book, moving petitions the petition desk."""
+    """The staff group's rows, in order: a notice, commands about a queued question, a petition's move, then chatter.
+    Adding to the knowledge base needs the FAQ book, moving petitions the petition desk, notices the notice desk."""
     table = HandlerTable()
     table.add(StaffNonText())  # 10: pictures and voice are chatter
+    if notices is not None:
+        table.add(PublishNotice(notices))  # 15: "#通知 全部 …", "#通知 3号楼群 …"
+        table.add(ConfirmNotice(notices))  # 16: "确认发送"
     if faq_book is not None:
         table.add(AddToKnowledge(escalation, faq_book, audit))  # 20: "#12 入库"
     table.add(CloseQuestion(escalation))  # 30: "#12 关闭"
@@ -124,6 +135,7 @@ class MessageRouter:
         faq_book: FaqBook | None = None,
         audit: StaffAudit | None = None,
         petitions: PetitionDesk | None = None,
+        notices: NoticeDesk | None = None,
     ) -> None:
         self._assistant = assistant
         self._petitions = petitions
@@ -140,6 +152,7 @@ class MessageRouter:
             faq_book=faq_book,
             audit=audit,
             petitions=petitions,
+            notices=notices,
         )
 
     def handle(self, message: InboundMessage) -> Handling:

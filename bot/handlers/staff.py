@@ -1,5 +1,6 @@
-"""The staff group's rows: only "#12 答：…", "#12 入库", "#12 关闭" and a petition's move ("2026-0012 受理")
-mean something; the rest is chatter."""
+"""The staff group's rows: only "#12 答：…", "#12 入库", "#12 关闭", a petition's move ("2026-0012 受理") and a
+notice ("#通知 全部 …", then "确认发送") mean something; the rest is chatter. Also the residents' row that refuses
+a notice."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from bot.domain.errors import AssistantError
 from bot.domain.escalation import QuestionNotOpenError
 from bot.domain.knowledge import case_specific_signs
 from bot.domain.messages import InboundMessage, MessageKind
+from bot.domain.notices import is_confirmation, looks_like_wechat_notice, parse_wechat_notice
 from bot.domain.petitions import PetitionEvent, staff_may
 from bot.domain.routing import Department
-from bot.domain.staff import Actor
+from bot.domain.staff import Actor, Venue
 from bot.handlers.context import Handling, MessageContext
 from bot.services.audit import StaffAudit
 from bot.services.escalation import (
@@ -19,6 +21,7 @@ from bot.services.escalation import (
     parse_staff_to_knowledge,
 )
 from bot.services.faq_book import FaqBook, FaqEditError, NotAnsweredError
+from bot.services.notices import NoticeDesk
 from bot.services.petitions import PetitionDesk, StaffMove, parse_staff_move
 
 
@@ -192,6 +195,90 @@ class DepartmentGroup:
         said = f"（{moved.note}）" if moved.note else ""
         reply = f"诉求 {moved.number} {move.event.label}{said}，现在是“{moved.status.label}”，已告诉居民。"
         return context.queue(reply, "department_petition_moved")
+
+
+class PublishNotice:
+    """Staff write "#通知 全部 …" or "#通知 3号楼群 …" (a group's name, a community or a tag) in the staff group: the
+    assistant echoes the text and the groups it would reach, and waits for "确认发送" from the same person."""
+
+    name = "staff_notice"
+    priority = 15
+    block = True
+
+    def __init__(self, notices: NoticeDesk) -> None:
+        self._notices = notices
+
+    def check(self, message: InboundMessage, context: MessageContext) -> tuple[str, str] | None:
+        """The target word and the text, or None."""
+        return parse_wechat_notice(context.text)
+
+    def handle(self, message: InboundMessage, context: MessageContext, match: tuple[str, str]) -> Handling:
+        """Keep it as the author's draft and show exactly what residents would read, or say why it cannot go."""
+        word, text = match
+        try:
+            shown = self._notices.propose(word, text, actor=_staff(message), scope=None)
+        except AssistantError as refused:
+            return context.queue(f"没能发通知：{refused}", "staff_notice_refused")
+        names = "、".join(g.name or g.group_id for g in shown.groups[:5])
+        more = f"等 {len(shown.groups)} 个群" if len(shown.groups) > 5 else f"共 {len(shown.groups)} 个群"
+        reply = (
+            f"将作为紧急通知发往{names}（{more}），居民看到的内容：\n{shown.draft.text}\n"
+            f"请在 {self._notices.confirm_minutes} 分钟内回复“确认发送”，不回复就不发。"
+        )
+        return context.queue(reply, "staff_notice_drafted")
+
+
+class ConfirmNotice:
+    """ "确认发送" in the staff group sends the notice its writer drafted there within the last few minutes."""
+
+    name = "staff_notice_confirm"
+    priority = 16
+    block = True
+
+    def __init__(self, notices: NoticeDesk) -> None:
+        self._notices = notices
+
+    def check(self, message: InboundMessage, context: MessageContext) -> bool:
+        """Whether the message is "确认发送"."""
+        return is_confirmation(context.text)
+
+    def handle(self, message: InboundMessage, context: MessageContext, match: bool) -> Handling:
+        """Send the writer's draft, or say there is none waiting."""
+        try:
+            run = self._notices.confirm(actor=_staff(message))
+        except AssistantError as refused:
+            return context.queue(f"没能发通知：{refused}", "staff_notice_refused")
+        if run is None:
+            reply = (
+                f"没有等你确认的通知（超过 {self._notices.confirm_minutes} 分钟的已作废），"
+                "请重新发“#通知 全部 通知内容”。"
+            )
+            return context.queue(reply, "staff_notice_nothing_to_confirm")
+        reply = f"通知 #{run.notice_id} 已开始发送，共 {run.groups} 个群；进度可在控制台“通知公告”里查看。"
+        return context.queue(reply, "staff_notice_sent")
+
+
+class NoticeByNonStaff:
+    """ "#通知 …" anywhere but the staff group (a residents' group, a private chat) is refused and recorded: residents
+    never trigger a send."""
+
+    name = "notice_refused"
+    priority = 45
+    block = True
+
+    def __init__(self, notices: NoticeDesk) -> None:
+        self._notices = notices
+
+    def check(self, message: InboundMessage, context: MessageContext) -> bool:
+        """Whether the message tries to publish a notice."""
+        return message.kind is MessageKind.TEXT and looks_like_wechat_notice(context.text)
+
+    def handle(self, message: InboundMessage, context: MessageContext, match: bool) -> Handling:
+        """Refuse it, and record who tried where."""
+        where = f"群 {message.group_name or message.group_id}" if message.group_id else "私聊"
+        tried = Actor(message.sender_name or message.sender_id, Venue.ASSISTANT, username=message.sender_id[:64])
+        self._notices.refuse(tried, where=where)
+        return context.queue("只有社区工作人员可以在工作群里发通知。", "notice_refused")
 
 
 class StaffChatter:

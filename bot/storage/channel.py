@@ -62,6 +62,7 @@ class SqlGroupConfigs:
                     updated_at=now,
                     welcome_enabled=True,
                     welcome_text="",
+                    tags=[],
                 )
                 session.add(row)
             elif name and row.name != name:
@@ -79,6 +80,7 @@ class SqlGroupConfigs:
         community: str | None = None,
         welcome_enabled: bool | None = None,
         welcome_text: str | None = None,
+        tags: tuple[str, ...] | None = None,
     ) -> GroupConfig:
         """Staff change a group's settings (only the ones given); KeyError for an unknown group."""
         with self._sessions.begin() as session:
@@ -97,6 +99,8 @@ class SqlGroupConfigs:
                 row.keywords = list(keywords)
             if community is not None:
                 row.community = community
+            if tags is not None:
+                row.tags = list(tags)
             row.updated_at = now
             return _config(row)
 
@@ -137,6 +141,7 @@ def _config(row: GroupConfigRow) -> GroupConfig:
         row.updated_at,
         row.welcome_enabled,
         row.welcome_text,
+        tags=tuple(row.tags or ()),
     )
 
 

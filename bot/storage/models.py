@@ -86,6 +86,8 @@ class GroupConfigRow(Base):
     # Welcome for new members (migration 0021): off per group, or the group's own text (empty: BOT_WELCOME_TEXT)
     welcome_enabled: Mapped[bool] = mapped_column(Boolean, server_default=true())
     welcome_text: Mapped[str] = mapped_column(Text, server_default="")
+    # Staff's labels for sending notices by tag (楼栋群, 商户群 …)
+    tags: Mapped[list[str]] = mapped_column(JSON, server_default="[]")
 
 
 class ProcessedMessageRow(Base):
@@ -517,3 +519,44 @@ class ElderlyResidentRow(Base):
     family_notified_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class NoticeRow(Base):
+    """A notice (通知公告) to many groups: its text, targets, schedule and where it stands (bot.domain.notices)."""
+
+    __tablename__ = "notices"
+    # One notice per submitted preview form (a double click, a resent form): the form's random key
+    __table_args__ = (Index("ix_notices_origin", "origin", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    title: Mapped[str] = mapped_column(String(128))
+    text: Mapped[str] = mapped_column(Text)
+    urgency: Mapped[str] = mapped_column(String(16))
+    # {"everyone": bool, "communities": [...], "tags": [...], "group_ids": [...]}
+    targets: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # {"kind": ..., "at": ISO time or null, "time_of_day": "HH:MM", "weekday": 0-6, "cron": "..."}
+    schedule: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    author: Mapped[str] = mapped_column(String(128))
+    author_username: Mapped[str] = mapped_column(String(64))
+    # The community the author may reach; NULL: every community (an admin's notice)
+    scope: Mapped[str | None] = mapped_column(String(128), nullable=True, index=True)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    edited_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), nullable=True)
+    edited_by: Mapped[str] = mapped_column(String(128))
+    origin: Mapped[str | None] = mapped_column(String(64), nullable=True)
+
+
+class NoticeRunRow(Base):
+    """One sending of a notice (its scheduled fire time, or "now-…"), recorded before its messages are queued so a
+    run a crash interrupted is finished at the next start."""
+
+    __tablename__ = "notice_runs"
+    __table_args__ = (Index("ix_notice_runs_notice_run_key", "notice_id", "run_key", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id", ondelete="CASCADE"))
+    run_key: Mapped[str] = mapped_column(String(40))
+    state: Mapped[str] = mapped_column(String(16), index=True)
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    groups: Mapped[int] = mapped_column(Integer)

@@ -208,7 +208,13 @@ def test_the_scheduled_job_closes_what_the_resident_left_unanswered(runtime: App
     assert isinstance(runtime.clock, FakeClock)
     runtime.clock.advance(days=7, minutes=1)
     job = scheduled_jobs(
-        runtime.settings, runtime.escalation, runtime.petitions, runtime.deadlines, runtime.expiry, runtime.elderly
+        runtime.settings,
+        runtime.escalation,
+        runtime.petitions,
+        runtime.deadlines,
+        runtime.expiry,
+        runtime.elderly,
+        lambda: runtime.notices,
     )[CLOSE_UNANSWERED_PETITIONS]
     job()
     status = _reply(say(runtime, f"查询 {number}", sender="wxid_j1"))

@@ -167,6 +167,7 @@ def test_the_application_registers_these_rows_in_this_order(
         (30, "staff_group"),  # the staff group: its own table, below
         (35, "department_group"),  # a department's group: "2026-0012 处理中", "… 办结：…"; the rest left alone
         (40, "disabled_group"),  # registers a group on first sight; switched off: "group_disabled"
+        (45, "notice_refused"),  # "#通知 …" from anyone but staff: refused and recorded
         (50, "not_addressed"),  # no @, keyword or pick among choices: "not_addressed"
         (60, "non_text_hint"),  # a picture meant for us: "please write"
         (70, "rate_limit"),  # too fast: one notice a minute, then silence
@@ -182,6 +183,8 @@ def test_the_application_registers_these_rows_in_this_order(
     (staff_group,) = (row for row in router.table if isinstance(row, StaffGroup))
     assert [(row.priority, row.name) for row in staff_group.staff] == [
         (10, "staff_non_text"),  # pictures and voice are chatter
+        (15, "staff_notice"),  # "#通知 全部 …": echoed, waiting for "确认发送"
+        (16, "staff_notice_confirm"),  # "确认发送"
         (20, "staff_to_knowledge"),  # "#12 入库"
         (30, "staff_close"),  # "#12 关闭"
         (40, "staff_answer"),  # "#12 答：…"

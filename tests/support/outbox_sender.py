@@ -9,7 +9,7 @@ each message it sends to OUTBOX_SENT_FILE (one JSON line, fsync'd), until nothin
                      sent     after the gateway sent the message, before it is marked sent
   OUTBOX_GO_FILE   wait until this file exists before draining (so two senders start together)
 
-Prints "ready" once connected and "drained" when done (the tests wait on these lines or on the exit).
+Each line: the text, the group it went to and the sender's pid. Prints "ready" once connected and "drained" when done (the tests wait on these lines or on the exit).
 """
 
 from __future__ import annotations
@@ -88,7 +88,8 @@ class FileGateway:
         self._crash = crash
 
     async def send(self, message: OutboundMessage) -> None:
-        line = json.dumps({"text": message.text, "pid": os.getpid()}, ensure_ascii=False) + "\n"
+        sent_to = {"text": message.text, "group": message.group_id, "pid": os.getpid()}
+        line = json.dumps(sent_to, ensure_ascii=False) + "\n"
         with self._path.open("a", encoding="utf-8") as sent:
             sent.write(line)
             sent.flush()

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, SecretStr
 from bot.console.web import Services, StaffSession, acting, allowed, page, redirect
 from bot.domain.groups import WELCOME_MAX_CHARS, WelcomeTextError, checked_welcome_text
 from bot.domain.messages import TriggerMode
+from bot.domain.notices import group_tags
 from bot.domain.staff import AUDIT_ACTIONS, Permission, Role, StaffProfile
 from bot.services.accounts import AccountError
 
@@ -59,6 +60,7 @@ def update_group(
     enabled: Annotated[str, Form(max_length=10)] = "",
     welcome: Annotated[str, Form(max_length=10)] = "",
     welcome_text: Annotated[str, Form(max_length=4000)] = "",
+    tags: Annotated[str, Form(max_length=400)] = "",
 ) -> Response:
     """Change one group's settings."""
     try:
@@ -80,6 +82,7 @@ def update_group(
             community=community.strip(),
             welcome_enabled=bool(welcome),
             welcome_text=text,
+            tags=group_tags(tags),
         )
     except KeyError:
         return _groups_page(request, console, session, error="没有这个群（可能已被删除）。", status=404)
@@ -88,6 +91,7 @@ def update_group(
     detail = (
         f"{state}，{mode.label}，关键词 {'、'.join(words) or '无'}，社区 {updated.community or '未分配'}，{greeting}"
     )
+    detail += f"，标签 {'、'.join(updated.tags) or '无'}"
     console.audit.record(session.user, "group_updated", target=updated.name or group_id, detail=detail, ip=session.ip)
     return redirect("/groups", notice="group_saved")
 
