@@ -126,6 +126,7 @@ class _Loaded:
             function_chars=(w for w in STOPWORDS if len(w) == 1),
         )
         self._tokens = tokens
+        self.vocabulary = seen
         self._subjects: dict[frozenset[str], SubjectLexicalIndex] = {}
 
     def family(self, entry_id: str) -> frozenset[str]:
@@ -327,6 +328,20 @@ class HybridRetriever:
         loaded = self._current()
         normalised = loaded.typos.correct(normalise_text(text))
         return any(term in normalised for term in loaded.terms)
+
+    def unknown_words(self, text: str) -> list[str]:
+        """The content words of text the knowledge base never uses: a subject of its own ("宽带", "宠物医院"),
+        dictionary words of two characters or more (not what jieba invents from a run of characters)."""
+        loaded = self._current()
+        normalised = loaded.typos.correct(normalise_text(text))
+        return [
+            word
+            for word in loaded.analyzer.content_words(normalised)
+            if len(word) >= 2
+            and word not in loaded.vocabulary
+            and word not in STOPWORDS
+            and loaded.analyzer.is_word(word)
+        ]
 
     def _lexical(self, loaded: _Loaded, tokens: list[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
         """Each chunk's lexical score: the BM25 score of its whole entry."""

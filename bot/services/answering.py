@@ -80,7 +80,10 @@ class AnsweringService:
         started = time.perf_counter()
         hits = self._retriever.retrieve(question, top_k=self._top_k, within=within, context=context)
         top = hits[0] if hits else None
-        score = confidence(hits, self._margin_weight, self._agreement_bonus)
+        # Within a topic, an entry with no runner-up in sight leads nothing: the rest of the topic is merely far from
+        # the question ("家里养的狗要去哪儿办狗证" after 垃圾分类 finds one garbage entry, and no lead to speak of).
+        margin_weight = self._margin_weight if within is None or len(hits) > 1 else 0.0
+        score = confidence(hits, margin_weight, self._agreement_bonus)
 
         def result(
             answered: bool,
