@@ -310,6 +310,15 @@ class HybridRetriever:
         """Entries on the same subject: the same FAQ table or guide file, or the same category."""
         return self._current().family(entry_id)
 
+    @property
+    def generation(self) -> str:
+        """The index generation being queried (loaded on first use); it changes after an ingest and reload."""
+        return self._current().generation
+
+    def chunks(self) -> tuple[Chunk, ...]:
+        """Every chunk of the generation being queried (for what the knowledge base covers as a whole)."""
+        return self._current().chunks
+
     def topic_terms(self, entry_id: str) -> str:
         """The domain words naming an entry's subject ("高龄津贴", "社区食堂 送餐上门"), for follow-up questions."""
         loaded = self._current()
