@@ -16,12 +16,13 @@ from bot.ports import Clock, TurnLog
 from bot.services.answering import REFUSAL_TEXT, AnsweringService
 from bot.services.conversation import ConversationMemory, Topic
 from bot.services.safety import (
+    ChitChat,
     FlaggedMessageLog,
     SensitiveWords,
+    SmallTalk,
     clean_text,
     has_content,
     looks_like_injection,
-    small_talk,
 )
 
 log = logging.getLogger(__name__)
@@ -58,6 +59,7 @@ class ResidentAssistant:
         answering: AnsweringService,
         memory: ConversationMemory,
         sensitive_words: SensitiveWords,
+        chit_chat: ChitChat,
         flagged: FlaggedMessageLog,
         turns: TurnLog,
         clock: Clock,
@@ -68,6 +70,7 @@ class ResidentAssistant:
         self._answering = answering
         self._memory = memory
         self._sensitive = sensitive_words
+        self._chit_chat = chit_chat
         self._flagged = flagged
         self._turns = turns
         self._clock = clock
@@ -86,6 +89,10 @@ class ResidentAssistant:
     def awaits_choice(self, group_id: str, user_id: str, text: str) -> bool:
         """Whether text is a resident's pick ("2") among choices offered to them a moment ago."""
         return choice_number(text) is not None and bool(self._memory.offered(group_id, user_id))
+
+    def chit_chat(self, text: str) -> SmallTalk | None:
+        """The short reply to a message that is only chit-chat on the staff's list (or only emoji), else None."""
+        return self._chit_chat.recognise(clean_text(text))
 
     def prepare(self) -> None:
         """Load the index and models now rather than on the first message."""
@@ -128,7 +135,7 @@ class ResidentAssistant:
         picked = self._picked(question, text)
         if picked is not None:
             return picked
-        chat = small_talk(text)
+        chat = self._chit_chat.recognise(text)
         if chat is not None:
             return Reply(chat.reply, False, f"small_talk:{chat.kind}")
         words = self._sensitive.find(text)
