@@ -218,6 +218,7 @@ class HybridRetriever:
         warm_up = threading.Thread(target=embed_array, args=(self._embeddings, ["预热"]), daemon=True)
         warm_up.start()
         loaded = _Loaded(snapshot, lambda s: ChineseAnalyzer(s.lexicon, cache_dir=self._cache_dir))
+        loaded.analyzer.content_words("预热")  # jieba's tagger loads its tables once: not on a resident's follow-up
         warm_up.join()
         with self._lock:
             self._loaded = loaded
