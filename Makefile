@@ -26,7 +26,8 @@ ingest: $(VENV)/.installed
 	$(BIN)/python -m bot ingest
 
 eval: $(VENV)/.installed
-	$(BIN)/python -m bot eval --queries eval/dev_queries.jsonl --conversations eval/followups.jsonl
+	$(BIN)/python -m bot eval --queries eval/dev_queries.jsonl --conversations eval/followups.jsonl \
+	  --conversations eval/followups_new_topic.jsonl
 	$(BIN)/python -m bot eval --queries eval/heldout_queries.jsonl
 
 bench: $(VENV)/.installed

@@ -50,7 +50,7 @@ from bot.services.petition_recognition import PetitionRecogniser, load_categorie
 from bot.services.petitions import KeywordTriggers, PetitionDesk
 from bot.services.photos import PhotoAlbum
 from bot.services.routing import PetitionRouting
-from bot.services.safety import JsonlFlaggedMessageLog, SensitiveWords
+from bot.services.safety import ChitChat, JsonlFlaggedMessageLog, SensitiveWords
 from bot.services.scope import RegionScope
 from bot.services.sending import OutboxSender, SendingPolicy
 from bot.services.welcome import MemberWelcome
@@ -264,7 +264,8 @@ def petition_recogniser(
     questions, shared with the retriever, so one embedding serves both)."""
     questions = questions or QuestionVectors(embeddings, fusion_weights(settings).max_query_parts)
     categories = load_categories(categories_file or settings.petition_categories_path)
-    return PetitionRecogniser(embeddings, categories, message_vector=questions.of)
+    chit_chat = ChitChat.from_directory(settings.knowledge_dir)
+    return PetitionRecogniser(embeddings, categories, message_vector=questions.of, chit_chat=chit_chat)
 
 
 def answer_writer(settings: Settings) -> GroundedAnswerWriter | None:
@@ -358,6 +359,7 @@ def build_application(
         answering,
         ConversationMemory(clock, ttl=timedelta(minutes=settings.followup_minutes)),
         sensitive_words,
+        ChitChat.from_directory(settings.knowledge_dir),
         JsonlFlaggedMessageLog(settings.data_dir / "flagged_messages.jsonl"),
         turns,
         clock,

@@ -102,6 +102,26 @@ def test_eval_uses_a_private_index_and_prints_json_last(tmp_path: Path, kb: Path
     assert not (tmp_path / "data" / "chroma").exists()
 
 
+def test_eval_scores_each_conversation_file_given(tmp_path: Path, kb: Path) -> None:
+    queries = tmp_path / "queries.jsonl"
+    queries.write_text(json.dumps({"query": "食堂中午几点开饭", "expected_id": "faq-t-canteen-01"}), encoding="utf-8")
+    sets = {
+        "topic.jsonl": [("食堂中午几点开饭", "faq-t-canteen-01"), ("明天股票会涨吗", None)],
+        "other.jsonl": [("楼道灭火器坏了谁来换", "faq-t-fire-01"), ("双色球下期号码推荐几个", None)],
+    }
+    arguments = ["eval", "--kb", str(kb), "--queries", str(queries)]
+    for name, turns in sets.items():
+        row = {"turns": [{"query": q, "expected_id": e} for q, e in turns], "kind": "new_topic"}
+        (tmp_path / name).write_text(json.dumps(row, ensure_ascii=False), encoding="utf-8")
+        arguments += ["--conversations", str(tmp_path / name)]
+    result = _run(tmp_path, *arguments)
+    assert result.returncode == 0, result.stderr
+    figures = json.loads(result.stdout.strip().splitlines()[-1])
+    assert set(figures["conversation_sets"]) == set(sets)
+    for scored in figures["conversation_sets"].values():
+        assert scored["conversations"] == 1 and scored["followup_correct_rate"] == 1.0
+
+
 def test_eval_rejects_a_malformed_query_file(tmp_path: Path, kb: Path) -> None:
     queries = tmp_path / "bad.jsonl"
     queries.write_text('{"query": "问题", "expected_id": "x"}\n{broken\n', encoding="utf-8")

@@ -75,3 +75,16 @@ def test_development_set_meets_the_retrieval_targets(
         last.append(reply)
     assert len(conversations) >= 30
     assert score_conversations(conversations, last)["followup_correct_rate"] >= 0.85
+
+    # A new question the knowledge base does not cover, refused when asked fresh, is refused after a topic too.
+    new_topics = load_conversations(REPO / "eval" / "followups_new_topic.jsonl")
+    assert len(new_topics) >= 40
+    hijacked = []
+    for n, conversation in enumerate(new_topics):
+        first, second = (turn.query for turn in conversation.turns)
+        fresh = knowledge.assistant.reply(Question(second, "eval", f"fresh{n}"))
+        knowledge.assistant.reply(Question(first, "eval", f"new{n}"))
+        if not fresh.answered and knowledge.assistant.reply(Question(second, "eval", f"new{n}")).answered:
+            hijacked.append(second)
+    # One left: 社区能帮忙开无犯罪记录证明吗 after 居住证明, every word of which occurs in the knowledge base.
+    assert len(hijacked) <= 1, hijacked

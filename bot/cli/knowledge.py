@@ -67,7 +67,7 @@ def evaluate(settings: Settings, args: argparse.Namespace) -> int:
 
     kb = args.kb or settings.knowledge_dir
     queries = _read_labelled(load_queries, args.queries)
-    conversations = _read_labelled(load_conversations, args.conversations) if args.conversations else []
+    conversation_sets = {path.name: _read_labelled(load_conversations, path) for path in args.conversations or ()}
     with tempfile.TemporaryDirectory(prefix="bot-eval-") as tmp:
         application = build_application(settings, state_dir=Path(tmp))
         print(format_report(ingest_with_progress(application.ingestor, kb)), file=sys.stderr)
@@ -78,7 +78,8 @@ def evaluate(settings: Settings, args: argparse.Namespace) -> int:
             )
             for line in sweep(undecided, queries):
                 print(line, file=sys.stderr)
-        result = evaluate(application.assistant, queries, conversations, threshold=application.answering.threshold)
+        threshold = application.answering.threshold
+        result = evaluate(application.assistant, queries, conversation_sets, threshold=threshold)
     if args.show_misses:
         for line in result.miss_lines:
             print(line)
@@ -89,7 +90,9 @@ def evaluate(settings: Settings, args: argparse.Namespace) -> int:
 def _eval_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--kb", type=Path, default=None)
     parser.add_argument("--queries", type=Path, required=True)
-    parser.add_argument("--conversations", type=Path, default=None, help="两轮对话评测集（追问）")
+    parser.add_argument(
+        "--conversations", type=Path, action="append", help="两轮对话评测集（追问）；可以给多次，每个文件分别计分"
+    )
     parser.add_argument("--show-misses", action="store_true", help="列出处理错误的查询")
     parser.add_argument("--sweep", action="store_true", help="扫描置信度的领先权重和拒答阈值（用于校准）")
 

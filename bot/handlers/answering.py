@@ -22,6 +22,28 @@ _OFFERED_CAPACITY = 10_000
 ESCALATED_REASONS = frozenset({"low_confidence", "llm_no_answer", "output_blocked"})
 
 
+class ChitChatReply:
+    """Chit-chat and closings on the staff's list ("谢谢啊 小助手你真好", "在吗 有个事想问问", a stray "1"): a short
+    reply, never a knowledge hit and never the staff queue. It comes before the petition rows, so a closing is never
+    read as a complaint, and steps aside for a reply the assistant awaits (a pick among choices, a petition's "1")."""
+
+    name = "chit_chat"
+    priority = 75
+    block = True
+
+    def __init__(self, assistant: ResidentAssistant) -> None:
+        self._assistant = assistant
+
+    def check(self, message: InboundMessage, context: MessageContext) -> bool:
+        """Whether the whole message is chit-chat and not an awaited reply."""
+        return self._assistant.chit_chat(context.addressed.text) is not None and not context.awaited
+
+    def handle(self, message: InboundMessage, context: MessageContext, match: bool) -> Handling:
+        """Queue the assistant's short reply (recorded as a turn like any other)."""
+        reply = self._assistant.reply(context.question)
+        return context.queue(reply.text, f"replied:{reply.reason}")
+
+
 class Handoff:
     """A request for a person ("转人工" and the like): the question goes to staff at once, marked urgent."""
 

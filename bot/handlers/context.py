@@ -95,6 +95,13 @@ class MessageContext:
         return Addressed(text, False)
 
     @cached_property
+    def awaited(self) -> bool:
+        """Whether the text answers what the assistant just asked its sender (a pick among the choices offered, a
+        petition's "1" to confirm or the place asked for), so rows that would read it otherwise step aside."""
+        message = self.message
+        return self._awaits_choice(message.group_id, message.sender_id, self.addressed.text)
+
+    @cached_property
     def question(self) -> Question:
         """The addressed text as a resident's question to the assistant."""
         message = self.message

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from bot.domain.messages import InboundMessage
-from bot.handlers.answering import AssistantReply, Handoff
+from bot.handlers.answering import AssistantReply, ChitChatReply, Handoff
 from bot.handlers.context import Handling, MessageContext
 from bot.handlers.gates import (
     GROUP_BUSY_TEXT,
@@ -84,6 +84,7 @@ def resident_handlers(
     table.add(NotAddressed())  # 50: not meant for the assistant
     table.add(NonTextHint())  # 60: a picture or voice message: "please write"
     table.add(RateLimit(limits))  # 70: too fast, per resident and per group
+    table.add(ChitChatReply(assistant))  # 75: "谢谢啊 小助手你真好", "在吗 有个事想问问", a stray "1": a short reply
     if petitions is not None:
         for row in petition_rows(petitions):  # 80: "1" to confirm, the place asked for, "查询 …", "报事 …"
             table.add(row)

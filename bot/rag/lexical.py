@@ -101,6 +101,11 @@ def title_terms(titles: Iterable[str]) -> list[str]:
     return out
 
 
+# jieba's tags of words that never name a subject: conjunction, adverb, pronoun, preposition, particle, modal,
+# numeral, measure word, time word, direction, punctuation.
+_FUNCTION_TAGS = ("c", "d", "r", "p", "u", "y", "e", "m", "q", "t", "f", "x", "ad")
+
+
 class ChineseAnalyzer:
     """Turns text into search tokens: jieba search-mode words (synonyms folded) plus CJK character bigrams."""
 
@@ -116,11 +121,22 @@ class ChineseAnalyzer:
             self._tokenizer.add_word(term)
         self._synonyms = {**QUESTION_WORDS, **lexicon.synonyms}
         self._bigrams = bigrams
+        self._tagger: Any = None  # jieba's part-of-speech tagger over the same dictionary, built on first use
 
     def is_word(self, text: str) -> bool:
         """Whether jieba's dictionary (with the knowledge base's terms) holds text as a word."""
         frequency: int = self._tokenizer.FREQ.get(text, 0)
         return frequency > 0
+
+    def content_words(self, text: str) -> list[str]:
+        """The words of a text that carry its meaning, as jieba tags them: no conjunctions, adverbs, pronouns,
+        prepositions, particles, numbers, measure or time words ("要是", "顺便", "下个月" are not a subject)."""
+        if self._tagger is None:
+            import jieba.posseg
+
+            self._tagger = jieba.posseg.POSTokenizer(self._tokenizer)
+        pairs = self._tagger.cut(normalise_text(text))
+        return [pair.word for pair in pairs if not pair.flag.startswith(_FUNCTION_TAGS)]
 
     def tokens(self, text: str) -> list[str]:
         """Search tokens of a text (normalised, stopwords removed)."""

@@ -126,6 +126,7 @@ class _Loaded:
             function_chars=(w for w in STOPWORDS if len(w) == 1),
         )
         self._tokens = tokens
+        self.vocabulary = seen
         self._subjects: dict[frozenset[str], SubjectLexicalIndex] = {}
 
     def family(self, entry_id: str) -> frozenset[str]:
@@ -217,6 +218,7 @@ class HybridRetriever:
         warm_up = threading.Thread(target=embed_array, args=(self._embeddings, ["预热"]), daemon=True)
         warm_up.start()
         loaded = _Loaded(snapshot, lambda s: ChineseAnalyzer(s.lexicon, cache_dir=self._cache_dir))
+        loaded.analyzer.content_words("预热")  # jieba's tagger loads its tables once: not on a resident's follow-up
         warm_up.join()
         with self._lock:
             self._loaded = loaded
@@ -309,6 +311,15 @@ class HybridRetriever:
         """Entries on the same subject: the same FAQ table or guide file, or the same category."""
         return self._current().family(entry_id)
 
+    @property
+    def generation(self) -> str:
+        """The index generation being queried (loaded on first use); it changes after an ingest and reload."""
+        return self._current().generation
+
+    def chunks(self) -> tuple[Chunk, ...]:
+        """Every chunk of the generation being queried (for what the knowledge base covers as a whole)."""
+        return self._current().chunks
+
     def topic_terms(self, entry_id: str) -> str:
         """The domain words naming an entry's subject ("高龄津贴", "社区食堂 送餐上门"), for follow-up questions."""
         loaded = self._current()
@@ -327,6 +338,20 @@ class HybridRetriever:
         loaded = self._current()
         normalised = loaded.typos.correct(normalise_text(text))
         return any(term in normalised for term in loaded.terms)
+
+    def unknown_words(self, text: str) -> list[str]:
+        """The content words of text the knowledge base never uses: a subject of its own ("宽带", "宠物医院"),
+        dictionary words of two characters or more (not what jieba invents from a run of characters)."""
+        loaded = self._current()
+        normalised = loaded.typos.correct(normalise_text(text))
+        return [
+            word
+            for word in loaded.analyzer.content_words(normalised)
+            if len(word) >= 2
+            and word not in loaded.vocabulary
+            and word not in STOPWORDS
+            and loaded.analyzer.is_word(word)
+        ]
 
     def _lexical(self, loaded: _Loaded, tokens: list[str]) -> np.ndarray[Any, np.dtype[np.float32]]:
         """Each chunk's lexical score: the BM25 score of its whole entry."""

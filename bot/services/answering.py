@@ -53,6 +53,8 @@ class AnsweringService:
         self._choice_rule = choice_rule
         self._top_k = top_k
         self._max_reply_chars = max_reply_chars
+        # The places the knowledge base covers, learnt once per index generation: (generation, places)
+        self._covered: tuple[str, frozenset[str]] = ("", frozenset())
 
     @property
     def threshold(self) -> float:
@@ -80,7 +82,10 @@ class AnsweringService:
         started = time.perf_counter()
         hits = self._retriever.retrieve(question, top_k=self._top_k, within=within, context=context)
         top = hits[0] if hits else None
-        score = confidence(hits, self._margin_weight, self._agreement_bonus)
+        # Within a topic, an entry with no runner-up in sight leads nothing: the rest of the topic is merely far from
+        # the question ("家里养的狗要去哪儿办狗证" after 垃圾分类 finds one garbage entry, and no lead to speak of).
+        margin_weight = self._margin_weight if within is None or len(hits) > 1 else 0.0
+        score = confidence(hits, margin_weight, self._agreement_bonus)
 
         def result(
             answered: bool,
@@ -93,7 +98,7 @@ class AnsweringService:
             latency = round((time.perf_counter() - started) * 1000, 2)
             return Answer(question, answered, reason, text, score, hits, sources, mode, latency, choices)
 
-        region = self._scope.other_region(question)
+        region = self._scope.other_region(question, self._covered_regions())
         if region is not None:
             return result(False, "other_region", OTHER_REGION_TEXT.format(region=region))
         if top is None or score < (self._threshold if threshold is None else threshold):
@@ -107,6 +112,15 @@ class AnsweringService:
                 text = f"{self._bounded(written.text, written.cited[0])}\n{source_line(written.cited[0])}"
                 return result(True, "matched", text, sources=written.cited, mode="llm")
         return result(True, "matched", self._extractive(top), sources=(top,))
+
+    def _covered_regions(self) -> frozenset[str]:
+        """The places named across the knowledge base in front of us, so a question about them is not elsewhere."""
+        generation = self._retriever.generation
+        learnt, places = self._covered
+        if learnt != generation:
+            places = self._scope.covered_by(self._retriever.chunks())
+            self._covered = (generation, places)
+        return places
 
     def answer_choice(self, question: str, hit: RetrievalHit) -> Answer:
         """The answer from the entry a resident picked among the choices offered after a refusal."""

@@ -16,12 +16,13 @@ from bot.ports import Clock, TurnLog
 from bot.services.answering import REFUSAL_TEXT, AnsweringService
 from bot.services.conversation import ConversationMemory, Topic
 from bot.services.safety import (
+    ChitChat,
     FlaggedMessageLog,
     SensitiveWords,
+    SmallTalk,
     clean_text,
     has_content,
     looks_like_injection,
-    small_talk,
 )
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,7 @@ _FOLLOW_UP_START = ("那", "这个", "它", "他", "她")
 _SHORT_FOLLOW_UP = 8
 _SHORT_REFERENCE = 15
 _PART_SPLIT = re.compile(r"(?<=[？?])|\n+|(?:还有|另外|顺便问一下|再问一下|再问下)[，,：:]?")
+_POINTER = re.compile(r"这个|那个|这些|那些|这里|那里|这儿|那儿|这边|那边|那地方")
 _CHOICE = re.compile(r"^第?([1-9一二三四五六七八九])(?:个|项|条)?[。.、!！]?$")
 _CHINESE_DIGITS = "一二三四五六七八九"
 _QUESTION_MARK = re.compile(r"[？?]|吗|呢|怎么|咋|哪|几|多少|什么|啥|谁|能不能|可不可以|是不是|有没有")
@@ -57,6 +59,7 @@ class ResidentAssistant:
         answering: AnsweringService,
         memory: ConversationMemory,
         sensitive_words: SensitiveWords,
+        chit_chat: ChitChat,
         flagged: FlaggedMessageLog,
         turns: TurnLog,
         clock: Clock,
@@ -67,6 +70,7 @@ class ResidentAssistant:
         self._answering = answering
         self._memory = memory
         self._sensitive = sensitive_words
+        self._chit_chat = chit_chat
         self._flagged = flagged
         self._turns = turns
         self._clock = clock
@@ -85,6 +89,10 @@ class ResidentAssistant:
     def awaits_choice(self, group_id: str, user_id: str, text: str) -> bool:
         """Whether text is a resident's pick ("2") among choices offered to them a moment ago."""
         return choice_number(text) is not None and bool(self._memory.offered(group_id, user_id))
+
+    def chit_chat(self, text: str) -> SmallTalk | None:
+        """The short reply to a message that is only chit-chat on the staff's list (or only emoji), else None."""
+        return self._chit_chat.recognise(clean_text(text))
 
     def prepare(self) -> None:
         """Load the index and models now rather than on the first message."""
@@ -127,7 +135,7 @@ class ResidentAssistant:
         picked = self._picked(question, text)
         if picked is not None:
             return picked
-        chat = small_talk(text)
+        chat = self._chit_chat.recognise(text)
         if chat is not None:
             return Reply(chat.reply, False, f"small_talk:{chat.kind}")
         words = self._sensitive.find(text)
@@ -171,8 +179,11 @@ class ResidentAssistant:
             # "那…呢" leans on the topic; so does a short message naming no subject ("要收钱不"). A short message
             # naming a subject ("社区食堂几点开饭") is a new question.
             short = len(text.strip(" ？?。！!")) <= _SHORT_FOLLOW_UP
-            leans = _refers_back(text) or (short and names_nothing)
-            if leans or names_nothing or not standalone.answered:
+            leans = _refers_back(text) or _points_back(text) or (short and names_nothing)
+            # A question with a subject of its own that the knowledge base never mentions ("家里宽带老掉线找哪个营业厅")
+            # is new: it stands on its own, and the topic never answers it.
+            own_subject = not leans and bool(self._answering.retriever.unknown_words(text))
+            if not own_subject and (leans or names_nothing or not standalone.answered):
                 contextual = self._answering.answer(
                     text, within=topic.family, context=topic.terms, threshold=self._followup_threshold
                 )
@@ -247,6 +258,12 @@ def _refers_back(text: str) -> bool:
     stripped = text.strip(" ？?。！!")
     # "那个…" opens many spoken sentences as a filler, not as a reference back.
     return (stripped.startswith(_FOLLOW_UP_START) and not stripped.startswith("那个")) or stripped.endswith("呢")
+
+
+def _points_back(text: str) -> bool:
+    """ "…也是点这个吗", "我家门口那个…": a message pointing at something said before, anywhere in it."""
+    stripped = text.strip(" ？?。！!")
+    return bool(_POINTER.search(stripped[2:] if stripped.startswith("那个") else stripped))
 
 
 def _short(text: str, limit: int = 16) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -197,27 +197,34 @@ class Evaluation:
 def evaluate(
     assistant: ResidentAssistant,
     queries: Sequence[LabelledQuery],
-    conversations: Sequence[Conversation] = (),
+    conversation_sets: Mapping[str, Sequence[Conversation]] | None = None,
     *,
     threshold: float,
 ) -> Evaluation:
     """Run every query (each from a different resident, so no follow-up context carries over) and every two-turn
-    conversation through the reply path, and score them."""
+    conversation of each named set through the reply path, and score them. One set's figures sit beside the queries';
+    several sets' under "conversation_sets", by name."""
     assistant.reply(Question(queries[0].query, "eval", "warm-up"))  # latency figures are steady-state
     replies = [assistant.reply(Question(q.query, "eval", f"q{n}")) for n, q in enumerate(queries)]
     figures: dict[str, object] = json.loads(score_replies(queries, replies, threshold=threshold).to_json())
-    last_replies: list[Reply] = []
-    for n, conversation in enumerate(conversations):
-        replied = [assistant.reply(Question(turn.query, "eval", f"c{n}")) for turn in conversation.turns]
-        last_replies.append(replied[-1])
     miss_lines = misses(queries, replies)
-    for conversation, reply in zip(conversations, last_replies, strict=True):
-        miss_lines += [
-            f"[对话 {conversation.kind}] {conversation.turns[0].query} → {line}"
-            for line in misses(conversation.turns[-1:], [reply])
-        ]
-    if conversations:
-        figures.update(score_conversations(conversations, last_replies))
+    per_set: dict[str, dict[str, object]] = {}
+    for name, conversations in (conversation_sets or {}).items():
+        last_replies: list[Reply] = []
+        for n, conversation in enumerate(conversations):
+            user = f"{name}:c{n}"  # each conversation its own resident: no context carries over between them
+            replied = [assistant.reply(Question(turn.query, "eval", user)) for turn in conversation.turns]
+            last_replies.append(replied[-1])
+        for conversation, reply in zip(conversations, last_replies, strict=True):
+            miss_lines += [
+                f"[对话 {conversation.kind}] {conversation.turns[0].query} → {line}"
+                for line in misses(conversation.turns[-1:], [reply])
+            ]
+        per_set[name] = score_conversations(conversations, last_replies)
+    if len(per_set) == 1:
+        figures.update(next(iter(per_set.values())))
+    elif per_set:
+        figures["conversation_sets"] = per_set
     return Evaluation(figures, miss_lines)
 
 

@@ -26,7 +26,7 @@ from bot.domain.open311 import service_code, valid_service_code
 from bot.domain.petitions import PetitionCategory, Recognition, RecognitionKind
 from bot.rag.embeddings import embed_array
 from bot.rag.lexical import STOPWORDS, normalise_text
-from bot.services.safety import has_content, small_talk
+from bot.services.safety import ChitChat, has_content
 
 Vector = np.ndarray[Any, np.dtype[np.float32]]
 
@@ -270,6 +270,7 @@ class PetitionRecogniser:
         category_weights: CategoryWeights | None = None,
         prototypes_file: Path = PROTOTYPES_FILE,
         message_vector: Callable[[str], Vector] | None = None,
+        chit_chat: ChitChat | None = None,
     ) -> None:
         if not categories:
             raise PetitionCategoriesError("诉求分类不能为空")
@@ -283,6 +284,8 @@ class PetitionRecogniser:
         self._prototypes_file = prototypes_file
         self._loaded: _Models | None = None
         self._loading = threading.Lock()
+        # The staff's chit-chat list: "谢谢", "好的" are never petitions (without it, only emoji-only messages).
+        self._chit_chat = chit_chat or ChitChat(())
 
     @property
     def categories(self) -> tuple[PetitionCategory, ...]:
@@ -343,7 +346,7 @@ class PetitionRecogniser:
         """Explicit, implicit or no petition, with the likeliest category of a petition."""
         shown = " ".join(text.split())
         clean = normalise_text(shown)
-        if not has_content(clean) or small_talk(clean) is not None:
+        if not has_content(clean) or self._chit_chat.recognise(clean) is not None:
             return Recognition(RecognitionKind.NONE, "", 0.0, shown)
         rest = explicit_petition(shown)
         if rest is not None:

@@ -11,6 +11,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import Protocol
 
+from bot.domain.errors import AssistantError
+
 SENSITIVE_WORDS_FILE = "_sensitive_words.txt"
 _SEPARATORS = re.compile(r"[\s\W_]+", re.UNICODE)
 
@@ -101,127 +103,104 @@ def looks_like_injection(text: str) -> bool:
 
 # ---------------------------------------------------------------- small talk
 
+CHIT_CHAT_FILE = "_chitchat.txt"
+EMOJI_REPLY = "您好，请问有什么需要帮忙的？请用文字告诉我。"
+# Punctuation, emoji and spaces (anything but letters, digits and Chinese characters) and tone particles are left out
+# when a message is compared with the list, so "谢谢啊～🙏" reads as 谢谢.
+_NOT_WORDS = re.compile(r"[^0-9a-z\u3400-\u9fff]+")
+_PARTICLES = re.compile(r"[啊呀哦噢喔呢吧啦嘛哇]+")
+_REPEATS = re.compile(r"(.)\1+")
+_KIND_LINE = re.compile(r"^\[([a-z_]+)\]\s*(\S.*)$")
+
 
 @dataclass(frozen=True, slots=True)
 class SmallTalk:
-    """A greeting, thanks or acknowledgement, and the short reply it gets."""
+    """A greeting, thanks, closing or stray message, and the short reply it gets."""
 
     kind: str
     reply: str
 
 
-_SMALL_TALK: tuple[tuple[str, str, tuple[str, ...]], ...] = (
-    (
-        "greeting",
-        "您好！我是社区小助手，社区办事、补贴、物业、垃圾分类这些问题都可以问我。",
-        (
-            "你好",
-            "您好",
-            "hello",
-            "hi",
-            "嗨",
-            "哈喽",
-            "在吗",
-            "在不在",
-            "在么",
-            "有人吗",
-            "有人在吗",
-            "小助手",
-            "早上好",
-            "早",
-            "早安",
-            "中午好",
-            "下午好",
-            "晚上好",
-            "晚安",
-            "大家好",
-            "请问",
-            "打扰了",
-            "打扰一下",
-        ),
-    ),
-    (
-        "thanks",
-        "不客气，有需要随时问我。",
-        (
-            "谢谢",
-            "谢谢你",
-            "谢谢您",
-            "多谢",
-            "感谢",
-            "谢啦",
-            "谢了",
-            "辛苦了",
-            "辛苦",
-            "麻烦了",
-            "thanks",
-            "thank you",
-            "thx",
-            "好的谢谢",
-            "收到谢谢",
-            "明白了谢谢",
-            "知道了谢谢",
-        ),
-    ),
-    (
-        "acknowledge",
-        "好的，有问题随时找我。",
-        (
-            "好的",
-            "好",
-            "好滴",
-            "收到",
-            "知道了",
-            "明白",
-            "明白了",
-            "了解",
-            "嗯",
-            "嗯嗯",
-            "哦",
-            "哦哦",
-            "ok",
-            "okay",
-            "行",
-            "可以",
-            "哈哈",
-            "哈哈哈",
-            "呵呵",
-            "嘿嘿",
-            "再见",
-            "拜拜",
-            "88",
-            "没事了",
-        ),
-    ),
-)
-_PARTICLES = re.compile(r"[啊呀哈哦噢呢吧啦嘛么~～!！。.,，?？\s]+")
+class ChitChatFileError(AssistantError):
+    """The chit-chat list is malformed; the message names the line."""
 
 
-def small_talk(text: str) -> SmallTalk | None:
-    """Recognise a whole message that is only greetings, thanks, acknowledgements or emoji."""
-    if not has_content(text):
-        return SmallTalk("emoji", "您好，请问有什么需要帮忙的？请用文字告诉我。")
-    core = _PARTICLES.sub("", unicodedata.normalize("NFKC", text).lower())
-    every_phrase = [phrase for _, _, phrases in _SMALL_TALK for phrase in phrases]
-    if not _covered(core, every_phrase):
+@dataclass(frozen=True, slots=True)
+class _Kind:
+    name: str
+    reply: str
+    phrases: tuple[str, ...]
+
+
+class ChitChat:
+    """The staff-edited list of chit-chat (`knowledge/_chitchat.txt`): a whole message made only of its phrases gets
+    the short reply of its kind, never a knowledge hit and never the staff queue. Matching ignores punctuation, emoji,
+    repeated characters and tone particles (啊/呀/哦…); any other word in the message makes it a real message."""
+
+    def __init__(self, kinds: Iterable[tuple[str, str, Iterable[str]]]) -> None:
+        self._kinds = tuple(
+            _Kind(name, reply, tuple(sorted({p for p in map(_core, phrases) if p}, key=len, reverse=True)))
+            for name, reply, phrases in kinds
+        )
+        self._phrases = sorted({p for kind in self._kinds for p in kind.phrases}, key=len, reverse=True)
+
+    @classmethod
+    def from_directory(cls, root: Path) -> ChitChat:
+        """Load `_chitchat.txt` from the knowledge directory (an absent file: only emoji-only messages are chat)."""
+        path = root / CHIT_CHAT_FILE
+        if not path.is_file():
+            return cls(())
+        return cls.parse(path.read_text(encoding="utf-8-sig"), path.name)
+
+    @classmethod
+    def parse(cls, text: str, name: str = CHIT_CHAT_FILE) -> ChitChat:
+        """Read the list: a line "[kind] reply" opens a kind, each following line is one phrase of it."""
+        kinds: list[tuple[str, str, list[str]]] = []
+        for number, raw in enumerate(text.splitlines(), start=1):
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            header = _KIND_LINE.match(line)
+            if header is not None:
+                kinds.append((header.group(1), header.group(2).strip(), []))
+            elif line.startswith("["):
+                raise ChitChatFileError(f"{name} 第 {number} 行应为“[英文类名] 回复”，例如“[thanks] 不客气”")
+            elif not kinds:
+                raise ChitChatFileError(f"{name} 第 {number} 行之前还没有“[类名] 回复”行")
+            else:
+                kinds[-1][2].append(line)
+        return cls(kinds)
+
+    def recognise(self, text: str) -> SmallTalk | None:
+        """The kind and reply of a whole message that is only chit-chat (or only emoji), else None."""
+        if not has_content(unicodedata.normalize("NFKC", text)):
+            return SmallTalk("emoji", EMOJI_REPLY)
+        core = _core(text)
+        if not _covered(core, self._phrases):
+            return None
+        # "你好，谢谢" is thanks: the kinds are tried in the list's order.
+        for kind in self._kinds:
+            if any(phrase in core for phrase in kind.phrases):
+                return SmallTalk(kind.name, kind.reply)
         return None
-    # "你好，谢谢" is thanks: the kinds are tried in order thanks, greeting, acknowledgement.
-    for kind in ("thanks", "greeting", "acknowledge"):
-        reply, phrases = next((r, p) for k, r, p in _SMALL_TALK if k == kind)
-        if any(phrase in core for phrase in phrases):
-            return SmallTalk(kind, reply)
-    return None
+
+
+def _core(text: str) -> str:
+    """What is compared with the list: no punctuation or emoji, no tone particles, no repeated characters."""
+    words = _NOT_WORDS.sub("", unicodedata.normalize("NFKC", text).lower())
+    # "哦哦" alone is an acknowledgement: particles go only when something else remains.
+    words = _PARTICLES.sub("", words) or words
+    return _REPEATS.sub(r"\1", words)
 
 
 def _covered(text: str, phrases: list[str]) -> bool:
-    """Whether text is made only of the given phrases ("你好你好", "谢谢辛苦了")."""
+    """Whether text is made only of the given phrases ("你好你好", "谢谢辛苦了"), in any split of it."""
     if not text:
         return False
-    ordered = sorted(phrases, key=len, reverse=True)
-    position = 0
-    while position < len(text):
-        step = next((len(p) for p in ordered if text.startswith(p, position)), 0)
-        if not step:
-            return False
-        position += step
-    return True
+    reached = [True] + [False] * len(text)
+    for start in range(len(text)):
+        if reached[start]:
+            for phrase in phrases:
+                if text.startswith(phrase, start):
+                    reached[start + len(phrase)] = True
+    return reached[-1]

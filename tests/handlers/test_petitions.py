@@ -126,6 +126,19 @@ def test_anything_but_1_drops_the_complaint_and_goes_on_as_before(runtime: Appli
     assert runtime.petitions.mine(_reporter("wxid_c1")).startswith("您目前没有在办的诉求")
 
 
+def test_chit_chat_gets_a_short_reply_never_the_staff_queue_and_complaints_still_count(runtime: Application) -> None:
+    questions = _open_questions(runtime)
+    for text, reason in (("谢谢啊 小助手你真好", "thanks"), ("在吗 有个事想问问", "ask"), ("1", "number")):
+        handling = say(runtime, text, sender="wxid_chat")
+        assert handling.outcome == f"replied:small_talk:{reason}", text
+        assert "工作人员" not in _reply(handling).text
+    assert _open_questions(runtime) == questions  # none of it reached staff
+    asked = say(runtime, "谢谢，楼道灯坏了好几天了", sender="wxid_chat")
+    assert asked.outcome == "petition_to_confirm"  # thanks around a complaint: still a complaint
+    confirmed = say(runtime, "1", sender="wxid_chat")  # "1" with an @ while a complaint waits: confirms it
+    assert confirmed.outcome == "petition_filed"
+
+
 def test_a_question_is_answered_unchanged(runtime: Application) -> None:
     handling = say(runtime, "高龄补贴怎么申请", sender="wxid_d1")
     assert handling.outcome == "answered" and CONFIRM_TEXT not in _reply(handling).text

@@ -19,6 +19,7 @@ from bot.handlers.router import MessageRouter, RateLimits
 from bot.handlers.table import HandlerTable
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
 from bot.services.assistant import ResidentAssistant
+from bot.services.safety import SmallTalk
 from bot.storage.channel import SqlGroupConfigs, SqlOutbox
 from bot.storage.engine import make_engine, session_factory, upgrade
 from tests.support.clock import FakeClock
@@ -34,6 +35,9 @@ class ScriptedAssistant:
 
     def awaits_choice(self, group_id: str, user_id: str, text: str) -> bool:
         return False
+
+    def chit_chat(self, text: str) -> SmallTalk | None:
+        return SmallTalk("thanks", "不客气。") if text == "谢谢" else None
 
     def reply(self, question: Question) -> Reply:
         self.asked.append(question.text)
@@ -171,6 +175,7 @@ def test_the_application_registers_these_rows_in_this_order(
         (50, "not_addressed"),  # no @, keyword or pick among choices: "not_addressed"
         (60, "non_text_hint"),  # a picture meant for us: "please write"
         (70, "rate_limit"),  # too fast: one notice a minute, then silence
+        (75, "chit_chat"),  # "谢谢啊 小助手你真好", "在吗 有个事想问问", a stray "1": a short reply, never staff
         (80, "petition_confirm"),  # "1" to a complaint held for confirmation: filed
         (80, "petition_unconfirmed"),  # anything else drops that complaint (does not block)
         (80, "petition_location"),  # the place asked for after filing
@@ -206,6 +211,7 @@ def test_without_an_unanswered_queue_there_is_no_staff_group_and_no_handoff(
         "not_addressed",
         "non_text_hint",
         "rate_limit",
+        "chit_chat",
         "assistant_reply",
     ]
 
@@ -225,7 +231,7 @@ def test_a_petition_row_between_the_rate_limit_and_answering_takes_its_messages(
     )
     router.table.add(PetitionRow())
 
-    assert [row.name for row in router.table][-3:] == ["rate_limit", "petition", "assistant_reply"]
+    assert [row.name for row in router.table][-4:] == ["rate_limit", "chit_chat", "petition", "assistant_reply"]
     petition = router.handle(message("报事 3号楼电梯坏了"))
     assert petition.outcome == "petition_received"
     assert [reply.text for reply in petition.replies] == ["已记下您反映的：3号楼电梯坏了。"]

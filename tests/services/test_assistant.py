@@ -87,6 +87,44 @@ def test_a_new_question_is_not_hijacked_by_the_previous_topic(knowledge: Applica
     assert _top(ask(knowledge, "楼上漏水渗到我家天花板了怎么办", user="switch")) == "faq-property-06"
 
 
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("小区垃圾几点可以扔？", "家里养的狗要去哪儿办狗证"),  # no runner-up within the topic: no lead to speak of
+        ("家里东西坏了，怎么找物业报修？", "还有个事 家里宽带老掉线找哪个营业厅"),  # a subject of its own
+        ("社区积分超市什么时候开？", "小区业主委员会怎么选出来的"),
+        ("社区图书馆办借书证要带什么？", "孩子想学游泳 社区有没有暑假兴趣班"),
+    ],
+)
+def test_a_new_uncovered_question_is_never_answered_from_the_previous_topic(
+    knowledge: Application, first: str, second: str
+) -> None:
+    user = f"new-topic-{first}"
+    assert ask(knowledge, first, user=user).answered
+    assert not ask(knowledge, second, user=f"fresh-{first}").answered  # refused when asked fresh
+    reply = ask(knowledge, second, user=user)
+    assert not reply.answered and reply.reason == "low_confidence"
+
+
+def test_an_elliptical_follow_up_still_leans_on_the_topic(knowledge: Application) -> None:
+    assert _top(ask(knowledge, "门牌码上的“一键求助”怎么用？", user="pointer")) == "faq-doorplate-04"
+    assert _top(ask(knowledge, "老人半夜突然心口疼也是点这个吗", user="pointer")) == "faq-doorplate-04"
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [("谢谢啊 小助手你真好", "thanks"), ("在吗 有个事想问问", "ask"), ("1", "number"), ("哈哈哈😂", "acknowledge")],
+)
+def test_chit_chat_off_the_old_list_gets_a_short_reply(knowledge: Application, text: str, kind: str) -> None:
+    reply = ask(knowledge, text, user=f"chat-{kind}")
+    assert reply.reason == f"small_talk:{kind}" and not reply.answered and reply.answers == ()
+    assert "工作人员" not in reply.text
+
+
+def test_thanks_with_a_real_question_answers_the_question(knowledge: Application) -> None:
+    assert _top(ask(knowledge, "谢谢，请问高龄津贴每个月能领多少钱", user="thanks-question")) == "faq-elderly-02"
+
+
 def test_a_short_question_naming_another_subject_is_not_a_follow_up(knowledge: Application) -> None:
     assert _top(ask(knowledge, "灭火器过期了找谁换", user="short-switch")) == "faq-fire-03"
     assert _top(ask(knowledge, "社区食堂几点开饭", user="short-switch")) == "faq-canteen-01"

@@ -15,6 +15,7 @@ from bot.domain.petitions import PetitionCategory, RecognitionKind
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
 from bot.services.petition_evaluation import evaluate_petitions, load_labelled_messages
 from bot.services.petition_recognition import PetitionCategoriesError, PetitionRecogniser, load_categories
+from bot.services.safety import ChitChat
 from tests.conftest import REPO
 
 PRODUCT_CATEGORIES = DEFAULT_PETITION_CATEGORIES
@@ -24,7 +25,8 @@ EXTERNAL = REPO.parent / "shared" / "data" / "external-petitions"
 
 @pytest.fixture(scope="module")
 def recogniser(use_embeddings: UniversalSentenceEncoderEmbeddings) -> PetitionRecogniser:
-    return PetitionRecogniser(use_embeddings, load_categories(PRODUCT_CATEGORIES))
+    chit_chat = ChitChat.from_directory(REPO / "knowledge")
+    return PetitionRecogniser(use_embeddings, load_categories(PRODUCT_CATEGORIES), chit_chat=chit_chat)
 
 
 @pytest.mark.parametrize(
