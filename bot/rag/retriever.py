@@ -228,9 +228,17 @@ class HybridRetriever:
         return self._loaded
 
     def retrieve(
-        self, question: str, top_k: int = 5, within: frozenset[str] | None = None, context: str = ""
+        self,
+        question: str,
+        top_k: int = 5,
+        within: frozenset[str] | None = None,
+        context: str = "",
+        exclude: frozenset[str] = frozenset(),
     ) -> list[RetrievalHit]:
         """The top_k entries for a question, best first, with their scores.
+
+        `exclude` leaves entries out as if the knowledge base lacked them (calibration asks an entry's own question
+        of the rest of the knowledge base: an in-domain question it does not cover).
 
         For a follow-up, `within` limits the search to the previous topic's entries and `context` names that topic:
         it steers the dense side, while the lexical side scores the resident's own words, so that a follow-up about
@@ -258,6 +266,8 @@ class HybridRetriever:
         dense_floor = min(dense.values()) if dense else 0.0
         if within is not None:
             candidates = {i for i in candidates if loaded.chunks[i].entry_id in within}
+        if exclude:
+            candidates = {i for i in candidates if loaded.chunks[i].entry_id not in exclude}
         per_entry: dict[str, list[tuple[float, int, float]]] = {}
         for i in candidates:
             d = dense.get(loaded.chunks[i].chunk_id, dense_floor)
