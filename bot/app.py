@@ -31,7 +31,7 @@ from bot.services.accounts import LoginPolicy, StaffAccounts
 from bot.services.answering import AnsweringService, ChoiceRule
 from bot.services.assistant import ResidentAssistant
 from bot.services.audit import StaffAudit
-from bot.services.calibration import CalibrationRule, DecisionCalibrator, background_questions
+from bot.services.calibration import DecisionCalibrator, background_questions
 from bot.services.conversation import ConversationMemory
 from bot.services.dashboard import Dashboard
 from bot.services.deadlines import DeadlineWatch
@@ -303,11 +303,7 @@ def build_application(
         questions=questions,
     )
     # Ingestion calibrates the answer decision on the knowledge base it has just indexed.
-    calibrator = DecisionCalibrator(
-        retriever,
-        background_questions(),
-        CalibrationRule(margin_weight=settings.margin_weight, agreement_bonus=settings.agreement_bonus),
-    )
+    calibrator = DecisionCalibrator(retriever, background_questions())
     ingestor = KnowledgeIngestor(
         index,
         embeddings,

@@ -79,20 +79,24 @@ class Settings(BaseSettings):
     # dense and the lexical scores both rank that entry first; below the threshold the assistant says it does not
     # know. The threshold is calibrated on each knowledge base when it is ingested (README, "How refusal is
     # calibrated"); the weights were chosen on the development set with `python -m bot eval --sweep`.
-    margin_weight: float = Field(
-        default=4.0,
+    margin_weight: float | None = Field(
+        default=None,
         ge=0.0,
         le=20.0,
-        description="Weight of the best entry's lead over the runner-up in the confidence (dev sweep: 4).",
+        description=(
+            "Weight of the best entry's lead over the runner-up in the confidence. Unset: calibrated (4, the "
+            "development sweep's choice, for a knowledge base with several phrasings per entry; 1 with one "
+            "phrasing per entry). A number overrides it (set the threshold with it)."
+        ),
     )
-    agreement_bonus: float = Field(
-        default=0.2,
+    agreement_bonus: float | None = Field(
+        default=None,
         ge=0.0,
         le=5.0,
         description=(
             "Added to the confidence when dense similarity and lexical score each rank the best entry first. "
-            "With margin_weight 4, bonuses 0.1-0.4 all raise the development set's correct rate from 0.82 to "
-            "about 0.85 at a wrong-answer rate <= 0.03; 0.2 keeps it at 0.023, as before."
+            "Unset: 0.2 (with margin_weight 4, bonuses 0.1-0.4 all raise the development set's correct rate from "
+            "0.82 to about 0.85 at a wrong-answer rate <= 0.03). A number overrides it."
         ),
     )
     answer_threshold: float | None = Field(

@@ -31,15 +31,23 @@ def background_questions(path: Path = BACKGROUND_FILE) -> tuple[str, ...]:
 
 @dataclass(frozen=True, slots=True)
 class CalibrationRule:
-    """How far above the non-answers the threshold sits (chosen on the tuning sets, README "How refusal is
-    calibrated"): at most `background_share` of the background and `uncovered_share` of the left-out questions stay
-    above it; never below `floor`. At most `max_uncovered` entries are left out, spread over the knowledge base."""
+    """How the decision is fitted (chosen on the tuning sets, README "How refusal is calibrated").
 
-    background_share: float = 0.01
-    uncovered_share: float = 0.10
+    The threshold is the `background_level` quantile of the background's confidences, never below `floor`, and
+    high enough that no more than `uncovered_share` of the left-out questions stay above it (many of them find a
+    near-duplicate of their entry, so this is a guard, not a target). A knowledge base that gives each entry several
+    phrasings keeps `margin_weight`; one with a single phrasing per entry uses the `single_` values: without
+    paraphrases, one lexically close entry leads every other by far, so a large lead says less about being right.
+    """
+
+    background_level: float = 0.95
+    uncovered_share: float = 0.75
+    single_background_level: float = 0.97
+    single_uncovered_share: float = 0.4
     floor: float = 1.0
     max_uncovered: int = 300
     margin_weight: float = UNCALIBRATED.margin_weight
+    single_margin_weight: float = 1.0
     agreement_bonus: float = UNCALIBRATED.agreement_bonus
     # How far below the answer threshold a follow-up (already confined to one subject) may be answered
     followup_gap: float = UNCALIBRATED.threshold - UNCALIBRATED.followup_threshold
@@ -60,7 +68,7 @@ class DecisionCalibrator:
         rule = self._rule
         return (
             calibration is not None
-            and calibration.margin_weight == rule.margin_weight
+            and calibration.margin_weight in (rule.margin_weight, rule.single_margin_weight)
             and calibration.agreement_bonus == rule.agreement_bonus
         )
 
@@ -69,19 +77,25 @@ class DecisionCalibrator:
         started = time.perf_counter()
         rule = self._rule
         self._retriever.reload()
-        background = self._confidences([(question, frozenset()) for question in self._background])
+        questions = self._retriever.entry_questions()
+        paraphrased = sum(map(len, questions.values())) >= 2 * len(questions)
+        margin_weight = rule.margin_weight if paraphrased else rule.single_margin_weight
+        level = rule.background_level if paraphrased else rule.single_background_level
+        uncovered_share = rule.uncovered_share if paraphrased else rule.single_uncovered_share
+        background = self._confidences([(question, frozenset()) for question in self._background], margin_weight)
         uncovered = self._confidences(
-            [(question, frozenset({entry_id})) for entry_id, question in self._left_out(rule.max_uncovered)]
+            [(text, frozenset({entry_id})) for entry_id, text in _left_out(questions, rule.max_uncovered)],
+            margin_weight,
         )
         threshold = max(
             rule.floor,
-            _upper_quantile(background, rule.background_share),
-            _upper_quantile(uncovered, rule.uncovered_share),
+            float(np.quantile(background, level)) if background.size else 0.0,
+            float(np.quantile(uncovered, 1.0 - uncovered_share)) if uncovered.size else 0.0,
         )
         threshold = round(threshold, 4)
         return Calibration(
             threshold=threshold,
-            margin_weight=rule.margin_weight,
+            margin_weight=margin_weight,
             agreement_bonus=rule.agreement_bonus,
             followup_threshold=round(max(threshold - rule.followup_gap, 0.0), 4),
             background_answered=_share_at(background, threshold),
@@ -91,21 +105,18 @@ class DecisionCalibrator:
             seconds=round(time.perf_counter() - started, 2),
         )
 
-    def _left_out(self, limit: int) -> list[tuple[str, str]]:
-        """(entry id, one of its own questions) for up to `limit` entries spread evenly over the knowledge base."""
-        questions = sorted(self._retriever.entry_questions().items())
-        step = max(1, -(-len(questions) // limit))
-        return [(entry_id, texts[n % len(texts)]) for n, (entry_id, texts) in enumerate(questions[::step])]
-
-    def _confidences(self, asked: list[tuple[str, frozenset[str]]]) -> np.ndarray[tuple[int], np.dtype[np.float64]]:
-        rule = self._rule
+    def _confidences(
+        self, asked: list[tuple[str, frozenset[str]]], margin_weight: float
+    ) -> np.ndarray[tuple[int], np.dtype[np.float64]]:
         found = self._retriever.retrieve_many(asked)
-        return np.array([confidence(hits, rule.margin_weight, rule.agreement_bonus) for hits in found])
+        return np.array([confidence(hits, margin_weight, self._rule.agreement_bonus) for hits in found])
 
 
-def _upper_quantile(scores: np.ndarray[tuple[int], np.dtype[np.float64]], share: float) -> float:
-    """The score that only `share` of scores exceed (0 with no scores)."""
-    return float(np.quantile(scores, 1.0 - share)) if scores.size else 0.0
+def _left_out(questions: dict[str, tuple[str, ...]], limit: int) -> list[tuple[str, str]]:
+    """(entry id, one of its own questions) for up to `limit` entries spread evenly over the knowledge base."""
+    ordered = sorted(questions.items())
+    step = max(1, -(-len(ordered) // limit))
+    return [(entry_id, texts[n % len(texts)]) for n, (entry_id, texts) in enumerate(ordered[::step])]
 
 
 def _share_at(scores: np.ndarray[tuple[int], np.dtype[np.float64]], threshold: float) -> float:

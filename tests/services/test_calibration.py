@@ -15,16 +15,16 @@ from tests.support.knowledge_files import write_faq_csv
 
 RESEARCH_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 
-# Entries that differ in a word or two: leaving one out, its twin answers its question with high confidence.
+# Entries asked twice in other words: leaving one out, its twin answers its question with a clear lead.
 CLOSE = [
     "高龄津贴每月发多少钱？",
-    "高龄津贴每年发多少钱？",
-    "高龄津贴每月几号发？",
-    "高龄津贴每年几号发？",
-    "残疾人补贴每月发多少钱？",
-    "残疾人补贴每年发多少钱？",
-    "残疾人补贴每月几号发？",
-    "残疾人补贴每年几号发？",
+    "高龄津贴一个月给多少钱？",
+    "社区食堂几点开饭？",
+    "社区食堂什么时候开饭？",
+    "电动车在哪里充电？",
+    "电瓶车去哪儿充电？",
+    "居住证要带什么材料办理？",
+    "办居住证需要准备哪些材料？",
 ]
 # Entries on unrelated matters: a question left out finds nothing like it.
 APART = [
@@ -54,7 +54,7 @@ def _threshold(settings: Settings, embeddings: CountingEmbeddings, root: Path, b
 def test_a_knowledge_base_of_near_duplicates_gets_a_higher_threshold_than_one_of_distinct_entries(
     settings: Settings, counting_embeddings: CountingEmbeddings, tmp_path: Path
 ) -> None:
-    background = background_questions()[::20]  # a sample keeps the test quick; the shape is what is tested
+    background = background_questions()
     close = _threshold(settings, counting_embeddings, _kb(tmp_path / "close", CLOSE), background)
     apart = _threshold(
         settings.model_copy(update={"collection_name": "apart"}),
