@@ -38,10 +38,11 @@ class AnswerDecision:
     agreement_bonus: float
     followup_threshold: float
     calibrated: bool = False
+    overridden: bool = False
 
     def describe(self) -> str:
         """One Chinese line for staff: the threshold in force and where it comes from."""
-        origin = "按本知识库校准" if self.calibrated else "设置值（未校准）"
+        origin = "按设置" if self.overridden else "按本知识库校准" if self.calibrated else "默认值，知识库尚未校准"
         return f"回答阈值 {self.threshold:.2f}（{origin}），追问阈值 {self.followup_threshold:.2f}"
 
 
@@ -78,6 +79,7 @@ class DecisionOverrides:
             agreement_bonus=base.agreement_bonus if self.agreement_bonus is None else self.agreement_bonus,
             followup_threshold=base.followup_threshold if self.followup_threshold is None else self.followup_threshold,
             calibrated=base.calibrated and self.threshold is None,
+            overridden=self.threshold is not None,
         )
 
 

@@ -94,6 +94,7 @@ def test_ingest_stores_the_calibration_the_answers_use_and_a_set_threshold_overr
     overridden.prepare()
     assert overridden.answering.threshold == 0.9
     assert not overridden.answering.decision().calibrated
+    assert "按设置" in overridden.answering.decision().describe()
 
 
 def test_an_index_without_calibration_answers_with_the_development_sets_constants(
