@@ -125,3 +125,17 @@ def test_the_background_ships_and_shares_no_line_with_the_research_sets() -> Non
             if line.startswith("{"):
                 research.add(str(json.loads(line).get("query", "")).strip())
     assert not set(background) & research
+
+
+def test_eval_external_skips_cleanly_without_the_research_folder(
+    settings: Settings, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from argparse import Namespace
+
+    from bot.cli.knowledge import evaluate_sets
+
+    assert evaluate_sets(settings, Namespace(sets=tmp_path / "absent")) == 0
+    assert "跳过" in capsys.readouterr().out
+    (tmp_path / "lonely_kb").mkdir()  # a knowledge base without its queries is not a set
+    assert evaluate_sets(settings, Namespace(sets=tmp_path)) == 0
+    assert "没有成对的" in capsys.readouterr().out
