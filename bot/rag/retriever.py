@@ -349,8 +349,10 @@ class HybridRetriever:
         return self._current().family(entry_id)
 
     def calibration(self) -> Calibration | None:
-        """The answer decision calibrated on the loaded generation when it was ingested (None: not calibrated)."""
-        return self._current().calibration
+        """The answer decision calibrated on the loaded generation when it was ingested (None: not calibrated, or no
+        generation loaded yet: asking never loads the index, so a page can show it while the index is missing)."""
+        loaded = self._loaded
+        return loaded.calibration if loaded is not None else None
 
     def entry_questions(self) -> dict[str, tuple[str, ...]]:
         """Each entry's own questions: a FAQ's phrasings, a guide's or document's title."""
