@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test browser ingest eval bench bench-channel bench-console bench-petitions bench-notices clean
+.PHONY: run test browser ingest eval eval-external bench bench-channel bench-console bench-petitions bench-notices clean
 
 run: $(VENV)/.installed
 	$(BIN)/python -m bot run
@@ -29,6 +29,13 @@ eval: $(VENV)/.installed
 	$(BIN)/python -m bot eval --queries eval/dev_queries.jsonl --conversations eval/followups.jsonl \
 	  --conversations eval/followups_new_topic.jsonl
 	$(BIN)/python -m bot eval --queries eval/heldout_queries.jsonl
+
+# Third-party question sets (research use only, never copied into the project): every <set>_kb with its
+# <set>_queries.jsonl in the folder, one table; skipped with a message when the folder is absent.
+EXTERNAL_QA ?= ../shared/data/external-qa
+
+eval-external: $(VENV)/.installed
+	$(BIN)/python -m bot eval-sets --sets $(EXTERNAL_QA)
 
 bench: $(VENV)/.installed
 	$(BIN)/python -m bot bench

@@ -33,6 +33,7 @@ from bot.services.accounts import LoginPolicy, StaffAccounts
 from bot.services.answering import AnsweringService, ChoiceRule
 from bot.services.assistant import ResidentAssistant
 from bot.services.audit import StaffAudit
+from bot.services.calibration import DecisionCalibrator, background_questions
 from bot.services.conversation import ConversationMemory
 from bot.services.dashboard import Dashboard
 from bot.services.deadlines import DeadlineWatch
@@ -328,9 +329,6 @@ def build_application(
     engine = make_engine(f"sqlite:///{state_dir / 'assistant.db'}" if state_dir else settings.database)
     upgrade(engine)
     sessions = session_factory(engine)
-    ingestor = KnowledgeIngestor(
-        index, embeddings, embedding_id=settings.embedding_id, chunk_max_chars=settings.chunk_max_chars
-    )
     weights = fusion_weights(settings)
     # One embedding a message: the petition recogniser reads the vector retrieval computes for the same text.
     questions = QuestionVectors(embeddings, weights.max_query_parts)
@@ -342,6 +340,15 @@ def build_application(
         cache_dir=settings.data_dir / "cache",
         questions=questions,
     )
+    # Ingestion calibrates the answer decision on the knowledge base it has just indexed.
+    calibrator = DecisionCalibrator(retriever, background_questions())
+    ingestor = KnowledgeIngestor(
+        index,
+        embeddings,
+        embedding_id=settings.embedding_id,
+        chunk_max_chars=settings.chunk_max_chars,
+        calibrator=calibrator if settings.calibrate_at_ingest else None,
+    )
     answering = AnsweringService(
         retriever,
         threshold=settings.answer_threshold,
@@ -349,6 +356,7 @@ def build_application(
         writer=answer_writer(settings),
         margin_weight=settings.margin_weight,
         agreement_bonus=settings.agreement_bonus,
+        followup_threshold=settings.followup_threshold,
         choice_rule=ChoiceRule(floor=settings.choice_floor, gap=settings.choice_gap),
         top_k=settings.top_k,
         max_reply_chars=settings.max_reply_chars,
@@ -364,7 +372,6 @@ def build_application(
         turns,
         clock,
         max_question_chars=settings.max_question_chars,
-        followup_threshold=settings.followup_threshold,
     )
     knowledge = KnowledgeMaintenance(
         settings.knowledge_dir,

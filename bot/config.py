@@ -79,31 +79,43 @@ class Settings(BaseSettings):
 
     # Answering: confidence = best score + margin_weight x its lead over the runner-up + agreement_bonus when the
     # dense and the lexical scores both rank that entry first; below the threshold the assistant says it does not
-    # know (all calibrated on the development set with `python -m bot eval --sweep`, see README)
-    margin_weight: float = Field(
-        default=4.0,
+    # know. The threshold is calibrated on each knowledge base when it is ingested (README, "How refusal is
+    # calibrated"); the weights were chosen on the development set with `python -m bot eval --sweep`.
+    margin_weight: float | None = Field(
+        default=None,
         ge=0.0,
         le=20.0,
-        description="Weight of the best entry's lead over the runner-up in the confidence (dev sweep: 4).",
+        description=(
+            "Weight of the best entry's lead over the runner-up in the confidence. Unset: calibrated (4, the "
+            "development sweep's choice, for a knowledge base with several phrasings per entry; 1 with one "
+            "phrasing per entry). A number overrides it (set the threshold with it)."
+        ),
     )
-    agreement_bonus: float = Field(
-        default=0.2,
+    agreement_bonus: float | None = Field(
+        default=None,
         ge=0.0,
         le=5.0,
         description=(
             "Added to the confidence when dense similarity and lexical score each rank the best entry first. "
-            "With margin_weight 4, bonuses 0.1-0.4 all raise the development set's correct rate from 0.82 to "
-            "about 0.85 at a wrong-answer rate <= 0.03; 0.2 keeps it at 0.023, as before."
+            "Unset: 0.2 (with margin_weight 4, bonuses 0.1-0.4 all raise the development set's correct rate from "
+            "0.82 to about 0.85 at a wrong-answer rate <= 0.03). A number overrides it."
         ),
     )
-    answer_threshold: float = Field(
-        default=1.35,
+    answer_threshold: float | None = Field(
+        default=None,
         ge=0.0,
         le=20.0,
         description=(
-            "Confidence below which a question is refused and passed to staff: the lowest value that keeps the "
-            "development set's wrong-answer rate <= 0.03 (1.30 gives 0.032, 1.35 gives 0.029; swept again after "
-            "sibling_lexical_weight was added)."
+            "Confidence below which a question is refused and passed to staff. Unset: the threshold calibrated on "
+            "the knowledge base at ingest (1.35 for an index ingested before calibration existed); a number "
+            "overrides the calibration."
+        ),
+    )
+    calibrate_at_ingest: bool = Field(
+        default=True,
+        description=(
+            "Calibrate the answer and follow-up thresholds on the knowledge base at every ingest that changes it "
+            "(a few seconds); off: the development set's constants (1.35 and 1.0) unless set above."
         ),
     )
     # A refused question whose best candidates fit about equally well offers them as numbered choices
@@ -129,15 +141,15 @@ class Settings(BaseSettings):
     max_reply_chars: int = Field(default=300, ge=60, le=2000)
     max_question_chars: int = Field(default=500, ge=20, le=5000)
     followup_minutes: float = Field(default=5.0, gt=0, le=120)
-    # A follow-up is answered only from its topic's entries, so it needs less confidence (calibrated on
-    # eval/followups.jsonl)
-    followup_threshold: float = Field(
-        default=1.0,
+    # A follow-up is answered only from its topic's entries, so it needs less confidence
+    followup_threshold: float | None = Field(
+        default=None,
         ge=0.0,
         le=20.0,
         description=(
-            "Confidence below which a follow-up is refused: on eval/followups.jsonl 1.0-1.1 resolve 0.93 of the "
-            "conversations, 0.9 answers follow-ups the knowledge base lacks, 1.2 refuses answerable ones."
+            "Confidence below which a follow-up is refused. Unset: the calibrated answer threshold less the gap "
+            "chosen on eval/followups.jsonl (0.35: 1.0 below 1.35, where 1.0-1.1 resolve 0.93 of the "
+            "conversations); a number overrides it."
         ),
     )
 

@@ -54,9 +54,15 @@ def counting_embeddings(use_embeddings: UniversalSentenceEncoderEmbeddings) -> C
 
 @pytest.fixture
 def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Settings]:
-    """Settings with a private data dir and no .env influence."""
+    """Settings with a private data dir and no .env influence; the answer decision is the development set's fixed
+    one (tests of calibration itself turn `calibrate_at_ingest` on)."""
     monkeypatch.chdir(tmp_path)
-    yield Settings(data_dir=tmp_path / "data", knowledge_dir=tmp_path / "kb", _env_file=None)  # type: ignore[call-arg]
+    yield Settings(
+        data_dir=tmp_path / "data",
+        knowledge_dir=tmp_path / "kb",
+        calibrate_at_ingest=False,
+        _env_file=None,  # type: ignore[call-arg]
+    )
 
 
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

@@ -40,6 +40,13 @@ def format_report(report: IngestReport) -> str:
         f"索引共 {report.chunks_total} 块，本次嵌入 {report.chunks_embedded} 块，用时 {report.seconds:.1f} 秒"
         + ("；嵌入模型已更换，已全部重建" if report.rebuilt else "")
     ]
+    if report.calibration is not None:
+        c = report.calibration
+        lines.append(
+            f"  回答阈值按本知识库校准为 {c.threshold:.2f}（追问 {c.followup_threshold:.2f}）：背景闲聊 "
+            f"{c.background_questions} 句中 {c.background_answered:.1%}、留一未收录问题 {c.uncovered_questions} 句中 "
+            f"{c.uncovered_answered:.1%} 仍会被回答；校准用时 {c.seconds:.1f} 秒"
+        )
     lines += [f"  失败：{f.file} —— {f.reason}" for f in report.failures]
     if report.failures:
         lines.append("  失败的文件保留上一次成功导入的版本（如有），修正后重新导入即可。")

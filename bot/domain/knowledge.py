@@ -84,6 +84,56 @@ class FileFailure:
     reason: str
 
 
+# Bump when the way the decision is calibrated changes, so the next ingest calibrates again.
+CALIBRATION_VERSION = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    """The answer decision fitted to one knowledge base when it was ingested (README, "How refusal is calibrated").
+
+    The threshold sits just above what the knowledge base's own hardest non-answers reach: the shipped background of
+    off-topic questions, and each entry's own question asked with that entry left out (an in-domain question the
+    knowledge base does not cover). `background_answered` and `uncovered_answered` are the shares of each that would
+    still be answered at the threshold.
+    """
+
+    threshold: float
+    margin_weight: float
+    agreement_bonus: float
+    followup_threshold: float
+    background_answered: float
+    uncovered_answered: float
+    background_questions: int
+    uncovered_questions: int
+    seconds: float = 0.0
+    version: int = CALIBRATION_VERSION
+
+    def to_json(self) -> dict[str, float]:
+        """The stored form (kept with the index generation)."""
+        return {name: float(getattr(self, name)) for name in self.__dataclass_fields__}
+
+    @classmethod
+    def from_json(cls, data: object) -> Calibration | None:
+        """The stored form read back; None when absent, malformed or made by another calibration version."""
+        if not isinstance(data, dict) or data.get("version") != CALIBRATION_VERSION:
+            return None
+        try:
+            return cls(
+                threshold=float(data["threshold"]),
+                margin_weight=float(data["margin_weight"]),
+                agreement_bonus=float(data["agreement_bonus"]),
+                followup_threshold=float(data["followup_threshold"]),
+                background_answered=float(data["background_answered"]),
+                uncovered_answered=float(data["uncovered_answered"]),
+                background_questions=int(data["background_questions"]),
+                uncovered_questions=int(data["uncovered_questions"]),
+                seconds=float(data.get("seconds", 0.0)),
+            )
+        except (KeyError, TypeError, ValueError):
+            return None
+
+
 @dataclass(slots=True)
 class IngestReport:
     """What one ingestion run did."""
@@ -98,6 +148,7 @@ class IngestReport:
     chunks_embedded: int = 0
     rebuilt: bool = False
     seconds: float = 0.0
+    calibration: Calibration | None = None
 
     @property
     def changed(self) -> bool:

@@ -17,7 +17,7 @@ import numpy as np
 from chromadb.errors import ChromaError, NotFoundError
 
 from bot.domain.errors import AssistantError
-from bot.domain.knowledge import Chunk, EntryKind
+from bot.domain.knowledge import Calibration, Chunk, EntryKind
 from bot.local_state import store_problem
 from bot.rag.lexical import Lexicon
 
@@ -73,6 +73,7 @@ class IndexSnapshot:
     embedding_id: str
     lexicon: Lexicon
     chunks: tuple[Chunk, ...]
+    calibration: Calibration | None = None
 
 
 class KnowledgeIndex:
@@ -131,6 +132,7 @@ class KnowledgeIndex:
             embedding_id=str(pointer.get("embedding", "")),
             lexicon=Lexicon.from_json(json.loads(str(pointer.get("lexicon", "{}")))),
             chunks=chunks,
+            calibration=stored_calibration(pointer),
         )
 
     def stored_chunks(self, files: set[str]) -> list[StoredChunk]:
@@ -209,26 +211,47 @@ class KnowledgeIndex:
         self._drop_stale(keep={generation, str(previous.get("generation", ""))})
         return generation
 
-    def set_pointer(self, *, generation: str, number: int, embedding_id: str, lexicon: Lexicon) -> None:
-        """Atomically name the live generation (and store the settings retrieval needs with it)."""
+    def set_pointer(
+        self,
+        *,
+        generation: str,
+        number: int,
+        embedding_id: str,
+        lexicon: Lexicon,
+        calibration: Calibration | None = None,
+    ) -> None:
+        """Atomically name the live generation (and store the settings retrieval and the decision need with it)."""
         metadata = {
             "generation": generation,
             "number": number,
             "embedding": embedding_id,
             "lexicon": json.dumps(lexicon.to_json(), ensure_ascii=False),
+            "calibration": json.dumps(calibration.to_json() if calibration else None),
         }
         with self._store():
             pointer = self._client.get_or_create_collection(self._pointer_name, embedding_function=None)
             pointer.modify(metadata=metadata)
 
     def update_lexicon(self, lexicon: Lexicon) -> None:
-        """Store a changed lexicon with the live generation (no re-embedding needed)."""
+        """Store a changed lexicon with the live generation (no re-embedding needed; the calibration, made with the
+        old lexicon, is dropped until the next one is stored)."""
         pointer = self.pointer()
         self.set_pointer(
             generation=str(pointer["generation"]),
             number=int(pointer["number"]),
             embedding_id=str(pointer["embedding"]),
             lexicon=lexicon,
+        )
+
+    def store_calibration(self, calibration: Calibration) -> None:
+        """Store the answer decision calibrated on the live generation with it."""
+        pointer = self.pointer()
+        self.set_pointer(
+            generation=str(pointer["generation"]),
+            number=int(pointer["number"]),
+            embedding_id=str(pointer["embedding"]),
+            lexicon=Lexicon.from_json(json.loads(str(pointer.get("lexicon", "{}")))),
+            calibration=calibration,
         )
 
     def discard(self) -> None:
@@ -249,6 +272,14 @@ class KnowledgeIndex:
             name = collection if isinstance(collection, str) else collection.name
             if name.startswith(prefix) and name not in keep:
                 self._drop(name)
+
+
+def stored_calibration(pointer: dict[str, Any]) -> Calibration | None:
+    """The calibration kept with a generation's pointer (None before the first calibration, or a stale one)."""
+    try:
+        return Calibration.from_json(json.loads(str(pointer.get("calibration", "null"))))
+    except json.JSONDecodeError:
+        return None
 
 
 def _metadata_of(chunk: Chunk, file_hash: str) -> dict[str, str]:

@@ -7,11 +7,12 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from langchain_core.embeddings import Embeddings
 
 from bot.domain.errors import AssistantError
-from bot.domain.knowledge import Chunk, EntryKind, FileFailure, IngestReport, KnowledgeEntry
+from bot.domain.knowledge import Calibration, Chunk, EntryKind, FileFailure, IngestReport, KnowledgeEntry
 from bot.rag.chunking import chunk_entry
 from bot.rag.embeddings import embed_array
 from bot.rag.index import KnowledgeIndex, StoredChunk
@@ -31,6 +32,16 @@ class IngestStoppedError(AssistantError):
     """An ingestion stopped before it wrote anything (cancelled or out of time); the previous index keeps serving."""
 
 
+class Calibrator(Protocol):
+    """Fits the answer decision to the live index (bot.services.calibration.DecisionCalibrator)."""
+
+    def is_current(self, calibration: Calibration | None) -> bool:
+        """Whether a stored calibration was made the way this calibrator makes one."""
+
+    def calibrate(self) -> Calibration:
+        """Calibrate on the live index."""
+
+
 @dataclass(frozen=True, slots=True)
 class _ParsedFile:
     file: str
@@ -48,11 +59,13 @@ class KnowledgeIngestor:
         *,
         embedding_id: str,
         chunk_max_chars: int,
+        calibrator: Calibrator | None = None,
     ) -> None:
         self._index = index
         self._embeddings = embeddings
         self._embedding_id = embedding_id
         self._chunk_max_chars = chunk_max_chars
+        self._calibrator = calibrator
 
     def ingest(
         self, root: Path, *, progress: ProgressCallback | None = None, stop: StopCheck | None = None
@@ -116,8 +129,11 @@ class KnowledgeIngestor:
         if not (accepted or removed or rebuild) and pointer:
             snapshot = self._index.snapshot()
             lexicon = _lexicon(root, snapshot.chunks)
+            calibration = snapshot.calibration
             if lexicon != snapshot.lexicon:
                 self._index.update_lexicon(lexicon)
+                calibration = None
+            self._calibrate(report, calibration)
             report.chunks_total = len(snapshot.chunks)
             report.seconds = time.perf_counter() - started
             return report
@@ -130,10 +146,21 @@ class KnowledgeIngestor:
         fresh = [StoredChunk(c, file_hash[c.file], v) for c, v in zip(new_chunks, vectors, strict=True)]
         lexicon = _lexicon(root, [s.chunk for s in carried] + new_chunks)
         self._index.write_generation([*carried, *fresh], embedding_id=self._embedding_id, lexicon=lexicon)
+        self._calibrate(report, None)
         report.chunks_total = len(carried) + len(fresh)
         report.chunks_embedded = len(fresh)
         report.seconds = time.perf_counter() - started
         return report
+
+    def _calibrate(self, report: IngestReport, stored: Calibration | None) -> None:
+        """Calibrate the answer decision on the live index unless the stored calibration still holds for it."""
+        if self._calibrator is None:
+            return
+        if self._calibrator.is_current(stored):
+            report.calibration = stored
+            return
+        report.calibration = self._calibrator.calibrate()
+        self._index.store_calibration(report.calibration)
 
     def _embed(self, texts: list[str], progress: ProgressCallback | None, stop: StopCheck) -> list[list[float]]:
         vectors: list[list[float]] = []

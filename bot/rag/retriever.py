@@ -15,7 +15,7 @@ import numpy as np
 from langchain_core.embeddings import Embeddings
 
 from bot.domain.errors import AssistantError
-from bot.domain.knowledge import Chunk, EntryKind, RetrievalHit
+from bot.domain.knowledge import Calibration, Chunk, EntryKind, RetrievalHit
 from bot.rag.chunking import OVERVIEW_SECTION
 from bot.rag.embeddings import embed_array
 from bot.rag.index import IndexSnapshot, KnowledgeIndex
@@ -87,6 +87,22 @@ class QuestionVectors:
                 self._kept.popitem(last=False)
         return vectors
 
+    def embed_ahead(self, texts: list[str]) -> None:
+        """Embed several questions' parts in one batch and keep them for `of_parts` (calibration asks hundreds of
+        questions; one batch costs about a tenth of embedding them one by one). Keeps at most `capacity` of them."""
+        keys = list(dict.fromkeys(tuple(self.parts(text)) for text in texts if text))[: self._capacity]
+        vectors = embed_array(self._embeddings, [part for key in keys for part in key])
+        offset = 0
+        with self._lock:
+            for key in keys:
+                kept = vectors[offset : offset + len(key)].copy()
+                kept.flags.writeable = False
+                offset += len(key)
+                self._kept[key] = kept
+                self._kept.move_to_end(key)
+            while len(self._kept) > self._capacity:
+                self._kept.popitem(last=False)
+
     def of(self, text: str) -> np.ndarray[Any, np.dtype[np.float32]]:
         """The vector of a normalised question, as retrieval embeds it (in one batch with its clauses)."""
         vector: np.ndarray[Any, np.dtype[np.float32]] = self.of_parts(self.parts(text))[0]
@@ -98,6 +114,7 @@ class _Loaded:
 
     def __init__(self, snapshot: IndexSnapshot, analyzer_factory: Callable[[IndexSnapshot], ChineseAnalyzer]) -> None:
         self.generation = snapshot.generation
+        self.calibration = snapshot.calibration
         self.chunks: tuple[Chunk, ...] = snapshot.chunks
         self.position = {chunk.chunk_id: i for i, chunk in enumerate(self.chunks)}
         self.analyzer = analyzer_factory(snapshot)
@@ -230,9 +247,17 @@ class HybridRetriever:
         return self._loaded
 
     def retrieve(
-        self, question: str, top_k: int = 5, within: frozenset[str] | None = None, context: str = ""
+        self,
+        question: str,
+        top_k: int = 5,
+        within: frozenset[str] | None = None,
+        context: str = "",
+        exclude: frozenset[str] = frozenset(),
     ) -> list[RetrievalHit]:
         """The top_k entries for a question, best first, with their scores.
+
+        `exclude` leaves entries out as if the knowledge base lacked them (calibration asks an entry's own question
+        of the rest of the knowledge base: an in-domain question it does not cover).
 
         For a follow-up, `within` limits the search to the previous topic's entries and `context` names that topic:
         it steers the dense side, while the lexical side scores the resident's own words, so that a follow-up about
@@ -260,6 +285,8 @@ class HybridRetriever:
         dense_floor = min(dense.values()) if dense else 0.0
         if within is not None:
             candidates = {i for i in candidates if loaded.chunks[i].entry_id in within}
+        if exclude:
+            candidates = {i for i in candidates if loaded.chunks[i].entry_id not in exclude}
         per_entry: dict[str, list[tuple[float, int, float]]] = {}
         for i in candidates:
             d = dense.get(loaded.chunks[i].chunk_id, dense_floor)
@@ -280,6 +307,18 @@ class HybridRetriever:
             long_question = 0 < w.long_question_chars <= len(text)
             hits = self._separate_siblings(loaded, tokens, hits, long_question)
         return hits[:top_k]
+
+    def retrieve_many(
+        self, asked: list[tuple[str, frozenset[str]]], top_k: int = 5, batch: int = 32
+    ) -> list[list[RetrievalHit]]:
+        """`retrieve` for many (question, entries left out) pairs, their embeddings computed a batch at a time."""
+        loaded = self._current()
+        found: list[list[RetrievalHit]] = []
+        for start in range(0, len(asked), batch):
+            chunk = asked[start : start + batch]
+            self._questions.embed_ahead([loaded.typos.correct(normalise_text(question)) for question, _ in chunk])
+            found.extend(self.retrieve(question, top_k, exclude=exclude) for question, exclude in chunk)
+        return found
 
     def _separate_siblings(
         self, loaded: _Loaded, tokens: list[str], hits: list[RetrievalHit], long_question: bool = False
@@ -319,6 +358,23 @@ class HybridRetriever:
     def chunks(self) -> tuple[Chunk, ...]:
         """Every chunk of the generation being queried (for what the knowledge base covers as a whole)."""
         return self._current().chunks
+
+    def calibration(self) -> Calibration | None:
+        """The answer decision calibrated on the loaded generation when it was ingested (None: not calibrated, or no
+        generation loaded yet: asking never loads the index, so a page can show it while the index is missing)."""
+        loaded = self._loaded
+        return loaded.calibration if loaded is not None else None
+
+    def entry_questions(self) -> dict[str, tuple[str, ...]]:
+        """Each entry's own questions: a FAQ's phrasings, a guide's or document's title."""
+        questions: dict[str, list[str]] = {}
+        for chunk in self._current().chunks:
+            if chunk.kind is EntryKind.FAQ:
+                if "#q" in chunk.chunk_id:
+                    questions.setdefault(chunk.entry_id, []).append(chunk.text)
+            elif chunk.section == OVERVIEW_SECTION:
+                questions.setdefault(chunk.entry_id, []).append(chunk.title)
+        return {entry_id: tuple(texts) for entry_id, texts in questions.items()}
 
     def topic_terms(self, entry_id: str) -> str:
         """The domain words naming an entry's subject ("高龄津贴", "社区食堂 送餐上门"), for follow-up questions."""

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass
 
 from bot.domain.conversation import Answer
-from bot.domain.knowledge import EntryKind, RetrievalHit
+from bot.domain.knowledge import Calibration, EntryKind, RetrievalHit
 from bot.domain.privacy import mask_personal_data
 from bot.rag.chunking import pack_sentences
 from bot.rag.generation import GroundedAnswerWriter
@@ -28,6 +28,61 @@ class ChoiceRule:
     limit: int = 3
 
 
+@dataclass(frozen=True, slots=True)
+class AnswerDecision:
+    """The answer decision in force: the confidence's weights, the thresholds, and whether the knowledge base's own
+    calibration set them (the console's 试一试 and `eval --show-misses` show it)."""
+
+    threshold: float
+    margin_weight: float
+    agreement_bonus: float
+    followup_threshold: float
+    calibrated: bool = False
+    overridden: bool = False
+
+    def describe(self) -> str:
+        """One Chinese line for staff: the threshold in force and where it comes from."""
+        origin = "按设置" if self.overridden else "按本知识库校准" if self.calibrated else "默认值，知识库尚未校准"
+        return f"回答阈值 {self.threshold:.2f}（{origin}），追问阈值 {self.followup_threshold:.2f}"
+
+
+# The decision calibrated on the development set, used when the index holds no calibration of its own (an index
+# built before calibration, until the next ingest).
+UNCALIBRATED = AnswerDecision(threshold=1.35, margin_weight=4.0, agreement_bonus=0.2, followup_threshold=1.0)
+
+
+@dataclass(frozen=True, slots=True)
+class DecisionOverrides:
+    """Settings that override the calibrated decision (None: take the knowledge base's calibration)."""
+
+    threshold: float | None = None
+    margin_weight: float | None = None
+    agreement_bonus: float | None = None
+    followup_threshold: float | None = None
+
+    def applied_to(self, calibration: Calibration | None) -> AnswerDecision:
+        """The decision in force: the calibration (or UNCALIBRATED), with every set override taking precedence."""
+        base = (
+            AnswerDecision(
+                calibration.threshold,
+                calibration.margin_weight,
+                calibration.agreement_bonus,
+                calibration.followup_threshold,
+                calibrated=True,
+            )
+            if calibration is not None
+            else UNCALIBRATED
+        )
+        return AnswerDecision(
+            threshold=base.threshold if self.threshold is None else self.threshold,
+            margin_weight=base.margin_weight if self.margin_weight is None else self.margin_weight,
+            agreement_bonus=base.agreement_bonus if self.agreement_bonus is None else self.agreement_bonus,
+            followup_threshold=base.followup_threshold if self.followup_threshold is None else self.followup_threshold,
+            calibrated=base.calibrated and self.threshold is None,
+            overridden=self.threshold is not None,
+        )
+
+
 class AnsweringService:
     """Grounded answers with a source line; refuses below the calibrated confidence or when the model says so."""
 
@@ -35,21 +90,22 @@ class AnsweringService:
         self,
         retriever: HybridRetriever,
         *,
-        threshold: float,
+        threshold: float | None,
         scope: RegionScope,
         writer: GroundedAnswerWriter | None = None,
-        margin_weight: float = 0.0,
-        agreement_bonus: float = 0.0,
+        margin_weight: float | None = 0.0,
+        agreement_bonus: float | None = 0.0,
+        followup_threshold: float | None = None,
         choice_rule: ChoiceRule | None = None,
         top_k: int = 5,
         max_reply_chars: int = 300,
     ) -> None:
+        """threshold, margin_weight, agreement_bonus and followup_threshold: None takes the value the knowledge base
+        was calibrated with at ingest (README, "How refusal is calibrated"); a number overrides it."""
         self._retriever = retriever
-        self._threshold = threshold
+        self._overrides = DecisionOverrides(threshold, margin_weight, agreement_bonus, followup_threshold)
         self._scope = scope
         self._writer = writer
-        self._margin_weight = margin_weight
-        self._agreement_bonus = agreement_bonus
         self._choice_rule = choice_rule
         self._top_k = top_k
         self._max_reply_chars = max_reply_chars
@@ -59,7 +115,11 @@ class AnsweringService:
     @property
     def threshold(self) -> float:
         """The confidence below which the assistant does not answer."""
-        return self._threshold
+        return self.decision().threshold
+
+    def decision(self) -> AnswerDecision:
+        """The decision in force for the loaded index: its calibration, with the settings' overrides."""
+        return self._overrides.applied_to(self._retriever.calibration())
 
     @property
     def retriever(self) -> HybridRetriever:
@@ -78,14 +138,18 @@ class AnsweringService:
         context: str = "",
         threshold: float | None = None,
     ) -> Answer:
-        """Answer one question; a follow-up passes its topic's entries, words and its own calibrated threshold."""
+        """Answer one question; a follow-up passes its topic's entries and words (and is held to the follow-up
+        threshold unless `threshold` is given)."""
         started = time.perf_counter()
         hits = self._retriever.retrieve(question, top_k=self._top_k, within=within, context=context)
         top = hits[0] if hits else None
+        decision = self.decision()
+        if threshold is None:
+            threshold = decision.threshold if within is None else decision.followup_threshold
         # Within a topic, an entry with no runner-up in sight leads nothing: the rest of the topic is merely far from
         # the question ("家里养的狗要去哪儿办狗证" after 垃圾分类 finds one garbage entry, and no lead to speak of).
-        margin_weight = self._margin_weight if within is None or len(hits) > 1 else 0.0
-        score = confidence(hits, margin_weight, self._agreement_bonus)
+        margin_weight = decision.margin_weight if within is None or len(hits) > 1 else 0.0
+        score = confidence(hits, margin_weight, decision.agreement_bonus)
 
         def result(
             answered: bool,
@@ -101,7 +165,7 @@ class AnsweringService:
         region = self._scope.other_region(question, self._covered_regions())
         if region is not None:
             return result(False, "other_region", OTHER_REGION_TEXT.format(region=region))
-        if top is None or score < (self._threshold if threshold is None else threshold):
+        if top is None or score < threshold:
             choices = self._choices(hits)
             return result(False, "low_confidence", refusal_text(choices), choices=choices)
         if self._writer is not None:

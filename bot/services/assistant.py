@@ -65,7 +65,7 @@ class ResidentAssistant:
         clock: Clock,
         *,
         max_question_chars: int,
-        followup_threshold: float,
+        followup_threshold: float | None = None,
     ) -> None:
         self._answering = answering
         self._memory = memory

@@ -310,6 +310,7 @@ def test_editing_a_faq_entry_rewrites_its_table_and_the_next_answer(world: Conso
     assert "每月150元" in table and "faq-elderly-01" in table  # other rows kept
     tried = client.post("/knowledge/try", data={"csrf_token": csrf_of(client), "text": "高龄补贴一个月发多少"})
     assert "每月150元" in tried.text and "faq-elderly-02" in tried.text  # the reply and its sources with scores
+    assert "回答阈值 1.35（默认值，知识库尚未校准）" in tried.text  # the threshold in force (no calibration here)
 
 
 def test_uploads_are_checked_before_they_are_stored(world: ConsoleWorld) -> None:

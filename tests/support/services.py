@@ -24,7 +24,9 @@ def ready_services(
     **settings: Any,
 ) -> Application:
     """Settings (no .env) with data in data_dir, the knowledge base ingested and the models loaded (petitions told
-    apart by classifier when given)."""
+    apart by classifier when given). The answer decision is the development set's fixed one unless a test asks for
+    calibration (`calibrate_at_ingest=True`)."""
+    settings.setdefault("calibrate_at_ingest", False)
     built = build_application(
         Settings(data_dir=data_dir, knowledge_dir=knowledge_dir, _env_file=None, **settings),  # type: ignore[call-arg]
         embeddings=embeddings,

@@ -166,7 +166,7 @@ def update_faq(
 @router.get("/knowledge/try", response_class=HTMLResponse)
 def try_form(request: Request, session: Librarian) -> Response:
     """The 试一试 box."""
-    return page(request, "try.html", session, text="", reply=None, answers=[], threshold=0.0)
+    return page(request, "try.html", session, text="", reply=None, answers=[], decision=None)
 
 
 @router.post("/knowledge/try", response_class=HTMLResponse)
@@ -178,8 +178,8 @@ def try_question(
         text, group_id=CONSOLE_CHANNEL, user_id=f"console:{session.user.username}", channel=CONSOLE_CHANNEL
     )
     reply = console.assistant.reply(question)
-    threshold = console.settings.answer_threshold
-    return page(request, "try.html", session, text=text, reply=reply, answers=list(reply.answers), threshold=threshold)
+    decision = console.answering.decision()
+    return page(request, "try.html", session, text=text, reply=reply, answers=list(reply.answers), decision=decision)
 
 
 def _overview(
