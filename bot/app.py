@@ -431,6 +431,8 @@ def build_application(
         faq_book=faq_book,
         audit=audit,
         petitions=petitions,
+        photos=photos,
+        photo_window=timedelta(minutes=settings.petition_photo_minutes),
     )
     accounts = StaffAccounts(
         SqlStaffAccounts(sessions),

@@ -7,11 +7,12 @@ import asyncio
 import contextlib
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import timedelta
 
 from bot.app import Application
 from bot.channels.wechaty import WECHAT, WechatyChannel, WechatyChannelError
-from bot.domain.messages import InboundMessage
+from bot.domain.messages import InboundMessage, MessageKind
 from bot.domain.privacy import mask_personal_data, masked_traceback
 from bot.handlers.router import Handling
 
@@ -30,7 +31,11 @@ class WechatRuntime:
     def __init__(self, application: Application, *, endpoint: str, token: str, login_timeout_s: float) -> None:
         self.application = application
         self.channel = WechatyChannel(
-            endpoint=endpoint, token=token, on_message=self._on_message, login_timeout_s=login_timeout_s
+            endpoint=endpoint,
+            token=token,
+            on_message=self._on_message,
+            login_timeout_s=login_timeout_s,
+            image_limit=application.photos.max_bytes,
         )
         self.sender = application.sender(self.channel, channel=WECHAT)
         self._wake = asyncio.Event()
@@ -47,18 +52,24 @@ class WechatRuntime:
             return
         loop = asyncio.get_running_loop()
         try:
-            recorded = await loop.run_in_executor(
-                self._inbox_thread, lambda: self.application.inbox.receive(message, now=self.application.clock.now())
-            )
+            recorded = await loop.run_in_executor(self._inbox_thread, self._receive, message)
         except Exception as exc:  # the database refused it: say so (masked); the rest of the stream goes on
             log.error(
                 "could not record message %s, so it is not handled:\n%s", message.message_id, masked_traceback(exc)
             )
             return
-        if not recorded:
+        if recorded is None:
             log.info("message %s delivered again: already received", message.message_id)
             return
-        await self._handle(message)
+        await self._handle(recorded)
+
+    def _receive(self, message: InboundMessage) -> InboundMessage | None:
+        """Record a message in the inbox (on the inbox thread) and return it as recorded; None if it was received
+        before. A picture is checked first and kept beside it as the JPEG without EXIF (or why it was refused), its
+        raw bytes dropped."""
+        if message.kind is MessageKind.IMAGE:
+            message = replace(message, image=b"", photo=self.application.photos.received(message.image))
+        return message if self.application.inbox.receive(message, now=self.application.clock.now()) else None
 
     async def _handle(self, message: InboundMessage) -> None:
         loop = asyncio.get_running_loop()

@@ -5,9 +5,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
-from bot.domain.messages import InboundMessage, OutboundMessage
+from bot.domain.messages import InboundMessage, MessageKind, OutboundMessage
 from bot.domain.petitions import (
     Petition,
     PetitionDraft,
@@ -18,6 +19,7 @@ from bot.domain.petitions import (
     Reporter,
     find_location,
 )
+from bot.domain.photos import PhotoRefusedError, PhotoSource, ReceivedPhoto
 from bot.handlers.context import Handling, MessageContext
 from bot.handlers.table import Handler
 from bot.services.escalation import wants_a_person
@@ -30,8 +32,11 @@ from bot.services.petitions import (
     parse_query,
     parse_verdict,
 )
+from bot.services.photos import PhotoAlbum
 
 PRIORITY = 80
+# A picture needs no @ (WeChat cannot mention anyone with one): its row runs before the "not addressed" gate.
+PHOTO_PRIORITY = 45
 
 
 def reporter_of(message: InboundMessage) -> Reporter:
@@ -199,6 +204,43 @@ class FilePetition:
             return _handled("petition_filed", filing.replies if filing.recorded else ())
         replies = self._desk.ask_to_confirm(draft, receipt=Receipt(message.message_id, "petition_to_confirm"))
         return _handled("petition_to_confirm", replies)
+
+
+class AttachPhoto:
+    """A picture a resident sends right after reporting something (by default within 30 minutes, the case not yet
+    settled) is kept on that case and acknowledged with its place among the case's photos; one that cannot be kept
+    (too large, not an image, the case full) is answered with the reason. A picture with no such case is left to the
+    rows after: in a group nobody is answered (residents send pictures all day), privately the hint to write."""
+
+    name = "petition_photo"
+    priority = PHOTO_PRIORITY
+    block = True
+
+    def __init__(self, desk: PetitionDesk, album: PhotoAlbum, *, within: timedelta) -> None:
+        self._desk = desk
+        self._album = album
+        self._within = within
+
+    def check(self, message: InboundMessage, context: MessageContext) -> tuple[Petition, ReceivedPhoto] | None:
+        """The sender's case the picture belongs to, with the picture as checked on arrival."""
+        if message.kind is not MessageKind.IMAGE or message.photo is None:
+            return None
+        petition = self._desk.photo_case(reporter_of(message), within=self._within)
+        return None if petition is None else (petition, message.photo)
+
+    def handle(
+        self, message: InboundMessage, context: MessageContext, match: tuple[Petition, ReceivedPhoto]
+    ) -> Handling:
+        """Keep the picture on the case (the same picture twice is kept once) and say so, or say why not."""
+        petition, received = match
+        if received.photo is None:
+            return context.queue(f"诉求 {petition.number} 的照片没有附上：{received.refused}", "petition_photo_refused")
+        try:
+            kept = self._album.keep(petition, received.photo, received.content, source=PhotoSource.WECHAT)
+        except PhotoRefusedError as refused:
+            return context.queue(f"诉求 {petition.number} 的照片没有附上：{refused}", "petition_photo_refused")
+        place = next((n for n, p in enumerate(self._album.of_case(petition), 1) if p.id == kept.id), 1)
+        return context.queue(f"照片已收到，已附在诉求 {petition.number}（第 {place} 张）。", "petition_photo")
 
 
 def petition_rows(desk: PetitionDesk) -> list[Handler[Any]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
 
 from bot.domain.messages import InboundMessage
 from bot.handlers.answering import AssistantReply, Handoff
@@ -20,7 +21,7 @@ from bot.handlers.gates import (
     RateLimits,
     StaffGroup,
 )
-from bot.handlers.petitions import petition_rows, reporter_of
+from bot.handlers.petitions import AttachPhoto, petition_rows, reporter_of
 from bot.handlers.staff import (
     AddToKnowledge,
     AnswerQuestion,
@@ -37,6 +38,7 @@ from bot.services.audit import StaffAudit
 from bot.services.escalation import EscalationService
 from bot.services.faq_book import FaqBook
 from bot.services.petitions import PetitionDesk
+from bot.services.photos import PhotoAlbum
 
 __all__ = [
     "GROUP_BUSY_TEXT",
@@ -60,6 +62,8 @@ def resident_handlers(
     faq_book: FaqBook | None,
     audit: StaffAudit | None,
     petitions: PetitionDesk | None = None,
+    photos: PhotoAlbum | None = None,
+    photo_window: timedelta = timedelta(minutes=30),
 ) -> HandlerTable:
     """Every inbound message's rows, in order (each row's priority in the comment); every row here blocks but one
     (a petition left unconfirmed), so the first that matches ends the walk. Rows that need the unanswered queue
@@ -74,6 +78,8 @@ def resident_handlers(
     if petitions is not None:
         table.add(DepartmentGroup(petitions))  # 35: a department's group: "2026-0012 处理中", "… 办结：…"
     table.add(DisabledGroup())  # 40: registers a new group; switched off
+    if petitions is not None and photos is not None:
+        table.add(AttachPhoto(petitions, photos, within=photo_window))  # 45: a picture for the case just reported
     table.add(NotAddressed())  # 50: not meant for the assistant
     table.add(NonTextHint())  # 60: a picture or voice message: "please write"
     table.add(RateLimit(limits))  # 70: too fast, per resident and per group
@@ -124,6 +130,8 @@ class MessageRouter:
         faq_book: FaqBook | None = None,
         audit: StaffAudit | None = None,
         petitions: PetitionDesk | None = None,
+        photos: PhotoAlbum | None = None,
+        photo_window: timedelta = timedelta(minutes=30),
     ) -> None:
         self._assistant = assistant
         self._petitions = petitions
@@ -140,6 +148,8 @@ class MessageRouter:
             faq_book=faq_book,
             audit=audit,
             petitions=petitions,
+            photos=photos,
+            photo_window=photo_window,
         )
 
     def handle(self, message: InboundMessage) -> Handling:

@@ -276,6 +276,15 @@ class PetitionDesk:
             return self.awaiting_verdict(reporter, verdict.number) is not None
         return bool(find_location(text)) and self.awaiting_location(reporter) is not None
 
+    def photo_case(self, reporter: Reporter, *, within: timedelta) -> Petition | None:
+        """The case a picture this resident just sent belongs to: their newest unsettled case filed in this group (or
+        this private chat) within the last within, if any."""
+        since = self._clock.now() - within
+        cases = self._store.of_reporter(
+            reporter.channel, reporter.user_id, group_id=reporter.group_id, open_only=True, limit=1
+        )
+        return next((p for p in cases if p.created_at >= since), None)
+
     def locate(self, petition: Petition, text: str, *, receipt: Receipt) -> list[OutboundMessage]:
         """Keep where the case is, as the resident said it, and thank them; [] if their message was handled before."""
         location = masked_text(one_line(text, limit=LOCATION_CHARS * 2), LOCATION_CHARS)

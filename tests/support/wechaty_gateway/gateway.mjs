@@ -4,12 +4,15 @@
 //   POST /say   {"from": "wxid_li", "text": "...", "room": "room-3@chatroom" | null, "mentions": ["bot"]}
 //   GET  /sent  -> [{"conversationId", "text", "mentionIdList", "at"}]  (every text the bot sent, ms timestamps)
 //   GET  /received -> [{"id", "talkerId", "text"}]  (every message the residents sent)
+//   POST /image {"from": "wxid_li", "room": "room-3@chatroom" | null, "base64": "...", "name": "photo.jpg"}
+//     a resident sends a picture (an image message whose FileBox carries those bytes)
 //   POST /redeliver {"id": "..."}  -> emits that message event again (a duplicate delivery)
 //   POST /reset -> clears /sent
 //   POST /hold, POST /release -> from /hold on, each send is recorded but its acknowledgement to the bot is held
 //     until /release (a bot killed meanwhile sent the message but never heard that it went)
 //   room-7@chatroom holds 40 more residents, wxid_r01..wxid_r40 (居民01..居民40), for bursts from many askers
 import http from 'node:http'
+import { FileBox } from 'file-box'
 import { PuppetMock, mock } from 'wechaty-puppet-mock'
 import { PuppetServer } from 'wechaty-puppet-service'
 
@@ -36,6 +39,13 @@ mocker.use(m => {
 })
 
 const puppet = new PuppetMock({ mocker })
+// The mock answers every image request with a QR code (its own code has the cached attachment commented out); a
+// real puppet returns the picture the resident sent, as messageFile already does here.
+puppet.messageImage = async (messageId) => {
+  const json = mocker.cacheFileBoxPayload.get(messageId)
+  if (!json) throw new Error(`no image for message ${messageId}`)
+  return FileBox.fromJSON(json)
+}
 const sent = []
 const sendText = puppet.messageSendText.bind(puppet)
 let held = null  // {promise, release} while acknowledgements are held
@@ -70,6 +80,13 @@ http.createServer(async (req, res) => {
       const where = room ? mocker.RoomMock.load(room) : mocker.ContactMock.load('bot')
       const at = Date.now()
       speaker.say(text, mentioned).to(where)
+      res.end(JSON.stringify({ ok: true, at }))
+    } else if (req.method === 'POST' && req.url === '/image') {
+      const { from, room, base64, name } = await body(req)
+      const speaker = mocker.ContactMock.load(from)
+      const where = room ? mocker.RoomMock.load(room) : mocker.ContactMock.load('bot')
+      const at = Date.now()
+      speaker.say(FileBox.fromBase64(base64, name || 'photo.jpg')).to(where)
       res.end(JSON.stringify({ ok: true, at }))
     } else if (req.method === 'GET' && req.url === '/sent') {
       res.setHeader('Content-Type', 'application/json')
