@@ -11,7 +11,7 @@ from bot.domain.door_codes import Admission, DoorCode, SubmissionLimits
 from bot.domain.escalation import Asker, EmbeddingRow, QuestionStatus, UnansweredQuestion
 from bot.domain.groups import GroupConfig
 from bot.domain.messages import OutboundMessage, TriggerMode
-from bot.domain.open311 import ApiKey, CaseMove
+from bot.domain.open311 import ApiKey, CaseMove, ExternalUpdate
 from bot.domain.outbox import ExpiredLeases, QueuedMessage
 from bot.domain.petitions import (
     BoardFilter,
@@ -283,9 +283,14 @@ class PetitionStore(Protocol):
         values: Mapping[str, object] | None = None,
         messages: Sequence[OutboundMessage] = (),
         receipt: Receipt | None = None,
+        external: ExternalUpdate | None = None,
     ) -> Petition:
-        """A workflow move with its messages queued, and the receipt's message marked handled, in the same
-        transaction (PetitionMoveRefused if not allowed)."""
+        """A workflow move with its messages queued, and the receipt's message marked handled (an outside system's
+        update kept with it), in the same transaction (PetitionMoveRefused if not allowed; UpdateAlreadyRecorded
+        for an update recorded before)."""
+
+    def recorded_update(self, update: ExternalUpdate) -> int | None:
+        """The number of the move an outside system's update made, if it was recorded."""
 
     def escalate(
         self,

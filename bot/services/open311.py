@@ -16,15 +16,19 @@ from datetime import datetime, timedelta
 from bot.domain.errors import AssistantError
 from bot.domain.messages import bounded_id, one_line
 from bot.domain.open311 import (
+    POSTED_STATUSES,
     ApiKey,
     DateNotUnderstood,
+    ExternalUpdate,
     Open311Error,
+    UpdateAlreadyRecorded,
     basic_status,
     extended_status,
     parse_w3c,
     service_code,
     service_keywords,
     statuses_named,
+    update_event,
     w3c,
 )
 from bot.domain.petitions import (
@@ -32,6 +36,8 @@ from bot.domain.petitions import (
     BoardFilter,
     Petition,
     PetitionCategory,
+    PetitionEvent,
+    PetitionMoveRefused,
     PetitionStatus,
     Recognition,
     RecognitionKind,
@@ -55,6 +61,7 @@ SERVICE_GROUP = "居民诉求"
 _HTML = re.compile(r"<\s*/?\s*[A-Za-z!][^>]*>")
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
 _KEY_NAME_CHARS = 64
+_UPDATE_ID_CHARS = 128
 
 
 class ApiKeyNameRequiredError(AssistantError):
@@ -247,11 +254,7 @@ class GeoReport:
         if category is None:
             raise Open311Error(400, f"没有这个 service_code：{one_line(code, limit=64)}")
         location = _location(form)
-        description = form.get("description", "").strip()
-        if len(description) > DESCRIPTION_LIMIT:
-            raise Open311Error(400, f"description 最多 {DESCRIPTION_LIMIT} 字")
-        if _HTML.search(description):
-            raise Open311Error(400, "description 不能包含 HTML")
+        description = _description(form)
         token = uuid.uuid4().hex
         account = form.get("account_id", "").strip() or form.get("device_id", "").strip()
         name = one_line(f"{form.get('last_name', '').strip()}{form.get('first_name', '').strip()}", limit=64)
@@ -302,6 +305,67 @@ class GeoReport:
                 }
             )
         return documents
+
+    def post_update(self, form: Mapping[str, str], community: str | None) -> list[Document]:
+        """mySociety's POST /servicerequestupdates: an outside system's update to one of our requests, with its key.
+        A new status is recorded as the workflow move it stands for (who: the key's name; the description as the
+        note, told to the resident as any move is); the same status (or open on an open case, closed on a closed
+        one) as a note on the history. A move the workflow does not allow is refused (400); the same update_id
+        posted again by the same key records nothing more and answers as the first time."""
+        key = self._keys.authenticate(form.get("api_key", ""))
+        missing = [f for f in ("service_request_id", "update_id", "status", "updated_datetime") if not form.get(f)]
+        if missing:
+            raise Open311Error(400, f"缺少 {', '.join(missing)}")
+        update_id = form["update_id"].strip()
+        if len(update_id) > _UPDATE_ID_CHARS or not update_id.isprintable():
+            raise Open311Error(400, f"update_id 最多 {_UPDATE_ID_CHARS} 个可见字符")
+        self._date(form, "updated_datetime")  # checked: a client's malformed date is its error to see
+        petition = self._petitions.case(form["service_request_id"].strip())
+        if petition is None or not self._in(petition, community):
+            raise Open311Error(404, f"没有这个 service_request_id：{one_line(form['service_request_id'], limit=32)}")
+        if not key.serves(case_community(petition, self._groups)):
+            raise Open311Error(403, f"这个 api_key 只能更新{key.community}的诉求")
+        external = ExternalUpdate(key.id, update_id)
+        recorded = self._petitions.recorded_update(external)
+        if recorded is not None:
+            return [{"update_id": str(recorded)}]
+        status_name = form["status"].strip().lower()
+        wanted = POSTED_STATUSES.get(status_name)
+        if wanted is None:
+            raise Open311Error(400, f"status 不是 mySociety 的扩展状态之一：{one_line(status_name, limit=32)}")
+        description = _description(form)
+        event = update_event(petition.status, wanted) if wanted is not None else None
+        if event is None and basic_status(petition.status) == status_name:
+            event = PetitionEvent.NOTE  # "open" on a case being worked on, "closed" on a settled one: nothing moves
+        if event is None:
+            raise Open311Error(
+                400,
+                f"诉求 {petition.number} 现在是“{petition.status.label}”（{extended_status(petition.status)}），"
+                f"不能改为 {status_name}",
+            )
+        if event is PetitionEvent.NOTE and not description:
+            raise Open311Error(400, "状态没有变化时 description 不能为空")
+        actor = Actor.outside_system(key.name)
+        department = one_line(form.get("agency_responsible", ""), limit=64) or key.name
+        try:
+            self._petitions.move(
+                petition.number,
+                event,
+                actor=actor,
+                note=mask_personal_data(description),
+                department=department if event is PetitionEvent.DISPATCH else "",
+                external=external,
+            )
+        except UpdateAlreadyRecorded:
+            pass  # the same update posted twice at once: the first one's move stands
+        except PetitionMoveRefused as refused:  # moved by someone else meanwhile
+            raise Open311Error(400, str(refused)) from None
+        except AssistantError as refused:  # a rejection without its reason, an unknown case
+            raise Open311Error(400, str(refused)) from None
+        recorded = self._petitions.recorded_update(external)
+        if recorded is None:
+            raise Open311Error(500, "更新没能记录，请稍后再试")
+        return [{"update_id": str(recorded)}]
 
     def _request(self, petition: Petition) -> Document:
         """One case as a service request; a private category's words and place are not published."""
@@ -361,6 +425,16 @@ class GeoReport:
             return parse_w3c(text, self._offset)
         except DateNotUnderstood:
             raise Open311Error(400, f"{field} 应为 W3C 时间，比如 2026-11-01T00:00:00+08:00") from None
+
+
+def _description(form: Mapping[str, str]) -> str:
+    """A posted description: at most 4000 characters, no HTML; 400 otherwise."""
+    description = form.get("description", "").strip()
+    if len(description) > DESCRIPTION_LIMIT:
+        raise Open311Error(400, f"description 最多 {DESCRIPTION_LIMIT} 字")
+    if _HTML.search(description):
+        raise Open311Error(400, "description 不能包含 HTML")
+    return description
 
 
 def _origin(token: str) -> str:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from bot.domain.errors import AssistantError
 from bot.domain.messages import OutboundMessage, one_line, plain_text
-from bot.domain.open311 import CaseMove
+from bot.domain.open311 import CaseMove, ExternalUpdate
 from bot.domain.petitions import (
     DEFAULT_CATEGORY,
     PAGE_CHANNEL,
@@ -434,12 +434,13 @@ class PetitionDesk:
         values: Mapping[str, object] | None = None,
         staff: str = "",
         receipt: Receipt | None = None,
+        external: ExternalUpdate | None = None,
     ) -> Petition:
         """actor moves case number on event (setting values too): the move is recorded with who, when and note, the
         resident is told in their group (@-mentioned; privately for sensitive categories) and the staff group the
-        staff text if any, the receipt's message marked handled, in the same transaction; and it is audited. A
-        dispatch names the department the case goes to: kept on the case and said in the recorded note, not to the
-        resident."""
+        staff text if any, the receipt's message marked handled (an outside system's update kept with the move), in
+        the same transaction; and it is audited. A dispatch names the department the case goes to: kept on the case
+        and said in the recorded note, not to the resident."""
         if event is PetitionEvent.ESCALATE:  # the resident is not told: see escalate
             escalated = self.escalate(number, note, actor=actor)
             assert escalated is not None  # only an automatic escalation is ever skipped
@@ -476,12 +477,17 @@ class PetitionDesk:
                 values=stored,
                 messages=messages,
                 receipt=receipt,
+                external=external,
             )
         except TransitionNotAllowed as refused:
             raise _refusal(number, refused, event) from refused
         detail = f"{event.label}：{note}" if note else event.label
         self._audit.record_as(actor, "petition_moved", target=number, detail=detail)
         return moved
+
+    def recorded_update(self, update: ExternalUpdate) -> int | None:
+        """The number of the recorded move an outside system's update made, if it was recorded."""
+        return self._store.recorded_update(update)
 
     def _due_text(self, petition: Petition) -> str:
         """When a case must be resolved by, as staff read it ("" : no deadline)."""
@@ -574,6 +580,7 @@ class PetitionDesk:
             PetitionEvent.REJECT: f"{subject}不予受理，原因{said}。",
             PetitionEvent.MERGE: f"{subject}已与同类诉求合并办理{said}，进展会一并告诉您。",
             PetitionEvent.REOPEN: f"{subject}已重新办理，我们会尽快处理。",
+            PetitionEvent.NOTE: f"{subject}有新进展{said}。",
         }[event]
 
     def _staff_notice(self, text: str) -> list[OutboundMessage]:

@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.domain.messages import OutboundMessage
-from bot.domain.open311 import CaseMove
+from bot.domain.open311 import CaseMove, ExternalUpdate, UpdateAlreadyRecorded
 from bot.domain.petitions import (
     PETITION_WORKFLOW,
     BoardFilter,
@@ -34,6 +34,7 @@ from bot.domain.workflow import Transition
 from bot.storage.channel import mark_handled, queued_row
 from bot.storage.models import (
     GroupConfigRow,
+    Open311UpdateRow,
     PendingPetitionRow,
     PetitionCounterRow,
     PetitionRow,
@@ -169,12 +170,45 @@ class SqlPetitions:
         values: Mapping[str, Any] | None = None,
         messages: Sequence[OutboundMessage] = (),
         receipt: Receipt | None = None,
+        external: ExternalUpdate | None = None,
     ) -> Petition:
         """Apply event as PETITION_WORKFLOW allows (PetitionMoveRefused otherwise), recording the move, queueing
         messages and marking the receipt's inbound message handled in the same transaction; the case as it is
-        afterwards. Two deliveries of one message meet at the status compare-and-set: the second is refused."""
+        afterwards. Two deliveries of one message meet at the status compare-and-set: the second is refused. An
+        outside system's update is kept with the move it made, in the same transaction: UpdateAlreadyRecorded (and
+        nothing done) when it was recorded before."""
+        try:
+            return self._move(
+                petition_id,
+                event,
+                actor=actor,
+                at=at,
+                note=note,
+                values=values,
+                messages=messages,
+                receipt=receipt,
+                external=external,
+            )
+        except IntegrityError:
+            if external is None:
+                raise
+            raise UpdateAlreadyRecorded(f"更新 {external.update_id} 已经记录过") from None
+
+    def _move(
+        self,
+        petition_id: int,
+        event: PetitionEvent,
+        *,
+        actor: str,
+        at: datetime,
+        note: str,
+        values: Mapping[str, Any] | None,
+        messages: Sequence[OutboundMessage],
+        receipt: Receipt | None,
+        external: ExternalUpdate | None,
+    ) -> Petition:
         with self._sessions.begin() as session:
-            apply_transition(
+            moved = apply_transition(
                 session,
                 PETITION_WORKFLOW,
                 PetitionRow,
@@ -188,9 +222,27 @@ class SqlPetitions:
             )
             if receipt is not None:
                 mark_handled(session, receipt.message_id, (), now=at, outcome=receipt.outcome)
+            if external is not None:
+                session.add(
+                    Open311UpdateRow(
+                        api_key_id=external.api_key_id,
+                        update_id=external.update_id,
+                        transition_id=moved.id,
+                        created_at=at,
+                    )
+                )
+                session.flush()
             row = session.get(PetitionRow, petition_id, populate_existing=True)
             assert row is not None  # the move just found it
             return _petition(row)
+
+    def recorded_update(self, update: ExternalUpdate) -> int | None:
+        """The number of the move an outside system's update made, if it was recorded."""
+        query = select(Open311UpdateRow.transition_id).where(
+            Open311UpdateRow.api_key_id == update.api_key_id, Open311UpdateRow.update_id == update.update_id
+        )
+        with self._sessions() as session:
+            return session.scalar(query)
 
     def escalate(
         self,

@@ -323,3 +323,107 @@ def test_staff_moves_show_as_statuses_and_updates(remote: Remote) -> None:
     later = remote.get("servicerequestupdates.json", start_date=ours[1]["updated_datetime"]).json()
     assert [u["status"] for u in later if u["service_request_id"] == number] == ["in_progress", "fixed"]
     assert remote.get("servicerequestupdates.json", start_date=since, jurisdiction_id="和平里").json() == []
+
+
+def post_update(remote: Remote, fmt: str, number: str, update_id: str, status: str, **fields: str) -> httpx.Response:
+    """POST servicerequestupdates as the outside system, form-urlencoded, with the key."""
+    form = {
+        "api_key": remote.key,
+        "service_request_id": number,
+        "update_id": update_id,
+        "status": status,
+        "updated_datetime": "2026-11-28T10:00:00+08:00",
+        **fields,
+    }
+    return httpx.post(f"{remote.base}/servicerequestupdates.{fmt}", data=form, timeout=30)
+
+
+def told_li(remote: Remote) -> list[str]:
+    """What is queued for 李阿姨 in her group."""
+    queued = remote.world.application.outbox.due(now=remote.clock.now(), limit=1000)
+    return [q.message.text for q in queued if q.message.group_id == ROOM_A and "wxid_li" in q.message.mention_ids]
+
+
+def test_an_outside_system_s_updates_move_the_case_once_and_the_resident_is_told(remote: Remote) -> None:
+    world = remote.world
+    remote.clock.advance(minutes=30)
+    since = remote.clock.now().isoformat()
+    remote.clock.advance(minutes=1)
+    petition = file_case(world, "小区门口垃圾三天没人清", origin="msg-open311-update")
+    before = len(told_li(remote))
+
+    accepted = post_update(remote, "json", petition.number, "12345-u1", "open", description="已转物业公司处理")
+    assert accepted.status_code == 200, accepted.text
+    (answer,) = accepted.json()
+    again = post_update(remote, "json", petition.number, "12345-u1", "open", description="已转物业公司处理")
+    assert again.status_code == 200 and again.json() == [answer]  # idempotent by update_id
+    case = world.application.petitions.case(petition.number)
+    assert case is not None and case.status.value == "accepted"
+    told = told_li(remote)[before:]
+    assert len(told) == 1 and "已受理" in told[0] and petition.number in told[0]
+
+    dispatched = post_update(
+        remote, "xml", petition.number, "12345-u2", "internal_referral", agency_responsible="物业公司"
+    )
+    root = xml_of(dispatched)
+    assert dispatched.status_code == 200 and root.tag == "service_request_updates"
+    assert (root.findtext("request_update/update_id") or "").isdigit()
+    assert one_json(remote, petition.number)["agency_responsible"] == "物业公司"
+
+    # The workflow does not go from dispatched to fixed: the spec's error list, nothing recorded
+    refused = post_update(remote, "xml", petition.number, "12345-u3", "fixed", description="已修好")
+    assert refused.status_code == 400
+    ((code, description),) = errors_of(refused)
+    assert code == "400" and "不能改为 fixed" in description and "已派单" in description
+    assert post_update(remote, "json", petition.number, "12345-u3", "fixed").status_code == 400  # still not taken
+
+    # The same status with a note: a history entry of its own, the resident told of the news
+    noted = post_update(
+        remote, "json", petition.number, "12345-u4", "internal_referral", description="师傅明天上午上门"
+    )
+    assert noted.status_code == 200, noted.text
+    history = world.application.petitions.history(petition)
+    assert [(m.event, m.to_status) for m in history[-3:]] == [
+        ("accept", "accepted"),
+        ("dispatch", "dispatched"),
+        ("note", "dispatched"),
+    ]
+    assert {m.actor for m in history[-3:]} == {"市12345平台"} and history[-1].note == "师傅明天上午上门"
+    assert int(noted.json()[0]["update_id"]) == history[-1].id
+    assert "有新进展：师傅明天上午上门" in told_li(remote)[-1]
+    assert len(told_li(remote)) == before + 3
+
+    listed = remote.get("servicerequestupdates.json", start_date=since).json()
+    ours = [u for u in listed if u["service_request_id"] == petition.number]
+    assert [u["status"] for u in ours] == ["open", "internal_referral", "internal_referral"]
+    assert ours[-1]["description"] == "师傅明天上午上门" and ours[-1]["update_id"] == noted.json()[0]["update_id"]
+
+
+def test_updates_refused_with_the_spec_s_errors(remote: Remote) -> None:
+    petition = file_case(remote.world, "楼道灯坏了", origin="msg-open311-refused")
+    moves = len(remote.world.application.petitions.history(petition))
+    cases = [
+        ({"api_key": "wrong"}, "403"),
+        ({"status": "fixed_ish"}, "400"),
+        ({"update_id": ""}, "400"),
+        ({"service_request_id": "2026-9999"}, "404"),
+        ({"updated_datetime": "yesterday"}, "400"),
+        ({"status": "for_triage"}, "400"),  # the same status needs a description
+        ({"status": "no_further_action"}, "400"),  # a rejection needs its reason
+        ({"description": "<b>好</b>"}, "400"),
+    ]
+    for fields, code in cases:
+        form = {
+            "api_key": remote.key,
+            "service_request_id": petition.number,
+            "update_id": "x-1",
+            "status": "open",
+            "updated_datetime": "2026-11-28T10:00:00+08:00",
+            **fields,
+        }
+        for fmt in ("json", "xml"):
+            answer = httpx.post(f"{remote.base}/servicerequestupdates.{fmt}", data=form, timeout=30)
+            assert [c for c, _ in errors_of(answer)] == [code], (fields, answer.text)
+    case = remote.world.application.petitions.case(petition.number)
+    assert case is not None and case.status.value == "submitted"
+    assert len(remote.world.application.petitions.history(case)) == moves

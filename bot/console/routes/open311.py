@@ -91,6 +91,15 @@ def _answer(fmt: str, make: Callable[[], Response]) -> Response:
         return error(fmt, refused.status, refused.description)
 
 
+async def _posted(request: Request, fmt: str, make: Callable[[dict[str, str]], Response]) -> Response:
+    """A POST's form fields (each bounded) handed to make in a worker thread, answered as _answer does."""
+    if fmt not in _MEDIA:
+        return error("xml", 404, f"不支持的格式：{fmt[:16]}，请用 json 或 xml")
+    form = await request.form()
+    fields = {name: value[:8000] for name, value in form.items() if isinstance(value, str)}
+    return await run_in_threadpool(_answer, fmt, lambda: make(fields))
+
+
 def _query(request: Request) -> dict[str, str]:
     return {name: value[:2000] for name, value in request.query_params.items()}
 
@@ -156,17 +165,13 @@ def requests(request: Request, console: Services, fmt: str) -> Response:
 @api.post("/requests.{fmt}")
 async def post_request(request: Request, console: Services, fmt: str) -> Response:
     """A new service request (form-urlencoded, with an api_key), filed at once as a case."""
-    if fmt not in _MEDIA:
-        return error("xml", 404, f"不支持的格式：{fmt[:16]}，请用 json 或 xml")
-    form = await request.form()
-    fields = {name: value[:8000] for name, value in form.items() if isinstance(value, str)}
 
-    def make() -> Response:
+    def make(fields: dict[str, str]) -> Response:
         community = console.open311.community(fields.get("jurisdiction_id", ""))
         filed = console.open311.submit(fields, community)
         return render(fmt, filed, root="service_requests", item="request")
 
-    return await run_in_threadpool(_answer, fmt, make)
+    return await _posted(request, fmt, make)
 
 
 @api.get("/requests/{request_id}.{fmt}")
@@ -201,6 +206,18 @@ def updates(request: Request, console: Services, fmt: str) -> Response:
         return render(fmt, found, root="service_request_updates", item="request_update")
 
     return _answer(fmt, make)
+
+
+@api.post("/servicerequestupdates.{fmt}")
+async def post_update(request: Request, console: Services, fmt: str) -> Response:
+    """mySociety's update to one of our requests (form-urlencoded, with an api_key): recorded as its move."""
+
+    def make(fields: dict[str, str]) -> Response:
+        community = console.open311.community(fields.get("jurisdiction_id", ""))
+        recorded = console.open311.post_update(fields, community)
+        return render(fmt, recorded, root="service_request_updates", item="request_update")
+
+    return await _posted(request, fmt, make)
 
 
 def is_open311(request: Request) -> bool:
