@@ -16,10 +16,12 @@ import pytest
 
 from bot.console.server import ConsoleServer
 from bot.domain.petitions import Petition, Recognition, RecognitionKind, Reporter
+from bot.domain.photos import PhotoSource
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
 from tests.support.clock import FakeClock
 from tests.support.console import ROOM_A, ROOM_B, ConsoleWorld, csrf_of, sign_in, two_communities
 from tests.support.gateway import free_port
+from tests.support.photos import opened, phone_jpeg
 
 pytestmark = pytest.mark.slow
 LI = Reporter("wechat", ROOM_A, "幸福里3号楼", "wxid_li", "李阿姨")
@@ -427,3 +429,30 @@ def test_updates_refused_with_the_spec_s_errors(remote: Remote) -> None:
     case = remote.world.application.petitions.case(petition.number)
     assert case is not None and case.status.value == "submitted"
     assert len(remote.world.application.petitions.history(case)) == moves
+
+
+def test_media_url_is_a_short_lived_link_only_for_a_reader_with_a_key(remote: Remote) -> None:
+    world = remote.world
+    petition = file_case(world, "垃圾桶满了没人清", origin="msg-open311-media")
+    world.application.photos.attach(petition, phone_jpeg(1200, 900), source=PhotoSource.WECHAT)
+    assert one_json(remote, petition.number)["media_url"] is None  # no key: no link to a resident's photo
+    other = issue_key(world, "和平里平台", community="和平里")
+    assert remote.get(f"requests/{petition.number}.json", api_key=other).json()[0]["media_url"] is None
+
+    read = remote.get(f"requests/{petition.number}.json", api_key=remote.key)
+    assert read.status_code == 200, read.text
+    link = str(read.json()[0]["media_url"])
+    assert link.startswith("http") and "signature=" in link and "/open311/v2/media/" in link
+    listed = xml_of(remote.get("requests.xml", service_request_id=petition.number, api_key=remote.key))
+    assert (listed.findtext("request/media_url") or "").startswith("http")
+    path = link[link.index("/open311/v2/") + len("/open311/v2/") :]
+    fetched = httpx.get(f"{remote.base}/{path}", timeout=30)
+    assert fetched.status_code == 200 and fetched.headers["content-type"] == "image/jpeg"
+    assert opened(fetched.content).size == (1200, 900) and b"PhoneMaker" not in fetched.content
+
+    forged = httpx.get(f"{remote.base}/{path.replace(str(petition.number), '2026-9999')}", timeout=30)
+    assert forged.status_code == 403 and errors_of(forged)[0][0] == "403"
+    assert httpx.get(f"{remote.base}/{path[:-4]}beef", timeout=30).status_code == 403
+    assert remote.get(f"requests/{petition.number}.json", api_key="not-a-key").status_code == 403
+    remote.clock.advance(minutes=11)
+    assert httpx.get(f"{remote.base}/{path}", timeout=30).status_code == 403  # expired
