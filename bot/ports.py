@@ -292,6 +292,15 @@ class PetitionStore(Protocol):
     def recorded_update(self, update: ExternalUpdate) -> int | None:
         """The number of the move an outside system's update made, if it was recorded."""
 
+    def hold_photo(
+        self, draft: PetitionDraft, photo: Photo, content: bytes, *, now: datetime, limit: int
+    ) -> int | None:
+        """Keep a picture with a complaint draft waiting for confirmation: its place (None: no longer waiting;
+        PhotoRefusedError past limit)."""
+
+    def pending_photos(self, draft: PetitionDraft) -> list[tuple[Photo, bytes]]:
+        """The pictures kept with a complaint draft, in the order they came."""
+
     def escalate(
         self,
         petition_id: int,

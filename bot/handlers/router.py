@@ -84,7 +84,7 @@ def resident_handlers(
     table.add(NonTextHint())  # 60: a picture or voice message: "please write"
     table.add(RateLimit(limits))  # 70: too fast, per resident and per group
     if petitions is not None:
-        for row in petition_rows(petitions):  # 80: "1" to confirm, the place asked for, "查询 …", "报事 …"
+        for row in petition_rows(petitions, photos):  # 80: "1" to confirm, the place asked for, "查询 …", "报事 …"
             table.add(row)
     if escalation is not None:
         table.add(Handoff(assistant, escalation))  # 90: "转人工"

@@ -36,6 +36,7 @@ from bot.domain.petitions import (
     find_location,
     urgency_of,
 )
+from bot.domain.photos import Photo
 from bot.domain.privacy import mask_personal_data
 from bot.domain.routing import Department
 from bot.domain.staff import ASSISTANT, Actor, Venue
@@ -260,6 +261,15 @@ class PetitionDesk:
     def drop_pending(self, reporter: Reporter) -> bool:
         """The resident said something else than "1": their complaint is not filed."""
         return self._store.drop_pending(reporter.channel, reporter.group_id, reporter.user_id)
+
+    def hold_photo(self, draft: PetitionDraft, photo: Photo, content: bytes, *, limit: int) -> int | None:
+        """Keep a picture with the complaint waiting for the resident's "1": its place among the draft's pictures;
+        None when it is no longer waiting; PhotoRefusedError past limit."""
+        return self._store.hold_photo(draft, photo, content, now=self._clock.now(), limit=limit)
+
+    def pending_photos(self, draft: PetitionDraft) -> list[tuple[Photo, bytes]]:
+        """The pictures the resident sent with a complaint before confirming it."""
+        return self._store.pending_photos(draft)
 
     def awaiting_location(self, reporter: Reporter) -> Petition | None:
         """The resident's case whose location was just asked for (within confirm_within), if any."""

@@ -81,6 +81,11 @@ class PhotoAlbum:
         self._max_side = max_side
 
     @property
+    def per_case(self) -> int:
+        """The most photos one case keeps."""
+        return self._per_case
+
+    @property
     def max_bytes(self) -> int:
         """The largest upload taken."""
         return self._max_bytes

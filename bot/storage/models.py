@@ -378,6 +378,24 @@ class PendingPetitionRow(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
 
 
+class PendingPetitionPhotoRow(Base):
+    """A picture the resident sent while their complaint waits for confirmation (the JPEG without EXIF): attached
+    to the case once they confirm it, forgotten with the complaint otherwise."""
+
+    __tablename__ = "pending_petition_photos"
+    __table_args__ = (Index("ix_pending_petition_photos_origin", "origin", "sha256", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    origin: Mapped[str] = mapped_column(String(191))
+    sha256: Mapped[str] = mapped_column(String(64))
+    content_type: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
 class ApiKeyRow(Base):
     """A key an outside system (a city platform, the 12345 hotline) posts Open311 requests with: only the SHA-256 of
     the key is stored; community limits it to one jurisdiction ("" for any)."""

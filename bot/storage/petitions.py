@@ -29,12 +29,14 @@ from bot.domain.petitions import (
     Urgency,
     case_number,
 )
+from bot.domain.photos import Photo, PhotoRefusedError
 from bot.domain.routing import Route
 from bot.domain.workflow import Transition
 from bot.storage.channel import mark_handled, queued_row
 from bot.storage.models import (
     GroupConfigRow,
     Open311UpdateRow,
+    PendingPetitionPhotoRow,
     PendingPetitionRow,
     PetitionCounterRow,
     PetitionRow,
@@ -118,7 +120,7 @@ class SqlPetitions:
                 row.due_at = now + route_in_force(session, route).deadline(draft.urgency)
             session.add(row)
             session.flush()
-        session.execute(delete(PendingPetitionRow).where(PendingPetitionRow.origin == draft.origin))
+        _forget_pending(session, PendingPetitionRow.origin == draft.origin)
         petition = _petition(row)
         queued = tuple(replies(petition)) if replies is not None else ()
         if receipt is not None:
@@ -425,11 +427,10 @@ class SqlPetitions:
         reporter = draft.reporter
         try:
             with self._sessions.begin() as session:
-                session.execute(
-                    delete(PendingPetitionRow).where(
-                        _pending_of(reporter.channel, reporter.group_id, reporter.user_id)
-                        | (PendingPetitionRow.expires_at <= now)
-                    )
+                _forget_pending(
+                    session,
+                    _pending_of(reporter.channel, reporter.group_id, reporter.user_id)
+                    | (PendingPetitionRow.expires_at <= now),
                 )
                 session.add(_pending_row(draft, now, expires_at))
                 mark_handled(session, receipt.message_id, replies, now=now, outcome=receipt.outcome)
@@ -449,8 +450,58 @@ class SqlPetitions:
     def drop_pending(self, channel: str, group_id: str, user_id: str) -> bool:
         """Forget the complaint this resident was asked to confirm; False if there was none."""
         with self._sessions.begin() as session:
-            result = session.execute(delete(PendingPetitionRow).where(_pending_of(channel, group_id, user_id)))
-            return bool(getattr(result, "rowcount", 0))
+            return _forget_pending(session, _pending_of(channel, group_id, user_id))
+
+    def hold_photo(
+        self, draft: PetitionDraft, photo: Photo, content: bytes, *, now: datetime, limit: int
+    ) -> int | None:
+        """Keep a picture with the complaint draft waiting for confirmation: its place among the draft's pictures
+        (the same picture twice is kept once); None when the draft is no longer waiting; PhotoRefusedError when it
+        has limit pictures already."""
+        with self._sessions.begin() as session:
+            waiting = session.scalar(
+                select(PendingPetitionRow.id).where(
+                    PendingPetitionRow.origin == draft.origin, PendingPetitionRow.expires_at > now
+                )
+            )
+            if waiting is None:
+                return None
+            kept = list(
+                session.scalars(
+                    select(PendingPetitionPhotoRow.sha256)
+                    .where(PendingPetitionPhotoRow.origin == draft.origin)
+                    .order_by(PendingPetitionPhotoRow.id)
+                )
+            )
+            if photo.sha256 in kept:
+                return kept.index(photo.sha256) + 1
+            if len(kept) >= limit:
+                raise PhotoRefusedError(f"这个诉求已经有 {limit} 张照片了，不能再加。")
+            session.add(
+                PendingPetitionPhotoRow(
+                    origin=draft.origin,
+                    sha256=photo.sha256,
+                    content_type=photo.content_type,
+                    size=photo.size,
+                    width=photo.width,
+                    height=photo.height,
+                    content=content,
+                    created_at=now,
+                )
+            )
+            return len(kept) + 1
+
+    def pending_photos(self, draft: PetitionDraft) -> list[tuple[Photo, bytes]]:
+        """The pictures kept with a complaint draft, in the order they came."""
+        query = (
+            select(PendingPetitionPhotoRow)
+            .where(PendingPetitionPhotoRow.origin == draft.origin)
+            .order_by(PendingPetitionPhotoRow.id)
+        )
+        with self._sessions() as session:
+            return [
+                (Photo(r.sha256, r.content_type, r.size, r.width, r.height), r.content) for r in session.scalars(query)
+            ]
 
     def awaiting_location(self, channel: str, group_id: str, user_id: str, *, since: datetime) -> Petition | None:
         """The resident's newest case filed in this group without a location whose question was asked since."""
@@ -552,6 +603,14 @@ def _new_row(draft: PetitionDraft, number: str, now: datetime) -> PetitionRow:
         note="",
         community=draft.community[:128],
     )
+
+
+def _forget_pending(session: Session, which: Any) -> bool:
+    """In the caller's transaction: drop the complaint drafts which selects, with their pictures; whether any was."""
+    origins = select(PendingPetitionRow.origin).where(which)
+    session.execute(delete(PendingPetitionPhotoRow).where(PendingPetitionPhotoRow.origin.in_(origins)))
+    result = session.execute(delete(PendingPetitionRow).where(which))
+    return bool(getattr(result, "rowcount", 0))
 
 
 def _pending_row(draft: PetitionDraft, now: datetime, expires_at: datetime) -> PendingPetitionRow:
