@@ -180,63 +180,38 @@ class SqlPetitions:
         outside system's update is kept with the move it made, in the same transaction: UpdateAlreadyRecorded (and
         nothing done) when it was recorded before."""
         try:
-            return self._move(
-                petition_id,
-                event,
-                actor=actor,
-                at=at,
-                note=note,
-                values=values,
-                messages=messages,
-                receipt=receipt,
-                external=external,
-            )
+            with self._sessions.begin() as session:
+                moved = apply_transition(
+                    session,
+                    PETITION_WORKFLOW,
+                    PetitionRow,
+                    petition_id,
+                    event,
+                    actor=actor,
+                    at=at,
+                    note=note,
+                    values=values,
+                    messages=messages,
+                )
+                if receipt is not None:
+                    mark_handled(session, receipt.message_id, (), now=at, outcome=receipt.outcome)
+                if external is not None:
+                    session.add(
+                        Open311UpdateRow(
+                            api_key_id=external.api_key_id,
+                            update_id=external.update_id,
+                            transition_id=moved.id,
+                            created_at=at,
+                        )
+                    )
+                    session.flush()
+                row = session.get(PetitionRow, petition_id, populate_existing=True)
+                assert row is not None  # the move just found it
+                return _petition(row)
         except IntegrityError:
             if external is None:
                 raise
             raise UpdateAlreadyRecorded(f"更新 {external.update_id} 已经记录过") from None
-
-    def _move(
-        self,
-        petition_id: int,
-        event: PetitionEvent,
-        *,
-        actor: str,
-        at: datetime,
-        note: str,
-        values: Mapping[str, Any] | None,
-        messages: Sequence[OutboundMessage],
-        receipt: Receipt | None,
-        external: ExternalUpdate | None,
-    ) -> Petition:
-        with self._sessions.begin() as session:
-            moved = apply_transition(
-                session,
-                PETITION_WORKFLOW,
-                PetitionRow,
-                petition_id,
-                event,
-                actor=actor,
-                at=at,
-                note=note,
-                values=values,
-                messages=messages,
-            )
-            if receipt is not None:
-                mark_handled(session, receipt.message_id, (), now=at, outcome=receipt.outcome)
-            if external is not None:
-                session.add(
-                    Open311UpdateRow(
-                        api_key_id=external.api_key_id,
-                        update_id=external.update_id,
-                        transition_id=moved.id,
-                        created_at=at,
-                    )
-                )
-                session.flush()
-            row = session.get(PetitionRow, petition_id, populate_existing=True)
-            assert row is not None  # the move just found it
-            return _petition(row)
 
     def recorded_update(self, update: ExternalUpdate) -> int | None:
         """The number of the move an outside system's update made, if it was recorded."""
