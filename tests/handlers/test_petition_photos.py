@@ -126,3 +126,17 @@ def test_pictures_sent_before_confirming_go_on_the_case_once_confirmed(runtime: 
     send_picture(runtime, phone_jpeg(500, 500), sender="wxid_e")
     say(runtime, "高龄补贴怎么申请", sender="wxid_e")
     assert count(runtime, PendingPetitionPhotoRow) == 0
+
+
+def test_a_picture_waiting_in_the_inbox_at_a_restart_is_handled_with_its_picture(runtime: Application) -> None:
+    filed = FILED.match(text_of(say(runtime, "报事 7号楼门禁坏了", sender="wxid_f")))
+    assert filed is not None
+    recorded = picture(runtime, phone_jpeg(1000, 750), sender="wxid_f")  # recorded, then the process stopped
+    (waiting,) = [m for m in runtime.inbox.waiting() if m.message_id == recorded.message_id]
+    assert waiting.photo is not None and waiting.photo == recorded.photo
+    assert waiting.photo.content == recorded.photo.content and waiting.image == b""
+    handled = runtime.router.handle(waiting)
+    assert text_of(handled) == f"照片已收到，已附在诉求 {filed.group(1)}（第 1 张）。"
+    assert recorded.message_id not in {m.message_id for m in runtime.inbox.waiting()}
+    with runtime.sessions() as session:
+        assert session.get(InboxPhotoRow, recorded.message_id) is None
