@@ -182,8 +182,9 @@ PETITION_WORKFLOW: Workflow[PetitionStatus, PetitionEvent] = Workflow(
         # 吹哨报到: any case still being worked on may be escalated to the street office; it keeps its status (the
         # move is recorded with why and who was told, so the history shows it)
         **{(status, _E.ESCALATE): status for status in _ESCALATABLE},
-        # a note changes nothing but the history (and the case's last note), whatever the status
-        **{(status, _E.NOTE): status for status in PetitionStatus},
+        # a note (an outside system's news) changes nothing but the history and the case's last note; a settled case
+        # takes nothing more
+        **{(status, _E.NOTE): status for status in (*_ESCALATABLE, _S.RESOLVED)},
     },
     error=PetitionMoveRefused,
 )
