@@ -433,6 +433,12 @@ def build_application(
         staff_group_id=settings.staff_group_id,
         utc_offset=utc_offset,
     )
+    photos = PhotoAlbum(
+        SqlPhotoStore(sessions, (state_dir or settings.data_dir) / "photos"),
+        clock,
+        max_bytes=int(settings.photo_max_mb * 1024 * 1024),
+        per_case=settings.photos_per_case,
+    )
     api_keys = Open311Keys(SqlApiKeys(sessions), audit, clock, posts_per_minute=settings.open311_posts_per_minute)
     open311 = GeoReport(
         petitions,
@@ -443,12 +449,8 @@ def build_application(
         default_community=settings.default_community,
         utc_offset=timedelta(hours=settings.utc_offset_hours),
         private_categories=settings.split_list(settings.petition_private_categories),
-    )
-    photos = PhotoAlbum(
-        SqlPhotoStore(sessions, (state_dir or settings.data_dir) / "photos"),
-        clock,
-        max_bytes=int(settings.photo_max_mb * 1024 * 1024),
-        per_case=settings.photos_per_case,
+        photos=photos,
+        public_url=settings.public_address,
     )
     door_codes = DoorCodeDesk(
         SqlDoorCodes(sessions),
@@ -515,6 +517,8 @@ def build_application(
         audit=audit,
         petitions=petitions,
         notices=notices,
+        photos=photos,
+        photo_window=timedelta(minutes=settings.petition_photo_minutes),
     )
     accounts = StaffAccounts(
         SqlStaffAccounts(sessions),

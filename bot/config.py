@@ -276,6 +276,8 @@ class Settings(BaseSettings):
     # Photos on petitions: the largest upload taken, and how many one case keeps
     photo_max_mb: float = Field(default=8.0, gt=0, le=50)
     photos_per_case: int = Field(default=6, ge=1, le=50)
+    # A picture sent in chat goes with the sender's case filed in that group within this many minutes
+    petition_photo_minutes: float = Field(default=30.0, gt=0, le=1440)
     # The 门牌码 phone page's limits: petitions per phone an hour, per network address an hour, per code a day
     door_code_per_device_hour: int = Field(default=3, ge=1, le=1000)
     door_code_per_address_hour: int = Field(default=10, ge=1, le=10000)

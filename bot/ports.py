@@ -14,7 +14,7 @@ from bot.domain.expiry import ExpiryItem, ImportCounts, ItemDraft
 from bot.domain.groups import GroupConfig
 from bot.domain.messages import OutboundMessage, TriggerMode
 from bot.domain.notices import Notice, NoticeDraft, NoticeEvent, NoticeRun, NoticeStatus
-from bot.domain.open311 import ApiKey, CaseMove
+from bot.domain.open311 import ApiKey, CaseMove, ExternalUpdate
 from bot.domain.outbox import Delivery, ExpiredLeases, Membership, QueuedMessage, SendPriority
 from bot.domain.petitions import (
     BoardFilter,
@@ -320,9 +320,23 @@ class PetitionStore(Protocol):
         values: Mapping[str, object] | None = None,
         messages: Sequence[OutboundMessage] = (),
         receipt: Receipt | None = None,
+        external: ExternalUpdate | None = None,
     ) -> Petition:
-        """A workflow move with its messages queued, and the receipt's message marked handled, in the same
-        transaction (PetitionMoveRefused if not allowed)."""
+        """A workflow move with its messages queued, and the receipt's message marked handled (an outside system's
+        update kept with it), in the same transaction (PetitionMoveRefused if not allowed; UpdateAlreadyRecorded
+        for an update recorded before)."""
+
+    def recorded_update(self, update: ExternalUpdate) -> int | None:
+        """The number of the move an outside system's update made, if it was recorded."""
+
+    def hold_photo(
+        self, draft: PetitionDraft, photo: Photo, content: bytes, *, now: datetime, limit: int
+    ) -> int | None:
+        """Keep a picture with a complaint draft waiting for confirmation: its place (None: no longer waiting;
+        PhotoRefusedError past limit)."""
+
+    def pending_photos(self, draft: PetitionDraft) -> list[tuple[Photo, bytes]]:
+        """The pictures kept with a complaint draft, in the order they came."""
 
     def escalate(
         self,

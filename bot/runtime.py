@@ -7,12 +7,13 @@ import asyncio
 import contextlib
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime, timedelta
 
 from bot.app import Application
 from bot.channels.wechaty import WECHAT, WechatyChannel, WechatyChannelError
 from bot.domain.groups import MemberJoin
-from bot.domain.messages import InboundMessage
+from bot.domain.messages import InboundMessage, MessageKind
 from bot.domain.outbox import Membership
 from bot.domain.privacy import mask_personal_data, masked_traceback
 from bot.handlers.router import Handling
@@ -40,6 +41,7 @@ class WechatRuntime:
             on_join=self._on_join,
             on_membership=self._on_membership,
             login_timeout_s=login_timeout_s,
+            image_limit=application.photos.max_bytes,
         )
         self.sender = application.sender(self.channel, channel=WECHAT)
         self._group_seen_at: dict[str, datetime] = {}  # when each group was last recorded as this account's
@@ -63,10 +65,23 @@ class WechatRuntime:
                 "could not record message %s, so it is not handled:\n%s", message.message_id, masked_traceback(exc)
             )
             return
-        if not recorded:
+        if recorded is None:
             log.info("message %s delivered again: already received", message.message_id)
             return
-        await self._handle(message)
+        await self._handle(recorded)
+
+    def _receive(self, message: InboundMessage) -> InboundMessage | None:
+        """Record a message in the inbox (on the inbox thread), and the group it came from as the account's own;
+        return it as recorded, None if it was received before. A picture is checked first and kept beside it as the
+        JPEG without EXIF (or why it was refused), its raw bytes dropped."""
+        now = self.application.clock.now()
+        group, account = message.group_id, message.account
+        last = self._group_seen_at.get(group)
+        if group and account and (last is None or now - last >= SEEN_IN_GROUP_EVERY):
+            self._record(Membership(account, (group,)), now)
+        if message.kind is MessageKind.IMAGE:
+            message = replace(message, image=b"", photo=self.application.photos.received(message.image))
+        return message if self.application.inbox.receive(message, now=now) else None
 
     async def _on_join(self, join: MemberJoin) -> None:
         """The channel's room-join callback: the welcome queued (on the inbox thread: it writes to the database),
@@ -79,15 +94,6 @@ class WechatRuntime:
             return
         if queued:
             self._wake.set()
-
-    def _receive(self, message: InboundMessage) -> bool:
-        """Record a message in the inbox (on the inbox thread), and the group it came from as the account's own."""
-        now = self.application.clock.now()
-        group, account = message.group_id, message.account
-        last = self._group_seen_at.get(group)
-        if group and account and (last is None or now - last >= SEEN_IN_GROUP_EVERY):
-            self._record(Membership(account, (group,)), now)
-        return self.application.inbox.receive(message, now=now)
 
     async def _on_membership(self, membership: Membership) -> None:
         """The channel's word on the account's groups, recorded on the inbox thread (the one that writes them)."""

@@ -8,12 +8,18 @@ and a fresh PuppetOptions is always passed so the shared default is never used).
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import contextlib
+import json
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+import betterproto
 
 from bot.domain.errors import AssistantError
 from bot.domain.groups import MemberJoin
@@ -69,6 +75,39 @@ def _send_error(exc: Exception) -> SendError:
     return as_send_error(exc)
 
 
+# The puppet service's image sizes (wechaty.puppet.ImageType): 3 is the original picture.
+_IMAGE_HD = 3
+# FileBox types in their JSON form: 1 carries its bytes as base64; 7 is a UUID to download from the service.
+_BASE64_BOX, _UUID_BOX = 1, 7
+_DOWNLOAD = "/wechaty.Puppet/Download"
+
+
+@dataclass
+class _DownloadRequest(betterproto.Message):
+    """wechaty.puppet.DownloadRequest: the UUID of a file box."""
+
+    id: str = betterproto.string_field(1)
+
+
+@dataclass
+class _DownloadResponse(betterproto.Message):
+    """wechaty.puppet.DownloadResponse: one chunk of the file."""
+
+    chunk: bytes = betterproto.bytes_field(1)
+
+
+def file_box_bytes(box: dict[str, Any]) -> bytes:
+    """The bytes a FileBox's JSON carries in itself (base64); b"" for one that only points elsewhere (a URL, a QR
+    code): nothing is downloaded from the internet at run time."""
+    encoded = box.get("base64")
+    if box.get("boxType", box.get("type")) != _BASE64_BOX or not isinstance(encoded, str):
+        return b""
+    try:
+        return base64.b64decode(encoded, validate=False)
+    except (binascii.Error, ValueError):
+        return b""
+
+
 def import_wechaty() -> Any:
     """Import wechaty with the compatibility shims applied (once)."""
     import urllib3
@@ -105,8 +144,11 @@ class WechatyChannel:
         on_join: Callable[[MemberJoin], Awaitable[None]] | None = None,
         on_membership: Callable[[Membership], Awaitable[None]] | None = None,
         login_timeout_s: float = 30.0,
+        image_limit: int = 8 * 1024 * 1024,
     ) -> None:
+        """image_limit: a picture's bytes are read up to one more than this (a larger one is refused, not read)."""
         self._endpoint = endpoint
+        self._image_limit = image_limit
         self._token = token
         self._on_message = on_message
         self._on_join = on_join
@@ -256,6 +298,7 @@ class WechatyChannel:
         text = ""
         if kind is MessageKind.TEXT:
             text = await message.mention_text() if room is not None else message.text()
+        image = await self._image(message) if kind is MessageKind.IMAGE else b""
         sent_at = message.date()
         at = sent_at if isinstance(sent_at, datetime) else datetime.now(UTC)
         return InboundMessage(
@@ -271,4 +314,29 @@ class WechatyChannel:
             mentions_self=mentions_self,
             from_self=bool(message.is_self()),
             account=self.account,
+            image=image,
         )
+
+    async def _image(self, message: Any) -> bytes:
+        """A picture's bytes (at most image_limit + 1), fetched from the puppet service; b"" when they cannot be had
+        (the core then tells the resident it was not received, rather than the message being lost)."""
+        try:
+            return await asyncio.wait_for(self._fetch_image(str(message.message_id)), timeout=self._login_timeout_s)
+        except Exception as exc:  # any transport or payload error: the picture is not there
+            log.warning("could not fetch the picture of WeChat message %s: %s", message.message_id, type(exc).__name__)
+            return b""
+
+    async def _fetch_image(self, message_id: str) -> bytes:
+        """MessageImage gives the picture as a FileBox in JSON. A puppet service sends one over 20 KB as a UUID box,
+        whose bytes come from its Download stream; python-wechaty 0.10.7 knows neither, so both are read here."""
+        stub = self._bot.puppet.puppet_stub
+        response = await stub.message_image(id=message_id, type=_IMAGE_HD)
+        box = json.loads(response.filebox)
+        if box.get("boxType", box.get("type")) != _UUID_BOX:
+            return file_box_bytes(box)
+        content = bytearray()
+        async for part in stub._unary_stream(_DOWNLOAD, _DownloadRequest(id=str(box["uuid"])), _DownloadResponse):
+            content += part.chunk
+            if len(content) > self._image_limit:
+                break
+        return bytes(content[: self._image_limit + 1])

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
+from bot.domain.photos import ReceivedPhoto
 from bot.domain.privacy import mask_personal_data
 
 # What the core keeps of one inbound message at most. The assistant asks residents to shorten anything over 500
@@ -72,6 +73,10 @@ class InboundMessage:
     from_self: bool = False
     # The bot account that received it (several WeChat accounts may serve one database); "" when there is one only
     account: str = ""
+    # A picture's bytes as the platform delivered them (never stored), and the picture as checked on arrival (kept
+    # beside the inbox row until the message is handled; never in its text)
+    image: bytes = field(default=b"", repr=False, compare=False)
+    photo: ReceivedPhoto | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         # The edge of the core: whatever a platform delivers, what is kept is bounded and free of control characters.

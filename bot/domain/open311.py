@@ -11,7 +11,7 @@ from datetime import datetime, timedelta, timezone
 from enum import StrEnum
 
 from bot.domain.errors import AssistantError
-from bot.domain.petitions import Petition, PetitionCategory, PetitionStatus
+from bot.domain.petitions import PETITION_WORKFLOW, Petition, PetitionCategory, PetitionEvent, PetitionStatus
 from bot.domain.workflow import Transition
 
 
@@ -35,6 +35,18 @@ STATUS_MAP: dict[PetitionStatus, tuple[BasicStatus, str]] = {
     PetitionStatus.CLOSED: (BasicStatus.CLOSED, "closed"),
     PetitionStatus.REJECTED: (BasicStatus.CLOSED, "no_further_action"),
     PetitionStatus.MERGED: (BasicStatus.CLOSED, "duplicate"),
+}
+
+
+# What an outside system may post as a request's new status (mySociety's extended statuses, and GeoReport's open
+# and closed): each names one of ours. Several of theirs mean "being worked on"; "not the council's responsibility"
+# is taken as a rejection (the posted description, its reason, is told to the resident).
+POSTED_STATUSES: dict[str, PetitionStatus] = {
+    **{extended: status for status, (_, extended) in STATUS_MAP.items()},
+    "planned": PetitionStatus.IN_PROGRESS,
+    "action_scheduled": PetitionStatus.IN_PROGRESS,
+    "investigating": PetitionStatus.IN_PROGRESS,
+    "not_councils_responsibility": PetitionStatus.REJECTED,
 }
 
 
@@ -95,6 +107,34 @@ def parse_w3c(text: str, offset: timedelta) -> datetime:
     except ValueError:
         raise DateNotUnderstood(text) from None
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=timezone(offset))
+
+
+def update_event(current: PetitionStatus, wanted: PetitionStatus) -> PetitionEvent | None:
+    """The workflow event an outside system's update stands for: the move from current to wanted (NOTE when the
+    status stays); None when the workflow has no such move. The assistant's own expiry and 吹哨 are never taken."""
+    if wanted is current:
+        return PetitionEvent.NOTE
+    for event in PETITION_WORKFLOW.allowed_events(current):
+        if event in _NOT_POSTED:
+            continue
+        if PETITION_WORKFLOW.next(current, event) is wanted:
+            return event
+    return None
+
+
+_NOT_POSTED = frozenset({PetitionEvent.EXPIRE, PetitionEvent.ESCALATE, PetitionEvent.NOTE})
+
+
+@dataclass(frozen=True, slots=True)
+class ExternalUpdate:
+    """An update an outside system posted, by its API key and its own update_id: recorded once with its move."""
+
+    api_key_id: int
+    update_id: str
+
+
+class UpdateAlreadyRecorded(AssistantError):
+    """The same outside update was recorded before (two posts of it crossed)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -125,6 +125,7 @@ class PetitionEvent(StrEnum):
     MERGE = "merge"  # a duplicate of another case
     REOPEN = "reopen"  # the resident says it is not fixed
     ESCALATE = "escalate"  # 吹哨报到: the street office is called in; the status stays
+    NOTE = "note"  # a note on the case's history (an outside system's update that changes no status)
 
     @property
     def label(self) -> str:
@@ -143,6 +144,7 @@ _EVENT_LABELS = {
     PetitionEvent.MERGE: "合并",
     PetitionEvent.REOPEN: "重新办理",
     PetitionEvent.ESCALATE: "吹哨",
+    PetitionEvent.NOTE: "备注",
 }
 
 
@@ -180,6 +182,9 @@ PETITION_WORKFLOW: Workflow[PetitionStatus, PetitionEvent] = Workflow(
         # 吹哨报到: any case still being worked on may be escalated to the street office; it keeps its status (the
         # move is recorded with why and who was told, so the history shows it)
         **{(status, _E.ESCALATE): status for status in _ESCALATABLE},
+        # a note (an outside system's news) changes nothing but the history and the case's last note; a settled case
+        # takes nothing more
+        **{(status, _E.NOTE): status for status in (*_ESCALATABLE, _S.RESOLVED)},
     },
     error=PetitionMoveRefused,
 )
@@ -312,7 +317,7 @@ class Filing:
 
 # What staff may do in the console: every event but the assistant's own expiry; a handler (部门经办人) only works a
 # case dispatched to their department.
-_STAFF_EVENTS = frozenset(PetitionEvent) - {PetitionEvent.EXPIRE}
+_STAFF_EVENTS = frozenset(PetitionEvent) - {PetitionEvent.EXPIRE, PetitionEvent.NOTE}
 _HANDLER_EVENTS = frozenset({PetitionEvent.START, PetitionEvent.RESOLVE})
 
 

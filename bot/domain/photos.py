@@ -3,7 +3,7 @@ upload is refused. The files themselves are JPEGs re-encoded without EXIF, one p
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 
@@ -48,3 +48,13 @@ class CasePhoto:
 
 class PhotoRefusedError(AssistantError):
     """An upload that is not kept (not an image, too large, too many for the case); the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class ReceivedPhoto:
+    """A picture a resident sent in chat, checked on arrival: the JPEG that would be kept (photo and content, EXIF
+    already dropped), or why it cannot be (refused, in Chinese)."""
+
+    photo: Photo | None
+    content: bytes = field(default=b"", repr=False)
+    refused: str = ""

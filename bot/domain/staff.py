@@ -133,6 +133,7 @@ class Venue(StrEnum):
     STAFF_GROUP = "微信员工群"
     COMMAND_LINE = "命令行"
     ASSISTANT = "小助手"  # the assistant itself (a resident's pick among the choices closes their question)
+    OPEN311 = "Open311接口"  # an outside system (a city platform, the 12345 hotline) with an API key
 
 
 @dataclass(frozen=True, slots=True)
@@ -161,6 +162,11 @@ class Actor:
         """Whoever runs a command (named by --by where the command asks)."""
         return cls(name, Venue.COMMAND_LINE)
 
+    @classmethod
+    def outside_system(cls, name: str) -> Actor:
+        """An outside system posting through Open311 with its API key (named as staff named the key)."""
+        return cls(name, Venue.OPEN311)
+
     @property
     def elsewhere(self) -> str:
         """Where the staff group is told the action was taken; empty when taken in the staff group itself."""
@@ -173,6 +179,8 @@ class Actor:
             return self.username or self.name
         if self.where is Venue.STAFF_GROUP:
             return f"微信:{self.name}"
+        if self.where is Venue.OPEN311:
+            return f"Open311:{self.name}"
         return self.where.value
 
     def audit_detail(self, detail: str) -> str:

@@ -5,9 +5,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
-from bot.domain.messages import InboundMessage, OutboundMessage
+from bot.domain.messages import InboundMessage, MessageKind, OutboundMessage
 from bot.domain.petitions import (
     Petition,
     PetitionDraft,
@@ -18,6 +19,7 @@ from bot.domain.petitions import (
     Reporter,
     find_location,
 )
+from bot.domain.photos import PhotoRefusedError, PhotoSource, ReceivedPhoto
 from bot.handlers.context import Handling, MessageContext
 from bot.handlers.table import Handler
 from bot.services.escalation import wants_a_person
@@ -30,8 +32,12 @@ from bot.services.petitions import (
     parse_query,
     parse_verdict,
 )
+from bot.services.photos import PhotoAlbum
 
 PRIORITY = 80
+# A picture needs no @ (WeChat cannot mention anyone with one): its row runs before the "not addressed" gate.
+PHOTO_PRIORITY = 45
+PHOTO_TOO_LATE = "这张照片没有附上：要登记的诉求已经过期，请重新描述问题。"
 
 
 def reporter_of(message: InboundMessage) -> Reporter:
@@ -48,14 +54,16 @@ def _handled(outcome: str, replies: Sequence[OutboundMessage]) -> Handling:
 
 
 class ConfirmPetition:
-    """A resident asked to confirm a complaint says "1": the petition is filed and its number told."""
+    """A resident asked to confirm a complaint says "1": the petition is filed and its number told, and the pictures
+    they sent meanwhile are kept on it."""
 
     name = "petition_confirm"
     priority = PRIORITY
     block = True
 
-    def __init__(self, desk: PetitionDesk) -> None:
+    def __init__(self, desk: PetitionDesk, album: PhotoAlbum | None = None) -> None:
         self._desk = desk
+        self._album = album
 
     def check(self, message: InboundMessage, context: MessageContext) -> PetitionDraft | None:
         """The complaint waiting for this resident's confirmation, when the message confirms it."""
@@ -64,8 +72,16 @@ class ConfirmPetition:
         return self._desk.pending(reporter_of(message))
 
     def handle(self, message: InboundMessage, context: MessageContext, match: PetitionDraft) -> Handling:
-        """File it and tell the number, with the message marked handled in the same transaction."""
+        """File it and tell the number, with the message marked handled in the same transaction; then keep the
+        pictures sent with the complaint on the case (read before filing, which forgets the draft)."""
+        photos = self._desk.pending_photos(match) if self._album is not None else []
         filing = self._desk.file(match, receipt=Receipt(message.message_id, "petition_filed"))
+        if self._album is not None and filing.petition is not None:
+            for photo, content in photos:
+                try:
+                    self._album.keep(filing.petition, photo, content, source=PhotoSource.WECHAT)
+                except PhotoRefusedError:  # the case is full: the draft held no more than it may have
+                    break
         return _handled("petition_filed", filing.replies if filing.recorded else ())
 
 
@@ -201,10 +217,59 @@ class FilePetition:
         return _handled("petition_to_confirm", replies)
 
 
-def petition_rows(desk: PetitionDesk) -> list[Handler[Any]]:
-    """The petition rows, all at priority 80, in the order they run."""
+class AttachPhoto:
+    """A picture a resident sends while their complaint waits for "1" is kept with it (and goes on the case once
+    confirmed); one sent right after reporting something (by default within 30 minutes, the case not yet settled)
+    is kept on that case. Either is acknowledged with its place among the case's photos; one that cannot be kept
+    (too large, not an image, the case full) is answered with the reason. A picture with neither is left to the
+    rows after: in a group nobody is answered (residents send pictures all day), privately the hint to write."""
+
+    name = "petition_photo"
+    priority = PHOTO_PRIORITY
+    block = True
+
+    def __init__(self, desk: PetitionDesk, album: PhotoAlbum, *, within: timedelta) -> None:
+        self._desk = desk
+        self._album = album
+        self._within = within
+
+    def check(
+        self, message: InboundMessage, context: MessageContext
+    ) -> tuple[Petition | PetitionDraft, ReceivedPhoto] | None:
+        """The sender's complaint waiting for "1", else their case the picture belongs to, with the picture as
+        checked on arrival."""
+        if message.kind is not MessageKind.IMAGE or message.photo is None:
+            return None
+        reporter = reporter_of(message)
+        target = self._desk.pending(reporter) or self._desk.photo_case(reporter, within=self._within)
+        return None if target is None else (target, message.photo)
+
+    def handle(
+        self, message: InboundMessage, context: MessageContext, match: tuple[Petition | PetitionDraft, ReceivedPhoto]
+    ) -> Handling:
+        """Keep the picture (the same picture twice is kept once) and say so, or say why not."""
+        target, received = match
+        case = f"诉求 {target.number}" if isinstance(target, Petition) else "您的诉求"
+        if received.photo is None:
+            return context.queue(f"{case}的照片没有附上：{received.refused}", "petition_photo_refused")
+        try:
+            if isinstance(target, Petition):
+                kept = self._album.keep(target, received.photo, received.content, source=PhotoSource.WECHAT)
+                place = next((n for n, p in enumerate(self._album.of_case(target), 1) if p.id == kept.id), 1)
+                return context.queue(f"照片已收到，已附在{case}（第 {place} 张）。", "petition_photo")
+            held = self._desk.hold_photo(target, received.photo, received.content, limit=self._album.per_case)
+        except PhotoRefusedError as refused:
+            return context.queue(f"{case}的照片没有附上：{refused}", "petition_photo_refused")
+        if held is None:  # the complaint expired or was answered meanwhile
+            return context.queue(PHOTO_TOO_LATE, "petition_photo_refused")
+        return context.queue(f"照片已收到（第 {held} 张），回复 1 确认登记诉求后会一并附上。", "petition_photo_held")
+
+
+def petition_rows(desk: PetitionDesk, album: PhotoAlbum | None = None) -> list[Handler[Any]]:
+    """The petition rows, all at priority 80, in the order they run (album: pictures kept with a complaint go on
+    its case once it is confirmed)."""
     return [
-        ConfirmPetition(desk),  # "1" to a complaint held for confirmation
+        ConfirmPetition(desk, album),  # "1" to a complaint held for confirmation
         DropUnconfirmedPetition(desk),  # anything else drops it (does not block)
         PetitionLocation(desk),  # "3号楼2单元" after being asked where
         PetitionStatusQuery(desk),  # "查询 2026-0012", "我的诉求"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
 
 from bot.domain.messages import InboundMessage
 from bot.handlers.answering import AssistantReply, ChitChatReply, Handoff
@@ -20,7 +21,7 @@ from bot.handlers.gates import (
     RateLimits,
     StaffGroup,
 )
-from bot.handlers.petitions import petition_rows, reporter_of
+from bot.handlers.petitions import AttachPhoto, petition_rows, reporter_of
 from bot.handlers.staff import (
     AddToKnowledge,
     AnswerQuestion,
@@ -41,6 +42,7 @@ from bot.services.escalation import EscalationService
 from bot.services.faq_book import FaqBook
 from bot.services.notices import NoticeDesk
 from bot.services.petitions import PetitionDesk
+from bot.services.photos import PhotoAlbum
 
 __all__ = [
     "GROUP_BUSY_TEXT",
@@ -65,6 +67,8 @@ def resident_handlers(
     audit: StaffAudit | None,
     petitions: PetitionDesk | None = None,
     notices: NoticeDesk | None = None,
+    photos: PhotoAlbum | None = None,
+    photo_window: timedelta = timedelta(minutes=30),
 ) -> HandlerTable:
     """Every inbound message's rows, in order (each row's priority in the comment); every row here blocks but one
     (a petition left unconfirmed), so the first that matches ends the walk. Rows that need the unanswered queue
@@ -81,12 +85,14 @@ def resident_handlers(
     table.add(DisabledGroup())  # 40: registers a new group; switched off
     if notices is not None:
         table.add(NoticeByNonStaff(notices))  # 45: "#通知 …" from a resident: refused and recorded
+    if petitions is not None and photos is not None:
+        table.add(AttachPhoto(petitions, photos, within=photo_window))  # 45: a picture for the case just reported
     table.add(NotAddressed())  # 50: not meant for the assistant
     table.add(NonTextHint())  # 60: a picture or voice message: "please write"
     table.add(RateLimit(limits))  # 70: too fast, per resident and per group
     table.add(ChitChatReply(assistant))  # 75: "谢谢啊 小助手你真好", "在吗 有个事想问问", a stray "1": a short reply
     if petitions is not None:
-        for row in petition_rows(petitions):  # 80: "1" to confirm, the place asked for, "查询 …", "报事 …"
+        for row in petition_rows(petitions, photos):  # 80: "1" to confirm, the place asked for, "查询 …", "报事 …"
             table.add(row)
     if escalation is not None:
         table.add(Handoff(assistant, escalation))  # 90: "转人工"
@@ -137,6 +143,8 @@ class MessageRouter:
         audit: StaffAudit | None = None,
         petitions: PetitionDesk | None = None,
         notices: NoticeDesk | None = None,
+        photos: PhotoAlbum | None = None,
+        photo_window: timedelta = timedelta(minutes=30),
     ) -> None:
         self._assistant = assistant
         self._petitions = petitions
@@ -154,6 +162,8 @@ class MessageRouter:
             audit=audit,
             petitions=petitions,
             notices=notices,
+            photos=photos,
+            photo_window=photo_window,
         )
 
     def handle(self, message: InboundMessage) -> Handling:

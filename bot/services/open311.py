@@ -5,6 +5,7 @@ key staff issue in the console. Cases are filed through the petition desk like a
 from __future__ import annotations
 
 import hashlib
+import hmac
 import re
 import secrets
 import threading
@@ -16,15 +17,19 @@ from datetime import datetime, timedelta
 from bot.domain.errors import AssistantError
 from bot.domain.messages import bounded_id, one_line
 from bot.domain.open311 import (
+    POSTED_STATUSES,
     ApiKey,
     DateNotUnderstood,
+    ExternalUpdate,
     Open311Error,
+    UpdateAlreadyRecorded,
     basic_status,
     extended_status,
     parse_w3c,
     service_code,
     service_keywords,
     statuses_named,
+    update_event,
     w3c,
 )
 from bot.domain.petitions import (
@@ -32,29 +37,36 @@ from bot.domain.petitions import (
     BoardFilter,
     Petition,
     PetitionCategory,
+    PetitionEvent,
+    PetitionMoveRefused,
     PetitionStatus,
     Recognition,
     RecognitionKind,
     Reporter,
 )
+from bot.domain.photos import CasePhoto
 from bot.domain.privacy import mask_personal_data
 from bot.domain.staff import Actor
 from bot.handlers.ratelimit import SlidingWindowLimiter
 from bot.ports import ApiKeyStore, Clock, GroupDirectory
 from bot.services.audit import StaffAudit
 from bot.services.petitions import LOCATION_CHARS, PetitionDesk, case_community, masked_text
+from bot.services.photos import PhotoAlbum
 
 # One GeoReport document: field → a string, number, flag, None, or a list of strings or of documents.
 Document = dict[str, object]
 
 # The spec: a request listing spans at most 90 days and returns at most 1,000 records by default.
 WINDOW = timedelta(days=90)
+# How long a media_url (a signed link to a case's photo) works.
+MEDIA_TTL = timedelta(minutes=10)
 MAX_RECORDS = 1000
 DESCRIPTION_LIMIT = 4000
 SERVICE_GROUP = "居民诉求"
 _HTML = re.compile(r"<\s*/?\s*[A-Za-z!][^>]*>")
 _TOKEN = re.compile(r"^[0-9a-f]{32}$")
 _KEY_NAME_CHARS = 64
+_UPDATE_ID_CHARS = 128
 
 
 class ApiKeyNameRequiredError(AssistantError):
@@ -105,6 +117,20 @@ class Open311Keys:
         self._audit.record_as(actor, "api_key_revoked", target=f"密钥 {key.id}", detail=key.name)
         return key
 
+    def reader(self, secret: str) -> ApiKey | None:
+        """The key a read presents, if any (None when none is given): reads need no key, but one unlocks the
+        photos' short-lived links; 403 for a wrong or revoked key. Reads are not rate-limited like posts."""
+        if not secret.strip():
+            return None
+        key = self._store.find(key_hash(secret.strip()))
+        if key is None:
+            raise Open311Error(403, "api_key 无效或已停用")
+        return key
+
+    def active(self, key_id: int) -> bool:
+        """Whether the key numbered key_id is issued and not revoked."""
+        return any(k.id == key_id and k.active for k in self._store.all())
+
     def authenticate(self, secret: str) -> ApiKey:
         """The unrevoked key secret is, its use noted; 403 for a missing or wrong key, 429 past its rate."""
         key = self._store.find(key_hash(secret.strip())) if secret.strip() else None
@@ -139,7 +165,15 @@ class GeoReport:
         default_community: str,
         utc_offset: timedelta,
         private_categories: Sequence[str] = (),
+        photos: PhotoAlbum | None = None,
+        public_url: str = "",
     ) -> None:
+        """photos and public_url give a request's media_url: a link to its first photo, signed for MEDIA_TTL and only
+        for a client that reads with a valid API key of the case's community (none without photos)."""
+        self._photos = photos
+        self._public_url = public_url.rstrip("/")
+        # Links are signed with a secret of this process: they die with it, and within MEDIA_TTL anyway
+        self._media_secret = secrets.token_bytes(32)
         self._petitions = petitions
         self._keys = keys
         self._groups = groups
@@ -189,11 +223,12 @@ class GeoReport:
         service_code, status (open, closed or an extended status; a comma list), start_date and end_date (at most
         90 days apart; the last 90 days by default), page and page_size (at most 1,000, the default); newest first."""
         shown = BoardFilter(community=community)
+        reader = self._keys.reader(query.get("api_key", ""))
         page, size = _page(query)
         ids = _list(query.get("service_request_id", ""))
         if ids:
             cases = self._petitions.matching(shown, numbers=ids[:MAX_RECORDS], limit=MAX_RECORDS)
-            return [self._request(p) for p in cases]
+            return [self._request(p, reader) for p in cases]
         code = query.get("service_code", "").strip()
         if code:
             category = self._by_code.get(code)
@@ -215,14 +250,35 @@ class GeoReport:
             offset=(page - 1) * size,
             limit=size,
         )
-        return [self._request(p) for p in cases]
+        return [self._request(p, reader) for p in cases]
 
-    def request(self, request_id: str, community: str | None) -> list[Document]:
-        """One request by its id (the case number), as a list of one; 404 when there is none (in this community)."""
+    def request(self, request_id: str, community: str | None, *, api_key: str = "") -> list[Document]:
+        """One request by its id (the case number), as a list of one; 404 when there is none (in this community).
+        With a valid api_key its media_url is a short-lived link to its first photo."""
+        reader = self._keys.reader(api_key)
         found = self._petitions.case(request_id.strip())
         if found is None or not self._in(found, community):
             raise Open311Error(404, f"没有这个 service_request_id：{one_line(request_id, limit=32)}")
-        return [self._request(found)]
+        return [self._request(found, reader)]
+
+    def media(self, number: str, photo_id: int, *, key_id: int, expires: int, signature: str) -> CasePhoto:
+        """The photo a signed media_url links to; 403 for a link that is forged, expired or whose key was revoked
+        since, 404 for a photo that is gone."""
+        expected = self._signature(key_id, number, photo_id, expires)
+        if not hmac.compare_digest(expected, signature) or expires < self._clock.now().timestamp():
+            raise Open311Error(403, "链接无效或已过期，请重新读取这个请求")
+        if not self._keys.active(key_id):
+            raise Open311Error(403, "这个链接的 api_key 已停用")
+        found = self._petitions.case(number)
+        kept = self._photos.find(found, photo_id) if found is not None and self._photos is not None else None
+        if kept is None:
+            raise Open311Error(404, "没有这张照片")
+        return kept
+
+    def photo_content(self, photo: CasePhoto) -> bytes:
+        """The stored JPEG of a photo a media link names."""
+        assert self._photos is not None  # media() found the photo through the album
+        return self._photos.content(photo)
 
     def token(self, token: str, community: str | None) -> list[Document]:
         """The request a token stands for (a post is filed at once, so every token we issued has one)."""
@@ -247,11 +303,7 @@ class GeoReport:
         if category is None:
             raise Open311Error(400, f"没有这个 service_code：{one_line(code, limit=64)}")
         location = _location(form)
-        description = form.get("description", "").strip()
-        if len(description) > DESCRIPTION_LIMIT:
-            raise Open311Error(400, f"description 最多 {DESCRIPTION_LIMIT} 字")
-        if _HTML.search(description):
-            raise Open311Error(400, "description 不能包含 HTML")
+        description = _description(form)
         token = uuid.uuid4().hex
         account = form.get("account_id", "").strip() or form.get("device_id", "").strip()
         name = one_line(f"{form.get('last_name', '').strip()}{form.get('first_name', '').strip()}", limit=64)
@@ -303,8 +355,89 @@ class GeoReport:
             )
         return documents
 
-    def _request(self, petition: Petition) -> Document:
-        """One case as a service request; a private category's words and place are not published."""
+    def post_update(self, form: Mapping[str, str], community: str | None) -> list[Document]:
+        """mySociety's POST /servicerequestupdates: an outside system's update to one of our requests, with its key.
+        A new status is recorded as the workflow move it stands for (who: the key's name; the description as the
+        note, told to the resident as any move is); the same status (or open on an open case, closed on a closed
+        one) as a note on the history. A move the workflow does not allow is refused (400); the same update_id
+        posted again by the same key records nothing more and answers as the first time."""
+        key = self._keys.authenticate(form.get("api_key", ""))
+        missing = [f for f in ("service_request_id", "update_id", "status", "updated_datetime") if not form.get(f)]
+        if missing:
+            raise Open311Error(400, f"缺少 {', '.join(missing)}")
+        update_id = form["update_id"].strip()
+        if len(update_id) > _UPDATE_ID_CHARS or not update_id.isprintable():
+            raise Open311Error(400, f"update_id 最多 {_UPDATE_ID_CHARS} 个可见字符")
+        self._date(form, "updated_datetime")  # checked: a client's malformed date is its error to see
+        petition = self._petitions.case(form["service_request_id"].strip())
+        if petition is None or not self._in(petition, community):
+            raise Open311Error(404, f"没有这个 service_request_id：{one_line(form['service_request_id'], limit=32)}")
+        if not key.serves(case_community(petition, self._groups)):
+            raise Open311Error(403, f"这个 api_key 只能更新{key.community}的诉求")
+        external = ExternalUpdate(key.id, update_id)
+        recorded = self._petitions.recorded_update(external)
+        if recorded is not None:
+            return [{"update_id": str(recorded)}]
+        status_name = form["status"].strip().lower()
+        wanted = POSTED_STATUSES.get(status_name)
+        if wanted is None:
+            raise Open311Error(400, f"status 不是 mySociety 的扩展状态之一：{one_line(status_name, limit=32)}")
+        description = _description(form)
+        event = update_event(petition.status, wanted) if wanted is not None else None
+        if event is None and basic_status(petition.status) == status_name:
+            event = PetitionEvent.NOTE  # "open" on a case being worked on, "closed" on a settled one: nothing moves
+        if event is None:
+            raise Open311Error(
+                400,
+                f"诉求 {petition.number} 现在是“{petition.status.label}”（{extended_status(petition.status)}），"
+                f"不能改为 {status_name}",
+            )
+        if event is PetitionEvent.NOTE and not description:
+            raise Open311Error(400, "状态没有变化时 description 不能为空")
+        actor = Actor.outside_system(key.name)
+        department = one_line(form.get("agency_responsible", ""), limit=64) or key.name
+        try:
+            self._petitions.move(
+                petition.number,
+                event,
+                actor=actor,
+                note=mask_personal_data(description),
+                department=department if event is PetitionEvent.DISPATCH else "",
+                external=external,
+            )
+        except UpdateAlreadyRecorded:
+            pass  # the same update posted twice at once: the first one's move stands
+        except PetitionMoveRefused as refused:  # moved by someone else meanwhile
+            raise Open311Error(400, str(refused)) from None
+        except AssistantError as refused:  # a rejection without its reason, an unknown case
+            raise Open311Error(400, str(refused)) from None
+        recorded = self._petitions.recorded_update(external)
+        if recorded is None:
+            raise Open311Error(500, "更新没能记录，请稍后再试")
+        return [{"update_id": str(recorded)}]
+
+    def _media_url(self, petition: Petition, reader: ApiKey | None) -> str | None:
+        """A link to the case's first photo, signed for MEDIA_TTL, for a reader whose key serves the case's
+        community; None otherwise (photos are personal data: no key, no link)."""
+        if reader is None or self._photos is None or not reader.serves(case_community(petition, self._groups)):
+            return None
+        photos = self._photos.of_case(petition)
+        if not photos:
+            return None
+        first = photos[0].id
+        expires = int((self._clock.now() + MEDIA_TTL).timestamp())
+        signature = self._signature(reader.id, petition.number, first, expires)
+        return (
+            f"{self._public_url}/open311/v2/media/{petition.number}/{first}.jpg"
+            f"?key_id={reader.id}&expires={expires}&signature={signature}"
+        )
+
+    def _signature(self, key_id: int, number: str, photo_id: int, expires: int) -> str:
+        said = f"{key_id}|{number}|{photo_id}|{expires}".encode()
+        return hmac.new(self._media_secret, said, hashlib.sha256).hexdigest()
+
+    def _request(self, petition: Petition, reader: ApiKey | None = None) -> Document:
+        """One case as a service request; a private category's words, place and photos are not published."""
         withheld = petition.category in self._private
         return {
             "service_request_id": petition.number,
@@ -324,7 +457,7 @@ class GeoReport:
             "zipcode": None,
             "lat": None,
             "long": None,
-            "media_url": None,
+            "media_url": None if withheld else self._media_url(petition, reader),
         }
 
     def _code_of(self, category: str) -> str:
@@ -361,6 +494,16 @@ class GeoReport:
             return parse_w3c(text, self._offset)
         except DateNotUnderstood:
             raise Open311Error(400, f"{field} 应为 W3C 时间，比如 2026-11-01T00:00:00+08:00") from None
+
+
+def _description(form: Mapping[str, str]) -> str:
+    """A posted description: at most 4000 characters, no HTML; 400 otherwise."""
+    description = form.get("description", "").strip()
+    if len(description) > DESCRIPTION_LIMIT:
+        raise Open311Error(400, f"description 最多 {DESCRIPTION_LIMIT} 字")
+    if _HTML.search(description):
+        raise Open311Error(400, "description 不能包含 HTML")
+    return description
 
 
 def _origin(token: str) -> str:

@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from bot.domain.errors import AssistantError
 from bot.domain.messages import OutboundMessage, one_line, plain_text
-from bot.domain.open311 import CaseMove
+from bot.domain.open311 import CaseMove, ExternalUpdate
 from bot.domain.petitions import (
     DEFAULT_CATEGORY,
     PAGE_CHANNEL,
@@ -36,6 +36,7 @@ from bot.domain.petitions import (
     find_location,
     urgency_of,
 )
+from bot.domain.photos import Photo
 from bot.domain.privacy import mask_personal_data
 from bot.domain.routing import Department
 from bot.domain.staff import ASSISTANT, Actor, Venue
@@ -261,6 +262,15 @@ class PetitionDesk:
         """The resident said something else than "1": their complaint is not filed."""
         return self._store.drop_pending(reporter.channel, reporter.group_id, reporter.user_id)
 
+    def hold_photo(self, draft: PetitionDraft, photo: Photo, content: bytes, *, limit: int) -> int | None:
+        """Keep a picture with the complaint waiting for the resident's "1": its place among the draft's pictures;
+        None when it is no longer waiting; PhotoRefusedError past limit."""
+        return self._store.hold_photo(draft, photo, content, now=self._clock.now(), limit=limit)
+
+    def pending_photos(self, draft: PetitionDraft) -> list[tuple[Photo, bytes]]:
+        """The pictures the resident sent with a complaint before confirming it."""
+        return self._store.pending_photos(draft)
+
     def awaiting_location(self, reporter: Reporter) -> Petition | None:
         """The resident's case whose location was just asked for (within confirm_within), if any."""
         since = self._clock.now() - self._confirm_within
@@ -275,6 +285,15 @@ class PetitionDesk:
         if verdict is not None:
             return self.awaiting_verdict(reporter, verdict.number) is not None
         return bool(find_location(text)) and self.awaiting_location(reporter) is not None
+
+    def photo_case(self, reporter: Reporter, *, within: timedelta) -> Petition | None:
+        """The case a picture this resident just sent belongs to: their newest unsettled case filed in this group (or
+        this private chat) within the last within, if any."""
+        since = self._clock.now() - within
+        cases = self._store.of_reporter(
+            reporter.channel, reporter.user_id, group_id=reporter.group_id, open_only=True, limit=1
+        )
+        return next((p for p in cases if p.created_at >= since), None)
 
     def locate(self, petition: Petition, text: str, *, receipt: Receipt) -> list[OutboundMessage]:
         """Keep where the case is, as the resident said it, and thank them; [] if their message was handled before."""
@@ -425,12 +444,13 @@ class PetitionDesk:
         values: Mapping[str, object] | None = None,
         staff: str = "",
         receipt: Receipt | None = None,
+        external: ExternalUpdate | None = None,
     ) -> Petition:
         """actor moves case number on event (setting values too): the move is recorded with who, when and note, the
         resident is told in their group (@-mentioned; privately for sensitive categories) and the staff group the
-        staff text if any, the receipt's message marked handled, in the same transaction; and it is audited. A
-        dispatch names the department the case goes to: kept on the case and said in the recorded note, not to the
-        resident."""
+        staff text if any, the receipt's message marked handled (an outside system's update kept with the move), in
+        the same transaction; and it is audited. A dispatch names the department the case goes to: kept on the case
+        and said in the recorded note, not to the resident."""
         if event is PetitionEvent.ESCALATE:  # the resident is not told: see escalate
             escalated = self.escalate(number, note, actor=actor)
             assert escalated is not None  # only an automatic escalation is ever skipped
@@ -467,12 +487,17 @@ class PetitionDesk:
                 values=stored,
                 messages=messages,
                 receipt=receipt,
+                external=external,
             )
         except TransitionNotAllowed as refused:
             raise _refusal(number, refused, event) from refused
         detail = f"{event.label}：{note}" if note else event.label
         self._audit.record_as(actor, "petition_moved", target=number, detail=detail)
         return moved
+
+    def recorded_update(self, update: ExternalUpdate) -> int | None:
+        """The number of the recorded move an outside system's update made, if it was recorded."""
+        return self._store.recorded_update(update)
 
     def _due_text(self, petition: Petition) -> str:
         """When a case must be resolved by, as staff read it ("" : no deadline)."""
@@ -565,6 +590,7 @@ class PetitionDesk:
             PetitionEvent.REJECT: f"{subject}不予受理，原因{said}。",
             PetitionEvent.MERGE: f"{subject}已与同类诉求合并办理{said}，进展会一并告诉您。",
             PetitionEvent.REOPEN: f"{subject}已重新办理，我们会尽快处理。",
+            PetitionEvent.NOTE: f"{subject}有新进展{said}。",
         }[event]
 
     def _staff_notice(self, text: str) -> list[OutboundMessage]:

@@ -10,7 +10,7 @@ import warnings
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from bot.domain.petitions import Petition
-from bot.domain.photos import JPEG, CasePhoto, Photo, PhotoRefusedError, PhotoSource
+from bot.domain.photos import JPEG, CasePhoto, Photo, PhotoRefusedError, PhotoSource, ReceivedPhoto
 from bot.ports import Clock, PhotoStore
 
 MAX_SIDE = 1600
@@ -20,6 +20,8 @@ ACCEPTED_FORMATS = frozenset({"JPEG", "MPO", "PNG", "WEBP", "GIF", "BMP"})
 MAX_PIXELS = 50_000_000
 JPEG_QUALITY = 85
 NOT_AN_IMAGE = "这个文件不是能识别的图片，请上传手机拍的照片（JPG、PNG 等）。"
+# A picture sent in chat whose bytes the channel could not fetch from WeChat.
+NOT_RECEIVED = "这张照片没有收到，请重新发一次。"
 
 
 def normalised_jpeg(content: bytes, *, max_bytes: int, max_side: int = MAX_SIDE) -> tuple[Photo, bytes]:
@@ -79,6 +81,11 @@ class PhotoAlbum:
         self._max_side = max_side
 
     @property
+    def per_case(self) -> int:
+        """The most photos one case keeps."""
+        return self._per_case
+
+    @property
     def max_bytes(self) -> int:
         """The largest upload taken."""
         return self._max_bytes
@@ -87,6 +94,17 @@ class PhotoAlbum:
         """The upload as it would be kept; PhotoRefusedError with the reason if it cannot be (checked before a case
         is filed, so a bad photo never leaves a case without the photo the resident meant to send)."""
         return normalised_jpeg(content, max_bytes=self._max_bytes, max_side=self._max_side)
+
+    def received(self, content: bytes) -> ReceivedPhoto:
+        """A picture sent in chat, checked on arrival: the JPEG that would be kept, or why it cannot be (nothing
+        fetched: NOT_RECEIVED)."""
+        if not content:
+            return ReceivedPhoto(None, refused=NOT_RECEIVED)
+        try:
+            photo, data = self.check(content)
+        except PhotoRefusedError as refused:
+            return ReceivedPhoto(None, refused=str(refused))
+        return ReceivedPhoto(photo, data)
 
     def attach(self, petition: Petition, content: bytes, *, source: PhotoSource) -> CasePhoto:
         """Check content and keep it on the case; PhotoRefusedError with the reason if it is not taken."""

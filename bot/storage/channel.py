@@ -23,8 +23,9 @@ from bot.domain.outbox import (
     delivery_target,
     owner_account,
 )
+from bot.domain.photos import Photo, ReceivedPhoto
 from bot.domain.privacy import mask_personal_data
-from bot.storage.models import GroupAccountRow, GroupConfigRow, InboxRow, OutboxRow, ProcessedMessageRow
+from bot.storage.models import GroupAccountRow, GroupConfigRow, InboxPhotoRow, InboxRow, OutboxRow, ProcessedMessageRow
 
 # Inbox: received → handled, or failed after repeated attempts. (The outbox's statuses: bot.domain.outbox.)
 RECEIVED, HANDLED, FAILED = "received", "handled", "failed"
@@ -207,6 +208,8 @@ class SqlInbox:
                         handled_at=None,
                     )
                 )
+                if message.photo is not None:
+                    session.add(_photo_row(message.message_id, message.photo))
         except IntegrityError:
             return False
         return True
@@ -214,8 +217,14 @@ class SqlInbox:
     def waiting(self) -> list[InboundMessage]:
         """Messages received but not handled yet, in the order they arrived."""
         with self._sessions() as session:
-            rows = session.scalars(select(InboxRow).where(InboxRow.status == RECEIVED).order_by(InboxRow.id))
-            return [_inbound(row) for row in rows]
+            rows = session.scalars(select(InboxRow).where(InboxRow.status == RECEIVED).order_by(InboxRow.id)).all()
+            photos = {
+                row.message_id: row
+                for row in session.scalars(
+                    select(InboxPhotoRow).where(InboxPhotoRow.message_id.in_([r.message_id for r in rows]))
+                )
+            }
+            return [_inbound(row, photos.get(row.message_id)) for row in rows]
 
     def begin(self, message_id: str) -> int | None:
         """Count one more attempt at handling a waiting message (counted before it starts, so a message that kills
@@ -240,6 +249,7 @@ class SqlInbox:
                 .values(status=HANDLED, outcome=outcome[:64], text="", handled_at=now)
                 .execution_options(synchronize_session=False)
             )
+            forget_photo(session, message_id)
 
     def record_failure(self, message_id: str, reason: str, *, give_up: bool, now: datetime) -> None:
         """An attempt failed: keep the reason; when giving up, the message is failed and never tried again (its text
@@ -253,6 +263,7 @@ class SqlInbox:
             row.last_error = reason[:2000]
             if give_up:
                 row.status, row.handled_at, row.text = FAILED, now, mask_personal_data(row.text)
+                forget_photo(session, message_id)
 
     def counts(self) -> dict[str, int]:
         """Number of messages per status."""
@@ -263,11 +274,38 @@ class SqlInbox:
     def forget_settled_before(self, cutoff: datetime) -> int:
         """Drop handled and failed messages received before cutoff (never one still waiting)."""
         with self._sessions.begin() as session:
+            settled = select(InboxRow.message_id).where(InboxRow.status != RECEIVED, InboxRow.received_at < cutoff)
+            session.execute(delete(InboxPhotoRow).where(InboxPhotoRow.message_id.in_(settled)))
             result = session.execute(delete(InboxRow).where(InboxRow.status != RECEIVED, InboxRow.received_at < cutoff))
             return int(getattr(result, "rowcount", 0) or 0)
 
 
-def _inbound(row: InboxRow) -> InboundMessage:
+def forget_photo(session: Session, message_id: str) -> None:
+    """In the caller's transaction: drop the picture kept with an inbound message (it is handled now)."""
+    session.execute(delete(InboxPhotoRow).where(InboxPhotoRow.message_id == message_id))
+
+
+def _photo_row(message_id: str, received: ReceivedPhoto) -> InboxPhotoRow:
+    photo = received.photo or Photo("", "", 0, 0, 0)
+    return InboxPhotoRow(
+        message_id=message_id,
+        sha256=photo.sha256,
+        content_type=photo.content_type,
+        size=photo.size,
+        width=photo.width,
+        height=photo.height,
+        content=received.content,
+        refused=received.refused,
+    )
+
+
+def _received(row: InboxPhotoRow) -> ReceivedPhoto:
+    if row.refused or not row.sha256:
+        return ReceivedPhoto(None, refused=row.refused)
+    return ReceivedPhoto(Photo(row.sha256, row.content_type, row.size, row.width, row.height), row.content)
+
+
+def _inbound(row: InboxRow, photo: InboxPhotoRow | None = None) -> InboundMessage:
     return InboundMessage(
         message_id=row.message_id,
         channel=row.channel,
@@ -281,6 +319,7 @@ def _inbound(row: InboxRow) -> InboundMessage:
         mentions_self=row.mentions_self,
         from_self=row.from_self,
         account=row.account,
+        photo=_received(photo) if photo is not None else None,
     )
 
 
@@ -525,6 +564,7 @@ def mark_handled(
         .values(status=HANDLED, outcome=outcome[:64], text="", handled_at=now)
         .execution_options(synchronize_session=False)
     )
+    forget_photo(session, message_id)
     source = f"reply:{message_id}"
     for n, reply in enumerate(replies):
         # Keyed by position: the ledger forgets after a week, the keys keep a late redelivery out too

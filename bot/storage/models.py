@@ -127,6 +127,22 @@ class InboxRow(Base):
     account: Mapped[str] = mapped_column(String(128), server_default="")
 
 
+class InboxPhotoRow(Base):
+    """The picture of an inbound image message as checked on arrival (the JPEG without EXIF, or why it was refused),
+    kept apart from the inbox row until the message is handled, then deleted."""
+
+    __tablename__ = "inbox_photos"
+
+    message_id: Mapped[str] = mapped_column(String(191), primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    content_type: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    refused: Mapped[str] = mapped_column(Text)
+
+
 class OutboxRow(Base):
     """A message waiting to be sent, held by a sender under a lease, sent, failed or unconfirmed (never silently
     dropped); see bot.domain.outbox.OutboxStatus."""
@@ -403,6 +419,24 @@ class PendingPetitionRow(Base):
     expires_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
 
 
+class PendingPetitionPhotoRow(Base):
+    """A picture the resident sent while their complaint waits for confirmation (the JPEG without EXIF): attached
+    to the case once they confirm it, forgotten with the complaint otherwise."""
+
+    __tablename__ = "pending_petition_photos"
+    __table_args__ = (Index("ix_pending_petition_photos_origin", "origin", "sha256", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    origin: Mapped[str] = mapped_column(String(191))
+    sha256: Mapped[str] = mapped_column(String(64))
+    content_type: Mapped[str] = mapped_column(String(32))
+    size: Mapped[int] = mapped_column(Integer)
+    width: Mapped[int] = mapped_column(Integer)
+    height: Mapped[int] = mapped_column(Integer)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
 class ApiKeyRow(Base):
     """A key an outside system (a city platform, the 12345 hotline) posts Open311 requests with: only the SHA-256 of
     the key is stored; community limits it to one jurisdiction ("" for any)."""
@@ -434,6 +468,20 @@ class PetitionPhotoRow(Base):
     width: Mapped[int] = mapped_column(Integer)
     height: Mapped[int] = mapped_column(Integer)
     source: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
+class Open311UpdateRow(Base):
+    """An update an outside system posted to one of our requests (POST servicerequestupdates): its own update_id,
+    kept with the move it recorded, so that posting it again records nothing more."""
+
+    __tablename__ = "open311_updates"
+    __table_args__ = (Index("ix_open311_updates_key_update", "api_key_id", "update_id", unique=True),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    api_key_id: Mapped[int] = mapped_column(Integer)
+    update_id: Mapped[str] = mapped_column(String(128))
+    transition_id: Mapped[int] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime())
 
 

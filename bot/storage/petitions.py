@@ -13,7 +13,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.domain.messages import OutboundMessage
-from bot.domain.open311 import CaseMove
+from bot.domain.open311 import CaseMove, ExternalUpdate, UpdateAlreadyRecorded
 from bot.domain.petitions import (
     PETITION_WORKFLOW,
     BoardFilter,
@@ -29,11 +29,14 @@ from bot.domain.petitions import (
     Urgency,
     case_number,
 )
+from bot.domain.photos import Photo, PhotoRefusedError
 from bot.domain.routing import Route
 from bot.domain.workflow import Transition
 from bot.storage.channel import mark_handled, queue_once, queued_row
 from bot.storage.models import (
     GroupConfigRow,
+    Open311UpdateRow,
+    PendingPetitionPhotoRow,
     PendingPetitionRow,
     PetitionCounterRow,
     PetitionRow,
@@ -117,7 +120,7 @@ class SqlPetitions:
                 row.due_at = now + route_in_force(session, route).deadline(draft.urgency)
             session.add(row)
             session.flush()
-        session.execute(delete(PendingPetitionRow).where(PendingPetitionRow.origin == draft.origin))
+        _forget_pending(session, PendingPetitionRow.origin == draft.origin)
         petition = _petition(row)
         queued = tuple(replies(petition)) if replies is not None else ()
         if receipt is not None:
@@ -169,28 +172,54 @@ class SqlPetitions:
         values: Mapping[str, Any] | None = None,
         messages: Sequence[OutboundMessage] = (),
         receipt: Receipt | None = None,
+        external: ExternalUpdate | None = None,
     ) -> Petition:
         """Apply event as PETITION_WORKFLOW allows (PetitionMoveRefused otherwise), recording the move, queueing
         messages and marking the receipt's inbound message handled in the same transaction; the case as it is
-        afterwards. Two deliveries of one message meet at the status compare-and-set: the second is refused."""
-        with self._sessions.begin() as session:
-            apply_transition(
-                session,
-                PETITION_WORKFLOW,
-                PetitionRow,
-                petition_id,
-                event,
-                actor=actor,
-                at=at,
-                note=note,
-                values=values,
-                messages=messages,
-            )
-            if receipt is not None:
-                mark_handled(session, receipt.message_id, (), now=at, outcome=receipt.outcome)
-            row = session.get(PetitionRow, petition_id, populate_existing=True)
-            assert row is not None  # the move just found it
-            return _petition(row)
+        afterwards. Two deliveries of one message meet at the status compare-and-set: the second is refused. An
+        outside system's update is kept with the move it made, in the same transaction: UpdateAlreadyRecorded (and
+        nothing done) when it was recorded before."""
+        try:
+            with self._sessions.begin() as session:
+                moved = apply_transition(
+                    session,
+                    PETITION_WORKFLOW,
+                    PetitionRow,
+                    petition_id,
+                    event,
+                    actor=actor,
+                    at=at,
+                    note=note,
+                    values=values,
+                    messages=messages,
+                )
+                if receipt is not None:
+                    mark_handled(session, receipt.message_id, (), now=at, outcome=receipt.outcome)
+                if external is not None:
+                    session.add(
+                        Open311UpdateRow(
+                            api_key_id=external.api_key_id,
+                            update_id=external.update_id,
+                            transition_id=moved.id,
+                            created_at=at,
+                        )
+                    )
+                    session.flush()
+                row = session.get(PetitionRow, petition_id, populate_existing=True)
+                assert row is not None  # the move just found it
+                return _petition(row)
+        except IntegrityError:
+            if external is None:
+                raise
+            raise UpdateAlreadyRecorded(f"更新 {external.update_id} 已经记录过") from None
+
+    def recorded_update(self, update: ExternalUpdate) -> int | None:
+        """The number of the move an outside system's update made, if it was recorded."""
+        query = select(Open311UpdateRow.transition_id).where(
+            Open311UpdateRow.api_key_id == update.api_key_id, Open311UpdateRow.update_id == update.update_id
+        )
+        with self._sessions() as session:
+            return session.scalar(query)
 
     def escalate(
         self,
@@ -364,11 +393,10 @@ class SqlPetitions:
         reporter = draft.reporter
         try:
             with self._sessions.begin() as session:
-                session.execute(
-                    delete(PendingPetitionRow).where(
-                        _pending_of(reporter.channel, reporter.group_id, reporter.user_id)
-                        | (PendingPetitionRow.expires_at <= now)
-                    )
+                _forget_pending(
+                    session,
+                    _pending_of(reporter.channel, reporter.group_id, reporter.user_id)
+                    | (PendingPetitionRow.expires_at <= now),
                 )
                 session.add(_pending_row(draft, now, expires_at))
                 mark_handled(session, receipt.message_id, replies, now=now, outcome=receipt.outcome)
@@ -388,8 +416,58 @@ class SqlPetitions:
     def drop_pending(self, channel: str, group_id: str, user_id: str) -> bool:
         """Forget the complaint this resident was asked to confirm; False if there was none."""
         with self._sessions.begin() as session:
-            result = session.execute(delete(PendingPetitionRow).where(_pending_of(channel, group_id, user_id)))
-            return bool(getattr(result, "rowcount", 0))
+            return _forget_pending(session, _pending_of(channel, group_id, user_id))
+
+    def hold_photo(
+        self, draft: PetitionDraft, photo: Photo, content: bytes, *, now: datetime, limit: int
+    ) -> int | None:
+        """Keep a picture with the complaint draft waiting for confirmation: its place among the draft's pictures
+        (the same picture twice is kept once); None when the draft is no longer waiting; PhotoRefusedError when it
+        has limit pictures already."""
+        with self._sessions.begin() as session:
+            waiting = session.scalar(
+                select(PendingPetitionRow.id).where(
+                    PendingPetitionRow.origin == draft.origin, PendingPetitionRow.expires_at > now
+                )
+            )
+            if waiting is None:
+                return None
+            kept = list(
+                session.scalars(
+                    select(PendingPetitionPhotoRow.sha256)
+                    .where(PendingPetitionPhotoRow.origin == draft.origin)
+                    .order_by(PendingPetitionPhotoRow.id)
+                )
+            )
+            if photo.sha256 in kept:
+                return kept.index(photo.sha256) + 1
+            if len(kept) >= limit:
+                raise PhotoRefusedError(f"这个诉求已经有 {limit} 张照片了，不能再加。")
+            session.add(
+                PendingPetitionPhotoRow(
+                    origin=draft.origin,
+                    sha256=photo.sha256,
+                    content_type=photo.content_type,
+                    size=photo.size,
+                    width=photo.width,
+                    height=photo.height,
+                    content=content,
+                    created_at=now,
+                )
+            )
+            return len(kept) + 1
+
+    def pending_photos(self, draft: PetitionDraft) -> list[tuple[Photo, bytes]]:
+        """The pictures kept with a complaint draft, in the order they came."""
+        query = (
+            select(PendingPetitionPhotoRow)
+            .where(PendingPetitionPhotoRow.origin == draft.origin)
+            .order_by(PendingPetitionPhotoRow.id)
+        )
+        with self._sessions() as session:
+            return [
+                (Photo(r.sha256, r.content_type, r.size, r.width, r.height), r.content) for r in session.scalars(query)
+            ]
 
     def awaiting_location(self, channel: str, group_id: str, user_id: str, *, since: datetime) -> Petition | None:
         """The resident's newest case filed in this group without a location whose question was asked since."""
@@ -491,6 +569,14 @@ def _new_row(draft: PetitionDraft, number: str, now: datetime) -> PetitionRow:
         note="",
         community=draft.community[:128],
     )
+
+
+def _forget_pending(session: Session, which: Any) -> bool:
+    """In the caller's transaction: drop the complaint drafts which selects, with their pictures; whether any was."""
+    origins = select(PendingPetitionRow.origin).where(which)
+    session.execute(delete(PendingPetitionPhotoRow).where(PendingPetitionPhotoRow.origin.in_(origins)))
+    result = session.execute(delete(PendingPetitionRow).where(which))
+    return bool(getattr(result, "rowcount", 0))
 
 
 def _pending_row(draft: PetitionDraft, now: datetime, expires_at: datetime) -> PendingPetitionRow:

@@ -4,6 +4,7 @@ messages it sends queued, in the caller's one transaction."""
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -65,6 +66,7 @@ def apply_transition(
     )
     session.add(recorded)
     session.flush()
+    transition = replace(transition, id=recorded.id)
     # Each move is recorded once (a retry after a crash either finds it rolled back or is refused by the status
     # compare-and-set), so its messages are keyed by the recorded move and position: never queued twice, and a
     # status reached again (a petition reopened and resolved anew) gets its messages again.

@@ -16,10 +16,12 @@ import pytest
 
 from bot.console.server import ConsoleServer
 from bot.domain.petitions import Petition, Recognition, RecognitionKind, Reporter
+from bot.domain.photos import PhotoSource
 from bot.rag.embeddings import UniversalSentenceEncoderEmbeddings
 from tests.support.clock import FakeClock
 from tests.support.console import ROOM_A, ROOM_B, ConsoleWorld, csrf_of, sign_in, two_communities
 from tests.support.gateway import free_port
+from tests.support.photos import opened, phone_jpeg
 
 pytestmark = pytest.mark.slow
 LI = Reporter("wechat", ROOM_A, "幸福里3号楼", "wxid_li", "李阿姨")
@@ -323,3 +325,134 @@ def test_staff_moves_show_as_statuses_and_updates(remote: Remote) -> None:
     later = remote.get("servicerequestupdates.json", start_date=ours[1]["updated_datetime"]).json()
     assert [u["status"] for u in later if u["service_request_id"] == number] == ["in_progress", "fixed"]
     assert remote.get("servicerequestupdates.json", start_date=since, jurisdiction_id="和平里").json() == []
+
+
+def post_update(remote: Remote, fmt: str, number: str, update_id: str, status: str, **fields: str) -> httpx.Response:
+    """POST servicerequestupdates as the outside system, form-urlencoded, with the key."""
+    form = {
+        "api_key": remote.key,
+        "service_request_id": number,
+        "update_id": update_id,
+        "status": status,
+        "updated_datetime": "2026-11-28T10:00:00+08:00",
+        **fields,
+    }
+    return httpx.post(f"{remote.base}/servicerequestupdates.{fmt}", data=form, timeout=30)
+
+
+def told_li(remote: Remote) -> list[str]:
+    """What is queued for 李阿姨 in her group."""
+    queued = remote.world.application.outbox.due(now=remote.clock.now(), limit=1000)
+    return [q.message.text for q in queued if q.message.group_id == ROOM_A and "wxid_li" in q.message.mention_ids]
+
+
+def test_an_outside_system_s_updates_move_the_case_once_and_the_resident_is_told(remote: Remote) -> None:
+    world = remote.world
+    remote.clock.advance(minutes=30)
+    since = remote.clock.now().isoformat()
+    remote.clock.advance(minutes=1)
+    petition = file_case(world, "小区门口垃圾三天没人清", origin="msg-open311-update")
+    before = len(told_li(remote))
+
+    accepted = post_update(remote, "json", petition.number, "12345-u1", "open", description="已转物业公司处理")
+    assert accepted.status_code == 200, accepted.text
+    (answer,) = accepted.json()
+    again = post_update(remote, "json", petition.number, "12345-u1", "open", description="已转物业公司处理")
+    assert again.status_code == 200 and again.json() == [answer]  # idempotent by update_id
+    case = world.application.petitions.case(petition.number)
+    assert case is not None and case.status.value == "accepted"
+    told = told_li(remote)[before:]
+    assert len(told) == 1 and "已受理" in told[0] and petition.number in told[0]
+
+    dispatched = post_update(
+        remote, "xml", petition.number, "12345-u2", "internal_referral", agency_responsible="物业公司"
+    )
+    root = xml_of(dispatched)
+    assert dispatched.status_code == 200 and root.tag == "service_request_updates"
+    assert (root.findtext("request_update/update_id") or "").isdigit()
+    assert one_json(remote, petition.number)["agency_responsible"] == "物业公司"
+
+    # The workflow does not go from dispatched to fixed: the spec's error list, nothing recorded
+    refused = post_update(remote, "xml", petition.number, "12345-u3", "fixed", description="已修好")
+    assert refused.status_code == 400
+    ((code, description),) = errors_of(refused)
+    assert code == "400" and "不能改为 fixed" in description and "已派单" in description
+    assert post_update(remote, "json", petition.number, "12345-u3", "fixed").status_code == 400  # still not taken
+
+    # The same status with a note: a history entry of its own, the resident told of the news
+    noted = post_update(
+        remote, "json", petition.number, "12345-u4", "internal_referral", description="师傅明天上午上门"
+    )
+    assert noted.status_code == 200, noted.text
+    history = world.application.petitions.history(petition)
+    assert [(m.event, m.to_status) for m in history[-3:]] == [
+        ("accept", "accepted"),
+        ("dispatch", "dispatched"),
+        ("note", "dispatched"),
+    ]
+    assert {m.actor for m in history[-3:]} == {"市12345平台"} and history[-1].note == "师傅明天上午上门"
+    assert int(noted.json()[0]["update_id"]) == history[-1].id
+    assert "有新进展：师傅明天上午上门" in told_li(remote)[-1]
+    assert len(told_li(remote)) == before + 3
+
+    listed = remote.get("servicerequestupdates.json", start_date=since).json()
+    ours = [u for u in listed if u["service_request_id"] == petition.number]
+    assert [u["status"] for u in ours] == ["open", "internal_referral", "internal_referral"]
+    assert ours[-1]["description"] == "师傅明天上午上门" and ours[-1]["update_id"] == noted.json()[0]["update_id"]
+
+
+def test_updates_refused_with_the_spec_s_errors(remote: Remote) -> None:
+    petition = file_case(remote.world, "楼道灯坏了", origin="msg-open311-refused")
+    moves = len(remote.world.application.petitions.history(petition))
+    cases = [
+        ({"api_key": "wrong"}, "403"),
+        ({"status": "fixed_ish"}, "400"),
+        ({"update_id": ""}, "400"),
+        ({"service_request_id": "2026-9999"}, "404"),
+        ({"updated_datetime": "yesterday"}, "400"),
+        ({"status": "for_triage"}, "400"),  # the same status needs a description
+        ({"status": "no_further_action"}, "400"),  # a rejection needs its reason
+        ({"description": "<b>好</b>"}, "400"),
+    ]
+    for fields, code in cases:
+        form = {
+            "api_key": remote.key,
+            "service_request_id": petition.number,
+            "update_id": "x-1",
+            "status": "open",
+            "updated_datetime": "2026-11-28T10:00:00+08:00",
+            **fields,
+        }
+        for fmt in ("json", "xml"):
+            answer = httpx.post(f"{remote.base}/servicerequestupdates.{fmt}", data=form, timeout=30)
+            assert [c for c, _ in errors_of(answer)] == [code], (fields, answer.text)
+    case = remote.world.application.petitions.case(petition.number)
+    assert case is not None and case.status.value == "submitted"
+    assert len(remote.world.application.petitions.history(case)) == moves
+
+
+def test_media_url_is_a_short_lived_link_only_for_a_reader_with_a_key(remote: Remote) -> None:
+    world = remote.world
+    petition = file_case(world, "垃圾桶满了没人清", origin="msg-open311-media")
+    world.application.photos.attach(petition, phone_jpeg(1200, 900), source=PhotoSource.WECHAT)
+    assert one_json(remote, petition.number)["media_url"] is None  # no key: no link to a resident's photo
+    other = issue_key(world, "和平里平台", community="和平里")
+    assert remote.get(f"requests/{petition.number}.json", api_key=other).json()[0]["media_url"] is None
+
+    read = remote.get(f"requests/{petition.number}.json", api_key=remote.key)
+    assert read.status_code == 200, read.text
+    link = str(read.json()[0]["media_url"])
+    assert link.startswith("http") and "signature=" in link and "/open311/v2/media/" in link
+    listed = xml_of(remote.get("requests.xml", service_request_id=petition.number, api_key=remote.key))
+    assert (listed.findtext("request/media_url") or "").startswith("http")
+    path = link[link.index("/open311/v2/") + len("/open311/v2/") :]
+    fetched = httpx.get(f"{remote.base}/{path}", timeout=30)
+    assert fetched.status_code == 200 and fetched.headers["content-type"] == "image/jpeg"
+    assert opened(fetched.content).size == (1200, 900) and b"PhoneMaker" not in fetched.content
+
+    forged = httpx.get(f"{remote.base}/{path.replace(str(petition.number), '2026-9999')}", timeout=30)
+    assert forged.status_code == 403 and errors_of(forged)[0][0] == "403"
+    assert httpx.get(f"{remote.base}/{path[:-4]}beef", timeout=30).status_code == 403
+    assert remote.get(f"requests/{petition.number}.json", api_key="not-a-key").status_code == 403
+    remote.clock.advance(minutes=11)
+    assert httpx.get(f"{remote.base}/{path}", timeout=30).status_code == 403  # expired

@@ -48,6 +48,8 @@ ALLOWED = {
     (S.DISPATCHED, E.ESCALATE): S.DISPATCHED,
     (S.IN_PROGRESS, E.ESCALATE): S.IN_PROGRESS,
     (S.REOPENED, E.ESCALATE): S.REOPENED,
+    # a note (an outside system's news through Open311) keeps the status of any case not settled
+    **{(s, E.NOTE): s for s in (S.SUBMITTED, S.ACCEPTED, S.DISPATCHED, S.IN_PROGRESS, S.RESOLVED, S.REOPENED)},
 }
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 import shutil
 import socket
@@ -49,6 +50,12 @@ class Gateway:
     def say(self, sender: str, text: str, *, room: str | None = None, mentions: tuple[str, ...] = ()) -> float:
         """A resident speaks (in a room, or privately to the bot); the gateway's timestamp in ms."""
         answer = self._post("/say", {"from": sender, "text": text, "room": room, "mentions": list(mentions)})
+        return float(answer.get("at", 0))
+
+    def send_image(self, sender: str, content: bytes, *, room: str | None = None, name: str = "photo.jpg") -> float:
+        """A resident sends a picture (in a room, or privately to the bot); the gateway's timestamp in ms."""
+        encoded = base64.b64encode(content).decode("ascii")
+        answer = self._post("/image", {"from": sender, "room": room, "base64": encoded, "name": name})
         return float(answer.get("at", 0))
 
     def redeliver(self, message_id: str) -> None:

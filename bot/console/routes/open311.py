@@ -91,6 +91,15 @@ def _answer(fmt: str, make: Callable[[], Response]) -> Response:
         return error(fmt, refused.status, refused.description)
 
 
+async def _posted(request: Request, fmt: str, make: Callable[[dict[str, str]], Response]) -> Response:
+    """A POST's form fields (each bounded) handed to make in a worker thread, answered as _answer does."""
+    if fmt not in _MEDIA:
+        return error("xml", 404, f"不支持的格式：{fmt[:16]}，请用 json 或 xml")
+    form = await request.form()
+    fields = {name: value[:8000] for name, value in form.items() if isinstance(value, str)}
+    return await run_in_threadpool(_answer, fmt, lambda: make(fields))
+
+
 def _query(request: Request) -> dict[str, str]:
     return {name: value[:2000] for name, value in request.query_params.items()}
 
@@ -156,17 +165,13 @@ def requests(request: Request, console: Services, fmt: str) -> Response:
 @api.post("/requests.{fmt}")
 async def post_request(request: Request, console: Services, fmt: str) -> Response:
     """A new service request (form-urlencoded, with an api_key), filed at once as a case."""
-    if fmt not in _MEDIA:
-        return error("xml", 404, f"不支持的格式：{fmt[:16]}，请用 json 或 xml")
-    form = await request.form()
-    fields = {name: value[:8000] for name, value in form.items() if isinstance(value, str)}
 
-    def make() -> Response:
+    def make(fields: dict[str, str]) -> Response:
         community = console.open311.community(fields.get("jurisdiction_id", ""))
         filed = console.open311.submit(fields, community)
         return render(fmt, filed, root="service_requests", item="request")
 
-    return await run_in_threadpool(_answer, fmt, make)
+    return await _posted(request, fmt, make)
 
 
 @api.get("/requests/{request_id}.{fmt}")
@@ -174,8 +179,10 @@ def one_request(request: Request, console: Services, request_id: str, fmt: str) 
     """One service request by its id (the case number)."""
 
     def make() -> Response:
-        community = console.open311.community(request.query_params.get("jurisdiction_id", ""))
-        return render(fmt, console.open311.request(request_id, community), root="service_requests", item="request")
+        query = _query(request)
+        community = console.open311.community(query.get("jurisdiction_id", ""))
+        found = console.open311.request(request_id, community, api_key=query.get("api_key", ""))
+        return render(fmt, found, root="service_requests", item="request")
 
     return _answer(fmt, make)
 
@@ -201,6 +208,41 @@ def updates(request: Request, console: Services, fmt: str) -> Response:
         return render(fmt, found, root="service_request_updates", item="request_update")
 
     return _answer(fmt, make)
+
+
+@api.post("/servicerequestupdates.{fmt}")
+async def post_update(request: Request, console: Services, fmt: str) -> Response:
+    """mySociety's update to one of our requests (form-urlencoded, with an api_key): recorded as its move."""
+
+    def make(fields: dict[str, str]) -> Response:
+        community = console.open311.community(fields.get("jurisdiction_id", ""))
+        recorded = console.open311.post_update(fields, community)
+        return render(fmt, recorded, root="service_request_updates", item="request_update")
+
+    return await _posted(request, fmt, make)
+
+
+@api.get("/media/{number}/{photo_id}.jpg")
+def media(
+    console: Services, number: str, photo_id: str, key_id: str = "", expires: str = "", signature: str = ""
+) -> Response:
+    """A case's photo behind a media_url: a link signed for a reader with an API key, working for a few minutes;
+    never cached by the client. Errors as the spec's XML list (a mangled link is one that does not verify)."""
+
+    def make() -> Response:
+        if not (photo_id.isdigit() and key_id.isdigit() and expires.isdigit()):
+            raise Open311Error(403, "链接无效或已过期，请重新读取这个请求")
+        kept = console.open311.media(
+            number[:32],
+            int(photo_id[:18]),
+            key_id=int(key_id[:18]),
+            expires=int(expires[:18]),
+            signature=signature[:128],
+        )
+        headers = {"Cache-Control": "no-store"}
+        return Response(console.open311.photo_content(kept), media_type=kept.photo.content_type, headers=headers)
+
+    return _answer("xml", make)
 
 
 def is_open311(request: Request) -> bool:

@@ -5,6 +5,8 @@
 //   GET  /sent  -> [{"conversationId", "text", "mentionIdList", "at"}]  (every text the bot sent, ms timestamps)
 //   GET  /sent/count -> {"count": n}  (how many texts the bot sent: cheap to poll)
 //   GET  /received -> [{"id", "talkerId", "text"}]  (every message the residents sent)
+//   POST /image {"from": "wxid_li", "room": "room-3@chatroom" | null, "base64": "...", "name": "photo.jpg"}
+//     a resident sends a picture (an image message whose FileBox carries those bytes)
 //   POST /redeliver {"id": "..."}  -> emits that message event again (a duplicate delivery)
 //   POST /reset -> clears /sent
 //   POST /hold, POST /release -> from /hold on, each send is recorded but its acknowledgement to the bot is held
@@ -19,6 +21,7 @@
 //   GATEWAY_ROOMS "id,id,…" more rooms of the bot, 李阿姨 and 王师傅; GATEWAY_MOCK_ROOMS N more rooms of the bot and
 //   李阿姨, mock-0001@chatroom … (for fan-out to many groups)
 import http from 'node:http'
+import { FileBox } from 'file-box'
 import { PuppetMock, mock } from 'wechaty-puppet-mock'
 import { PuppetServer } from 'wechaty-puppet-service'
 
@@ -51,6 +54,13 @@ mocker.use(m => {
 })
 
 const puppet = new PuppetMock({ mocker })
+// The mock answers every image request with a QR code (its own code has the cached attachment commented out); a
+// real puppet returns the picture the resident sent, as messageFile already does here.
+puppet.messageImage = async (messageId) => {
+  const json = mocker.cacheFileBoxPayload.get(messageId)
+  if (!json) throw new Error(`no image for message ${messageId}`)
+  return FileBox.fromJSON(json)
+}
 const sent = []
 const refused = []
 const sendText = puppet.messageSendText.bind(puppet)
@@ -106,6 +116,13 @@ http.createServer(async (req, res) => {
     } else if (req.method === 'POST' && req.url === '/rejoin') {
       puppet.emit('room-join', await body(req))
       res.end('{"ok":true}')
+    } else if (req.method === 'POST' && req.url === '/image') {
+      const { from, room, base64, name } = await body(req)
+      const speaker = mocker.ContactMock.load(from)
+      const where = room ? mocker.RoomMock.load(room) : mocker.ContactMock.load(botId)
+      const at = Date.now()
+      speaker.say(FileBox.fromBase64(base64, name || 'photo.jpg')).to(where)
+      res.end(JSON.stringify({ ok: true, at }))
     } else if (req.method === 'GET' && req.url === '/sent') {
       res.setHeader('Content-Type', 'application/json')
       res.end(JSON.stringify(sent))
