@@ -172,6 +172,7 @@ def test_the_application_registers_these_rows_in_this_order(
         (35, "department_group"),  # a department's group: "2026-0012 处理中", "… 办结：…"; the rest left alone
         (40, "disabled_group"),  # registers a group on first sight; switched off: "group_disabled"
         (45, "notice_refused"),  # "#通知 …" from anyone but staff: refused and recorded
+        (45, "petition_photo"),  # a picture for the case its sender just reported: attached (before not_addressed)
         (50, "not_addressed"),  # no @, keyword or pick among choices: "not_addressed"
         (60, "non_text_hint"),  # a picture meant for us: "please write"
         (70, "rate_limit"),  # too fast: one notice a minute, then silence
