@@ -82,7 +82,8 @@ def messages(draw: st.DrawFn) -> tuple[dict[str, object], list[str]]:
     return fields, numbers
 
 
-def _stored_texts(runtime: Application) -> list[str]:
+def _stored_texts(runtime: Application) -> list[tuple[str, str]]:
+    """Every stored text the check reads, with where it is kept (a table's column, or the flagged-messages file)."""
     columns = [
         ConversationTurnRow.question,
         ConversationTurnRow.reply,
@@ -94,11 +95,11 @@ def _stored_texts(runtime: Application) -> list[str]:
         AuditLogRow.detail,
     ]
     with runtime.router._outbox._sessions() as session:
-        texts = [text for column in columns for text in session.scalars(select(column))]
+        texts = [(str(column), text) for column in columns for text in session.scalars(select(column))]
     flagged = runtime.router._assistant._flagged  # the flagged-messages file
     path = getattr(flagged, "_path", None)
     if path is not None and path.exists():
-        texts += [json.loads(line)["text"] for line in path.read_text(encoding="utf-8").splitlines()]
+        texts += [("flagged", json.loads(line)["text"]) for line in path.read_text(encoding="utf-8").splitlines()]
     return texts
 
 
@@ -124,7 +125,7 @@ def test_generated_messages_never_raise_never_store_a_number_and_always_get_a_re
     for reply in handling.replies:
         assert reply.text.strip()
     if numbers:
-        leaked = [(n, t) for t in _stored_texts(chat_runtime) for n in numbers if revealed(n, t)]
+        leaked = [(n, where, t) for where, t in _stored_texts(chat_runtime) for n in numbers if revealed(n, t)]
         assert not leaked, leaked[:3]
     chat_runtime.router._clock.advance(seconds=random.Random(len(str(fields["text"]))).choice([0.5, 5, 30]))  # type: ignore[attr-defined]
 
