@@ -16,6 +16,7 @@ from enum import StrEnum
 
 from bot.domain.errors import AssistantError
 from bot.domain.messages import OutboundMessage
+from bot.domain.sms import is_mobile, typed_number
 
 NAME_CHARS = 30
 # Excel's day numbers count from 1899-12-30 (its 1900 leap-year bug folded in); 5 digits cover 1900-2173.
@@ -26,7 +27,6 @@ _DIGITS = re.compile(r"^(\d{4})(\d{2})(\d{2})?$")
 # What a spreadsheet's date cell reads as ("1946-12-01 00:00:00"), and a day number ("17137", "17137.0").
 _DATETIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[ T]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?$")
 _DAY_NUMBER = re.compile(r"^(\d{1,5})(?:\.0+)?$")
-_MOBILE = re.compile(r"^1[3-9]\d{9}$")
 
 
 class RegisterError(AssistantError):
@@ -95,13 +95,12 @@ def clean_name(text: str, what: str, *, required: bool) -> str:
 def clean_mobile(text: str) -> str:
     """A family contact's mobile number as kept (11 digits; spaces, dashes and +86 dropped), "" when none was given;
     RegisterError for anything else (the notice goes by SMS, which only a mobile receives)."""
-    digits = re.sub(r"[\s\-()（）]", "", text.strip())
+    digits = typed_number(text)
     if not digits:
         return ""
-    digits = re.sub(r"^(?:\+?86|0086)(?=1\d{10}$)", "", digits)
     if digits.endswith(".0"):  # a phone typed as a number in a spreadsheet
         digits = digits[:-2]
-    if not _MOBILE.match(digits):
+    if not is_mobile(digits):
         raise RegisterError("联系电话要填 11 位手机号（短信只能发到手机），没有手机号就空着")
     return digits
 

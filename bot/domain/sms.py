@@ -15,11 +15,21 @@ _COUNTRY = re.compile(r"^(?:\+|00)?86(?=1\d{10}$)")
 _MOBILE = re.compile(r"1[3-9]\d{9}")
 
 
+def typed_number(number: str) -> str:
+    """A number as typed, without the separators inside it or the +86 in front of a mobile number (not checked)."""
+    return _COUNTRY.sub("", _SEPARATORS.sub("", number.strip()))
+
+
+def is_mobile(digits: str) -> bool:
+    """Whether digits are a mainland mobile number: 11 digits starting 13–19."""
+    return _MOBILE.fullmatch(digits) is not None
+
+
 def check_mobile(number: str) -> str:
     """The number as 11 digits (spaces, hyphens and +86 removed); PermanentSendError when it is no mainland mobile
     number, before anything is sent."""
-    digits = _COUNTRY.sub("", _SEPARATORS.sub("", number.strip()))
-    if not _MOBILE.fullmatch(digits):
+    digits = typed_number(number)
+    if not is_mobile(digits):
         raise PermanentSendError(f"手机号不对（{mask_mobile(number)}）：应是 11 位、以 13–19 开头的大陆手机号")
     return digits
 
