@@ -32,6 +32,13 @@ def one_line(text: str, *, limit: int = MAX_NAME_CHARS) -> str:
     return plain_text(_LINE_BREAK.sub(" ", text[: limit * 2]), limit=limit).strip()
 
 
+def excerpt(text: str, limit: int) -> str:
+    """A resident's or staff member's words quoted in a short message: the spaces and end punctuation around them
+    dropped, and cut to limit characters with an ellipsis."""
+    text = text.strip(" ？?。！!")
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def bounded_id(value: str, *, limit: int = MAX_ID_CHARS) -> str:
     """A platform id fit to store: cleaned, and when too long shortened to a prefix and a digest (still unique)."""
     value = one_line(value, limit=len(value) + 1)

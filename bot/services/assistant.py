@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from bot.domain.conversation import Answer, ConversationTurn, Question, Reply
+from bot.domain.messages import excerpt
 from bot.domain.privacy import mask_personal_data
 from bot.ports import Clock, TurnLog
 from bot.services.answering import REFUSAL_TEXT, AnsweringService
@@ -212,7 +213,7 @@ class ResidentAssistant:
         for number, result in enumerate(results, start=1):
             body = result.answer.text if result.answer.answered else REFUSAL_TEXT
             # The quote goes to every member of the group: a number the resident typed in it is masked.
-            lines.append(f"{number}. 关于“{_short(mask_personal_data(result.text))}”：{body}")
+            lines.append(f"{number}. 关于“{excerpt(mask_personal_data(result.text), 16)}”：{body}")
         return Reply("\n".join(lines), True, "several_questions", tuple(r.answer for r in results))
 
     def _remember(self, question: Question, answer: Answer, previous: Topic | None) -> None:
@@ -264,8 +265,3 @@ def _points_back(text: str) -> bool:
     """ "…也是点这个吗", "我家门口那个…": a message pointing at something said before, anywhere in it."""
     stripped = text.strip(" ？?。！!")
     return bool(_POINTER.search(stripped[2:] if stripped.startswith("那个") else stripped))
-
-
-def _short(text: str, limit: int = 16) -> str:
-    text = text.strip(" ？?。！!")
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -8,7 +8,7 @@ import logging
 from collections.abc import Iterable
 from datetime import timedelta
 
-from bot.domain.messages import OutboundMessage
+from bot.domain.messages import OutboundMessage, excerpt
 from bot.domain.petitions import Petition, PetitionMoveRefused
 from bot.domain.routing import DeadlineRun, Reminder
 from bot.domain.staff import ASSISTANT
@@ -104,7 +104,7 @@ class DeadlineWatch:
         due = self._routing.local_time(petition.due_at)
         return (
             f"【诉求{kind.label} {number}】期限 {due}：{petition.category}{where}，"
-            f"“{_short(petition.description, 60)}”。请尽快办理，办结回复“{number} 办结：说明”。"
+            f"“{excerpt(petition.description, 60)}”。请尽快办理，办结回复“{number} 办结：说明”。"
         )
 
     def _summary(self, reminded: dict[Reminder, list[Petition]], escalated: list[str]) -> str:
@@ -121,7 +121,3 @@ class DeadlineWatch:
         if not parts:
             return ""
         return ("【诉求期限提醒】" + "；".join(parts) + "。")[:NOTICE_CHARS]
-
-
-def _short(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -20,7 +20,7 @@ from bot.domain.escalation import (
     QuestionStatus,
     UnansweredQuestion,
 )
-from bot.domain.messages import OutboundMessage, plain_text
+from bot.domain.messages import OutboundMessage, excerpt, plain_text
 from bot.domain.privacy import mask_personal_data
 from bot.domain.staff import Actor
 from bot.ports import Clock, Outbox, UnansweredQuestions
@@ -167,7 +167,7 @@ class EscalationService:
         replies = [
             OutboundMessage(
                 channel=asker.channel,
-                text=f"关于您问的“{_short(asker.text)}”，社区工作人员答复：{answer}",
+                text=f"关于您问的“{excerpt(asker.text, 20)}”，社区工作人员答复：{answer}",
                 group_id=asker.group_id,
                 user_id="" if asker.group_id else asker.user_id,
                 mention_ids=(asker.user_id,) if asker.group_id else (),
@@ -175,7 +175,7 @@ class EscalationService:
             for asker in question.askers
         ]
         if actor.elsewhere:
-            replies += self._staff_notice(f"#{number} 已由{actor.name}在{actor.elsewhere}答复：{_short(answer, 40)}")
+            replies += self._staff_notice(f"#{number} 已由{actor.name}在{actor.elsewhere}答复：{excerpt(answer, 40)}")
         answered = self._questions.answer(number, answer=answer, by=actor.name, now=self._clock.now(), replies=replies)
         self._audit.record_as(actor, "question_answered", target=f"#{number}", detail=answer[:200])
         self._open_vectors.forget(number, answered.community)
@@ -186,7 +186,7 @@ class EscalationService:
         when it was decided elsewhere (the console, or the assistant when a resident picked one of its choices)."""
         note = plain_text(note, limit=_ANSWER_CHARS).strip() or "无需答复"
         notice = (
-            self._staff_notice(f"#{number} 已由{actor.name}在{actor.elsewhere}关闭，不答复：{_short(note, 40)}")
+            self._staff_notice(f"#{number} 已由{actor.name}在{actor.elsewhere}关闭，不答复：{excerpt(note, 40)}")
             if actor.elsewhere
             else []
         )
@@ -270,8 +270,3 @@ def queued_text(text: str) -> str:
     """What the queue keeps of a resident's question: masked, cleaned and bounded."""
     text = mask_personal_data(plain_text(text.strip(), limit=QUEUED_QUESTION_CHARS * 2).strip())
     return text if len(text) <= QUEUED_QUESTION_CHARS else text[: QUEUED_QUESTION_CHARS - 1] + "…"
-
-
-def _short(text: str, limit: int = 20) -> str:
-    text = text.strip(" ？?。！!")
-    return text if len(text) <= limit else text[: limit - 1] + "…"

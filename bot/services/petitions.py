@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.domain.errors import AssistantError
-from bot.domain.messages import OutboundMessage, one_line, plain_text
+from bot.domain.messages import OutboundMessage, excerpt, one_line, plain_text
 from bot.domain.open311 import CaseMove, ExternalUpdate
 from bot.domain.petitions import (
     DEFAULT_CATEGORY,
@@ -568,7 +568,7 @@ class PetitionDesk:
         assistant never repeats the word)."""
         if self._sensitive is not None and self._sensitive.find(petition.description):
             return instead
-        return f"{before}“{_short(petition.description, limit)}”{then}"
+        return f"{before}“{excerpt(petition.description, limit)}”{then}"
 
     def _told_privately(self, petition: Petition) -> bool:
         """Whether the resident hears of this case only privately: a sensitive category, or filed in private."""
@@ -657,8 +657,3 @@ def masked_text(text: str, limit: int) -> str:
     """text with personal numbers masked, at most limit characters."""
     masked = mask_personal_data(text.strip())
     return masked if len(masked) <= limit else masked[: limit - 1] + "…"
-
-
-def _short(text: str, limit: int = 20) -> str:
-    text = text.strip(" ？?。！!")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
